@@ -1,0 +1,20 @@
+"""The artifact store: the on-disk format of training runs and its only reader/writer.
+
+No TensorFlow here: numpy, pandas and JSON only, so the dashboard can read runs
+without importing Keras.
+"""
+
+from artifacts.format import SCHEMA_VERSION
+from artifacts.io import ArtifactError
+from artifacts.store import ArtifactStore, InvalidRunId, Run, RunExistsError, RunNotFound, default_root
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ArtifactError",
+    "ArtifactStore",
+    "InvalidRunId",
+    "Run",
+    "RunExistsError",
+    "RunNotFound",
+    "default_root",
+]

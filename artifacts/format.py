@@ -1,0 +1,75 @@
+"""The on-disk format of a run: file names, schema version, validation rules.
+
+Everything that names a file or a field of the store lives here, once; the reader
+and the writer in :mod:`artifacts.store` both take their names from this module.
+"""
+
+from __future__ import annotations
+
+import re
+
+SCHEMA_VERSION = 1
+
+MANIFEST = "manifest.json"
+HISTORY = "history.jsonl"
+PROGRESS = "progress.json"
+HEARTBEAT = "heartbeat.json"
+CLASS_METRICS = "class_metrics.csv"
+CONFUSION = "confusion.npy"
+PREDICTIONS = "predictions.npz"
+PROBES = "probes.npz"
+MODEL = "model.keras"
+STDERR_LOG = "stderr.log"
+SNAPSHOT_DIR = "snapshots"
+SNAPSHOT_PATTERN = re.compile(r"^epoch_(\d{3,4})\.npz$")
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+STATUS_FAILED = "failed"
+STATUS_CANCELLED = "cancelled"
+STATUSES = (STATUS_RUNNING, STATUS_COMPLETE, STATUS_FAILED, STATUS_CANCELLED)
+FINISHED_STATUSES = (STATUS_COMPLETE, STATUS_FAILED, STATUS_CANCELLED)
+
+# Columns of one history row, in order; per-class validation accuracy follows as
+# val_class_0 ... val_class_9.
+HISTORY_COLUMNS = (
+    "epoch",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+    "epoch_seconds",
+)
+NUM_CLASSES = 10
+CLASS_ACCURACY_COLUMNS = tuple(f"val_class_{k}" for k in range(NUM_CLASSES))
+CLASS_METRICS_COLUMNS = ("class", "precision", "recall", "f1", "support")
+
+# Snapshot npz keys: KERNEL_PREFIX + layer name holds that conv layer's kernel
+# (kh, kw, in, out); ACTIVATION_PREFIX + layer name holds (probes, ...) activations.
+KERNEL_PREFIX = "kernel__"
+ACTIVATION_PREFIX = "act__"
+SNAPSHOT_PROBE_INDEX = "probe_index"
+SNAPSHOT_SALIENCY = "saliency"
+SNAPSHOT_PROBABILITIES = "probabilities"
+
+PREDICTION_KEYS = ("labels", "predicted", "probabilities", "images")
+PROBE_KEYS = ("ids", "labels", "images")
+
+MANIFEST_REQUIRED = ("schema_version", "run_id", "status", "created", "config", "dataset")
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
+
+
+def snapshot_name(epoch: int) -> str:
+    """Return the file name of the snapshot taken after ``epoch`` (0 = untrained)."""
+    return f"epoch_{epoch:03d}.npz"
+
+
+def is_valid_run_id(run_id: object) -> bool:
+    """Return True when ``run_id`` is a string the store accepts as a run id.
+
+    Letters, digits, ``.``, ``_`` and ``-``; 1 to 64 characters; not starting with
+    ``.`` (so ``.``, ``..`` and hidden folders are never runs).
+    """
+    return isinstance(run_id, str) and RUN_ID_PATTERN.fullmatch(run_id) is not None

@@ -1,0 +1,525 @@
+"""The artifact store: one folder per run under a root, read and written only here.
+
+``ArtifactStore`` validates every run id and path before touching the disk and
+never follows a path outside its root. ``Run`` is the handle for one run's files.
+Writers publish a run by writing ``status: complete`` into its manifest last.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from artifacts import format as fmt
+from artifacts.io import (
+    ArtifactError,
+    atomic_write,
+    read_json,
+    read_npy,
+    read_npz,
+    to_json,
+    write_json,
+    write_npy,
+    write_npz,
+)
+
+
+class InvalidRunId(ValueError):
+    """A run id that the store refuses (bad characters, too long, a path...)."""
+
+
+class RunExistsError(FileExistsError):
+    """A run with this id already exists in the store."""
+
+
+class RunNotFound(LookupError):
+    """No run with this id in the store."""
+
+
+STORE_ENV = "CNNVIZ_STORE"
+DEFAULT_ROOT = Path(__file__).resolve().parent / "runs"
+
+
+def default_root() -> Path:
+    """Return the store root: ``$CNNVIZ_STORE`` when set, else ``artifacts/runs`` in the checkout."""
+    value = os.environ.get(STORE_ENV, "").strip()
+    return Path(value).expanduser() if value else DEFAULT_ROOT
+
+
+def utc_now() -> str:
+    """Return the current UTC time as an ISO 8601 string with seconds."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ArtifactStore:
+    """A folder of runs.
+
+    Args:
+        root: the store's folder; created on first write, not on construction.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({str(self.root)!r})"
+
+    def _run_dir(self, run_id: object) -> Path:
+        if not fmt.is_valid_run_id(run_id):
+            shown = repr(run_id)[:80]
+            raise InvalidRunId(
+                f"invalid run id {shown}: use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
+            )
+        path = self.root / str(run_id)
+        # A run folder that is a symlink could point anywhere; refuse it.
+        if path.is_symlink() or path.resolve().parent != self.root:
+            raise InvalidRunId(f"run {run_id!r} is not a folder inside the store")
+        return path
+
+    def exists(self, run_id: str) -> bool:
+        """Return True when the run folder exists (valid id required)."""
+        return self._run_dir(run_id).is_dir()
+
+    def run(self, run_id: str) -> Run:
+        """Return the handle of an existing run.
+
+        Raises:
+            InvalidRunId: the id is not acceptable.
+            RunNotFound: no such run.
+        """
+        path = self._run_dir(run_id)
+        if not path.is_dir():
+            raise RunNotFound(f"no run {run_id!r} in {self.root}")
+        return Run(run_id, path)
+
+    def create_run(self, run_id: str, manifest: dict[str, Any]) -> Run:
+        """Create a run folder and its first manifest with status ``running``.
+
+        Args:
+            run_id: the new run's id.
+            manifest: fields to record (config, dataset, versions...); the store
+                adds schema_version, run_id, status and created.
+
+        Raises:
+            InvalidRunId: bad id.
+            RunExistsError: the id is taken.
+            OSError: the store cannot be written.
+        """
+        path = self._run_dir(run_id)
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            raise RunExistsError(f"run {run_id!r} already exists in {self.root}") from None
+        run = Run(run_id, path)
+        body = dict(manifest)
+        body.update(
+            schema_version=fmt.SCHEMA_VERSION,
+            run_id=run_id,
+            status=fmt.STATUS_RUNNING,
+            created=body.get("created") or utc_now(),
+        )
+        run.write_manifest(body)
+        return run
+
+    def run_ids(self) -> list[str]:
+        """Return the ids of every run folder, newest first by creation time of the folder."""
+        if not self.root.is_dir():
+            return []
+        entries = []
+        for entry in os.scandir(self.root):
+            if fmt.is_valid_run_id(entry.name) and entry.is_dir(follow_symlinks=False):
+                entries.append((entry.stat().st_mtime, entry.name))
+        return [name for _, name in sorted(entries, reverse=True)]
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """Return one summary per run, newest first; never raises for a broken run.
+
+        Each summary is the manifest plus ``size_bytes``; a run whose manifest
+        cannot be read gives ``{"run_id": ..., "status": "error", "error": msg}``.
+        """
+        summaries = []
+        for run_id in self.run_ids():
+            run = Run(run_id, self.root / run_id)
+            try:
+                summary = run.manifest()
+            except ArtifactError as error:
+                summary = {"run_id": run_id, "status": "error", "error": str(error)}
+            summary["size_bytes"] = run.size_bytes()
+            summaries.append(summary)
+        summaries.sort(key=lambda item: str(item.get("created", "")), reverse=True)
+        return summaries
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run and all its files.
+
+        Raises:
+            InvalidRunId, RunNotFound.
+        """
+        shutil.rmtree(self.run(run_id).path)
+
+
+class Run:
+    """One run's files. Create through :class:`ArtifactStore`, not directly."""
+
+    def __init__(self, run_id: str, path: Path):
+        self.run_id = run_id
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"Run({self.run_id!r})"
+
+    def _file(self, name: str) -> Path:
+        return self.path / name
+
+    # -- manifest ---------------------------------------------------------
+
+    def manifest(self) -> dict[str, Any]:
+        """Return the manifest.
+
+        Raises:
+            ArtifactError: missing or invalid JSON, required fields absent, or a
+                schema version this code does not know.
+        """
+        data = _cached(self._file(fmt.MANIFEST), lambda p: read_json(p, self.run_id))
+        if not isinstance(data, dict):
+            raise ArtifactError(self.run_id, fmt.MANIFEST, "manifest is not a JSON object")
+        version = data.get("schema_version")
+        if version != fmt.SCHEMA_VERSION:
+            raise ArtifactError(
+                self.run_id,
+                fmt.MANIFEST,
+                f"unknown schema_version {version!r}; this code reads version {fmt.SCHEMA_VERSION}",
+            )
+        missing = [key for key in fmt.MANIFEST_REQUIRED if key not in data]
+        if missing:
+            raise ArtifactError(self.run_id, fmt.MANIFEST, f"missing fields {missing}")
+        if data["status"] not in fmt.STATUSES:
+            raise ArtifactError(self.run_id, fmt.MANIFEST, f"unknown status {data['status']!r}")
+        return dict(data)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Atomically replace the manifest (adds ``updated``)."""
+        body = dict(manifest)
+        body["updated"] = utc_now()
+        write_json(self._file(fmt.MANIFEST), body)
+
+    def update_manifest(self, **fields: Any) -> dict[str, Any]:
+        """Merge fields into the manifest and write it; return the new manifest."""
+        manifest = self.manifest()
+        manifest.update(fields)
+        self.write_manifest(manifest)
+        return manifest
+
+    def status(self) -> str:
+        """Return the manifest's status."""
+        return self.manifest()["status"]
+
+    def is_complete(self) -> bool:
+        """Return True only when the manifest says ``complete``."""
+        return self.status() == fmt.STATUS_COMPLETE
+
+    def finish(self, status: str, **fields: Any) -> dict[str, Any]:
+        """Mark the run finished. ``complete`` must be the last write of a run.
+
+        Args:
+            status: complete, failed or cancelled.
+            fields: extra manifest fields (metrics, error...).
+        """
+        if status not in fmt.FINISHED_STATUSES:
+            raise ValueError(f"status must be one of {fmt.FINISHED_STATUSES}, not {status!r}")
+        fields.setdefault("finished", utc_now())
+        fields["size_bytes"] = self.size_bytes()
+        return self.update_manifest(status=status, **fields)
+
+    # -- history and progress --------------------------------------------
+
+    def append_history(self, row: dict[str, Any]) -> None:
+        """Append one epoch's record as one JSON line (written with one write call)."""
+        missing = [key for key in fmt.HISTORY_COLUMNS if key not in row]
+        if missing:
+            raise ValueError(f"history row lacks {missing}")
+        line = to_json(row) + "\n"
+        with open(self._file(fmt.HISTORY), "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def history(self) -> pd.DataFrame:
+        """Return the per-epoch history, one row per epoch, sorted by epoch.
+
+        A final line without its newline is a write in progress and is ignored;
+        any other malformed line raises.
+
+        Raises:
+            ArtifactError: unreadable file or a malformed line.
+        """
+        path = self._file(fmt.HISTORY)
+        if not path.exists():
+            return pd.DataFrame(columns=[*fmt.HISTORY_COLUMNS, *fmt.CLASS_ACCURACY_COLUMNS])
+        return _cached(path, self._parse_history)
+
+    def _parse_history(self, path: Path) -> pd.DataFrame:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ArtifactError(self.run_id, fmt.HISTORY, f"cannot be read ({error})") from None
+        lines = text.split("\n")
+        rows = []
+        for number, line in enumerate(lines[:-1], start=1):
+            try:
+                row = json.loads(line, parse_constant=lambda name: None)
+            except ValueError:
+                raise ArtifactError(self.run_id, fmt.HISTORY, f"line {number} is not valid JSON") from None
+            if not isinstance(row, dict) or any(key not in row for key in fmt.HISTORY_COLUMNS):
+                raise ArtifactError(self.run_id, fmt.HISTORY, f"line {number} lacks required fields")
+            rows.append(row)
+        columns = [*fmt.HISTORY_COLUMNS, *fmt.CLASS_ACCURACY_COLUMNS]
+        frame = pd.DataFrame(rows, columns=columns if not rows else None)
+        for column in columns:
+            if column not in frame:
+                frame[column] = np.nan
+        frame = frame[columns].apply(pd.to_numeric, errors="coerce")
+        frame["epoch"] = frame["epoch"].astype(int)
+        return frame.sort_values("epoch").reset_index(drop=True)
+
+    def write_progress(self, progress: dict[str, Any]) -> None:
+        """Atomically replace the progress record (adds ``updated``, a UNIX time)."""
+        body = dict(progress)
+        body["updated"] = time.time()
+        write_json(self._file(fmt.PROGRESS), body)
+
+    def progress(self) -> dict[str, Any] | None:
+        """Return the last progress record, or None before the first one."""
+        path = self._file(fmt.PROGRESS)
+        if not path.exists():
+            return None
+        return read_json(path, self.run_id)
+
+    def write_heartbeat(self, pid: int, host: str) -> None:
+        """Record that the training process ``pid`` on ``host`` is alive now."""
+        write_json(self._file(fmt.HEARTBEAT), {"pid": pid, "host": host, "time": time.time()})
+
+    def heartbeat(self) -> dict[str, Any] | None:
+        """Return the last heartbeat ``{pid, host, time}``, or None."""
+        path = self._file(fmt.HEARTBEAT)
+        if not path.exists():
+            return None
+        return read_json(path, self.run_id)
+
+    # -- evaluation -------------------------------------------------------
+
+    def write_evaluation(
+        self,
+        class_metrics: pd.DataFrame,
+        confusion: np.ndarray,
+        labels: np.ndarray,
+        predicted: np.ndarray,
+        probabilities: np.ndarray,
+        images: np.ndarray,
+    ) -> None:
+        """Write per-class metrics, the confusion matrix and test predictions."""
+        missing = [c for c in fmt.CLASS_METRICS_COLUMNS if c not in class_metrics]
+        if missing:
+            raise ValueError(f"class metrics lack columns {missing}")
+        text = class_metrics[list(fmt.CLASS_METRICS_COLUMNS)].to_csv(index=False)
+        atomic_write(self._file(fmt.CLASS_METRICS), lambda handle: handle.write(text.encode()))
+        write_npy(self._file(fmt.CONFUSION), np.asarray(confusion, dtype=np.int64))
+        write_npz(
+            self._file(fmt.PREDICTIONS),
+            {
+                "labels": np.asarray(labels, dtype=np.uint8),
+                "predicted": np.asarray(predicted, dtype=np.uint8),
+                "probabilities": np.asarray(probabilities, dtype=np.float16),
+                "images": np.asarray(images, dtype=np.uint8),
+            },
+        )
+
+    def class_metrics(self) -> pd.DataFrame:
+        """Return per-class precision, recall, f1 and support (one row per class).
+
+        Raises:
+            ArtifactError: missing or malformed file.
+        """
+        return _cached(self._file(fmt.CLASS_METRICS), self._parse_class_metrics)
+
+    def _parse_class_metrics(self, path: Path) -> pd.DataFrame:
+        try:
+            frame = pd.read_csv(path)
+        except FileNotFoundError:
+            raise ArtifactError(self.run_id, fmt.CLASS_METRICS, "file is missing") from None
+        except (OSError, ValueError, pd.errors.ParserError) as error:
+            raise ArtifactError(self.run_id, fmt.CLASS_METRICS, f"malformed CSV ({error})") from None
+        if list(frame.columns) != list(fmt.CLASS_METRICS_COLUMNS) or len(frame) != fmt.NUM_CLASSES:
+            raise ArtifactError(self.run_id, fmt.CLASS_METRICS, "unexpected columns or row count")
+        return frame
+
+    def confusion(self) -> np.ndarray:
+        """Return the 10x10 confusion matrix of counts (rows true, columns predicted)."""
+        matrix = _cached(self._file(fmt.CONFUSION), lambda p: read_npy(p, self.run_id))
+        if matrix.shape != (fmt.NUM_CLASSES, fmt.NUM_CLASSES):
+            raise ArtifactError(self.run_id, fmt.CONFUSION, f"shape {matrix.shape}, expected 10x10")
+        return matrix
+
+    def predictions(self) -> dict[str, np.ndarray]:
+        """Return test ``labels``, ``predicted``, ``probabilities`` (n, 10) and ``images`` (n, 28, 28)."""
+        arrays = _cached(
+            self._file(fmt.PREDICTIONS), lambda p: read_npz(p, self.run_id, fmt.PREDICTION_KEYS)
+        )
+        n = len(arrays["labels"])
+        if any(len(arrays[key]) != n for key in fmt.PREDICTION_KEYS):
+            raise ArtifactError(self.run_id, fmt.PREDICTIONS, "arrays of different lengths")
+        return arrays
+
+    # -- probes and snapshots ---------------------------------------------
+
+    def write_probes(self, ids: np.ndarray, labels: np.ndarray, images: np.ndarray) -> None:
+        """Write the probe set: test-split indices, labels and uint8 images."""
+        write_npz(
+            self._file(fmt.PROBES),
+            {
+                "ids": np.asarray(ids, dtype=np.int64),
+                "labels": np.asarray(labels, dtype=np.uint8),
+                "images": np.asarray(images, dtype=np.uint8),
+            },
+        )
+
+    def probes(self) -> dict[str, np.ndarray]:
+        """Return the probe set ``ids``, ``labels``, ``images``."""
+        return _cached(self._file(fmt.PROBES), lambda p: read_npz(p, self.run_id, fmt.PROBE_KEYS))
+
+    def write_snapshot(self, epoch: int, arrays: dict[str, np.ndarray]) -> None:
+        """Write the snapshot taken after ``epoch`` (0 = before training)."""
+        if fmt.SNAPSHOT_PROBE_INDEX not in arrays:
+            raise ValueError(f"a snapshot needs {fmt.SNAPSHOT_PROBE_INDEX!r}")
+        write_npz(self.path / fmt.SNAPSHOT_DIR / fmt.snapshot_name(epoch), arrays)
+
+    def snapshot_epochs(self) -> list[int]:
+        """Return the epochs that have a snapshot, ascending."""
+        folder = self.path / fmt.SNAPSHOT_DIR
+        if not folder.is_dir():
+            return []
+        epochs = []
+        for name in os.listdir(folder):
+            match = fmt.SNAPSHOT_PATTERN.match(name)
+            if match:
+                epochs.append(int(match.group(1)))
+        return sorted(epochs)
+
+    def snapshot(self, epoch: int) -> dict[str, np.ndarray]:
+        """Return the snapshot of ``epoch``.
+
+        Raises:
+            ArtifactError: missing or corrupted snapshot.
+        """
+        if not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ArtifactError(self.run_id, f"{fmt.SNAPSHOT_DIR}/epoch_?", f"invalid epoch {epoch!r}")
+        path = self.path / fmt.SNAPSHOT_DIR / fmt.snapshot_name(int(epoch))
+        return _cached(path, lambda p: read_npz(p, self.run_id, (fmt.SNAPSHOT_PROBE_INDEX,)))
+
+    # -- model and sizes --------------------------------------------------
+
+    @property
+    def model_path(self) -> Path:
+        """The path of ``model.keras`` (which may not exist yet)."""
+        return self._file(fmt.MODEL)
+
+    def save_model(self, save: Callable[[Path], None]) -> None:
+        """Save the model atomically: ``save(tmp_path)`` writes a ``.keras`` file, then it is moved."""
+        tmp = self.path / f".model-{os.getpid()}.tmp.keras"
+        try:
+            save(tmp)
+            os.replace(tmp, self.model_path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @property
+    def stderr_path(self) -> Path:
+        """Where a supervisor keeps the training process's error output."""
+        return self._file(fmt.STDERR_LOG)
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        """Return the last ``lines`` lines of the training process's error output."""
+        path = self.stderr_path
+        if not path.exists():
+            return ""
+        with open(path, "rb") as handle:
+            handle.seek(0, io.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64_000))
+            text = handle.read().decode("utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def size_bytes(self) -> int:
+        """Return the total size of the run's files."""
+        return sum(f.stat().st_size for f in _walk_files(self.path))
+
+    def file_sizes(self) -> dict[str, int]:
+        """Return each file's size by its path relative to the run folder."""
+        return {str(f.relative_to(self.path)): f.stat().st_size for f in _walk_files(self.path)}
+
+
+def _walk_files(folder: Path) -> Iterable[Path]:
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            yield Path(root) / name
+
+
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(path: Path, load: Callable[[Path], Any]) -> Any:
+    """Load a file through a small cache keyed by (path, mtime, size, inode).
+
+    The dashboard reads the same arrays for every callback; atomic replaces
+    change the inode and appends change the size, so a rewritten file is always
+    read again. Arrays come back read-only and containers as copies, so a caller
+    cannot change what the next caller sees.
+    """
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return load(path)
+    except OSError as error:
+        raise ArtifactError(path.parent.name, path.name, f"cannot be read ({error})") from None
+    key = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _copy(_CACHE[key])
+    value = load(path)
+    _freeze(value)
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return _copy(value)
+
+
+def _freeze(value: Any) -> None:
+    arrays = value.values() if isinstance(value, dict) else [value]
+    for array in arrays:
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, pd.DataFrame):
+        return value.copy()
+    if isinstance(value, dict):
+        return dict(value)
+    return value

@@ -1,0 +1,49 @@
+"""Small layout pieces used by several pages: error cards, onboarding, explanations."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+TRAIN_COMMAND = "python -m pipeline train --dataset mnist-sample"
+
+
+def error_card(message: str, title: str = "This view cannot be shown") -> dbc.Alert:
+    """Return a red alert with a title and a plain-English message."""
+    return dbc.Alert([html.H5(title, className="alert-heading"), html.P(message, className="mb-0")],
+                     color="danger", className="error-card")
+
+
+def notice(message: str, color: str = "info") -> dbc.Alert:
+    """Return a one-line alert."""
+    return dbc.Alert(message, color=color, className="py-2")
+
+
+def onboarding() -> dbc.Card:
+    """Return the panel shown when the store has no runs: how to train the first one."""
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H4("No runs yet", className="card-title"),
+                html.P("Train a network and every chart here fills in: the training curves, the metrics, "
+                       "the filters and what each layer sees of a digit."),
+                html.Ul(
+                    [
+                        html.Li(["Open the ", dcc.Link("Train page", href="/train"),
+                                 " and press Train (about half a minute on two cores), or"]),
+                        html.Li(["run ", html.Code(TRAIN_COMMAND), " in a terminal."]),
+                    ]
+                ),
+            ]
+        ),
+        className="onboarding",
+    )
+
+
+def explanation(title: str, body: str, open_: bool = False) -> html.Details:
+    """Return a collapsible plain-English explanation a learner can open."""
+    return html.Details(
+        [html.Summary([html.I(className="bi bi-info-circle me-1"), title]), dcc.Markdown(body, className="mt-2")],
+        open=open_,
+        className="explanation small text-body-secondary mb-2",
+    )

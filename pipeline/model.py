@@ -1,0 +1,94 @@
+"""Build the CNN a :class:`~artifacts.config.TrainConfig` describes (Keras Functional API)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from artifacts.config import IMAGE_SHAPE, NUM_CLASSES, TrainConfig
+
+ROTATION_FACTOR = 0.05  # +-5% of a full turn, about +-18 degrees
+TRANSLATION_FACTOR = 0.1  # +-10% of the image side, about +-3 pixels
+
+
+def build_model(config: TrainConfig) -> keras.Model:
+    """Return the uncompiled model for ``config``.
+
+    The model takes raw pixels (0-255, float32, shape (28, 28, 1)) and scales them
+    itself, so any reader of ``model.keras`` can feed it MNIST images as they are.
+    Layer names match :func:`artifacts.config.layer_plan`.
+    """
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="pixels")
+    x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
+    if config.augmentation:
+        # Only active in training; identity at inference and in captures.
+        x = layers.RandomRotation(ROTATION_FACTOR, fill_mode="constant", seed=config.seed, name="random_rotation")(x)
+        x = layers.RandomTranslation(
+            TRANSLATION_FACTOR, TRANSLATION_FACTOR, fill_mode="constant", seed=config.seed, name="random_translation"
+        )(x)
+    for index, block in enumerate(config.conv_blocks, start=1):
+        x = layers.Conv2D(
+            block.filters,
+            block.kernel_size,
+            strides=block.strides,
+            padding=block.padding,
+            activation=block.activation,
+            name=f"conv_{index}",
+        )(x)
+        if block.pooling:
+            x = layers.MaxPooling2D(pool_size=2, name=f"pool_{index}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(config.dense_units, activation="relu", name="dense")(x)
+    x = layers.Dropout(config.dropout_rate, name="dropout")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="mnist_convnet")
+
+
+class ClassAccuracy(keras.metrics.Metric):
+    """Accuracy restricted to one true class: of the digits labelled k, the share predicted k.
+
+    Computed inside ``fit``'s own validation pass, so per-class validation
+    accuracy costs no second pass over the data.
+    """
+
+    def __init__(self, class_id: int, **kwargs):
+        super().__init__(name=f"class_{class_id}", **kwargs)
+        self.class_id = class_id
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ops = keras.ops
+        y_true = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        is_class = ops.cast(ops.equal(y_true, self.class_id), "float32")
+        hit = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), "float32")
+        self.correct.assign_add(ops.sum(is_class * hit))
+        self.total.assign_add(ops.sum(is_class))
+
+    def result(self):
+        return keras.ops.divide_no_nan(self.correct, self.total)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.total.assign(0.0)
+
+    def get_config(self):
+        return {"class_id": self.class_id, "name": self.name, "dtype": self.dtype}
+
+
+def compile_model(model: keras.Model, config: TrainConfig, class_metrics: bool = True) -> keras.Model:
+    """Compile with Adam, sparse cross-entropy, accuracy and (optionally) per-class accuracy."""
+    metrics: list = ["accuracy"]
+    if class_metrics:
+        metrics += [ClassAccuracy(k) for k in range(NUM_CLASSES)]
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=metrics,
+    )
+    return model
+
+
+def load_model(path) -> keras.Model:
+    """Load a saved ``model.keras`` for inference (safe mode, not compiled)."""
+    return keras.models.load_model(path, compile=False, safe_mode=True)

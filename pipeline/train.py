@@ -1,0 +1,239 @@
+"""One training run from config to a complete, self-describing run in the store."""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from artifacts import ArtifactStore, Run
+from artifacts.config import TrainConfig, captured_layers, conv_layers, layer_plan
+from pipeline.data import Dataset, choose_probes, load_dataset, train_validation_split
+
+PREDICT_BATCH = 1024
+
+
+class TrainingCancelled(Exception):
+    """Raised inside training when the process receives SIGINT or SIGTERM."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports: its id, status and test metrics."""
+
+    run_id: str
+    status: str
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    size_bytes: int = 0
+    dataset_name: str = ""
+
+
+def new_run_id() -> str:
+    """Return a fresh, sortable run id such as ``20261122-143005-a1b2``."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def library_versions() -> dict[str, str]:
+    """Return the versions of the libraries that shaped a run."""
+    import keras
+    import pandas
+    import tensorflow
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+    }
+
+
+@contextmanager
+def cancel_on_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into :class:`TrainingCancelled` while the block runs."""
+
+    def handler(signum, _frame):
+        raise TrainingCancelled(f"received {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def train(
+    config: TrainConfig,
+    store: ArtifactStore,
+    dataset: str = "auto",
+    run_id: str | None = None,
+    limit: int | None = None,
+    verbose: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+) -> TrainResult:
+    """Train a model and publish a run.
+
+    The run is created first (status ``running``) so a supervisor can follow it;
+    a cancel marks it ``cancelled``, any error ``failed`` with the message; it
+    becomes ``complete`` only after every artifact is written.
+
+    Args:
+        config: hyperparameters.
+        store: where the run goes.
+        dataset: data source name (see :mod:`pipeline.data`).
+        run_id: the run's id; a fresh one when None.
+        limit: use at most this many training digits (tests, quick demos).
+        verbose: print a progress bar to stderr.
+        log: receives one-line status messages.
+
+    Returns:
+        The run's id, final status and test metrics.
+
+    Raises:
+        InvalidRunId, RunExistsError, OSError: the run cannot be created.
+        Exception: whatever failed training (the run is marked ``failed`` first).
+    """
+    run_id = run_id or new_run_id()
+    run = store.create_run(
+        run_id,
+        {
+            "config": config.to_dict(),
+            "dataset": {"source": dataset},
+            "architecture": [spec.to_dict() for spec in layer_plan(config)],
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "command": " ".join(sys.argv),
+        },
+    )
+    started = time.perf_counter()
+    try:
+        with cancel_on_signals():
+            from pipeline.callbacks import Heartbeat
+
+            with Heartbeat(run):
+                return _train(config, run, dataset, limit, verbose, log, started)
+    except TrainingCancelled as cancel:
+        run.finish("cancelled", error=str(cancel))
+        log(f"run {run_id} cancelled ({cancel})")
+        return TrainResult(run_id, "cancelled", size_bytes=run.size_bytes())
+    except BaseException as error:
+        run.finish("failed", error=f"{type(error).__name__}: {error}")
+        raise
+
+
+def _train(
+    config: TrainConfig,
+    run: Run,
+    source: str,
+    limit: int | None,
+    verbose: bool,
+    log: Callable[[str], None],
+    started: float,
+) -> TrainResult:
+    run.write_progress({"pid": os.getpid(), "phase": "loading data", "epoch": 0, "epochs": config.epochs})
+    data = load_dataset(source, seed=config.seed)
+    log(f"dataset: {data.name} ({data.source}), {len(data.x_train)} train / {len(data.x_test)} test digits")
+    x_train, y_train = data.x_train, data.y_train
+    if limit is not None:
+        x_train, y_train = x_train[:limit], y_train[:limit]
+    train_index, validation_index = train_validation_split(y_train, config.validation_fraction, config.seed)
+    probe_ids = choose_probes(data.y_test, config.probe_per_class, config.seed)
+    run.write_probes(probe_ids, data.y_test[probe_ids], data.x_test[probe_ids])
+    run.update_manifest(
+        dataset=_describe_dataset(data, len(train_index), len(validation_index), limit),
+        versions=library_versions(),
+    )
+
+    import keras
+
+    from pipeline.callbacks import ProgressBar, StoreCallback
+    from pipeline.capture import Capture
+    from pipeline.model import build_model, compile_model
+
+    keras.utils.set_random_seed(config.seed)
+    model = compile_model(build_model(config), config)
+    capture = Capture(model, captured_layers(config), conv_layers(config))
+    snapshot_index = _snapshot_subset(data.y_test[probe_ids], config.snapshot_probe_per_class)
+    steps = int(np.ceil(len(train_index) / config.batch_size))
+    callbacks = [
+        StoreCallback(run, capture, data.x_test[probe_ids][snapshot_index], snapshot_index, config.epochs, steps)
+    ]
+    if verbose:
+        callbacks.append(ProgressBar(config.epochs, steps))
+    model.fit(
+        x_train[train_index][..., None].astype(np.float32),
+        y_train[train_index],
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(x_train[validation_index][..., None].astype(np.float32), y_train[validation_index]),
+        callbacks=callbacks,
+        verbose=0,
+    )
+
+    run.write_progress({"pid": os.getpid(), "phase": "evaluating", "epoch": config.epochs, "epochs": config.epochs})
+    # The last snapshot holds every probe digit; per-epoch ones hold a subset.
+    run.write_snapshot(config.epochs, capture.snapshot(data.x_test[probe_ids], np.arange(len(probe_ids))))
+    metrics = _evaluate(model, run, data)
+    run.save_model(lambda path: model.save(path))
+    history = run.history()
+    metrics["best_val_accuracy"] = float(history["val_accuracy"].max())
+    metrics["epochs_completed"] = int(len(history))
+    metrics["train_seconds"] = round(time.perf_counter() - started, 2)
+    manifest = run.finish("complete", metrics=metrics)
+    return TrainResult(
+        run.run_id,
+        "complete",
+        metrics["test_accuracy"],
+        metrics["test_loss"],
+        manifest["size_bytes"],
+        data.name,
+    )
+
+
+def _evaluate(model, run: Run, data: Dataset) -> dict[str, float]:
+    from pipeline.evaluate import class_metrics, confusion_matrix
+
+    probabilities = model.predict(data.x_test[..., None].astype(np.float32), batch_size=PREDICT_BATCH, verbose=0)
+    predicted = probabilities.argmax(axis=1)
+    confusion = confusion_matrix(data.y_test, predicted)
+    run.write_evaluation(class_metrics(confusion), confusion, data.y_test, predicted, probabilities, data.x_test)
+    picked = probabilities[np.arange(len(predicted)), data.y_test.astype(np.int64)]
+    return {
+        "test_accuracy": float((predicted == data.y_test).mean()),
+        "test_loss": float(-np.log(np.clip(picked, 1e-7, 1.0)).mean()),
+    }
+
+
+def _snapshot_subset(probe_labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Return positions in the probe set of the first ``per_class`` probes of each class."""
+    chosen = [np.flatnonzero(probe_labels == label)[:per_class] for label in range(10)]
+    return np.concatenate(chosen).astype(np.int64)
+
+
+def _describe_dataset(data: Dataset, train_size: int, validation_size: int, limit: int | None) -> dict:
+    described = {
+        "name": data.name,
+        "source": data.source,
+        "train_size": train_size,
+        "validation_size": validation_size,
+        "test_size": int(len(data.x_test)),
+        "split": {
+            "validation": "stratified, seeded by config.seed + 1, from the training split",
+            **data.notes,
+        },
+    }
+    if limit is not None:
+        described["split"]["limit"] = f"first {limit} training digits"
+    return described

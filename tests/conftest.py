@@ -1,0 +1,126 @@
+"""Shared fixtures: temporary stores, runs trained by the real pipeline, shared data, real components.
+
+Rules for every test in this suite:
+- TensorFlow stays out of the pytest process except in tests/pipeline (and the
+  Draw page's live-model tests): runs are trained through ``python -m pipeline``
+  subprocesses, and web apps with background callbacks run as subprocesses.
+- A test that needs ../shared data, Chromium or redis-server skips with a reason
+  when it is absent, except under CI (``CI`` set), where absence is a failure.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+IN_CI = bool(os.environ.get("CI"))
+# The tiny run every dashboard test reads: real pipeline, few digits, 2 epochs.
+TINY_RUN_ID = "tiny"
+TINY_ARGS = ["--dataset", "mnist-sample", "--limit", "600", "--epochs", "2", "--batch-size", "64",
+             "--probe-per-class", "3", "--seed", "7"]
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip the test with ``reason`` when ``condition`` is false; under CI, fail instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Return an environment for child processes: quiet TensorFlow, this checkout importable."""
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(extra)
+    return env
+
+
+def run_pipeline(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m pipeline ARGS`` and return the completed process (text output)."""
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
+                          timeout=timeout, env=subprocess_env(), cwd=ROOT)
+
+
+def train_run(store: Path, run_id: str, *args: str) -> None:
+    """Train a run with the real pipeline CLI; fail the test with its stderr if it fails."""
+    result = run_pipeline("train", "--quiet", "--store", str(store), "--run-id", run_id, *args)
+    if result.returncode != 0:
+        pytest.fail(f"pipeline train failed ({result.returncode}):\n{result.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory) -> Path:
+    """A store holding one complete run (``tiny``) trained by the real pipeline. Read-only: copy to change."""
+    store = tmp_path_factory.mktemp("tiny-store")
+    train_run(store, TINY_RUN_ID, *TINY_ARGS)
+    return store
+
+
+@pytest.fixture
+def store_copy(tiny_store, tmp_path) -> Path:
+    """A writable copy of the tiny store."""
+    destination = tmp_path / "store"
+    shutil.copytree(tiny_store, destination)
+    return destination
+
+
+@pytest.fixture
+def use_store(monkeypatch):
+    """Point the dashboard at a store: ``use_store(path)`` sets CNNVIZ_STORE for this test."""
+
+    def point(path: Path) -> Path:
+        monkeypatch.setenv("CNNVIZ_STORE", str(path))
+        return path
+
+    return point
+
+
+@pytest.fixture(scope="session")
+def default_run_store(tmp_path_factory) -> Path:
+    """A store holding ``default``: the CLI's default model and epochs trained on mnist-sample."""
+    store = tmp_path_factory.mktemp("default-store")
+    train_run(store, "default", "--dataset", "mnist-sample")
+    return store
+
+
+def _read_idx(path: Path, offset: int) -> np.ndarray:
+    return np.frombuffer(gzip.open(path).read(), dtype=np.uint8, offset=offset)
+
+
+@pytest.fixture(scope="session")
+def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
+    """The real 10,000-digit MNIST test set from ../shared: (images (n, 28, 28) uint8, labels uint8)."""
+    images_path = SHARED_MNIST / "t10k-images-idx3-ubyte.gz"
+    labels_path = SHARED_MNIST / "t10k-labels-idx1-ubyte.gz"
+    require(images_path.is_file() and labels_path.is_file(),
+            f"the real MNIST test set is not at {SHARED_MNIST}")
+    images = _read_idx(images_path, 16).reshape(-1, 28, 28)
+    labels = _read_idx(labels_path, 8)
+    return images, labels
+
+
+def pytest_setup_options():
+    """Chrome options for dash[testing]'s dash_duo: Debian's headless Chromium."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                 "--window-size=1400,1000"):
+        options.add_argument(flag)
+    return options
