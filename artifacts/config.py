@@ -34,11 +34,12 @@ class ConvBlock:
     def validate(self, position: int) -> None:
         """Raise ValueError naming the block when a field is out of range."""
         where = f"conv block {position}"
-        if not isinstance(self.filters, int) or not 1 <= self.filters <= 256:
+        if not _is_int(self.filters) or not 1 <= self.filters <= 256:
             raise ValueError(f"{where}: filters must be an integer from 1 to 256, not {self.filters!r}")
-        if self.kernel_size not in KERNEL_SIZES:
+        # _is_int first: 3.0 == 3 and True == 1, but Keras wants real integers.
+        if not _is_int(self.kernel_size) or self.kernel_size not in KERNEL_SIZES:
             raise ValueError(f"{where}: kernel_size must be 3 or 5, not {self.kernel_size!r}")
-        if self.strides not in (1, 2):
+        if not _is_int(self.strides) or self.strides not in (1, 2):
             raise ValueError(f"{where}: strides must be 1 or 2, not {self.strides!r}")
         if self.padding not in PADDINGS:
             raise ValueError(f"{where}: padding must be 'valid' or 'same', not {self.padding!r}")
@@ -147,8 +148,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    if not _is_int(value) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer from {low} to {high}, not {value!r}")
 
 

@@ -11,8 +11,10 @@ import io
 import json
 import math
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,11 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"non-standard constant {name}")
 
 
+# What numpy raises for a truncated or garbled .npy/.npz: zip and zlib errors for the
+# archive, SyntaxError and ValueError for a mangled array header.
+_CORRUPT = (OSError, ValueError, EOFError, KeyError, SyntaxError, zipfile.BadZipFile, zlib.error, struct.error)
+
+
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Atomically write arrays as a compressed npz (no object arrays)."""
     for key, array in arrays.items():
@@ -132,7 +139,7 @@ def read_npz(path: Path, run_id: str | None, required: tuple[str, ...] = ()) -> 
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise ArtifactError(run_id, _rel(path), "file is missing") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as error:
+    except _CORRUPT as error:
         raise ArtifactError(run_id, _rel(path), f"corrupted array file ({error})") from None
     missing = [key for key in required if key not in arrays]
     if missing:
@@ -150,7 +157,7 @@ def read_npy(path: Path, run_id: str | None) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ArtifactError(run_id, _rel(path), "file is missing") from None
-    except (OSError, ValueError, EOFError) as error:
+    except _CORRUPT as error:
         raise ArtifactError(run_id, _rel(path), f"corrupted array file ({error})") from None
 
 

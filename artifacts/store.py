@@ -182,7 +182,15 @@ class Run:
         return f"Run({self.run_id!r})"
 
     def _file(self, name: str) -> Path:
-        return self.path / name
+        path = self.path / name
+        # A link inside a run could point anywhere; the store reads and writes
+        # only real files inside its root.
+        if path.is_symlink() or (path.parent != self.path and path.parent.is_symlink()):
+            raise ArtifactError(self.run_id, name, "is a symbolic link; the store does not follow links")
+        return path
+
+    def _snapshot_file(self, epoch: int) -> Path:
+        return self._file(f"{fmt.SNAPSHOT_DIR}/{fmt.snapshot_name(epoch)}")
 
     # -- manifest ---------------------------------------------------------
 
@@ -278,22 +286,36 @@ class Run:
             raise ArtifactError(self.run_id, fmt.HISTORY, f"cannot be read ({error})") from None
         lines = text.split("\n")
         rows = []
-        for number, line in enumerate(lines[:-1], start=1):
-            try:
-                row = json.loads(line, parse_constant=lambda name: None)
-            except ValueError:
-                raise ArtifactError(self.run_id, fmt.HISTORY, f"line {number} is not valid JSON") from None
-            if not isinstance(row, dict) or any(key not in row for key in fmt.HISTORY_COLUMNS):
-                raise ArtifactError(self.run_id, fmt.HISTORY, f"line {number} lacks required fields")
-            rows.append(row)
         columns = [*fmt.HISTORY_COLUMNS, *fmt.CLASS_ACCURACY_COLUMNS]
-        frame = pd.DataFrame(rows, columns=columns if not rows else None)
-        for column in columns:
-            if column not in frame:
-                frame[column] = np.nan
-        frame = frame[columns].apply(pd.to_numeric, errors="coerce")
+        for number, line in enumerate(lines[:-1], start=1):
+            rows.append(self._parse_history_line(line, number, columns))
+        frame = pd.DataFrame(rows, columns=columns, dtype=float)
         frame["epoch"] = frame["epoch"].astype(int)
         return frame.sort_values("epoch").reset_index(drop=True)
+
+    def _parse_history_line(self, line: str, number: int, columns: list[str]) -> list[float]:
+        # Strict: the writer stores a missing value as null, never NaN, a string or a bool.
+        def bad(reason: str) -> ArtifactError:
+            return ArtifactError(self.run_id, fmt.HISTORY, f"line {number} {reason}")
+
+        try:
+            row = json.loads(line, parse_constant=_reject_constant)
+        except ValueError as error:
+            raise bad(f"is not valid JSON ({error})") from None
+        if not isinstance(row, dict) or any(key not in row for key in fmt.HISTORY_COLUMNS):
+            raise bad("lacks required fields")
+        values = []
+        for column in columns:
+            value = row.get(column)
+            if value is None and column != "epoch":
+                values.append(np.nan)
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise bad(f"has a non-numeric {column} ({value!r})")
+            else:
+                values.append(float(value))
+        if values[0] != int(values[0]) or values[0] < 0:
+            raise bad(f"has an invalid epoch ({row['epoch']!r})")
+        return values
 
     def write_progress(self, progress: dict[str, Any]) -> None:
         """Atomically replace the progress record (adds ``updated``, a UNIX time)."""
@@ -364,6 +386,9 @@ class Run:
             raise ArtifactError(self.run_id, fmt.CLASS_METRICS, f"malformed CSV ({error})") from None
         if list(frame.columns) != list(fmt.CLASS_METRICS_COLUMNS) or len(frame) != fmt.NUM_CLASSES:
             raise ArtifactError(self.run_id, fmt.CLASS_METRICS, "unexpected columns or row count")
+        values = frame.to_numpy()
+        if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values.astype(float)).all():
+            raise ArtifactError(self.run_id, fmt.CLASS_METRICS, "holds missing, non-numeric or infinite values")
         return frame
 
     def confusion(self) -> np.ndarray:
@@ -371,6 +396,8 @@ class Run:
         matrix = _cached(self._file(fmt.CONFUSION), lambda p: read_npy(p, self.run_id))
         if matrix.shape != (fmt.NUM_CLASSES, fmt.NUM_CLASSES):
             raise ArtifactError(self.run_id, fmt.CONFUSION, f"shape {matrix.shape}, expected 10x10")
+        if not np.issubdtype(matrix.dtype, np.integer) or (matrix < 0).any():
+            raise ArtifactError(self.run_id, fmt.CONFUSION, f"holds {matrix.dtype} values, expected counts")
         return matrix
 
     def predictions(self) -> dict[str, np.ndarray]:
@@ -381,6 +408,8 @@ class Run:
         n = len(arrays["labels"])
         if any(len(arrays[key]) != n for key in fmt.PREDICTION_KEYS):
             raise ArtifactError(self.run_id, fmt.PREDICTIONS, "arrays of different lengths")
+        if not np.isfinite(arrays["probabilities"]).all():
+            raise ArtifactError(self.run_id, fmt.PREDICTIONS, "probabilities hold NaN or infinity")
         return arrays
 
     # -- probes and snapshots ---------------------------------------------
@@ -404,11 +433,11 @@ class Run:
         """Write the snapshot taken after ``epoch`` (0 = before training)."""
         if fmt.SNAPSHOT_PROBE_INDEX not in arrays:
             raise ValueError(f"a snapshot needs {fmt.SNAPSHOT_PROBE_INDEX!r}")
-        write_npz(self.path / fmt.SNAPSHOT_DIR / fmt.snapshot_name(epoch), arrays)
+        write_npz(self._snapshot_file(epoch), arrays)
 
     def snapshot_epochs(self) -> list[int]:
         """Return the epochs that have a snapshot, ascending."""
-        folder = self.path / fmt.SNAPSHOT_DIR
+        folder = self._file(fmt.SNAPSHOT_DIR)
         if not folder.is_dir():
             return []
         epochs = []
@@ -426,7 +455,7 @@ class Run:
         """
         if not isinstance(epoch, (int, np.integer)) or epoch < 0:
             raise ArtifactError(self.run_id, f"{fmt.SNAPSHOT_DIR}/epoch_?", f"invalid epoch {epoch!r}")
-        path = self.path / fmt.SNAPSHOT_DIR / fmt.snapshot_name(int(epoch))
+        path = self._snapshot_file(int(epoch))
         return _cached(path, lambda p: read_npz(p, self.run_id, (fmt.SNAPSHOT_PROBE_INDEX,)))
 
     # -- model and sizes --------------------------------------------------
@@ -438,6 +467,7 @@ class Run:
 
     def save_model(self, save: Callable[[Path], None]) -> None:
         """Save the model atomically: ``save(tmp_path)`` writes a ``.keras`` file, then it is moved."""
+        self._file(fmt.MODEL)
         tmp = self.path / f".model-{os.getpid()}.tmp.keras"
         try:
             save(tmp)
@@ -464,11 +494,15 @@ class Run:
 
     def size_bytes(self) -> int:
         """Return the total size of the run's files."""
-        return sum(f.stat().st_size for f in _walk_files(self.path))
+        return sum(f.lstat().st_size for f in _walk_files(self.path))
 
     def file_sizes(self) -> dict[str, int]:
         """Return each file's size by its path relative to the run folder."""
-        return {str(f.relative_to(self.path)): f.stat().st_size for f in _walk_files(self.path)}
+        return {str(f.relative_to(self.path)): f.lstat().st_size for f in _walk_files(self.path)}
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"non-standard constant {name}")
 
 
 def _walk_files(folder: Path) -> Iterable[Path]:

@@ -10,6 +10,7 @@ from dash import Input, Output, dcc, html
 
 from dashboard import ids
 from dashboard.background import make_manager
+from dashboard.server import install, report_callback_error
 from dashboard.settings import Settings, get_settings
 
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -37,12 +38,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         compress=True,
         title="CNN MNIST Visualizer",
         update_title=None,
+        on_error=report_callback_error,
     )
     app.server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 2  # base64 plus form overhead
     app.server.config["CNNVIZ_SETTINGS"] = settings
     app.layout = layout
-    from dashboard.server import install  # routes and guards on the Flask server
-
     install(app, settings)
     return app
 
@@ -89,6 +89,16 @@ def layout() -> html.Div:
             dcc.Store(id=ids.ACTIVE_RUN, storage_type="local"),
             dcc.Store(id=ids.THEME, storage_type="local"),
             navbar(),
+            dbc.Toast(
+                id=ids.APP_ERROR,
+                header="Something went wrong",
+                icon="danger",
+                is_open=False,
+                dismissable=True,
+                duration=12000,
+                className="app-error-toast",
+                style={"position": "fixed", "top": 70, "right": 16, "zIndex": 2000, "maxWidth": 420},
+            ),
             dbc.Container(dash.page_container, fluid=True, className="pb-5"),
         ]
     )

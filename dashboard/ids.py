@@ -8,6 +8,7 @@ ACTIVE_RUN = "active-run"  # dcc.Store (local storage): the run id the user last
 THEME = "theme"  # dcc.Store: "light" or "dark", written by the navbar switch
 THEME_SWITCH = "theme-switch"
 NAV_LINK = "nav-link"
+APP_ERROR = "app-error"  # dbc.Toast that reports a callback that failed
 
 
 def nav_link(path: str) -> dict:

@@ -88,3 +88,25 @@ def describe_architecture(manifest: dict[str, Any]) -> str:
         parts.append(text)
     parts.append(f"dense{(manifest.get('config') or {}).get('dense_units', '?')}")
     return " / ".join(parts)
+
+
+def choose_run(url_run: Any, active_run: Any, store: ArtifactStore | None = None) -> Resolved:
+    """Resolve the run a page shows: the URL's run wins, then the active run, then the newest complete run.
+
+    Args:
+        url_run: the ``run`` query parameter (None when the URL names none).
+        active_run: the ACTIVE_RUN store's value; ignored when it no longer resolves
+            (deleted, broken or not complete), so a stale choice never blocks a page.
+        store: defaults to :func:`get_store`.
+
+    Returns:
+        A :class:`Resolved`; never raises.
+    """
+    store = store or get_store()
+    if url_run not in (None, ""):
+        return resolve_run(url_run, store=store)
+    if active_run not in (None, ""):
+        resolved = resolve_run(active_run, store=store)
+        if resolved.ok:
+            return resolved
+    return resolve_run(None, store=store)

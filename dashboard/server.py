@@ -7,21 +7,49 @@ message with status 500, logged server-side.
 from __future__ import annotations
 
 import logging
+import time
 
 import dash
-from flask import jsonify
+from flask import g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from artifacts.format import STATUS_COMPLETE
+from dashboard import ids
 from dashboard.runs import get_store
 from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+def report_callback_error(error: Exception) -> None:
+    """Dash's global ``on_error``: log the failure, tell the user in a toast, leave the outputs as they were.
+
+    The response is a normal 200 with a side update, so no traceback or 500
+    reaches the browser whatever a callback was sent.
+    """
+    log.error("callback failed: %s", error, exc_info=error)
+    message = "This view could not be updated with what was asked for. The rest of the page still works."
+    if isinstance(error, (ValueError, KeyError, TypeError, LookupError)):
+        message = f"This request could not be handled ({type(error).__name__}). The rest of the page still works."
+    dash.set_props(ids.APP_ERROR, {"is_open": True, "children": message})
+
+
 def install(app: dash.Dash, settings: Settings) -> None:
     """Add the health check, error handlers and (when configured) basic auth to ``app``."""
     server = app.server
+
+    @server.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @server.after_request
+    def server_timing(response):
+        # Server-Timing shows in the browser's dev tools and lets benchmarks
+        # separate server time from network time.
+        started = g.get("started")
+        if started is not None:
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
 
     @server.route("/healthz")
     def healthz():

@@ -44,7 +44,7 @@ class Capture:
             return arrays
         batch = tf.convert_to_tensor(images[..., None], dtype=tf.float32)
         outputs = self.activation_model(batch, training=False)
-        for name, output in zip(self.layer_names, outputs):
+        for name, output in zip(self.layer_names, outputs, strict=True):
             arrays[fmt.ACTIVATION_PREFIX + name] = output.numpy().astype(np.float16)
         probabilities = outputs[-1].numpy()
         arrays[fmt.SNAPSHOT_PROBABILITIES] = probabilities.astype(np.float16)

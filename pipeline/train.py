@@ -158,18 +158,15 @@ def _train(
 
     import keras
 
-    from pipeline.callbacks import ProgressBar, StoreCallback
+    from pipeline.callbacks import ProgressBar
     from pipeline.capture import Capture
     from pipeline.model import build_model, compile_model
 
     keras.utils.set_random_seed(config.seed)
     model = compile_model(build_model(config), config)
     capture = Capture(model, captured_layers(config), conv_layers(config))
-    snapshot_index = _snapshot_subset(data.y_test[probe_ids], config.snapshot_probe_per_class)
     steps = int(np.ceil(len(train_index) / config.batch_size))
-    callbacks = [
-        StoreCallback(run, capture, data.x_test[probe_ids][snapshot_index], snapshot_index, config.epochs, steps)
-    ]
+    callbacks = [store_callback(run, capture, config, data.x_test[probe_ids], data.y_test[probe_ids], steps)]
     if verbose:
         callbacks.append(ProgressBar(config.epochs, steps))
     model.fit(
@@ -200,6 +197,27 @@ def _train(
         manifest["size_bytes"],
         data.name,
     )
+
+
+def store_callback(run: Run, capture, config: TrainConfig, probe_images, probe_labels, steps: int):
+    """Return the :class:`~pipeline.callbacks.StoreCallback` that records a run each epoch.
+
+    Args:
+        run: the run being written.
+        capture: a :class:`~pipeline.capture.Capture` of the model being trained.
+        config: the run's hyperparameters (epochs, snapshot probes per class).
+        probe_images: uint8 (n, 28, 28) the whole probe set, grouped by class.
+        probe_labels: their labels.
+        steps: training batches per epoch.
+
+    Returns:
+        The callback; per-epoch snapshots hold ``config.snapshot_probe_per_class``
+        probes of each class.
+    """
+    from pipeline.callbacks import StoreCallback
+
+    snapshot_index = _snapshot_subset(np.asarray(probe_labels), config.snapshot_probe_per_class)
+    return StoreCallback(run, capture, probe_images[snapshot_index], snapshot_index, config.epochs, steps)
 
 
 def _evaluate(model, run: Run, data: Dataset) -> dict[str, float]:

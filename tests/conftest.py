@@ -124,3 +124,24 @@ def pytest_setup_options():
                  "--window-size=1400,1000"):
         options.add_argument(flag)
     return options
+
+
+@pytest.fixture
+def web_server(tmp_path):
+    """Start gunicorn exactly as the Procfile's web line says: ``web_server(store, **env)`` -> base URL."""
+    from tests.servers import procfile_web
+
+    stack = []
+
+    def start(store: Path, **env: str) -> str:
+        child_env = subprocess_env(CNNVIZ_STORE=str(store), CNNVIZ_CACHE_DIR=str(tmp_path / "cache"), **env)
+        if "REDIS_URL" not in env:  # a developer's own REDIS_URL must not switch the manager under test
+            child_env.pop("REDIS_URL", None)
+        context = procfile_web(child_env, tmp_path / f"gunicorn-{len(stack)}.log")
+        base = context.__enter__()
+        stack.append(context)
+        return base
+
+    yield start
+    for context in reversed(stack):
+        context.__exit__(None, None, None)

@@ -1,10 +1,213 @@
-"""Runs page (placeholder until the dashboard issue fills it)."""
+"""Runs page: every run in the store, the active run, and two runs compared side by side.
+
+URL: ``/?run=A&compare=B``. The run chosen here becomes the app's active run
+(the ACTIVE_RUN store), which every other page shows unless its URL names a run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 import dash
-from dash import html
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html
 
-dash.register_page(__name__, path="/", name="Runs", order=0)
+from artifacts import ArtifactError
+from artifacts.format import STATUS_COMPLETE
+from dashboard import ids
+from dashboard.components import error_card, explanation, notice, onboarding
+from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
+from dashboard.figures.training import compare_curves_figure
+from dashboard.runs import describe_architecture, get_store, resolve_run
+from dashboard.urlstate import build_search, parse_state
+
+dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN MNIST Visualizer")
+
+RUNS_URL = "runs-url"  # dcc.Store: the run and compare ids the URL asked for
+RUNS_QUERY = "runs-query"  # dcc.Store: the query string pushed to the address bar
+RUNS_SELECT = "runs-select"
+RUNS_COMPARE_SELECT = "runs-compare-select"
+RUNS_COMPARE = "runs-compare"
+RUNS_ACTIVE_NOTE = "runs-active-note"
+
+STATUS_COLORS = {"complete": "success", "running": "info", "failed": "danger", "cancelled": "secondary",
+                 "error": "danger"}
+
+COMPARE_TEXT = """
+Pick a second run to lay the two side by side. The **curves** overlay both runs' validation loss and
+accuracy per epoch (the first run solid, the second dashed). The **F1 difference** is the first run's
+F1 minus the second's for each digit: bars above zero are digits the first run handles better. The
+**confusion difference** subtracts the second run's row-normalized confusion matrix from the first's:
+red on the diagonal means the first run gets more of that digit right, red off the diagonal means it
+makes that mistake more often.
+"""
 
 
-def layout(**kwargs):
-    return html.Div("Runs")
+def _bad_param_notes(kwargs: dict[str, Any], state: dict[str, Any]) -> list:
+    # parse_state silently drops malformed ids; tell the user what was ignored and why.
+    notes = []
+    for key in ("run", "compare"):
+        if kwargs.get(key) not in (None, "") and key not in state:
+            notes.append(notice(f"{resolve_run(kwargs[key]).error} It was ignored.", color="warning"))
+    return notes
+
+
+def _created(summary: dict[str, Any]) -> str:
+    return str(summary.get("created", "")).replace("T", " ").replace("+00:00", " UTC")
+
+
+def _size(size: Any) -> str:
+    if not isinstance(size, (int, float)):
+        return "?"
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
+
+
+def _epochs(summary: dict[str, Any]) -> str:
+    done = (summary.get("metrics") or {}).get("epochs_completed")
+    planned = (summary.get("config") or {}).get("epochs", "?")
+    return f"{done} / {planned}" if done is not None and done != planned else str(planned if done is None else done)
+
+
+def _accuracy(summary: dict[str, Any]) -> str:
+    value = (summary.get("metrics") or {}).get("test_accuracy")
+    if summary.get("status") != STATUS_COMPLETE or not isinstance(value, (int, float)):
+        return "–"
+    return f"{value:.1%}"
+
+
+def runs_table(summaries: list[dict[str, Any]]) -> dbc.Table:
+    """Return the table of readable runs; each id links to ``/?run=ID`` (which makes it active)."""
+    header = html.Thead(html.Tr([html.Th(name) for name in
+                                 ("run", "created", "dataset", "architecture", "epochs", "test accuracy",
+                                  "status", "size")]))
+    rows = []
+    for summary in summaries:
+        run_id, status = summary["run_id"], summary.get("status", "?")
+        rows.append(html.Tr([
+            html.Td(dcc.Link(run_id, href="/" + build_search(run=run_id)) if status == STATUS_COMPLETE
+                    else run_id),
+            html.Td(_created(summary)),
+            html.Td(str((summary.get("dataset") or {}).get("name", "?"))),
+            html.Td(html.Code(describe_architecture(summary))),
+            html.Td(_epochs(summary)),
+            html.Td(_accuracy(summary)),
+            html.Td(dbc.Badge(status, color=STATUS_COLORS.get(status, "secondary"))),
+            html.Td(_size(summary.get("size_bytes"))),
+        ], id={"type": "runs-row", "run": run_id}))
+    return dbc.Table([header, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="runs-table")
+
+
+def layout(**kwargs: Any) -> html.Div:
+    """Return the Runs page for the URL's ``run`` and ``compare`` parameters."""
+    state = parse_state(kwargs)
+    heading = html.H2("Runs", className="page-title")
+    notes = _bad_param_notes(kwargs, state)
+    summaries = get_store().list_runs()
+    if not summaries:
+        return html.Div([heading, *notes, onboarding()])
+    readable = [s for s in summaries if s.get("status") != "error"]
+    broken = [error_card(f"{s.get('error', 'unknown error')}. The other runs are not affected.",
+                         title=f"Run '{s['run_id']}' cannot be read") for s in summaries if s.get("status") == "error"]
+    options = [{"label": s["run_id"] if s["status"] == STATUS_COMPLETE else f"{s['run_id']} ({s['status']})",
+                "value": s["run_id"], "disabled": s["status"] != STATUS_COMPLETE} for s in readable]
+    if "run" in state:
+        asked = resolve_run(state["run"])
+        if not asked.ok:
+            notes.append(notice(asked.error, color="warning"))
+    controls = dbc.Row([
+        dbc.Col([dbc.Label("Active run", html_for=RUNS_SELECT),
+                 dcc.Dropdown(id=RUNS_SELECT, options=options, clearable=False, placeholder="no complete run")], md=4),
+        dbc.Col([dbc.Label("Compare with", html_for=RUNS_COMPARE_SELECT),
+                 dcc.Dropdown(id=RUNS_COMPARE_SELECT, options=options, value=state.get("compare"),
+                              placeholder="choose a second run")], md=4),
+        dbc.Col(html.Div(id=RUNS_ACTIVE_NOTE, className="small text-body-secondary pt-4"), md=4),
+    ], className="mb-3 g-3")
+    return html.Div([
+        dcc.Store(id=RUNS_URL, data={"run": state.get("run"), "compare": state.get("compare")}),
+        dcc.Store(id=RUNS_QUERY),
+        heading,
+        explanation("What is a run?", "A **run** is one network trained once: its settings, the numbers it "
+                    "recorded after every epoch, and the finished model. Click a run's name to make it the "
+                    "**active run** that the other pages show. Runs still training, failed or cancelled are "
+                    "listed but cannot be opened until they complete."),
+        *notes,
+        *broken,
+        runs_table(readable),
+        controls,
+        dcc.Loading(html.Div(id=RUNS_COMPARE), type="dot"),
+    ], className="runs-page")
+
+
+@dash.callback(
+    Output(RUNS_SELECT, "value"),
+    Input(RUNS_URL, "data"),
+    State(ids.ACTIVE_RUN, "data"),
+    State(RUNS_SELECT, "options"),
+)
+def initial_run(url: dict | None, active: Any, options: list[dict] | None) -> str | None:
+    """Pick the run to show first: the URL's, else the stored active run, else the newest complete run."""
+    complete = [option["value"] for option in options or [] if not option.get("disabled")]
+    for candidate in ((url or {}).get("run"), active):
+        if candidate in complete:
+            return candidate
+    return complete[0] if complete else None
+
+
+@dash.callback(
+    Output(ids.ACTIVE_RUN, "data", allow_duplicate=True),
+    Output(RUNS_QUERY, "data"),
+    Output(RUNS_ACTIVE_NOTE, "children"),
+    Output(RUNS_COMPARE, "children"),
+    Input(RUNS_SELECT, "value"),
+    Input(RUNS_COMPARE_SELECT, "value"),
+    Input(ids.THEME, "data"),
+    prevent_initial_call=True,
+)
+def show_runs(run_id: str | None, compare_id: str | None, theme: str | None) -> tuple:
+    """Make ``run_id`` the active run, update the URL and draw the comparison with ``compare_id``."""
+    if not run_id:
+        return dash.no_update, "", "", ""
+    note = ["Showing ", html.B(run_id), " on every page: ",
+            dcc.Link("training", href=f"/training?run={run_id}"), ", ",
+            dcc.Link("metrics", href=f"/metrics?run={run_id}"), "."]
+    query = build_search(run=run_id, compare=compare_id if compare_id != run_id else None)
+    return run_id, query, note, compare_section(run_id, compare_id, theme)
+
+
+def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> list:
+    """Return the comparison of two complete runs (or why it cannot be shown)."""
+    text = explanation("How to read a comparison", COMPARE_TEXT)
+    if not compare_id:
+        return [html.H4("Compare two runs"), text, notice("Choose a second run above to compare it with "
+                                                          f"'{run_id}'.")]
+    if compare_id == run_id:
+        return [html.H4("Compare two runs"), text, notice("Choose a different run to compare with.")]
+    first, second = resolve_run(run_id), resolve_run(compare_id)
+    for resolved in (first, second):
+        if not resolved.ok:
+            return [html.H4("Compare two runs"), error_card(resolved.error)]
+    try:
+        curves = compare_curves_figure(first.run.history(), second.run.history(), run_id, compare_id, theme)
+        f1 = f1_difference_figure(first.run.class_metrics(), second.run.class_metrics(), run_id, compare_id, theme)
+        confusion = confusion_difference_figure(first.run.confusion(), second.run.confusion(), "normalized",
+                                                run_id, compare_id, theme)
+    except ArtifactError as error:
+        return [html.H4("Compare two runs"), error_card(f"Run '{error.run_id}' cannot be read: {error.reason} "
+                                                        f"({error.filename}).")]
+    return [
+        html.H4(f"{run_id} compared with {compare_id}"),
+        text,
+        dcc.Graph(figure=curves, id="runs-compare-curves", config={"displaylogo": False}),
+        dbc.Row([
+            dbc.Col(dcc.Graph(figure=f1, id="runs-compare-f1", config={"displaylogo": False}), lg=6),
+            dbc.Col(dcc.Graph(figure=confusion, id="runs-compare-confusion", config={"displaylogo": False}), lg=6),
+        ]),
+    ]
+
+
+dash.clientside_callback(
+    "function(q){return window.cnnviz.pushQuery(q);}",
+    Output(RUNS_QUERY, "data", allow_duplicate=True),
+    Input(RUNS_QUERY, "data"),
+    prevent_initial_call=True,
+)

@@ -1,0 +1,198 @@
+"""Figures of the network itself: its layers as 3D blocks and its convolution filters as grids."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashboard.figures.activations import highlight_shape, image_axes, mosaic_columns, tile_mosaic
+from dashboard.figures.style import DIVERGING_SCALE, apply_theme
+
+KIND_COLORS = {
+    "Input": "#9e9e9e",
+    "Conv2D": "#4c78a8",
+    "MaxPooling2D": "#f58518",
+    "AveragePooling2D": "#f58518",
+    "Flatten": "#b279a2",
+    "Dense": "#54a24b",
+    "Dropout": "#bab0ac",
+}
+OTHER_COLOR = "#72b7b2"
+GAP = 0.6  # space between blocks along the network axis
+# Triangles of a box from its 8 corners (i, j, k index lists for go.Mesh3d).
+BOX_I = [0, 0, 4, 4, 0, 0, 2, 2, 0, 0, 1, 1]
+BOX_J = [1, 2, 5, 6, 1, 5, 3, 7, 2, 6, 3, 7]
+BOX_K = [2, 3, 6, 7, 5, 4, 7, 6, 6, 4, 7, 5]
+
+
+def block_size(shape: list[int] | tuple[int, ...]) -> tuple[float, float, float]:
+    """Return a block's (depth, width, height) for a layer's output shape.
+
+    Depth grows with the log of the channel count, width and height with the
+    spatial size (28 pixels = 2 units); a 1-D layer is a thin column whose
+    height grows with the log of its units. Logs keep 1,600 units and 1 channel
+    on one picture.
+    """
+    shape = [int(size) for size in shape]
+    if len(shape) == 3:
+        height, width, channels = shape
+        return 0.15 + 0.18 * math.log2(channels + 1), width / 14, height / 14
+    if len(shape) == 2:
+        height, width = shape
+        return 0.15, width / 14, height / 14
+    units = shape[0] if shape else 1
+    size = 0.3 + 0.3 * math.log2(units + 1)
+    return 0.15, 0.15, size
+
+
+def _box(x0: float, depth: float, width: float, height: float) -> tuple[np.ndarray, ...]:
+    xs = np.array([x0, x0 + depth], dtype=np.float32)
+    ys = np.array([-width / 2, width / 2], dtype=np.float32)
+    zs = np.array([-height / 2, height / 2], dtype=np.float32)
+    # Corner order: z low (y low: x0,x1; y high: x0,x1), then z high in the same order.
+    x = np.tile([xs[0], xs[1], xs[0], xs[1]], 2)
+    y = np.tile([ys[0], ys[0], ys[1], ys[1]], 2)
+    z = np.repeat(zs, 4)
+    return x.astype(np.float32), y.astype(np.float32), z.astype(np.float32)
+
+
+def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = None) -> go.Figure:
+    """Draw the network as 3D blocks left to right, sized by each layer's output shape.
+
+    Args:
+        architecture: the manifest's layer table (dicts with name, kind, output_shape, params...).
+        theme: "light" or "dark".
+
+    Returns:
+        One go.Mesh3d box per layer, in order, plus one text trace labelling them.
+
+    Raises:
+        ValueError: an empty layer table.
+    """
+    if not architecture:
+        raise ValueError("the architecture has no layers")
+    traces: list[Any] = []
+    label_x, label_z, labels = [], [], []
+    position = 0.0
+    for layer in architecture:
+        shape = list(layer.get("output_shape") or [1])
+        depth, width, height = block_size(shape)
+        x, y, z = _box(position, depth, width, height)
+        shape_text = " x ".join(str(size) for size in shape)
+        kind = str(layer.get("kind", ""))
+        traces.append(
+            go.Mesh3d(
+                x=x, y=y, z=z, i=BOX_I, j=BOX_J, k=BOX_K,
+                color=KIND_COLORS.get(kind, OTHER_COLOR),
+                opacity=0.85,
+                flatshading=True,
+                name=str(layer.get("name", "")),
+                hovertemplate=(f"<b>{layer.get('name', '')}</b> ({kind})<br>output {shape_text}<br>"
+                               f"{int(layer.get('params', 0)):,} parameters<extra></extra>"),
+            )
+        )
+        label_x.append(position + depth / 2)
+        label_z.append(height / 2 + 0.25)
+        labels.append(f"{layer.get('name', '')}<br>{shape_text}")
+        position += depth + GAP
+    traces.append(
+        go.Scatter3d(
+            x=np.array(label_x, dtype=np.float32),
+            y=np.zeros(len(labels), dtype=np.float32),
+            z=np.array(label_z, dtype=np.float32),
+            mode="text", text=labels, textposition="top center", hoverinfo="skip", showlegend=False,
+            textfont=dict(size=11),
+        )
+    )
+    figure = go.Figure(traces)
+    figure.update_layout(
+        title=dict(text="The network, input on the left: block size follows the layer's output shape",
+                   font=dict(size=15)),
+        scene=dict(
+            xaxis=dict(visible=False), yaxis=dict(visible=False), zaxis=dict(visible=False),
+            aspectmode="data",
+            camera=dict(eye=dict(x=0.2, y=-2.2, z=0.9), center=dict(x=0, y=0, z=-0.1)),
+        ),
+        showlegend=False,
+        uirevision="architecture",
+    )
+    apply_theme(figure, theme)
+    figure.update_layout(margin=dict(l=0, r=0, t=45, b=0))
+    return figure
+
+
+def kernel_tiles(kernel: np.ndarray, input_channel: int | None = None) -> np.ndarray:
+    """Return one (kh, kw) map per output filter as (kh, kw, out).
+
+    Args:
+        kernel: (kh, kw, in, out) convolution weights.
+        input_channel: show the weights on this input channel; None averages
+            over input channels (for a first layer there is only one).
+
+    Raises:
+        ValueError: not 4-D, or an input channel out of range.
+    """
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if kernel.ndim != 4:
+        raise ValueError(f"kernel must be (kh, kw, in, out), not shape {kernel.shape}")
+    if input_channel is None:
+        return kernel.mean(axis=2)
+    if not 0 <= input_channel < kernel.shape[2]:
+        raise ValueError(f"input channel {input_channel} out of range 0-{kernel.shape[2] - 1}")
+    return kernel[:, :, input_channel, :]
+
+
+def kernel_grid(
+    kernel: np.ndarray,
+    title: str,
+    theme: str | None = None,
+    input_channel: int | None = None,
+    highlight: int | None = None,
+    columns: int | None = None,
+) -> go.Figure:
+    """Tile every filter of a conv layer into one heatmap, blue negative, red positive.
+
+    Args:
+        kernel: (kh, kw, in, out) weights.
+        title: figure title.
+        theme: "light" or "dark".
+        input_channel: see :func:`kernel_tiles`.
+        highlight: the filter to frame.
+        columns: tiles per row.
+
+    Returns:
+        One heatmap trace; ``customdata`` holds each pixel's filter (-1 in gaps); the colour
+        scale is symmetric around 0.
+    """
+    tiles = kernel_tiles(kernel, input_channel)
+    height, width, filters = tiles.shape
+    columns = mosaic_columns(filters, columns)
+    z, filter_of = tile_mosaic(tiles, columns)
+    bound = float(np.nanmax(np.abs(tiles))) or 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            customdata=filter_of,
+            colorscale=DIVERGING_SCALE,
+            reversescale=True,
+            zmin=-bound,
+            zmax=bound,
+            hoverongaps=False,
+            colorbar=dict(title=dict(text="weight", side="right"), thickness=12),
+            hovertemplate="filter %{customdata}<br>weight %{z:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=dict(text=title, font=dict(size=15)),
+        shapes=[highlight_shape(highlight, height, width, columns)],
+        xaxis=dict(showticklabels=False, title=dict(text=f"{filters} filters of {height}x{width}, "
+                                                     f"{columns} per row")),
+        yaxis=dict(showticklabels=False),
+    )
+    image_axes(figure)
+    apply_theme(figure, theme)
+    figure.update_layout(margin=dict(l=20, r=20, t=45, b=35))
+    return figure

@@ -1,0 +1,234 @@
+"""Per-class metrics and confusion matrices: bars, heatmaps, differences between two runs.
+
+Inputs are what :class:`artifacts.Run` returns: the class-metrics DataFrame
+(class, precision, recall, f1, support) and the 10x10 confusion matrix of counts
+(rows true class, columns predicted class).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from artifacts.format import NUM_CLASSES
+from dashboard.figures.style import CLASS_COLORS, DIVERGING_SCALE, apply_theme
+
+METRICS = ("precision", "recall", "f1")
+METRIC_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "f1": "#2ca02c"}
+MODES = ("counts", "normalized")
+CONFUSION_SCALE = "Blues"
+FADED_OPACITY = 0.3
+HIGHLIGHT_LINE = {"light": "#d62728", "dark": "#ffdd57"}
+
+
+def normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    """Return the matrix with each row divided by its sum (rows of zeros stay zero)."""
+    matrix = np.asarray(matrix, dtype=float)
+    sums = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
+
+
+def confusion_values(matrix: np.ndarray, mode: str) -> np.ndarray:
+    """Return the matrix shown for ``mode``: "counts" as is, "normalized" row by row.
+
+    Raises:
+        ValueError: an unknown mode or a matrix that is not 10x10.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.shape != (NUM_CLASSES, NUM_CLASSES):
+        raise ValueError(f"a confusion matrix is {NUM_CLASSES}x{NUM_CLASSES}, not {matrix.shape}")
+    if mode == "counts":
+        return matrix.astype(np.int64)
+    if mode == "normalized":
+        return normalize_rows(matrix)
+    raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+
+
+def metric_opacity(digit: int | str | None) -> list[float]:
+    """Return the bar opacity of each class: all 1 for "all", others faded for a digit."""
+    return [1.0 if digit in (None, "all") or k == digit else FADED_OPACITY for k in range(NUM_CLASSES)]
+
+
+def class_metrics_figure(frame: pd.DataFrame, digit: int | str | None, theme: str | None) -> go.Figure:
+    """Return grouped bars of precision, recall and F1 per class (traces in that order).
+
+    Args:
+        frame: the run's class metrics (one row per class, in class order).
+        digit: "all" or 0-9; a digit fades the other classes' bars.
+        theme: "light" or "dark".
+    """
+    classes = frame["class"].to_numpy(dtype=int)
+    support = frame["support"].to_numpy(dtype=int)
+    figure = go.Figure(
+        [
+            go.Bar(x=classes, y=frame[metric].to_numpy(dtype=float), name=metric if metric != "f1" else "F1",
+                   marker=dict(color=METRIC_COLORS[metric], opacity=metric_opacity(digit)), customdata=support,
+                   hovertemplate=f"digit %{{x}}<br>{metric} %{{y:.3f}}<br>support %{{customdata}}<extra></extra>")
+            for metric in METRICS
+        ]
+    )
+    low = float(np.nanmin(frame[list(METRICS)].to_numpy(dtype=float))) if len(frame) else 0.0
+    figure.update_layout(
+        title="Precision, recall and F1 per digit (test split)",
+        barmode="group",
+        xaxis=dict(title="digit class", dtick=1),
+        yaxis=dict(title="score (1 = perfect)", range=[max(0.0, min(low, 1.0) - 0.05), 1.0]),
+        legend=dict(orientation="h", y=-0.2),
+        height=360,
+    )
+    return apply_theme(figure, theme)
+
+
+def highlight_shapes(digit: int | str | None, theme: str | None) -> list[dict]:
+    """Return the rectangles outlining a digit's row and column of a confusion heatmap (none for "all")."""
+    if digit in (None, "all"):
+        return []
+    color = HIGHLIGHT_LINE["dark" if theme == "dark" else "light"]
+    line = dict(color=color, width=3)
+    return [
+        dict(type="rect", xref="x", yref="y", x0=-0.5, x1=NUM_CLASSES - 0.5, y0=digit - 0.5, y1=digit + 0.5,
+             line=line, fillcolor="rgba(0,0,0,0)"),
+        dict(type="rect", xref="x", yref="y", x0=digit - 0.5, x1=digit + 0.5, y0=-0.5, y1=NUM_CLASSES - 0.5,
+             line=line, fillcolor="rgba(0,0,0,0)"),
+    ]
+
+
+def confusion_style(mode: str) -> dict:
+    """Return the heatmap properties that change between counts and normalized (for a Patch too)."""
+    if mode == "normalized":
+        return dict(texttemplate="%{z:.0%}", colorbar_title="share of row", zmax=1.0,
+                    hovertemplate="true %{y}, predicted %{x}<br>%{z:.1%} of the true %{y}s<extra></extra>")
+    return dict(texttemplate="%{z}", colorbar_title="digits", zmax=None,
+                hovertemplate="true %{y}, predicted %{x}<br>%{z} digits<extra></extra>")
+
+
+def confusion_figure(matrix: np.ndarray, mode: str, digit: int | str | None, theme: str | None) -> go.Figure:
+    """Return the confusion matrix as an annotated heatmap (rows true, columns predicted).
+
+    Args:
+        matrix: 10x10 counts.
+        mode: "counts" or "normalized" (each row divided by its sum).
+        digit: "all" or 0-9; a digit outlines its row and column.
+        theme: "light" or "dark".
+
+    Raises:
+        ValueError: bad mode or shape.
+    """
+    values = confusion_values(matrix, mode)
+    style = confusion_style(mode)
+    classes = np.arange(NUM_CLASSES)
+    figure = go.Figure(
+        go.Heatmap(
+            z=values, x=classes, y=classes, colorscale=CONFUSION_SCALE, zmin=0, zmax=style["zmax"],
+            texttemplate=style["texttemplate"], hovertemplate=style["hovertemplate"],
+            colorbar=dict(title=dict(text=style["colorbar_title"])), xgap=1, ygap=1,
+        )
+    )
+    figure.update_layout(
+        title="Confusion matrix: click a cell to see its digits",
+        xaxis=dict(title="predicted class", dtick=1, side="bottom", constrain="domain"),
+        yaxis=dict(title="true class", dtick=1, autorange="reversed", scaleanchor="x", constrain="domain"),
+        shapes=highlight_shapes(digit, theme),
+        height=480,
+    )
+    return apply_theme(figure, theme)
+
+
+def confusion_difference_figure(matrix_a: np.ndarray, matrix_b: np.ndarray, mode: str, label_a: str,
+                                label_b: str, theme: str | None) -> go.Figure:
+    """Return A - B of two confusion matrices on a diverging scale centred at 0.
+
+    Args:
+        matrix_a, matrix_b: 10x10 counts of the two runs.
+        mode: "counts" or "normalized" (compare shares when the test sets differ in size).
+        label_a, label_b: the runs' names.
+        theme: "light" or "dark".
+    """
+    difference = confusion_values(matrix_a, mode) - confusion_values(matrix_b, mode)
+    bound = float(np.abs(difference).max()) or 1.0
+    unit = "share of row" if mode == "normalized" else "digits"
+    text = "%{z:+.0%}" if mode == "normalized" else "%{z:+d}"
+    classes = np.arange(NUM_CLASSES)
+    figure = go.Figure(
+        go.Heatmap(
+            z=difference, x=classes, y=classes, colorscale=DIVERGING_SCALE, zmid=0, zmin=-bound, zmax=bound,
+            texttemplate=text, xgap=1, ygap=1,
+            colorbar=dict(title=dict(text=f"{label_a} − {label_b}<br>({unit})")),
+            hovertemplate=f"true %{{y}}, predicted %{{x}}<br>{label_a} − {label_b}: {text}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Confusion difference: {label_a} − {label_b}",
+        xaxis=dict(title="predicted class", dtick=1, constrain="domain"),
+        yaxis=dict(title="true class", dtick=1, autorange="reversed", scaleanchor="x", constrain="domain"),
+        height=440,
+    )
+    return apply_theme(figure, theme)
+
+
+def f1_difference_figure(frame_a: pd.DataFrame, frame_b: pd.DataFrame, label_a: str, label_b: str,
+                         theme: str | None) -> go.Figure:
+    """Return per-class F1 of run A minus run B as bars (green where A is better)."""
+    difference = frame_a["f1"].to_numpy(dtype=float) - frame_b["f1"].to_numpy(dtype=float)
+    colors = np.where(difference >= 0, "#2ca02c", "#d62728")
+    figure = go.Figure(
+        go.Bar(x=frame_a["class"].to_numpy(dtype=int), y=difference, marker_color=colors,
+               hovertemplate=f"digit %{{x}}<br>F1 {label_a} − {label_b}: %{{y:+.3f}}<extra></extra>")
+    )
+    figure.update_layout(
+        title=f"F1 per digit: {label_a} − {label_b} (above 0: {label_a} is better)",
+        xaxis=dict(title="digit class", dtick=1),
+        yaxis=dict(title="F1 difference", zeroline=True),
+        height=340,
+    )
+    return apply_theme(figure, theme)
+
+
+def probability_figure(probabilities: np.ndarray, label: int, theme: str | None) -> go.Figure:
+    """Return one digit's class probabilities as bars; the true class in its colour, others grey.
+
+    Args:
+        probabilities: (10,) probabilities (any float dtype).
+        label: the true class.
+        theme: "light" or "dark".
+    """
+    values = np.asarray(probabilities, dtype=float)
+    colors = [CLASS_COLORS[k] if k == label else "#9e9e9e" for k in range(NUM_CLASSES)]
+    figure = go.Figure(
+        go.Bar(x=np.arange(NUM_CLASSES), y=values, marker_color=colors, texttemplate="%{y:.0%}",
+               textposition="outside", hovertemplate="class %{x}: %{y:.2%}<extra></extra>")
+    )
+    figure.update_layout(
+        title=f"What the network believes (true class {label})",
+        xaxis=dict(title="class", dtick=1),
+        yaxis=dict(title="probability", range=[0, 1.15], tickformat=".0%"),
+        height=280,
+    )
+    return apply_theme(figure, theme)
+
+
+def gallery_indices(labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray,
+                    cell: tuple[int, int] | None, digit: int | str | None) -> np.ndarray:
+    """Return the test indices a gallery shows, most confident first.
+
+    Args:
+        labels, predicted: (n,) true and predicted classes.
+        probabilities: (n, 10) class probabilities.
+        cell: (true, predicted) of a confusion cell, or None.
+        digit: "all" or 0-9, used when no cell is chosen.
+
+    Returns:
+        A cell's digits; without a cell, the mistakes (true != predicted), only
+        those involving ``digit`` (as true or predicted class) when it is 0-9.
+    """
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    if cell is not None:
+        chosen = (labels == cell[0]) & (predicted == cell[1])
+    else:
+        chosen = labels != predicted
+        if digit not in (None, "all"):
+            chosen &= (labels == digit) | (predicted == digit)
+    indices = np.flatnonzero(chosen)
+    confidence = np.asarray(probabilities, dtype=float)[indices, predicted[indices]]
+    return indices[np.argsort(-confidence, kind="stable")]

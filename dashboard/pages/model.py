@@ -1,0 +1,198 @@
+"""Architecture page: the layer table, the network as 3D blocks, and each conv layer's filters by epoch.
+
+URL: ``/model?run=ID&layer=conv_2&channel=5&epoch=3`` (``channel`` is the input
+channel whose weights the filter grid shows; absent = the mean over input channels).
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, ctx, dcc, html
+
+from artifacts import ArtifactError
+from artifacts.config import TrainConfig, conv_layers, layer_plan
+from artifacts.format import KERNEL_PREFIX
+from dashboard import explanations, ids
+from dashboard.components import error_card, explanation, notice, onboarding
+from dashboard.figures.architecture import architecture_blocks, kernel_grid
+from dashboard.runs import resolve_run
+from dashboard.urlstate import build_search, parse_state
+
+dash.register_page(__name__, path="/model", name="Architecture", order=3, title="Architecture")
+
+RUN = "model-run"
+QUERY = "model-query"
+BLOCKS = "model-blocks"
+LAYER = "model-layer"
+CHANNEL = "model-channel"
+EPOCH = "model-epoch"
+FILTERS = "model-filters"
+FILTERS_ERROR = "model-filters-error"
+MEAN = "mean"  # the input-channel dropdown's value for "mean over input channels"
+GRAPH_CONFIG = {"displaylogo": False}
+
+
+def epoch_slider(component_id: str, epochs: list[int], value: int) -> dcc.Slider:
+    """Return a slider that stops only at the stored epochs (about a dozen labelled)."""
+    every = max(1, len(epochs) // 12)
+    marks = {epoch: (str(epoch) if index % every == 0 or epoch == epochs[-1] else "")
+             for index, epoch in enumerate(epochs)}
+    return dcc.Slider(id=component_id, min=epochs[0], max=epochs[-1], step=None, marks=marks, value=value,
+                      updatemode="drag", tooltip={"placement": "bottom", "always_visible": False})
+
+
+def layer_table(architecture: list[dict]) -> dbc.Table:
+    """Return the manifest's layer table as a Bootstrap table."""
+    header = html.Thead(html.Tr([html.Th(text) for text in
+                                 ("Layer", "Type", "Output shape", "Parameters", "Activation", "Detail")]))
+    rows = [
+        html.Tr([
+            html.Td(html.Code(layer.get("name", ""))),
+            html.Td(layer.get("kind", "")),
+            html.Td(" x ".join(str(size) for size in layer.get("output_shape", []))),
+            html.Td(f"{int(layer.get('params', 0)):,}", className="text-end"),
+            html.Td(layer.get("activation") or "–"),
+            html.Td(layer.get("detail") or ""),
+        ])
+        for layer in architecture
+    ]
+    total = sum(int(layer.get("params", 0)) for layer in architecture)
+    footer = html.Tfoot(html.Tr([html.Th("Total", colSpan=3), html.Th(f"{total:,}", className="text-end"),
+                                 html.Th(""), html.Th("")]))
+    return dbc.Table([header, html.Tbody(rows), footer], bordered=False, hover=True, size="sm",
+                     responsive=True, className="model-layer-table")
+
+
+def channel_options(run, layer: str, epoch: int) -> list[dict]:
+    """Return the input-channel dropdown options for a conv layer (mean first)."""
+    kernel = run.snapshot(epoch).get(KERNEL_PREFIX + layer)
+    inputs = int(kernel.shape[2]) if kernel is not None else 1
+    options = [{"label": "mean over input channels" if inputs > 1 else "the input image", "value": MEAN}]
+    options += [{"label": f"input channel {index}", "value": index} for index in range(inputs if inputs > 1 else 0)]
+    return options
+
+
+def layout(**kwargs):
+    """Return the page for the run, layer, channel and epoch in the URL."""
+    state = parse_state(kwargs)
+    resolved = resolve_run(state.get("run"))
+    if not resolved.ok:
+        return html.Div([error_card(resolved.error), onboarding() if "run" not in state else None])
+    run, manifest = resolved.run, resolved.manifest
+    try:
+        config = TrainConfig.from_dict(manifest["config"])
+        layers = conv_layers(config)
+        epochs = run.snapshot_epochs()
+        architecture = manifest.get("architecture") or [spec.to_dict() for spec in layer_plan(config)]
+    except (ArtifactError, ValueError, TypeError, KeyError) as error:
+        return error_card(f"Run '{run.run_id}' has an unreadable configuration or layer table ({error}).")
+    head = html.Div([
+        html.H3(["Architecture ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
+        explanation("How to read this page", explanations.ARCHITECTURE),
+    ])
+    blocks = dbc.Card(dbc.CardBody([
+        dcc.Graph(id=BLOCKS, config=GRAPH_CONFIG, style={"height": "380px"}),
+        layer_table(architecture),
+        explanation("Convolution, padding and stride", explanations.CONVOLUTION + explanations.PADDING
+                    + explanations.STRIDE),
+        explanation("Pooling", explanations.POOLING),
+        explanation("Dense layers and softmax", explanations.DENSE + explanations.SOFTMAX),
+    ]), className="mb-3")
+    if not epochs or not layers:
+        filters = notice("This run stored no snapshots, so there are no filters to show.", "warning")
+    else:
+        epoch = state["epoch"] if state.get("epoch") in epochs else epochs[-1]
+        layer = state["layer"] if state.get("layer") in layers else layers[0]
+        try:
+            options = channel_options(run, layer, epoch)
+        except ArtifactError as error:
+            return error_card(f"Run '{run.run_id}': {error.reason} ({error.filename}).")
+        channel = state.get("channel") if state.get("channel") in [o["value"] for o in options] else MEAN
+        filters = dbc.Card(dbc.CardBody([
+            html.H5("Convolution filters"),
+            dbc.Row([
+                dbc.Col([dbc.Label("Layer"), dcc.Dropdown(id=LAYER, options=layers, value=layer,
+                                                          clearable=False)], md=3),
+                dbc.Col([dbc.Label("Weights shown"), dcc.Dropdown(id=CHANNEL, options=options, value=channel,
+                                                                  clearable=False)], md=3),
+                dbc.Col([dbc.Label("Epoch (0 = before training)"), epoch_slider(EPOCH, epochs, epoch)], md=6),
+            ], className="g-3 mb-2"),
+            html.Div(id=FILTERS_ERROR),
+            dcc.Loading(dcc.Graph(id=FILTERS, config=GRAPH_CONFIG, style={"height": "420px"}), delay_show=300),
+            explanation("What are filters?", explanations.FILTERS + explanations.EPOCHS),
+        ]))
+    return html.Div([dcc.Store(id=RUN, data=run.run_id), dcc.Store(id=QUERY), head, blocks, filters])
+
+
+@callback(Output(BLOCKS, "figure"), Input(ids.THEME, "data"), State(RUN, "data"))
+def draw_blocks(theme, run_id):
+    """Draw the 3D block picture of the run's layers."""
+    resolved = resolve_run(run_id)
+    if not resolved.ok or not resolved.manifest.get("architecture"):
+        return dash.no_update
+    return architecture_blocks(resolved.manifest["architecture"], theme)
+
+
+@callback(
+    Output(CHANNEL, "options"),
+    Output(CHANNEL, "value"),
+    Input(LAYER, "value"),
+    State(CHANNEL, "value"),
+    State(EPOCH, "value"),
+    State(RUN, "data"),
+    prevent_initial_call=True,
+)
+def update_channels(layer, channel, epoch, run_id):
+    """Offer the chosen layer's input channels, keeping the current one when it exists."""
+    resolved = resolve_run(run_id)
+    if not resolved.ok:
+        return dash.no_update, dash.no_update
+    try:
+        options = channel_options(resolved.run, layer, epoch)
+    except ArtifactError:
+        return dash.no_update, dash.no_update
+    values = [option["value"] for option in options]
+    return options, channel if channel in values else MEAN
+
+
+@callback(
+    Output(FILTERS, "figure"),
+    Output(FILTERS_ERROR, "children"),
+    Output(QUERY, "data"),
+    Input(LAYER, "value"),
+    Input(CHANNEL, "value"),
+    Input(EPOCH, "value"),
+    Input(ids.THEME, "data"),
+    State(RUN, "data"),
+)
+def draw_filters(layer, channel, epoch, theme, run_id):
+    """Draw the chosen conv layer's filters at the chosen epoch and record the view in the URL."""
+    resolved = resolve_run(run_id)
+    if not resolved.ok:
+        return dash.no_update, error_card(resolved.error), dash.no_update
+    input_channel = channel if isinstance(channel, int) else None
+    # The first draw only shows what the URL asked for; pushing it would add a history entry
+    # that Back would return to, re-rendering the same page.
+    query = build_search(run=run_id, layer=layer, channel=input_channel, epoch=epoch) \
+        if ctx.triggered_id in (LAYER, CHANNEL, EPOCH) else dash.no_update
+    try:
+        kernel = resolved.run.snapshot(int(epoch)).get(KERNEL_PREFIX + str(layer))
+        if kernel is None:
+            return {}, notice(f"The snapshot of epoch {epoch} has no kernel for {layer}.", "warning"), query
+        which = "mean over input channels" if input_channel is None or kernel.shape[2] == 1 \
+            else f"input channel {input_channel}"
+        title = f"{layer}: {kernel.shape[3]} filters, epoch {epoch} ({which})"
+        figure = kernel_grid(kernel, title, theme, input_channel if kernel.shape[2] > 1 else None)
+    except (ArtifactError, ValueError, TypeError) as error:
+        reason = error.reason if isinstance(error, ArtifactError) else str(error)
+        return {}, error_card(f"The filters cannot be shown: {reason}"), query
+    return figure, None, query
+
+
+dash.clientside_callback(
+    "function(q) { return window.cnnviz.pushQuery(q); }",
+    Output(QUERY, "data", allow_duplicate=True),
+    Input(QUERY, "data"),
+    prevent_initial_call=True,
+)

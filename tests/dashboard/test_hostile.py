@@ -1,0 +1,135 @@
+"""Hostile input and broken runs against the real web server (gunicorn from the Procfile).
+
+Every answer must be a clear 4xx or a normal page/callback response: never a 500,
+never a traceback, never the content of a file outside the store.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.dashboard.test_deploy import registered_paths
+from tests.dashclient import DashClient
+
+CANARY = "canary-7f3a9c-outside-the-store"
+HOSTILE = [
+    "..",
+    "../canary.txt",
+    "%2e%2e%2fcanary.txt",
+    "/etc/passwd",
+    "tiny\x00.json",
+    "x" * 5000,
+    "\u202e\u540d\u524d\U0001f4a5",
+    "tiny/../../canary.txt",
+]
+NON_STRINGS = [{"$ne": 1}, [1, 2, 3], -1, 1e308, True]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def hostile_store(tiny_store, tmp_path) -> Path:
+    """The tiny run in a store, with a canary file just outside the store root."""
+    (tmp_path / "canary.txt").write_text(CANARY)
+    store = tmp_path / "store"
+    shutil.copytree(tiny_store, store)
+    return store
+
+
+def assert_clean(response, context) -> None:
+    """No server error, no traceback, nothing read from outside the store."""
+    assert response.status != 500 and response.status < 500, (context, response.status, response.text[:300])
+    assert "Traceback" not in response.text, context
+    assert CANARY not in response.text, context
+    assert "root:x:0:0" not in response.text, context
+
+
+def test_hostile_urls_and_page_parameters(web_server, hostile_store):
+    client = DashClient(web_server(hostile_store))
+    for raw in ["/..%2f..%2fcanary.txt", "/assets/..%2f..%2f..%2fetc%2fpasswd", "/%00", "/" + "a" * 5000,
+                "/activations/%2e%2e/%2e%2e/canary.txt", "/_dash-component-suites/..%2f..%2fetc%2fpasswd"]:
+        assert_clean(client.get(raw), raw)
+    for path in registered_paths():
+        for value in HOSTILE:
+            query = urllib.parse.urlencode({key: value for key in ("run", "compare", "digit", "probe", "layer",
+                                                                    "channel", "epoch", "cell", "mode")})
+            response, layout = client.render_page(path, "?" + query)
+            assert_clean(response, (path, value[:20]))
+            assert layout is not None, (path, value[:20])
+
+
+def test_hostile_callback_inputs(web_server, hostile_store):
+    client = DashClient(web_server(hostile_store))
+    calls = 0
+    for path in registered_paths():
+        _, layout = client.render_page(path, "?run=tiny")
+        for dependency, values in client.page_callbacks(layout):
+            for key in list(values):
+                for value in [*HOSTILE[:5], *NON_STRINGS[:3]]:
+                    mutated = dict(values)
+                    mutated[key] = value
+                    response = client.call(dependency, mutated)
+                    calls += 1
+                    assert_clean(response, (path, dependency["output"], key, str(value)[:20]))
+    assert calls > 50
+
+
+def corrupt(store: Path, run_id: str, how: str) -> None:
+    """Copy the tiny run to ``run_id`` and break it in one way."""
+    run = store / run_id
+    shutil.copytree(store / "tiny", run)
+    manifest_path = run / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["run_id"] = run_id
+    manifest_path.write_text(json.dumps(manifest))
+    if how == "truncated-npz":
+        data = (run / "predictions.npz").read_bytes()
+        (run / "predictions.npz").write_bytes(data[: len(data) // 2])
+        snapshot = sorted((run / "snapshots").iterdir())[-1]
+        snapshot.write_bytes(snapshot.read_bytes()[:100])
+    elif how == "invalid-json":
+        manifest_path.write_text('{"schema_version": 1, "run_id": ')
+    elif how == "schema":
+        manifest["schema_version"] = 99
+        manifest_path.write_text(json.dumps(manifest))
+    elif how == "missing":
+        (run / "class_metrics.csv").unlink()
+        (run / "confusion.npy").unlink()
+        (run / "probes.npz").unlink()
+    elif how == "nan":
+        lines = (run / "history.jsonl").read_text().splitlines()
+        row = json.loads(lines[0])
+        row["loss"] = float("nan")
+        lines[0] = json.dumps(row)  # Python writes NaN, which strict JSON readers reject
+        (run / "history.jsonl").write_text("\n".join(lines) + "\n")
+        confusion = np.load(run / "confusion.npy")
+        np.save(run / "confusion.npy", confusion.astype(float) * np.nan)
+    else:
+        raise ValueError(how)
+
+
+BROKEN = ["truncated-npz", "invalid-json", "schema", "missing", "nan"]
+
+
+def test_corrupted_runs_get_messages_and_the_rest_keeps_working(web_server, hostile_store):
+    for how in BROKEN:
+        corrupt(hostile_store, f"broken-{how}", how)
+    client = DashClient(web_server(hostile_store))
+    health = client.get("/healthz").json()
+    assert health["runs"] == 1 + len(BROKEN)
+    for path in registered_paths():
+        for run_id in ["tiny", *[f"broken-{how}" for how in BROKEN]]:
+            response, layout = client.render_page(path, f"?run={run_id}")
+            assert_clean(response, (path, run_id))
+            for dependency, values in client.page_callbacks(layout):
+                reply = client.call(dependency, values)
+                assert_clean(reply, (path, run_id, dependency["output"]))
+    # The good run still renders real content on the metrics page after all that.
+    _, layout = client.render_page("/metrics", "?run=tiny")
+    texts = json.dumps(layout)
+    assert "cannot be read" not in texts
