@@ -119,12 +119,29 @@ def _reject_constant(name: str) -> None:
 _CORRUPT = (OSError, ValueError, EOFError, KeyError, SyntaxError, zipfile.BadZipFile, zlib.error, struct.error)
 
 
+# Deflate level 1, not numpy's default 6: snapshots are written during training,
+# and level 1 is three times faster for 4% more bytes (mostly ReLU zeros either way).
+NPZ_COMPRESSLEVEL = 1
+
+
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Atomically write arrays as a compressed npz (no object arrays)."""
-    for key, array in arrays.items():
-        if np.asarray(array).dtype == object:
+    """Atomically write arrays as a compressed npz that ``np.load`` reads (no object arrays).
+
+    Raises:
+        TypeError: an array has dtype object (it would need pickle).
+    """
+    checked = {key: np.asanyarray(array) for key, array in arrays.items()}
+    for key, array in checked.items():
+        if array.dtype == object:
             raise TypeError(f"array {key!r} has dtype object; the store holds no pickles")
-    atomic_write(path, lambda handle: np.savez_compressed(handle, **arrays))
+
+    def write(handle: io.BufferedWriter) -> None:
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESSLEVEL) as archive:
+            for key, array in checked.items():
+                with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
+
+    atomic_write(path, write)
 
 
 def read_npz(path: Path, run_id: str | None, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

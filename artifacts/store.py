@@ -7,14 +7,16 @@ Writers publish a run by writing ``status: complete`` into its manifest last.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,12 +120,10 @@ class ArtifactStore:
             OSError: the store cannot be written.
         """
         path = self._run_dir(run_id)
+        exists = RunExistsError(f"run {run_id!r} already exists in {self.root}")
         self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            path.mkdir()
-        except FileExistsError:
-            raise RunExistsError(f"run {run_id!r} already exists in {self.root}") from None
-        run = Run(run_id, path)
+        if path.exists():
+            raise exists
         body = dict(manifest)
         body.update(
             schema_version=fmt.SCHEMA_VERSION,
@@ -131,8 +131,22 @@ class ArtifactStore:
             status=fmt.STATUS_RUNNING,
             created=body.get("created") or utc_now(),
         )
-        run.write_manifest(body)
-        return run
+        # The folder appears with its manifest already inside: a reader listing
+        # the store never finds a run without one. Hidden names are never runs.
+        staging = Path(tempfile.mkdtemp(prefix=f".new-{run_id}.", dir=self.root))
+        try:
+            staging.chmod(0o755)
+            Run(run_id, staging).write_manifest(body)
+            try:
+                os.rename(staging, path)
+            except OSError as error:
+                if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise exists from None  # another process created it meanwhile
+                raise
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return Run(run_id, path)
 
     def run_ids(self) -> list[str]:
         """Return the ids of every run folder, newest first by creation time of the folder."""
@@ -141,7 +155,10 @@ class ArtifactStore:
         entries = []
         for entry in os.scandir(self.root):
             if fmt.is_valid_run_id(entry.name) and entry.is_dir(follow_symlinks=False):
-                entries.append((entry.stat().st_mtime, entry.name))
+                try:
+                    entries.append((entry.stat(follow_symlinks=False).st_mtime, entry.name))
+                except FileNotFoundError:
+                    continue  # deleted while listing
         return [name for _, name in sorted(entries, reverse=True)]
 
     def list_runs(self) -> list[dict[str, Any]]:
@@ -494,21 +511,27 @@ class Run:
 
     def size_bytes(self) -> int:
         """Return the total size of the run's files."""
-        return sum(f.lstat().st_size for f in _walk_files(self.path))
+        return sum(_walk_sizes(self.path).values())
 
     def file_sizes(self) -> dict[str, int]:
         """Return each file's size by its path relative to the run folder."""
-        return {str(f.relative_to(self.path)): f.lstat().st_size for f in _walk_files(self.path)}
+        return {str(path.relative_to(self.path)): size for path, size in _walk_sizes(self.path).items()}
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"non-standard constant {name}")
 
 
-def _walk_files(folder: Path) -> Iterable[Path]:
+def _walk_sizes(folder: Path) -> dict[Path, int]:
+    sizes = {}
     for root, _dirs, files in os.walk(folder):
         for name in files:
-            yield Path(root) / name
+            path = Path(root) / name
+            try:
+                sizes[path] = path.lstat().st_size
+            except FileNotFoundError:
+                pass  # a temporary file that a writer has just renamed or removed
+    return sizes
 
 
 _CACHE: OrderedDict[tuple, Any] = OrderedDict()

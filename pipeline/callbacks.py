@@ -14,6 +14,7 @@ import numpy as np
 from artifacts import Run
 from artifacts.config import NUM_CLASSES
 from pipeline.capture import Capture
+from pipeline.model import CLASS_ACCURACY_METRIC
 
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes: enough for a live bar, cheap for fit
 HEARTBEAT_INTERVAL = 5.0  # seconds between heartbeats, even while one long step runs
@@ -30,6 +31,11 @@ class StoreCallback(keras.callbacks.Callback):
         epochs: total epochs, for progress.
         steps_per_epoch: batches per epoch, for progress.
     """
+
+    # Keras may run batch hooks on a worker thread (as it does for a plain fit)
+    # instead of converting every log value on the training thread after each
+    # step; on_epoch_end still runs on the training thread after they finish.
+    async_safe = True
 
     def __init__(self, run: Run, capture: Capture, probe_images, probe_index, epochs: int, steps_per_epoch: int):
         super().__init__()
@@ -69,8 +75,9 @@ class StoreCallback(keras.callbacks.Callback):
             "val_accuracy": _float(logs.get("val_accuracy")),
             "learning_rate": _float(self.model.optimizer.learning_rate),
         }
+        per_class = _vector(logs.get("val_" + CLASS_ACCURACY_METRIC), NUM_CLASSES)
         for k in range(NUM_CLASSES):
-            row[f"val_class_{k}"] = _float(logs.get(f"val_class_{k}"))
+            row[f"val_class_{k}"] = per_class[k]
         # Wall time as a user waits for it: steps, validation and the capture above.
         row["epoch_seconds"] = time.perf_counter() - self.epoch_started
         self.run.append_history(row)
@@ -93,6 +100,8 @@ class StoreCallback(keras.callbacks.Callback):
 
 class ProgressBar(keras.callbacks.Callback):
     """A one-line terminal progress bar (Keras' own would print 20 per-class metrics)."""
+
+    async_safe = True  # batch updates are throttled, so lines from a worker thread cannot interleave
 
     def __init__(self, epochs: int, steps_per_epoch: int, stream=None):
         super().__init__()
@@ -156,6 +165,17 @@ class Heartbeat:
                 self.run.write_heartbeat(os.getpid(), socket.gethostname())
             except OSError:
                 pass  # a full disk must not kill training; the supervisor will see staleness
+
+
+def _vector(value, size: int) -> list[float]:
+    """Return ``value`` as ``size`` floats; NaN for each when it is missing or malformed."""
+    try:
+        array = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        array = np.zeros(0)
+    if array.shape != (size,):
+        return [float("nan")] * size
+    return [float(item) for item in array]
 
 
 def _float(value) -> float:

@@ -43,12 +43,15 @@ class Capture:
         if len(images) == 0:
             return arrays
         batch = tf.convert_to_tensor(images[..., None], dtype=tf.float32)
-        outputs = self.activation_model(batch, training=False)
+        # One forward pass gives the activations and, through the tape, the saliency.
+        with tf.GradientTape() as tape:
+            tape.watch(batch)
+            outputs = self.activation_model(batch, training=False)
+            top = tf.reduce_max(outputs[-1], axis=-1)
         for name, output in zip(self.layer_names, outputs, strict=True):
             arrays[fmt.ACTIVATION_PREFIX + name] = output.numpy().astype(np.float16)
-        probabilities = outputs[-1].numpy()
-        arrays[fmt.SNAPSHOT_PROBABILITIES] = probabilities.astype(np.float16)
-        arrays[fmt.SNAPSHOT_SALIENCY] = saliency(self.model, batch).astype(np.float16)
+        arrays[fmt.SNAPSHOT_PROBABILITIES] = outputs[-1].numpy().astype(np.float16)
+        arrays[fmt.SNAPSHOT_SALIENCY] = _scaled_magnitude(tape.gradient(top, batch)).astype(np.float16)
         return arrays
 
 
@@ -66,7 +69,10 @@ def saliency(model: keras.Model, batch: tf.Tensor) -> np.ndarray:
         tape.watch(batch)
         probabilities = model(batch, training=False)
         top = tf.reduce_max(probabilities, axis=-1)
-    gradients = tape.gradient(top, batch)
+    return _scaled_magnitude(tape.gradient(top, batch))
+
+
+def _scaled_magnitude(gradients: tf.Tensor) -> np.ndarray:
     magnitude = tf.abs(gradients)[..., 0].numpy()
     peak = magnitude.reshape(len(magnitude), -1).max(axis=1)
     # Per-image scaling keeps float16 from flushing tiny gradients to zero.

@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dense-units", type=int)
     train.add_argument("--dropout-rate", type=float)
     train.add_argument("--augmentation", action=argparse.BooleanOptionalAction, default=None)
-    train.add_argument("--limit", type=int, help="use only the first N training digits (quick runs)")
+    train.add_argument("--limit", type=int, help="use about N training digits, every class (quick runs)")
     train.add_argument("--store", type=Path, help="store folder (default: $CNNVIZ_STORE or artifacts/runs)")
     train.add_argument("--run-id", help="id of the new run (default: time-based)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")

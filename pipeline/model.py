@@ -44,43 +44,54 @@ def build_model(config: TrainConfig) -> keras.Model:
     return keras.Model(inputs, outputs, name="mnist_convnet")
 
 
-class ClassAccuracy(keras.metrics.Metric):
-    """Accuracy restricted to one true class: of the digits labelled k, the share predicted k.
+CLASS_ACCURACY_METRIC = "class_accuracy"  # logs key: a (10,) vector; "val_" + it in fit's epoch logs
+
+
+class ClassAccuracies(keras.metrics.Metric):
+    """Accuracy per true class, as one (10,) vector: of the digits labelled k, the share predicted k.
 
     Computed inside ``fit``'s own validation pass, so per-class validation
-    accuracy costs no second pass over the data.
+    accuracy costs no second pass over the data. One vector metric rather than
+    ten scalar ones: one argmax and two updates per step instead of ten and
+    twenty, and one log value to convert after each batch instead of ten.
     """
 
-    def __init__(self, class_id: int, **kwargs):
-        super().__init__(name=f"class_{class_id}", **kwargs)
-        self.class_id = class_id
-        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+    def __init__(self, num_classes: int = NUM_CLASSES, name: str = CLASS_ACCURACY_METRIC, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes = num_classes
+        self.correct = self.add_variable(shape=(num_classes,), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(num_classes,), initializer="zeros", name="total")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         ops = keras.ops
         y_true = ops.cast(ops.reshape(y_true, (-1,)), "int32")
-        is_class = ops.cast(ops.equal(y_true, self.class_id), "float32")
         hit = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), "float32")
-        self.correct.assign_add(ops.sum(is_class * hit))
-        self.total.assign_add(ops.sum(is_class))
+        members = ops.one_hot(y_true, self.num_classes, dtype="float32")
+        self.total.assign_add(ops.sum(members, axis=0))
+        self.correct.assign_add(ops.matmul(hit[None, :], members)[0])
 
     def result(self):
-        return keras.ops.divide_no_nan(self.correct, self.total)
+        # NaN, not 0, for a class with no digits: "not measured" is not "all wrong".
+        ops = keras.ops
+        return ops.where(self.total > 0, self.correct / ops.maximum(self.total, 1.0), float("nan"))
 
     def reset_state(self):
-        self.correct.assign(0.0)
-        self.total.assign(0.0)
+        self.correct.assign(keras.ops.zeros((self.num_classes,)))
+        self.total.assign(keras.ops.zeros((self.num_classes,)))
 
     def get_config(self):
-        return {"class_id": self.class_id, "name": self.name, "dtype": self.dtype}
+        return {"num_classes": self.num_classes, "name": self.name, "dtype": self.dtype}
 
 
 def compile_model(model: keras.Model, config: TrainConfig, class_metrics: bool = True) -> keras.Model:
-    """Compile with Adam, sparse cross-entropy, accuracy and (optionally) per-class accuracy."""
+    """Compile with Adam, sparse cross-entropy, accuracy and (optionally) per-class accuracy.
+
+    With ``class_metrics``, fit's logs hold ``class_accuracy`` and ``val_class_accuracy``:
+    (10,) vectors of per-class accuracy.
+    """
     metrics: list = ["accuracy"]
     if class_metrics:
-        metrics += [ClassAccuracy(k) for k in range(NUM_CLASSES)]
+        metrics.append(ClassAccuracies())
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss="sparse_categorical_crossentropy",

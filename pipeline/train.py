@@ -94,7 +94,7 @@ def train(
         store: where the run goes.
         dataset: data source name (see :mod:`pipeline.data`).
         run_id: the run's id; a fresh one when None.
-        limit: use at most this many training digits (tests, quick demos).
+        limit: use about this many training digits, a seeded stratified subset (tests, quick demos).
         verbose: print a progress bar to stderr.
         log: receives one-line status messages.
 
@@ -146,8 +146,10 @@ def _train(
     data = load_dataset(source, seed=config.seed)
     log(f"dataset: {data.name} ({data.source}), {len(data.x_train)} train / {len(data.x_test)} test digits")
     x_train, y_train = data.x_train, data.y_train
-    if limit is not None:
-        x_train, y_train = x_train[:limit], y_train[:limit]
+    if limit is not None and limit < len(y_train):
+        # Sources may be sorted by class (mnist-sample is): take a seeded
+        # stratified subset, not the first digits, so every class is there.
+        x_train, y_train = _limited(x_train, y_train, limit, config.seed)
     train_index, validation_index = train_validation_split(y_train, config.validation_fraction, config.seed)
     probe_ids = choose_probes(data.y_test, config.probe_per_class, config.seed)
     run.write_probes(probe_ids, data.y_test[probe_ids], data.x_test[probe_ids])
@@ -234,6 +236,14 @@ def _evaluate(model, run: Run, data: Dataset) -> dict[str, float]:
     }
 
 
+def _limited(images: np.ndarray, labels: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return about ``limit`` digits, the same share of each class, in their original order."""
+    from pipeline.data import stratified_split
+
+    chosen, _rest = stratified_split(labels, limit / len(labels), seed + 3)
+    return images[chosen], labels[chosen]
+
+
 def _snapshot_subset(probe_labels: np.ndarray, per_class: int) -> np.ndarray:
     """Return positions in the probe set of the first ``per_class`` probes of each class."""
     chosen = [np.flatnonzero(probe_labels == label)[:per_class] for label in range(10)]
@@ -253,5 +263,5 @@ def _describe_dataset(data: Dataset, train_size: int, validation_size: int, limi
         },
     }
     if limit is not None:
-        described["split"]["limit"] = f"first {limit} training digits"
+        described["split"]["limit"] = f"{limit} training digits, stratified, seeded by config.seed + 3"
     return described

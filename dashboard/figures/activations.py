@@ -26,6 +26,8 @@ SALIENCY_OVERLAY_SCALE = [
     [0.5, "rgba(255,80,0,0.6)"],
     [1.0, "rgba(200,0,0,0.9)"],
 ]
+# Probe thumbnails: -1 (the gaps) see-through, 0-255 black to white.
+PICKER_SCALE = [[0.0, "rgba(0,0,0,0)"], [0.5 / 256, "rgba(0,0,0,0)"], [0.5 / 256, "#000000"], [1.0, "#ffffff"]]
 HIGHLIGHT_COLOR = "#e83e8c"
 BAR_COLOR = "#4c78a8"
 TRUE_COLOR = "#2ca02c"
@@ -33,10 +35,13 @@ WRONG_COLOR = "#d62728"
 
 
 def mosaic_columns(channels: int, columns: int | None = None) -> int:
-    """Return how many tiles a mosaic row holds: ``columns`` if given, else about 2:1 wide."""
+    """Return how many tiles a mosaic row holds: ``columns`` if given, else between square and 2:1 wide."""
     if columns is not None:
         return max(1, min(int(columns), channels))
-    return max(1, min(channels, math.ceil(math.sqrt(channels * 2))))
+    low, high = math.ceil(math.sqrt(channels)), math.ceil(math.sqrt(channels * 2))
+    # Prefer a full last row (8 x 8 for 64 channels) over the widest layout.
+    exact = [count for count in range(high, low - 1, -1) if channels % count == 0]
+    return max(1, min(channels, exact[0] if exact else high))
 
 
 def tile_origin(channel: int, height: int, width: int, columns: int) -> tuple[int, int]:
@@ -227,7 +232,7 @@ def stacked_layers(
         if rows == 1:
             # A dense layer: a thin strip across the middle, doubled so the surface has two rows.
             plane = np.vstack([plane, plane])
-            y = np.array([0.45, 0.55], dtype=np.float32)
+            y = np.array([0.4, 0.6], dtype=np.float32)
         else:
             y = np.linspace(0, 1, rows, dtype=np.float32)
         x = np.linspace(0, 1, cols, dtype=np.float32)
@@ -252,12 +257,12 @@ def stacked_layers(
     levels = np.arange(len(layers), dtype=np.float32)
     traces.append(
         go.Scatter3d(
-            x=np.full(len(layers), -0.08, dtype=np.float32),
+            x=np.full(len(layers), 1.02, dtype=np.float32),
             y=np.full(len(layers), 0.5, dtype=np.float32),
             z=levels,
             mode="text",
             text=labels,
-            textposition="middle left",
+            textposition="middle right",
             hoverinfo="skip",
             showlegend=False,
         )
@@ -268,9 +273,9 @@ def stacked_layers(
         scene=dict(
             xaxis=dict(visible=False),
             yaxis=dict(visible=False, autorange="reversed"),
-            zaxis=dict(title=dict(text="layer"), tickvals=levels, ticktext=[name for name, _ in layers]),
-            aspectratio=dict(x=1, y=1, z=1.6),
-            camera=dict(eye=dict(x=1.6, y=-1.6, z=0.7)),
+            zaxis=dict(visible=False),
+            aspectratio=dict(x=1, y=1, z=2.4),
+            camera=dict(eye=dict(x=0.8, y=-3.4, z=1.2), center=dict(x=0.1, y=0, z=0)),
         ),
         uirevision="stack",
         showlegend=False,
@@ -414,47 +419,50 @@ def probe_picker(
     theme: str | None = None,
     columns: int = 10,
 ) -> go.Figure:
-    """Thumbnails of probe digits in one heatmap; a click on a digit names its probe position.
+    """Thumbnails of probe digits in one heatmap, to pick one with a click.
+
+    A click's (x, y) names the thumbnail: ``channel_at(y, x, 28, 28, columns, n)``
+    with ``columns = mosaic_columns(n, columns)`` gives its index into ``positions``
+    (no per-pixel customdata, which would double the figure for 100 digits).
 
     Args:
         images: (n, 28, 28) uint8 digits to show.
-        positions: (n,) their positions in the run's probe set (what ``customdata`` holds).
+        positions: (n,) their positions in the run's probe set.
         selected: the position to frame, if shown.
         theme: "light" or "dark".
-        columns: thumbnails per row.
+        columns: thumbnails per row at most.
 
     Returns:
-        A figure with one heatmap; ``customdata`` is the probe position of every pixel (-1 in gaps).
+        A figure with one int16 heatmap (-1 in the see-through gaps), sized to its rows.
     """
-    images = np.asarray(images, dtype=np.float32)
+    images = np.asarray(images)
     positions = np.asarray(positions, dtype=np.int64)
     count = len(images)
     figure = go.Figure()
     if count == 0:
         figure.add_annotation(text="No probe digits of this class", showarrow=False, x=0.5, y=0.5,
                               xref="paper", yref="paper")
-        figure.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False))
+        figure.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False), height=80)
     else:
         height, width = images.shape[1:]
         columns = mosaic_columns(count, columns)
         z, slot_of = tile_mosaic(np.moveaxis(images, 0, -1), columns)
-        position_of = np.where(slot_of >= 0, positions[np.clip(slot_of, 0, None)], -1).astype(np.int32)
+        z = np.where(slot_of >= 0, z, -1).astype(np.int16)
         figure.add_trace(
             go.Heatmap(
                 z=z,
-                customdata=position_of,
-                colorscale=DIGIT_SCALE,
-                zmin=0,
+                colorscale=PICKER_SCALE,
+                zmin=-1,
                 zmax=255,
                 showscale=False,
-                hoverongaps=False,
-                hovertemplate="probe %{customdata}: click to open<extra></extra>",
+                hovertemplate="click to open this digit<extra></extra>",
             )
         )
         slot = np.flatnonzero(positions == selected)
         shape = highlight_shape(int(slot[0]) if slot.size else None, height, width, columns)
-        figure.update_layout(shapes=[shape], xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False))
+        figure.update_layout(shapes=[shape], xaxis=dict(visible=False), yaxis=dict(visible=False),
+                             height=24 + 30 * math.ceil(count / columns))
         image_axes(figure)
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=5, r=5, t=5, b=5), dragmode=False)
+    figure.update_layout(margin=dict(l=2, r=2, t=2, b=2), dragmode=False, plot_bgcolor="rgba(0,0,0,0)")
     return figure

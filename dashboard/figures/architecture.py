@@ -22,10 +22,12 @@ KIND_COLORS = {
 }
 OTHER_COLOR = "#72b7b2"
 GAP = 0.6  # space between blocks along the network axis
-# Triangles of a box from its 8 corners (i, j, k index lists for go.Mesh3d).
-BOX_I = [0, 0, 4, 4, 0, 0, 2, 2, 0, 0, 1, 1]
-BOX_J = [1, 2, 5, 6, 1, 5, 3, 7, 2, 6, 3, 7]
-BOX_K = [2, 3, 6, 7, 5, 4, 7, 6, 6, 4, 7, 5]
+# A box's 8 corners are numbered z*4 + y*2 + x (each 0 or 1); its six faces as corner cycles,
+# each split into two triangles for go.Mesh3d.
+BOX_FACES = ((0, 1, 3, 2), (4, 5, 7, 6), (0, 1, 5, 4), (2, 3, 7, 6), (0, 2, 6, 4), (1, 3, 7, 5))
+BOX_I = [a for a, _, _, _ in BOX_FACES for _ in range(2)]
+BOX_J = [n for _, b, c, _ in BOX_FACES for n in (b, c)]
+BOX_K = [n for _, _, c, d in BOX_FACES for n in (c, d)]
 
 
 def block_size(shape: list[int] | tuple[int, ...]) -> tuple[float, float, float]:
@@ -75,7 +77,7 @@ def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = 
     if not architecture:
         raise ValueError("the architecture has no layers")
     traces: list[Any] = []
-    label_x, label_z, labels = [], [], []
+    label_x, label_y, label_z, labels = [], [], [], []
     position = 0.0
     for layer in architecture:
         shape = list(layer.get("output_shape") or [1])
@@ -87,7 +89,7 @@ def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = 
             go.Mesh3d(
                 x=x, y=y, z=z, i=BOX_I, j=BOX_J, k=BOX_K,
                 color=KIND_COLORS.get(kind, OTHER_COLOR),
-                opacity=0.85,
+                opacity=1.0,
                 flatshading=True,
                 name=str(layer.get("name", "")),
                 hovertemplate=(f"<b>{layer.get('name', '')}</b> ({kind})<br>output {shape_text}<br>"
@@ -95,13 +97,15 @@ def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = 
             )
         )
         label_x.append(position + depth / 2)
-        label_z.append(height / 2 + 0.25)
+        label_y.append(-width / 2 - 0.05)  # in front of the block, never hidden by it
+        # Alternate labels above and below so neighbouring thin layers do not overprint.
+        label_z.append(height / 2 + 0.3 if len(labels) % 2 == 0 else -height / 2 - 0.75)
         labels.append(f"{layer.get('name', '')}<br>{shape_text}")
         position += depth + GAP
     traces.append(
         go.Scatter3d(
             x=np.array(label_x, dtype=np.float32),
-            y=np.zeros(len(labels), dtype=np.float32),
+            y=np.array(label_y, dtype=np.float32),
             z=np.array(label_z, dtype=np.float32),
             mode="text", text=labels, textposition="top center", hoverinfo="skip", showlegend=False,
             textfont=dict(size=11),
@@ -114,7 +118,7 @@ def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = 
         scene=dict(
             xaxis=dict(visible=False), yaxis=dict(visible=False), zaxis=dict(visible=False),
             aspectmode="data",
-            camera=dict(eye=dict(x=0.2, y=-2.2, z=0.9), center=dict(x=0, y=0, z=-0.1)),
+            camera=dict(eye=dict(x=0.15, y=-1.2, z=0.55), center=dict(x=0, y=0, z=0)),
         ),
         showlegend=False,
         uirevision="architecture",

@@ -94,12 +94,17 @@ def highlight_shapes(digit: int | str | None, theme: str | None) -> list[dict]:
     ]
 
 
-def confusion_style(mode: str) -> dict:
-    """Return the heatmap properties that change between counts and normalized (for a Patch too)."""
+def confusion_style(mode: str, values: np.ndarray) -> dict:
+    """Return the heatmap properties that differ between counts and normalized (a Patch sets the same ones).
+
+    Args:
+        mode: "counts" or "normalized".
+        values: the matrix as shown (:func:`confusion_values`), for the colour range.
+    """
     if mode == "normalized":
         return dict(texttemplate="%{z:.0%}", colorbar_title="share of row", zmax=1.0,
                     hovertemplate="true %{y}, predicted %{x}<br>%{z:.1%} of the true %{y}s<extra></extra>")
-    return dict(texttemplate="%{z}", colorbar_title="digits", zmax=None,
+    return dict(texttemplate="%{z}", colorbar_title="digits", zmax=float(max(1, np.max(values))),
                 hovertemplate="true %{y}, predicted %{x}<br>%{z} digits<extra></extra>")
 
 
@@ -116,7 +121,7 @@ def confusion_figure(matrix: np.ndarray, mode: str, digit: int | str | None, the
         ValueError: bad mode or shape.
     """
     values = confusion_values(matrix, mode)
-    style = confusion_style(mode)
+    style = confusion_style(mode, values)
     classes = np.arange(NUM_CLASSES)
     figure = go.Figure(
         go.Heatmap(

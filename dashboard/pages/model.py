@@ -76,9 +76,10 @@ def channel_options(run, layer: str, epoch: int) -> list[dict]:
 def layout(**kwargs):
     """Return the page for the run, layer, channel and epoch in the URL."""
     state = parse_state(kwargs)
-    resolved = resolve_run(state.get("run"))
+    # An invalid id is dropped by parse_state; resolve it anyway so the user reads why nothing shows.
+    resolved = resolve_run(state.get("run", kwargs.get("run")))
     if not resolved.ok:
-        return html.Div([error_card(resolved.error), onboarding() if "run" not in state else None])
+        return html.Div([error_card(resolved.error), onboarding() if not kwargs.get("run") else None])
     run, manifest = resolved.run, resolved.manifest
     try:
         config = TrainConfig.from_dict(manifest["config"])

@@ -133,3 +133,61 @@ def test_corrupted_runs_get_messages_and_the_rest_keeps_working(web_server, host
     _, layout = client.render_page("/metrics", "?run=tiny")
     texts = json.dumps(layout)
     assert "cannot be read" not in texts
+
+
+def write_run_slowly(store: Path, source_id: str, run_id: str, pause: float) -> None:
+    """Write a copy of ``source_id`` as ``run_id`` through the store API in the pipeline's order, slowly."""
+    import time
+
+    from artifacts import ArtifactStore
+
+    artifacts = ArtifactStore(store)
+    source = artifacts.run(source_id)
+    manifest = source.manifest()
+    run = artifacts.create_run(run_id, {key: manifest[key] for key in ("config", "dataset", "architecture")})
+    time.sleep(pause)
+    probes = source.probes()
+    run.write_probes(probes["ids"], probes["labels"], probes["images"])
+    for epoch in source.snapshot_epochs():
+        run.write_snapshot(epoch, source.snapshot(epoch))
+        time.sleep(pause)
+    for row in source.history().to_dict("records"):
+        run.append_history(row)
+        time.sleep(pause)
+    predictions = source.predictions()
+    run.write_evaluation(source.class_metrics(), source.confusion(), predictions["labels"],
+                         predictions["predicted"], predictions["probabilities"], predictions["images"])
+    time.sleep(pause)
+    shutil.copyfile(source.model_path, run.model_path)
+    run.finish("complete", metrics=manifest["metrics"])
+
+
+def test_a_run_being_written_is_never_shown_as_complete(web_server, hostile_store):
+    import threading
+
+    client = DashClient(web_server(hostile_store))
+    writer = threading.Thread(target=write_run_slowly, args=(hostile_store, "tiny", "partial", 0.3))
+    writer.start()
+    seen_incomplete = 0
+    try:
+        while writer.is_alive():
+            manifest = json.loads((hostile_store / "partial" / "manifest.json").read_text()) \
+                if (hostile_store / "partial" / "manifest.json").exists() else {"status": "absent"}
+            for path in ("/metrics", "/activations", "/training", "/model"):
+                response, layout = client.render_page(path, "?run=partial")
+                assert_clean(response, (path, "partial"))
+                replies = [client.call(d, v) for d, v in client.page_callbacks(layout)]
+                for reply in replies:
+                    assert_clean(reply, (path, "partial"))
+                text = response.text + "".join(reply.text for reply in replies)
+                if manifest["status"] == "running":
+                    seen_incomplete += 1
+                    # Either the page says the run is not complete, or the run completed meanwhile.
+                    done = json.loads((hostile_store / "partial" / "manifest.json").read_text())["status"]
+                    assert "not complete" in text or done == "complete", (path, text[:400])
+                    assert "cannot be read" not in text, (path, text[:400])
+    finally:
+        writer.join()
+    assert seen_incomplete > 0
+    response, layout = client.render_page("/metrics", "?run=partial")
+    assert "not complete" not in response.text

@@ -1,0 +1,167 @@
+// The Draw page's drawing surface: a <canvas> driven by Pointer Events (mouse, pen, touch).
+//
+// Dash renders the page after this file loads and may replace the canvas at any time, so
+// the listeners sit on the document and act on whichever canvas has the id below. Strokes
+// are kept as point lists: Undo removes the last one and repaints. When a stroke ends the
+// canvas is sent to the server as a PNG data URL through the page's dcc.Store; an empty
+// canvas sends null. The board is white ink on black, like MNIST's digits.
+(function () {
+  var CANVAS_ID = "draw-canvas";
+  var STORE_ID = "draw-canvas-png";
+  var UPLOAD_ID = "draw-upload";
+  var MESSAGE_ID = "draw-message";
+  var INK = "#ffffff";
+  var BOARD = "#000000";
+  var state = { canvas: null, strokes: [], current: null, brush: 18 };
+
+  function canvasElement() {
+    return document.getElementById(CANVAS_ID);
+  }
+
+  function bind(canvas) {
+    // A new canvas element (the page was rendered again) starts a new drawing.
+    if (state.canvas !== canvas) {
+      state.canvas = canvas;
+      state.strokes = [];
+      state.current = null;
+      repaint();
+    }
+    return canvas;
+  }
+
+  function context() {
+    var ctx = state.canvas.getContext("2d");
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.strokeStyle = INK;
+    ctx.fillStyle = INK;
+    return ctx;
+  }
+
+  function dot(ctx, point, width) {
+    ctx.beginPath();
+    ctx.arc(point[0], point[1], width / 2, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+
+  function segment(ctx, from, to, width) {
+    ctx.lineWidth = width;
+    ctx.beginPath();
+    ctx.moveTo(from[0], from[1]);
+    ctx.lineTo(to[0], to[1]);
+    ctx.stroke();
+  }
+
+  function repaint() {
+    var canvas = state.canvas;
+    if (!canvas) { return; }
+    var ctx = canvas.getContext("2d");
+    ctx.fillStyle = BOARD;
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx = context();
+    state.strokes.forEach(function (stroke) {
+      dot(ctx, stroke.points[0], stroke.width);
+      for (var i = 1; i < stroke.points.length; i++) {
+        segment(ctx, stroke.points[i - 1], stroke.points[i], stroke.width);
+      }
+    });
+  }
+
+  function position(canvas, event) {
+    // CSS may scale the canvas: map client pixels to canvas pixels.
+    var rect = canvas.getBoundingClientRect();
+    return [(event.clientX - rect.left) * canvas.width / rect.width,
+            (event.clientY - rect.top) * canvas.height / rect.height];
+  }
+
+  function publish() {
+    var data = state.strokes.length ? state.canvas.toDataURL("image/png") : null;
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props(STORE_ID, { data: data });
+    }
+    return data;
+  }
+
+  function showMessage(text) {
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props(MESSAGE_ID, { children: text, color: "danger", is_open: true });
+    }
+  }
+
+  document.addEventListener("pointerdown", function (event) {
+    var canvas = event.target;
+    if (!canvas || canvas.id !== CANVAS_ID) { return; }
+    if (event.pointerType === "mouse" && event.button !== 0) { return; }
+    event.preventDefault();
+    bind(canvas);
+    if (canvas.setPointerCapture) { canvas.setPointerCapture(event.pointerId); }
+    var width = state.brush * canvas.width / 280;
+    state.current = { id: event.pointerId, width: width, points: [position(canvas, event)] };
+    state.strokes.push(state.current);
+    dot(context(), state.current.points[0], width);
+  });
+
+  document.addEventListener("pointermove", function (event) {
+    var stroke = state.current;
+    if (!stroke || event.pointerId !== stroke.id || event.target !== state.canvas) { return; }
+    event.preventDefault();
+    // Coalesced events keep fast pen and finger strokes smooth.
+    var events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+    if (!events.length) { events = [event]; }
+    var ctx = context();
+    events.forEach(function (each) {
+      var point = position(state.canvas, each);
+      segment(ctx, stroke.points[stroke.points.length - 1], point, stroke.width);
+      stroke.points.push(point);
+    });
+  });
+
+  function finish(event) {
+    var stroke = state.current;
+    if (!stroke || event.pointerId !== stroke.id) { return; }
+    state.current = null;
+    publish();
+  }
+  document.addEventListener("pointerup", finish);
+  document.addEventListener("pointercancel", finish);
+
+  // The server refuses large files too; this only says so before the browser drops them.
+  function checkSize(files, target) {
+    var upload = target && target.closest ? target.closest("#" + UPLOAD_ID) : null;
+    if (!upload || !files || !files.length) { return; }
+    var limit = Number(upload.parentElement.getAttribute("data-max-bytes") || 0);
+    if (limit && files[0].size > limit) {
+      showMessage("The file is larger than the " + (limit / 1048576) + " MB limit.");
+    }
+  }
+  document.addEventListener("change", function (event) {
+    checkSize(event.target.files, event.target);
+  }, true);
+  document.addEventListener("drop", function (event) {
+    checkSize(event.dataTransfer && event.dataTransfer.files, event.target);
+  }, true);
+
+  window.cnnvizDraw = {
+    setBrush: function (width) {
+      var value = Number(width);
+      if (value > 0) { state.brush = value; }
+      return value;
+    },
+    undo: function () {
+      var canvas = canvasElement();
+      if (!canvas) { return window.dash_clientside.no_update; }
+      bind(canvas);
+      state.strokes.pop();
+      repaint();
+      return state.strokes.length ? canvas.toDataURL("image/png") : null;
+    },
+    clear: function (send) {
+      var canvas = canvasElement();
+      if (!canvas) { return window.dash_clientside.no_update; }
+      bind(canvas);
+      state.strokes = [];
+      repaint();
+      return send ? null : window.dash_clientside.no_update;
+    }
+  };
+})();

@@ -1,0 +1,417 @@
+"""Activation explorer: follow one probe digit (or a class average) through every layer, epoch by epoch.
+
+URL: ``/activations?run=ID&digit=3&probe=31&layer=conv_2&channel=5&epoch=4&mode=average``.
+``probe`` is a position in the run's probe set; ``mode=average`` shows the chosen
+layer's mean over the probe digits of the chosen class.
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import numpy as np
+from dash import Input, Output, Patch, State, callback, ctx, dcc, html
+
+from artifacts import ArtifactError
+from artifacts.config import TrainConfig, layer_plan
+from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
+from dashboard import explanations, ids
+from dashboard.components import error_card, explanation, notice, onboarding
+from dashboard.figures import activations as figs
+from dashboard.runs import resolve_run
+from dashboard.urlstate import build_search, parse_state
+
+dash.register_page(__name__, path="/activations", name="Activations", order=4, title="Activations")
+
+RUN = "activations-run"
+QUERY = "activations-query"
+DIGIT = "activations-digit"
+PROBE = "activations-probe"
+PICKER = "activations-picker"
+MODE = "activations-mode"
+EPOCH = "activations-epoch"
+LAYER = "activations-layer"
+CHANNEL = "activations-channel"
+NOTE = "activations-note"
+NEAREST = "activations-nearest"
+SUMMARY = "activations-summary"
+INPUT = "activations-input"
+SALIENCY = "activations-saliency"
+PROBABILITIES = "activations-probabilities"
+MOSAIC = "activations-mosaic"
+SURFACE = "activations-surface"
+SURFACE_KEY = "activations-surface-key"
+STACK = "activations-stack"
+DENSE = "activations-dense"
+AVERAGE = "average"
+GRAPH_CONFIG = {"displaylogo": False}
+SMALL_CONFIG = {"displayModeBar": False}
+
+
+def epoch_slider(component_id: str, epochs: list[int], value: int) -> dcc.Slider:
+    """Return a slider that stops only at the stored epochs (about a dozen labelled).
+
+    The Architecture page has its twin: pages must not import each other (Dash runs each page file once).
+    """
+    every = max(1, len(epochs) // 12)
+    marks = {epoch: (str(epoch) if index % every == 0 or epoch == epochs[-1] else "")
+             for index, epoch in enumerate(epochs)}
+    return dcc.Slider(id=component_id, min=epochs[0], max=epochs[-1], step=None, marks=marks, value=value,
+                      updatemode="mouseup")
+
+
+class ViewError(Exception):
+    """A view that cannot be drawn; the message is for the user."""
+
+
+def _run(run_id):
+    resolved = resolve_run(run_id)
+    if not resolved.ok:
+        raise ViewError(resolved.error)
+    return resolved.run, resolved.manifest
+
+
+def spatial_layers(manifest: dict) -> list[str]:
+    """Return the conv and pooling layers (those with feature maps), in network order."""
+    config = TrainConfig.from_dict(manifest["config"])
+    return [spec.name for spec in layer_plan(config) if spec.kind in ("Conv2D", "MaxPooling2D")]
+
+
+def flat_layers(manifest: dict) -> list[str]:
+    """Return the captured dense layers, in network order (the output layer last)."""
+    config = TrainConfig.from_dict(manifest["config"])
+    return [spec.name for spec in layer_plan(config) if spec.kind == "Dense"]
+
+
+def history_positions(run) -> set[int]:
+    """Return the probe positions stored in every epoch's snapshot (the per-epoch subset)."""
+    epochs = run.snapshot_epochs()
+    if len(epochs) < 2:
+        return set(range(len(run.probes()["labels"])))
+    return {int(index) for index in run.snapshot(epochs[0])[SNAPSHOT_PROBE_INDEX]}
+
+
+def default_probe(labels: np.ndarray, digit, with_history: set[int], near: int | None = None) -> int | None:
+    """Return the probe to show for a class: the one nearest ``near`` with history, else any of the class."""
+    candidates = [int(p) for p in range(len(labels)) if digit in (None, "all") or int(labels[p]) == digit]
+    if not candidates:
+        return None
+    preferred = [p for p in candidates if p in with_history] or candidates
+    return min(preferred, key=lambda p: abs(p - (near if near is not None else -1)))
+
+
+def load_row(run, probe: int, epoch: int) -> tuple[dict, int, int]:
+    """Return (snapshot, row of ``probe`` in it, epoch shown); the last epoch when ``epoch`` lacks the probe.
+
+    Raises:
+        ViewError: the probe is in no snapshot.
+        ArtifactError: a snapshot cannot be read.
+    """
+    epochs = run.snapshot_epochs()
+    if not epochs:
+        raise ViewError("This run stored no snapshots.")
+    for shown in dict.fromkeys([epoch if epoch in epochs else epochs[-1], epochs[-1]]):
+        snapshot = run.snapshot(shown)
+        rows = np.flatnonzero(snapshot[SNAPSHOT_PROBE_INDEX] == probe)
+        if rows.size:
+            return snapshot, int(rows[0]), shown
+    raise ViewError(f"Probe {probe} is not stored in this run.")
+
+
+def layout(**kwargs):
+    """Return the explorer for the run, digit, probe, layer, channel, epoch and mode in the URL."""
+    state = parse_state(kwargs)
+    # An invalid id is dropped by parse_state; resolve it anyway so the user reads why nothing shows.
+    resolved = resolve_run(state.get("run", kwargs.get("run")))
+    if not resolved.ok:
+        return html.Div([error_card(resolved.error), onboarding() if not kwargs.get("run") else None])
+    run, manifest = resolved.run, resolved.manifest
+    try:
+        layers = spatial_layers(manifest)
+        epochs = run.snapshot_epochs()
+        labels = run.probes()["labels"]
+        with_history = history_positions(run)
+    except (ArtifactError, ValueError, TypeError, KeyError) as error:
+        return error_card(f"Run '{run.run_id}' cannot be explored: {getattr(error, 'reason', error)}.")
+    if not epochs or not layers or not len(labels):
+        return error_card(f"Run '{run.run_id}' stored no probe digits or snapshots to explore.")
+    digit = state.get("digit", "all")
+    probe = state.get("probe")
+    messages = []
+    if probe is not None and probe >= len(labels):
+        messages.append(notice(f"There is no probe {probe} in this run (it has {len(labels)}); "
+                               "showing another digit.", "warning"))
+        probe = None
+    if probe is None or (digit != "all" and int(labels[probe]) != digit):
+        probe = default_probe(labels, digit, with_history)
+    epoch = state["epoch"] if state.get("epoch") in epochs else epochs[-1]
+    layer = state["layer"] if state.get("layer") in layers else layers[0]
+    digit_options = [{"label": "All", "value": "all"}] + [{"label": str(k), "value": k} for k in range(10)]
+    controls = dbc.Card(dbc.CardBody([
+        dbc.Label("Digit class"),
+        dbc.RadioItems(id=DIGIT, options=digit_options, value=digit, inline=True, className="digit-filter d-flex flex-wrap mb-2",
+                       inputClassName="btn-check", labelClassName="btn btn-outline-primary btn-sm px-2",
+                       labelCheckedClassName="active"),
+        dbc.Label("Probe digits (click one)", className="d-block"),
+        dcc.Graph(id=PICKER, config=SMALL_CONFIG, style={"height": "auto"}),
+        html.Div(id=SUMMARY, className="my-2"),
+        dbc.Label("Epoch (0 = before training)"),
+        epoch_slider(EPOCH, epochs, epoch),
+        html.Div(id=NOTE, className="mt-2"),
+        dbc.Row([
+            dbc.Col([dbc.Label("Layer"), dcc.Dropdown(id=LAYER, options=layers, value=layer, clearable=False)]),
+            dbc.Col([dbc.Label("Channel"), dbc.Input(id=CHANNEL, type="number", min=0, step=1,
+                                                     value=state.get("channel", 0), debounce=True)]),
+        ], className="g-2 mt-1"),
+        dbc.Switch(id=MODE, label="Class average (mean over the probe digits of the class)",
+                   value=state.get("mode") == AVERAGE, className="mt-2"),
+        explanation("Epochs", explanations.EPOCHS),
+    ]), className="mb-3")
+    graph = dict(config=GRAPH_CONFIG)
+    views = html.Div([
+        dbc.Row([
+            dbc.Col([dcc.Graph(id=INPUT, config=SMALL_CONFIG, style={"height": "300px"})], md=4),
+            dbc.Col([dcc.Graph(id=SALIENCY, config=SMALL_CONFIG, style={"height": "300px"}),
+                     explanation("What is saliency?", explanations.SALIENCY)], md=4),
+            dbc.Col([dcc.Graph(id=PROBABILITIES, config=SMALL_CONFIG, style={"height": "300px"}),
+                     explanation("Softmax and probabilities", explanations.SOFTMAX)], md=4),
+        ], className="g-2"),
+        dbc.Row([
+            dbc.Col([dcc.Graph(id=MOSAIC, style={"height": "430px"}, **graph),
+                     explanation("What are feature maps?", explanations.FEATURE_MAPS + explanations.CONVOLUTION
+                                 + explanations.POOLING)], lg=7),
+            dbc.Col([dcc.Graph(id=SURFACE, style={"height": "430px"}, **graph),
+                     explanation("Reading the 3D surface", explanations.SURFACE)], lg=5),
+        ], className="g-2"),
+        dbc.Row([
+            dbc.Col([dcc.Graph(id=STACK, style={"height": "520px"}, **graph),
+                     explanation("The stacked view", explanations.STACKED)], lg=6),
+            dbc.Col([dcc.Graph(id=DENSE, style={"height": "360px"}, **graph),
+                     explanation("Dense layers", explanations.DENSE)], lg=6),
+        ], className="g-2"),
+    ])
+    return html.Div([
+        dcc.Store(id=RUN, data=run.run_id), dcc.Store(id=QUERY), dcc.Store(id=PROBE, data=probe),
+        dcc.Store(id=SURFACE_KEY),
+        html.H3(["Activation explorer ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
+        *messages,
+        dbc.Row([dbc.Col(controls, lg=3), dbc.Col(views, lg=9)]),
+    ])
+
+
+@callback(
+    Output(PROBE, "data"),
+    Input(PICKER, "clickData"),
+    Input(DIGIT, "value"),
+    Input(NEAREST, "n_clicks"),
+    State(PROBE, "data"),
+    State(RUN, "data"),
+    prevent_initial_call=True,
+)
+def select_probe(click, digit, _nearest, probe, run_id):
+    """Choose the probe: the clicked thumbnail, a digit of the new class, or the nearest with history."""
+    try:
+        run, _ = _run(run_id)
+        labels = run.probes()["labels"]
+        with_history = history_positions(run)
+    except (ViewError, ArtifactError):
+        return dash.no_update
+    if ctx.triggered_id == PICKER and click:
+        shown = picker_positions(labels, digit)
+        point = click["points"][0]
+        columns = figs.mosaic_columns(len(shown), 10)
+        slot = figs.channel_at(point["y"], point["x"], 28, 28, columns, len(shown))
+        return int(shown[slot]) if slot is not None else dash.no_update
+    if ctx.triggered_id == NEAREST:
+        return default_probe(labels, int(labels[probe]), with_history, near=probe)
+    if probe is not None and probe < len(labels) and digit in ("all", int(labels[probe])):
+        return dash.no_update
+    return default_probe(labels, digit, with_history, near=probe)
+
+
+def picker_positions(labels: np.ndarray, digit) -> np.ndarray:
+    """Return the probe positions the picker shows for a digit filter."""
+    return np.flatnonzero(labels == digit) if digit != "all" else np.arange(len(labels))
+
+
+@callback(Output(PICKER, "figure"), Input(DIGIT, "value"), Input(PROBE, "data"), Input(ids.THEME, "data"),
+          State(RUN, "data"))
+def draw_picker(digit, probe, theme, run_id):
+    """Draw the thumbnails of the class's probe digits with the chosen one framed."""
+    try:
+        run, _ = _run(run_id)
+        probes = run.probes()
+    except (ViewError, ArtifactError):
+        return dash.no_update
+    shown = picker_positions(probes["labels"], digit)
+    if ctx.triggered_id == PROBE:
+        # Only the frame moves: patch the rectangle instead of resending the thumbnails.
+        slot = np.flatnonzero(shown == probe)
+        patch = Patch()
+        patch["layout"]["shapes"][0] = figs.highlight_shape(
+            int(slot[0]) if slot.size else None, 28, 28, figs.mosaic_columns(len(shown), 10))
+        return patch
+    return figs.probe_picker(probes["images"][shown], shown, probe, theme)
+
+
+@callback(
+    Output(SUMMARY, "children"),
+    Output(NOTE, "children"),
+    Output(INPUT, "figure"),
+    Output(SALIENCY, "figure"),
+    Output(PROBABILITIES, "figure"),
+    Input(PROBE, "data"),
+    Input(EPOCH, "value"),
+    Input(ids.THEME, "data"),
+    State(RUN, "data"),
+)
+def draw_digit(probe, epoch, theme, run_id):
+    """Draw the chosen digit, its saliency and its class probabilities at the chosen epoch."""
+    try:
+        run, _ = _run(run_id)
+        if probe is None:
+            raise ViewError("Choose a probe digit.")
+        probes = run.probes()
+        snapshot, row, shown = load_row(run, int(probe), int(epoch))
+        image, label = probes["images"][probe], int(probes["labels"][probe])
+        probabilities = snapshot[SNAPSHOT_PROBABILITIES][row]
+        figures = (figs.input_digit(image, f"Probe {probe} (label {label})", theme),
+                   figs.saliency_overlay(image, snapshot[SNAPSHOT_SALIENCY][row], theme),
+                   figs.probability_bars(probabilities, label, theme))
+    except ViewError as error:
+        return error_card(str(error)), None, {}, {}, {}
+    except (ArtifactError, KeyError, IndexError, ValueError) as error:
+        return error_card(f"This digit cannot be shown: {getattr(error, 'reason', error)}"), None, {}, {}, {}
+    predicted = int(np.argmax(probabilities))
+    summary = html.Div([
+        dbc.Badge(f"label {label}", color="secondary", className="me-1"),
+        dbc.Badge(f"predicted {predicted} ({float(probabilities[predicted]):.0%})",
+                  color="success" if predicted == label else "danger"),
+    ])
+    note = None
+    if shown != epoch:
+        note = dbc.Alert([
+            f"Only the final epoch ({shown}) is stored for probe {probe}, so the slider cannot replay it. ",
+            dbc.Button("Open the nearest probe with history", id=NEAREST, size="sm", color="warning",
+                       className="mt-1"),
+        ], color="warning", className="py-2 small")
+    return summary, note, *figures
+
+
+def layer_maps(run, layer: str, probe: int, epoch: int, average: bool, digit) -> tuple[np.ndarray, str]:
+    """Return the (h, w, c) maps to show for a layer and a caption: one probe's, or the class mean."""
+    if average:
+        epochs = run.snapshot_epochs()
+        snapshot = run.snapshot(epoch if epoch in epochs else epochs[-1])
+        labels = run.probes()["labels"][snapshot[SNAPSHOT_PROBE_INDEX]]
+        rows = np.flatnonzero(labels == digit) if digit != "all" else np.arange(len(labels))
+        if not rows.size:
+            raise ViewError(f"No probe digit of class {digit} is stored at epoch {epoch}.")
+        maps = snapshot[ACTIVATION_PREFIX + layer][rows].astype(np.float32).mean(axis=0)
+        which = f"class {digit}" if digit != "all" else "all classes"
+        return maps, f"{layer}, mean of {rows.size} digits of {which}, epoch {epoch}"
+    snapshot, row, shown = load_row(run, probe, epoch)
+    return snapshot[ACTIVATION_PREFIX + layer][row], f"{layer}, probe {probe}, epoch {shown}"
+
+
+def _layer_inputs():
+    return (Input(PROBE, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"), Input(EPOCH, "value"),
+            Input(MODE, "value"), Input(DIGIT, "value"), Input(ids.THEME, "data"), State(RUN, "data"))
+
+
+@callback(Output(MOSAIC, "figure"), *_layer_inputs())
+def draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id):
+    """Draw the chosen layer's feature maps as one mosaic, the chosen channel framed."""
+    try:
+        run, _ = _run(run_id)
+        maps, caption = layer_maps(run, layer, int(probe), int(epoch), bool(average), digit)
+    except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
+        return {}
+    height, width, channels = maps.shape
+    channel = channel if isinstance(channel, int) and 0 <= channel < channels else None
+    if ctx.triggered_id == CHANNEL:
+        patch = Patch()
+        patch["layout"]["shapes"][0] = figs.highlight_shape(channel, height, width,
+                                                            figs.mosaic_columns(channels))
+        return patch
+    return figs.feature_map_mosaic(maps, f"Feature maps: {caption}", theme, highlight=channel)
+
+
+@callback(Output(CHANNEL, "value"), Output(CHANNEL, "max"), Input(MOSAIC, "clickData"), Input(LAYER, "value"),
+          State(CHANNEL, "value"), State(RUN, "data"), prevent_initial_call=True)
+def select_channel(click, layer, channel, run_id):
+    """Take the channel of a clicked mosaic tile; keep the channel within the chosen layer's range."""
+    try:
+        _, manifest = _run(run_id)
+        channels = next(spec.output_shape[2] for spec in layer_plan(TrainConfig.from_dict(manifest["config"]))
+                        if spec.name == layer)
+    except (ViewError, StopIteration, KeyError, ValueError, TypeError):
+        return dash.no_update, dash.no_update
+    if ctx.triggered_id == MOSAIC and click:
+        clicked = click["points"][0].get("customdata")
+        if isinstance(clicked, int) and clicked >= 0:
+            return clicked, channels - 1
+    value = channel if isinstance(channel, int) and 0 <= channel < channels else 0
+    return (value if value != channel else dash.no_update), channels - 1
+
+
+@callback(Output(SURFACE, "figure"), Output(SURFACE_KEY, "data"), *_layer_inputs(), State(SURFACE_KEY, "data"))
+def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn):
+    """Draw the chosen channel as a 3D surface; when only its values change, patch z (keeps the camera)."""
+    try:
+        run, _ = _run(run_id)
+        maps, caption = layer_maps(run, layer, int(probe), int(epoch), bool(average), digit)
+    except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
+        return {}, None
+    channel = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
+    title = f"Channel {channel} in 3D: {caption}"
+    key = f"{run_id}/{layer}/{theme}"
+    if drawn == key:
+        patch = Patch()
+        patch["data"][0]["z"] = maps[:, :, channel].astype(np.float32)
+        patch["layout"]["title"]["text"] = title
+        return patch, dash.no_update
+    return figs.activation_surface(maps[:, :, channel], title, theme), key
+
+
+@callback(Output(STACK, "figure"), Output(DENSE, "figure"), Input(PROBE, "data"), Input(EPOCH, "value"),
+          Input(ids.THEME, "data"), State(RUN, "data"))
+def draw_stack(probe, epoch, theme, run_id):
+    """Draw every layer of the digit stacked in 3D, and the first dense layer's outputs."""
+    try:
+        run, manifest = _run(run_id)
+        snapshot, row, shown = load_row(run, int(probe), int(epoch))
+        stack = [("pixels", run.probes()["images"][int(probe)])]
+        names = [name for name in spatial_layers(manifest) + flat_layers(manifest)
+                 if ACTIVATION_PREFIX + name in snapshot]
+        order = [spec.name for spec in layer_plan(TrainConfig.from_dict(manifest["config"]))]
+        stack += [(name, snapshot[ACTIVATION_PREFIX + name][row]) for name in sorted(names, key=order.index)]
+        dense = [name for name in flat_layers(manifest) if name != "output" and ACTIVATION_PREFIX + name in snapshot]
+        stack_figure = figs.stacked_layers(stack, theme)
+        dense_figure = (figs.dense_bars(snapshot[ACTIVATION_PREFIX + dense[0]][row],
+                                        f"Dense layer '{dense[0]}': {len(snapshot[ACTIVATION_PREFIX + dense[0]][row])} "
+                                        f"units, probe {probe}, epoch {shown}", theme) if dense else {})
+    except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
+        return {}, {}
+    return stack_figure, dense_figure
+
+
+@callback(
+    Output(QUERY, "data"),
+    Input(DIGIT, "value"), Input(PROBE, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"),
+    Input(EPOCH, "value"), Input(MODE, "value"), State(RUN, "data"),
+)
+def record_query(digit, probe, layer, channel, epoch, average, run_id):
+    """Write the view's state as a query string (not on first load: that would add a history entry)."""
+    if ctx.triggered_id is None:
+        return dash.no_update
+    return build_search(run=run_id, digit=digit, probe=probe, layer=layer, channel=channel, epoch=epoch,
+                        mode=AVERAGE if average else None)
+
+
+dash.clientside_callback(
+    "function(q) { return window.cnnviz.pushQuery(q); }",
+    Output(QUERY, "data", allow_duplicate=True),
+    Input(QUERY, "data"),
+    prevent_initial_call=True,
+)

@@ -1,0 +1,347 @@
+"""Metrics page: per-class precision/recall/F1, the confusion matrix, and the digits behind each cell.
+
+URL: ``/metrics?run=ID&digit=3&mode=normalized&cell=3-5``. A digit outlines its
+row and column and narrows the gallery to its mistakes; a cell shows the test
+digits of that true -> predicted pair; a probe digit opens in the activation explorer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import numpy as np
+from dash import Input, Output, Patch, State, dcc, html
+
+from artifacts import ArtifactError
+from dashboard import ids
+from dashboard.components import error_card, explanation, notice, onboarding
+from dashboard.figures.digits import clicked_tile, digit_mosaic
+from dashboard.figures.metrics import (
+    METRICS,
+    class_metrics_figure,
+    confusion_figure,
+    confusion_style,
+    confusion_values,
+    gallery_indices,
+    highlight_shapes,
+    metric_opacity,
+    probability_figure,
+)
+from dashboard.runs import choose_run, get_store, resolve_run
+from dashboard.urlstate import CELL_PATTERN, build_search, parse_state
+
+dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Metrics · CNN MNIST Visualizer")
+
+METRICS_URL = "metrics-url"
+METRICS_RUN = "metrics-run"
+METRICS_QUERY = "metrics-query"
+METRICS_CELL = "metrics-cell"  # dcc.Store: "T-P" of the chosen confusion cell, or None
+METRICS_GALLERY_IDS = "metrics-gallery-ids"  # dcc.Store: test indices of the gallery's tiles
+METRICS_NAV = "metrics-nav"
+METRICS_DIGIT = "metrics-digit"
+METRICS_MODE = "metrics-mode"
+METRICS_MESSAGE = "metrics-message"
+METRICS_CONTENT = "metrics-content"
+METRICS_TABLE = "metrics-table"
+METRICS_BARS = "metrics-bars"
+METRICS_CONFUSION = "metrics-confusion"
+METRICS_GALLERY_TITLE = "metrics-gallery-title"
+METRICS_GALLERY = "metrics-gallery"
+METRICS_DETAIL = "metrics-detail"
+
+GALLERY_LIMIT = 60
+GALLERY_COLUMNS = 10
+PROBE_MARK = "★"
+GRAPH_CONFIG = {"displaylogo": False}
+
+PRF_TEXT = """
+For one digit, say 3: **precision** is the share of the network's "3" answers that really are 3s (few
+false alarms); **recall** is the share of real 3s it answers "3" (few misses). **F1** combines both
+(their harmonic mean): it is high only when both are. **Support** is how many test digits of that class
+there are; a score on few digits is less certain.
+"""
+CONFUSION_TEXT = """
+The **confusion matrix** counts, for every true digit (row), what the network answered (column). The
+diagonal holds the right answers; everything else is a mistake, e.g. row 4, column 9 counts 4s taken for
+9s. **Normalized** divides each row by its total, so rows compare even when classes have different sizes.
+Click any cell to see the digits in it.
+"""
+
+
+def digit_filter(component_id: str, value: Any) -> dbc.RadioItems:
+    """Return the all / 0-9 button group."""
+    return dbc.RadioItems(
+        id=component_id,
+        options=[{"label": "all", "value": "all"}] + [{"label": str(k), "value": k} for k in range(10)],
+        value=value, inline=True, className="btn-group digit-filter", inputClassName="btn-check",
+        labelClassName="btn btn-outline-primary btn-sm", labelCheckedClassName="active",
+    )
+
+
+def layout(**kwargs: Any) -> html.Div:
+    """Return the Metrics page for the URL's ``run``, ``digit``, ``mode`` and ``cell``."""
+    state = parse_state(kwargs)
+    heading = html.H2("Metrics", className="page-title")
+    if kwargs.get("run") not in (None, "") and "run" not in state:
+        return html.Div([heading, error_card(resolve_run(kwargs["run"]).error),
+                         dcc.Link("Show the newest run instead", href="/metrics")])
+    if not get_store().list_runs():
+        return html.Div([heading, onboarding()])
+    mode = state.get("mode") if state.get("mode") in ("counts", "normalized") else "counts"
+    controls = dbc.Row([
+        dbc.Col([dbc.Label("Digit class", className="me-2"), digit_filter(METRICS_DIGIT, state.get("digit", "all"))],
+                className="d-flex align-items-center flex-wrap", lg=8),
+        dbc.Col([dbc.Label("Confusion matrix", className="me-2"),
+                 dbc.RadioItems(id=METRICS_MODE, value=mode, inline=True,
+                                options=[{"label": "counts", "value": "counts"},
+                                         {"label": "normalized by row", "value": "normalized"}])],
+                className="d-flex align-items-center", lg=4),
+    ], className="mb-2 g-2")
+    content = html.Div([
+        controls,
+        explanation("Precision, recall and F1", PRF_TEXT),
+        dbc.Row([
+            dbc.Col(html.Div(id=METRICS_TABLE), lg=4),
+            dbc.Col(dcc.Graph(id=METRICS_BARS, config=GRAPH_CONFIG), lg=8),
+        ]),
+        explanation("The confusion matrix", CONFUSION_TEXT),
+        dbc.Row([
+            dbc.Col(dcc.Graph(id=METRICS_CONFUSION, config=GRAPH_CONFIG), lg=6),
+            dbc.Col([
+                html.Div(id=METRICS_GALLERY_TITLE),
+                dcc.Graph(id=METRICS_GALLERY, config={**GRAPH_CONFIG, "displayModeBar": False},
+                          style={"display": "none"}, className="digit-gallery"),
+                dcc.Loading(html.Div(id=METRICS_DETAIL), type="dot"),
+            ], lg=6),
+        ]),
+    ], id=METRICS_CONTENT, style={"display": "none"})
+    return html.Div([
+        dcc.Store(id=METRICS_URL, data={"run": state.get("run")}),
+        dcc.Store(id=METRICS_RUN),
+        dcc.Store(id=METRICS_QUERY),
+        dcc.Store(id=METRICS_CELL, data=state.get("cell")),
+        dcc.Store(id=METRICS_GALLERY_IDS),
+        dcc.Location(id=METRICS_NAV, refresh="callback-nav"),
+        heading,
+        dcc.Loading(html.Div(id=METRICS_MESSAGE), type="dot"),
+        content,
+    ], className="metrics-page")
+
+
+def metrics_table(frame, digit: Any) -> dbc.Table:
+    """Return the per-class table; the chosen digit's row is highlighted."""
+    header = html.Thead(html.Tr([html.Th("digit"), html.Th("precision"), html.Th("recall"), html.Th("F1"),
+                                 html.Th("support")]))
+    rows = [
+        html.Tr([html.Td(int(row["class"])), *[html.Td(f"{row[m]:.3f}") for m in METRICS],
+                 html.Td(int(row["support"]))], className="table-primary" if digit == int(row["class"]) else None)
+        for _, row in frame.iterrows()
+    ]
+    return dbc.Table([header, html.Tbody(rows)], size="sm", hover=True, className="metrics-table")
+
+
+def _error(error: ArtifactError) -> dbc.Alert:
+    return error_card(f"Run '{error.run_id}' cannot be read: {error.reason} ({error.filename}).")
+
+
+@dash.callback(
+    Output(METRICS_TABLE, "children"),
+    Output(METRICS_BARS, "figure"),
+    Output(METRICS_CONFUSION, "figure"),
+    Output(METRICS_MESSAGE, "children"),
+    Output(METRICS_CONTENT, "style"),
+    Output(METRICS_RUN, "data"),
+    Input(METRICS_URL, "data"),
+    Input(ids.THEME, "data"),
+    State(ids.ACTIVE_RUN, "data"),
+    State(METRICS_DIGIT, "value"),
+    State(METRICS_MODE, "value"),
+)
+def render(url: dict | None, theme: str | None, active: Any, digit: Any, mode: str) -> tuple:
+    """Draw the run's table, bars and confusion matrix, or an error card with the charts hidden."""
+    failed = (dash.no_update,) * 3
+    resolved = choose_run((url or {}).get("run"), active)
+    if not resolved.ok:
+        return *failed, error_card(resolved.error), {"display": "none"}, None
+    try:
+        frame, matrix = resolved.run.class_metrics(), resolved.run.confusion()
+    except ArtifactError as error:
+        return *failed, _error(error), {"display": "none"}, None
+    accuracy = np.trace(matrix) / max(1, matrix.sum())
+    summary = html.P(["Run ", html.B(resolved.run.run_id), f": {int(matrix.sum())} test digits, ",
+                      html.B(f"{accuracy:.1%}"), " answered correctly."], className="text-body-secondary")
+    return (metrics_table(frame, digit), class_metrics_figure(frame, digit, theme),
+            confusion_figure(matrix, mode, digit, theme), summary, {}, resolved.run.run_id)
+
+
+@dash.callback(
+    Output(METRICS_TABLE, "children", allow_duplicate=True),
+    Output(METRICS_BARS, "figure", allow_duplicate=True),
+    Output(METRICS_CONFUSION, "figure", allow_duplicate=True),
+    Input(METRICS_DIGIT, "value"),
+    Input(METRICS_MODE, "value"),
+    State(METRICS_RUN, "data"),
+    State(ids.THEME, "data"),
+    prevent_initial_call=True,
+)
+def highlight(digit: Any, mode: str, run_id: str | None, theme: str | None) -> tuple:
+    """Patch what a digit or the counts/normalized toggle changes: opacities, outlines, z and labels."""
+    resolved = resolve_run(run_id) if run_id else None
+    if resolved is None or not resolved.ok:
+        return (dash.no_update,) * 3
+    try:
+        frame, matrix = resolved.run.class_metrics(), resolved.run.confusion()
+    except ArtifactError:
+        return (dash.no_update,) * 3
+    bars = Patch()
+    for trace in range(len(METRICS)):
+        bars["data"][trace]["marker"]["opacity"] = metric_opacity(digit)
+    confusion = Patch()
+    values = confusion_values(matrix, mode if mode in ("counts", "normalized") else "counts")
+    style = confusion_style(mode, values)
+    confusion["data"][0]["z"] = values
+    confusion["data"][0]["zmax"] = style["zmax"]
+    confusion["data"][0]["texttemplate"] = style["texttemplate"]
+    confusion["data"][0]["hovertemplate"] = style["hovertemplate"]
+    confusion["data"][0]["colorbar"]["title"]["text"] = style["colorbar_title"]
+    confusion["layout"]["shapes"] = highlight_shapes(digit, theme)
+    return metrics_table(frame, digit), bars, confusion
+
+
+@dash.callback(
+    Output(METRICS_CELL, "data"),
+    Input(METRICS_CONFUSION, "clickData"),
+    prevent_initial_call=True,
+)
+def choose_cell(click: dict | None) -> str | None:
+    """Return the clicked confusion cell as "T-P" (true row, predicted column)."""
+    try:
+        point = click["points"][0]
+        cell = f"{int(point['y'])}-{int(point['x'])}"
+    except (TypeError, KeyError, IndexError, ValueError):
+        return dash.no_update
+    return cell if CELL_PATTERN.fullmatch(cell) else dash.no_update
+
+
+@dash.callback(
+    Output(METRICS_CELL, "data", allow_duplicate=True),
+    Input(METRICS_DIGIT, "value"),
+    prevent_initial_call=True,
+)
+def clear_cell(digit: Any) -> None:
+    """Choosing another digit clears the chosen cell: the gallery then shows that digit's mistakes."""
+    return None
+
+
+@dash.callback(
+    Output(METRICS_GALLERY, "figure"),
+    Output(METRICS_GALLERY, "style"),
+    Output(METRICS_GALLERY_TITLE, "children"),
+    Output(METRICS_GALLERY_IDS, "data"),
+    Output(METRICS_DETAIL, "children"),
+    Input(METRICS_CELL, "data"),
+    Input(METRICS_DIGIT, "value"),
+    Input(METRICS_RUN, "data"),
+    Input(ids.THEME, "data"),
+)
+def gallery(cell: str | None, digit: Any, run_id: str | None, theme: str | None) -> tuple:
+    """Show the digits of the chosen cell (or the chosen digit's mistakes), at most GALLERY_LIMIT."""
+    hidden = {"display": "none"}
+    if not run_id:
+        return dash.no_update, hidden, None, None, None
+    resolved = resolve_run(run_id)
+    try:
+        if not resolved.ok:
+            return dash.no_update, hidden, error_card(resolved.error), None, None
+        predictions = resolved.run.predictions()
+        probe_ids = set(resolved.run.probes()["ids"].tolist())
+    except ArtifactError as error:
+        return dash.no_update, hidden, _error(error), None, None
+    match = CELL_PATTERN.fullmatch(cell or "")
+    pair = (int(match.group(1)), int(match.group(2))) if match else None
+    labels, predicted = predictions["labels"], predictions["predicted"]
+    chosen = gallery_indices(labels, predicted, predictions["probabilities"], pair, digit)
+    if pair:
+        what = f"True {pair[0]}, predicted {pair[1]}"
+    else:
+        what = "Mistakes" + ("" if digit in (None, "all") else f" involving digit {digit}")
+    shown = chosen[:GALLERY_LIMIT]
+    more = f", showing the {len(shown)} most confident" if len(chosen) > len(shown) else ""
+    title = [html.H5(f"{what}: {len(chosen)} test digit{'s' if len(chosen) != 1 else ''}{more}"),
+             html.P(f"Click a digit: {PROBE_MARK} marks probe digits, which open in the activation explorer; "
+                    "any other digit shows its class probabilities.", className="small text-body-secondary")]
+    if len(shown) == 0:
+        return dash.no_update, hidden, [*title, notice("No test digits here.")], [], None
+    probabilities = predictions["probabilities"]
+    captions = [f"{labels[i]}→{predicted[i]} {float(probabilities[i, predicted[i]]):.0%}"
+                + (PROBE_MARK if int(i) in probe_ids else "") for i in shown]
+    figure = digit_mosaic(predictions["images"][shown], captions, GALLERY_COLUMNS, theme)
+    return figure, {}, title, [int(i) for i in shown], None
+
+
+@dash.callback(
+    Output(METRICS_NAV, "href"),
+    Output(METRICS_DETAIL, "children", allow_duplicate=True),
+    Input(METRICS_GALLERY, "clickData"),
+    State(METRICS_GALLERY_IDS, "data"),
+    State(METRICS_RUN, "data"),
+    State(ids.THEME, "data"),
+    prevent_initial_call=True,
+)
+def open_digit(click: dict | None, shown: list[int] | None, run_id: str | None, theme: str | None) -> tuple:
+    """Open a clicked probe digit in the activation explorer, or show another digit's probabilities."""
+    shown = shown or []
+    tile = clicked_tile(click, min(GALLERY_COLUMNS, len(shown)), len(shown))
+    resolved = resolve_run(run_id) if run_id else None
+    if tile is None or resolved is None or not resolved.ok:
+        return dash.no_update, dash.no_update
+    index = shown[tile]
+    try:
+        probe_ids = resolved.run.probes()["ids"]
+        predictions = resolved.run.predictions()
+    except ArtifactError as error:
+        return dash.no_update, _error(error)
+    position = np.flatnonzero(probe_ids == index)
+    if len(position):
+        return "/activations" + build_search(run=resolved.run.run_id, probe=int(position[0])), dash.no_update
+    if not 0 <= index < len(predictions["labels"]):
+        return dash.no_update, notice("That digit is no longer in this run's predictions.", color="warning")
+    label, guess = int(predictions["labels"][index]), int(predictions["predicted"][index])
+    thumb = digit_mosaic(predictions["images"][index:index + 1], [f"#{index}"], 1, theme)
+    thumb.update_layout(height=130, width=130)
+    return dash.no_update, [
+        html.H6(f"Test digit #{index}: true {label}, answered {guess}"),
+        html.P("Not a probe digit, so there is no layer-by-layer recording of it; here is what the network "
+               "answered.", className="small text-body-secondary"),
+        dbc.Row([
+            dbc.Col(dcc.Graph(figure=thumb, config={"displayModeBar": False, "staticPlot": True}), width="auto"),
+            dbc.Col(dcc.Graph(figure=probability_figure(predictions["probabilities"][index], label, theme),
+                              id="metrics-probabilities", config=GRAPH_CONFIG)),
+        ], className="g-2 align-items-center"),
+    ]
+
+
+@dash.callback(
+    Output(METRICS_QUERY, "data"),
+    Input(METRICS_RUN, "data"),
+    Input(METRICS_DIGIT, "value"),
+    Input(METRICS_MODE, "value"),
+    Input(METRICS_CELL, "data"),
+    prevent_initial_call=True,
+)
+def page_query(run_id: str | None, digit: Any, mode: str, cell: str | None) -> str:
+    """Return the query string of the view: run, digit, mode and cell when not the defaults."""
+    if not run_id:
+        return dash.no_update
+    return build_search(run=run_id, digit=None if digit == "all" else digit,
+                        mode=None if mode == "counts" else mode, cell=cell)
+
+
+dash.clientside_callback(
+    "function(q){return window.cnnviz.pushQuery(q);}",
+    Output(METRICS_QUERY, "data", allow_duplicate=True),
+    Input(METRICS_QUERY, "data"),
+    prevent_initial_call=True,
+)

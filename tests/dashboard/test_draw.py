@@ -1,0 +1,213 @@
+"""The Draw page without TensorFlow: its layout, bad inputs through its callbacks, the walk, request limits.
+
+Tests that run the live model are in test_upload_accuracy.py (the one file allowed to
+import TensorFlow); this file checks that it never gets imported here.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from contextvars import copy_context
+
+import dash
+import numpy as np
+import pytest
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+from PIL import Image
+
+from tests.conftest import ROOT, subprocess_env
+from tests.dashboard.test_preprocess import png_header_only, seven
+
+
+def triggered_by(component_id: str, function):
+    """Wrap a page callback so it runs as if ``component_id`` had triggered it (for ctx.triggered_id)."""
+    def call(*args):
+        def run():
+            context_value.set(AttributeDict(triggered_inputs=[{"prop_id": f"{component_id}.value", "value": None}]))
+            return function(*args)
+
+        return copy_context().run(run)
+
+    return call
+
+
+@pytest.fixture
+def draw(use_store, tiny_store):
+    use_store(tiny_store)
+    return draw_module()
+
+
+def draw_module():
+    """Return the Draw page's module as Dash's page loader imported it (``pages.draw``).
+
+    Importing ``dashboard.pages.draw`` instead would register the page a second time.
+    """
+    import dashboard.app  # noqa: F401  (imports and registers the pages)
+
+    return sys.modules["pages.draw"]
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def png(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **options)
+    return buffer.getvalue()
+
+
+def truncated_png() -> bytes:
+    data = png(Image.fromarray(np.random.default_rng(1).integers(0, 255, (200, 200), dtype=np.uint8)))
+    return data[: len(data) // 2]
+
+
+BAD_UPLOADS = [
+    ("notes.txt", data_url(b"just some text", "text/plain"), "not a PNG or JPEG"),
+    ("cut.png", data_url(truncated_png()), "damaged or incomplete"),
+    ("huge.png", data_url(b"\0" * (2 * 1024 * 1024 + 100)), "larger than the 2 MB limit"),
+    ("bomb.png", data_url(png_header_only(20000, 20000)), "decompression bomb"),
+    ("moving.png", data_url(png(seven(), save_all=True, append_images=[seven(offset=(9, 9))])), "Animated"),
+    ("blank.png", data_url(png(Image.new("L", (64, 64), 255))), "No ink"),
+]
+
+
+@pytest.mark.parametrize("filename, contents, expected", BAD_UPLOADS, ids=[name for name, _, _ in BAD_UPLOADS])
+def test_every_bad_upload_gets_its_message_through_the_callback(draw, filename, contents, expected):
+    digit, message, color, is_open = draw.digit_from_upload(contents, filename)
+    assert digit is dash.no_update  # the last good digit stays on the page
+    assert expected in message and message.startswith(filename) and "Traceback" not in message
+    assert color == "danger" and is_open is True
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGBA", "P"])
+def test_sixteen_bit_rgba_and_palette_uploads_work_through_the_callback(draw, mode):
+    image = seven(ink=0, ground=255)
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image, dtype=np.uint16) * 257)
+    elif mode == "RGBA":
+        rgba = np.zeros((200, 200, 4), dtype=np.uint8)
+        rgba[..., 3] = 255 - np.asarray(image)  # black ink on a transparent sheet
+        image = Image.fromarray(rgba, "RGBA")
+    else:
+        image = image.convert("P")
+    digit, message, color, is_open = draw.digit_from_upload(data_url(png(image)), f"{mode}.png")
+    assert message is None and is_open is False
+    pixels = draw.digit_pixels(digit)
+    assert pixels.shape == (28, 28) and pixels.max() == 255 and (pixels > 0).sum() > 40
+
+
+def test_an_empty_canvas_and_a_blank_drawing_get_messages(draw):
+    digit, message, color, _ = draw.digit_from_canvas(None)
+    assert digit is None and "canvas is empty" in message and color == "info"
+    blank = data_url(png(Image.new("RGBA", (280, 280), (0, 0, 0, 255))))
+    digit, message, color, _ = draw.digit_from_canvas(blank)
+    assert digit is None and "No ink" in message and color == "danger"
+
+
+def test_a_drawing_becomes_a_digit(draw):
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    canvas.paste(seven(size=280, width=22).convert("RGBA"))
+    digit, message, _, is_open = draw.digit_from_canvas(data_url(png(canvas)))
+    assert message is None and is_open is False
+    assert digit["source"] == "drawing" and draw.digit_pixels(digit).max() == 255
+
+
+def test_a_random_test_digit_comes_with_its_label(draw, tiny_store):
+    from artifacts import ArtifactStore
+
+    predictions = ArtifactStore(tiny_store).run("tiny").predictions()
+    digit, message, _, _ = draw.digit_from_test_set(1, "tiny")
+    assert message is None and digit["source"] == "test"
+    index = digit["index"]
+    assert np.array_equal(draw.digit_pixels(digit), predictions["images"][index])
+    assert digit["label"] == int(predictions["labels"][index])
+    _, message, color, _ = draw.digit_from_test_set(1, "no-such-run")
+    assert "no run 'no-such-run'" in message and color == "danger"
+
+
+def test_layout_builds_the_walk_from_the_run(draw):
+    page = draw.layout(run="tiny", layer="pool_1", channel="3")
+    slider = page[draw.LAYER]
+    assert list(slider.marks.values()) == ["pixels", "conv_1", "pool_1", "conv_2", "pool_2", "dense", "output"]
+    assert slider.value == 2
+    assert page[draw.QUERY].data == "?channel=3&layer=pool_1&run=tiny"
+    assert page[draw.CANVAS].width == draw.CANVAS_SIDE
+    assert page[draw.UPLOAD].max_size == 2 * 1024 * 1024
+
+
+def test_layout_with_an_unknown_run_shows_an_error_card(draw):
+    page = draw.layout(run="missing-run")
+    assert "There is no run 'missing-run'" in str(page)
+
+
+def test_no_digit_shows_the_placeholder_and_a_missing_model_a_message(draw, store_copy, use_store):
+    assert draw.show_answer(None, "light", "tiny")[:3] == (draw.SHOWN, draw.HIDDEN, draw.HIDDEN)
+    use_store(store_copy)
+    from artifacts import ArtifactStore
+
+    ArtifactStore(store_copy).run("tiny").model_path.unlink()
+    digit = {"pixels": np.zeros((28, 28), dtype=int).tolist(), "source": "drawing", "label": None}
+    placeholder, results, walk, error, *_ = draw.show_answer(digit, "light", "tiny")
+    assert (placeholder, results, walk) == (draw.HIDDEN, draw.HIDDEN, draw.HIDDEN)
+    assert "has no saved model" in str(error)
+    assert "tensorflow" not in sys.modules
+
+
+def test_a_malformed_digit_store_value_is_a_message_not_a_crash(draw):
+    _, _, _, error, *_ = draw.show_answer({"pixels": [[1, 2], [3]]}, "light", "tiny")
+    assert "28x28" in str(error)
+
+
+def test_the_walk_steps_plays_and_stops_at_the_output(draw):
+    play, pause = "Play", "Pause"
+    assert triggered_by(draw.NEXT, draw.step)(None, 1, None, None, 2, 6, True)[:2] == (3, True)
+    assert triggered_by(draw.PREV, draw.step)(1, None, None, None, 0, 6, True)[:2] == (0, True)
+    value, stopped, label = triggered_by(draw.PLAY, draw.step)(None, None, 1, None, 6, 6, True)
+    assert (value, stopped) == (0, False) and pause in str(label)  # restarts from the input
+    value, stopped, label = triggered_by(draw.TIMER, draw.step)(None, None, 1, 4, 4, 6, False)
+    assert (value, stopped) == (5, False)
+    value, stopped, label = triggered_by(draw.TIMER, draw.step)(None, None, 1, 5, 5, 6, False)
+    assert (value, stopped) == (6, True) and play in str(label)
+    _, stopped, label = triggered_by(draw.PLAY, draw.step)(None, None, 2, 3, 3, 6, False)
+    assert stopped is True and play in str(label)  # Pause
+
+
+def test_a_click_on_a_tile_picks_its_channel_and_a_new_layer_resets_it(draw):
+    click = {"points": [{"customdata": 7, "x": 3, "y": 4}]}
+    assert triggered_by(draw.MAPS, draw.pick_channel)(click, 1) == 7
+    assert triggered_by(draw.MAPS, draw.pick_channel)({"points": [{"customdata": -1}]}, 1) is dash.no_update
+    assert triggered_by(draw.MAPS, draw.pick_channel)({"points": []}, 1) is dash.no_update
+    assert triggered_by(draw.LAYER, draw.pick_channel)(click, 2) is None
+
+
+@pytest.mark.slow
+def test_a_too_large_post_gets_a_clean_413(web_server, tiny_store):
+    base = web_server(tiny_store, WEB_CONCURRENCY="1")
+    limit = 2 * 2 * 1024 * 1024  # MAX_CONTENT_LENGTH: twice the 2 MB upload limit
+    body = b'{"output": "x", "inputs": [{"id": "draw-upload", "property": "contents", "value": "' + \
+        b"A" * (limit + 10) + b'"}]}'
+    request = urllib.request.Request(base + "/_dash-update-component", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=30)
+    reply = raised.value
+    text = reply.read().decode("utf-8", errors="replace")
+    assert reply.code == 413
+    assert json.loads(text)["error"] == "Request Entity Too Large" and "Traceback" not in text
+
+
+def test_the_web_process_does_not_import_tensorflow():
+    code = ("import sys, dashboard.app, dashboard.live_model, dashboard.preprocess; "
+            "assert 'pages.draw' in sys.modules, 'no Draw page'; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=subprocess_env(), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

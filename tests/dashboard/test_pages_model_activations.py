@@ -1,0 +1,216 @@
+"""The Architecture (/model) and Activation explorer (/activations) pages: layouts and callbacks.
+
+Layouts and callbacks are called as plain functions against the ``tiny`` run (the
+callback context that Dash would set is set by hand), an empty store and corrupted runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextvars import copy_context
+
+import dash
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from dash import Patch
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+
+import dashboard.app  # noqa: F401  (registers the pages as Dash imports them)
+from artifacts import ArtifactStore
+from artifacts.format import SNAPSHOT_PROBE_INDEX
+from dashboard.urlstate import parse_search
+
+model = sys.modules["pages.model"]
+activations = sys.modules["pages.activations"]
+
+
+def call(function, triggered: str | None, *args):
+    """Run a callback as Dash would after ``triggered`` (a component id, or None for the first call)."""
+
+    def run():
+        inputs = [{"prop_id": f"{triggered}.value", "value": None}] if triggered else []
+        context_value.set(AttributeDict(triggered_inputs=inputs))
+        return function(*args)
+
+    return copy_context().run(run)
+
+
+def texts(component) -> str:
+    """Return every string in a layout tree, for asserting what a user reads."""
+    return json.dumps(component.to_plotly_json() if hasattr(component, "to_plotly_json") else component,
+                      default=lambda value: value.to_plotly_json() if hasattr(value, "to_plotly_json") else str(value))
+
+
+def find(component, component_id):
+    """Return the component with ``component_id`` in a layout tree, or None."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if child is not None and hasattr(child, "to_plotly_json"):
+            found = find(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
+@pytest.fixture
+def tiny(tiny_store, use_store):
+    use_store(tiny_store)
+    return ArtifactStore(tiny_store).run("tiny")
+
+
+def test_model_page_shows_layer_table_and_filters(tiny):
+    page = model.layout(run="tiny", layer="conv_2", epoch="1")
+    text = texts(page)
+    for name in ("conv_1", "pool_1", "conv_2", "dense", "output", "Conv2D", "MaxPooling2D", "softmax"):
+        assert name in text
+    assert find(page, model.LAYER).value == "conv_2"
+    assert find(page, model.EPOCH).value == 1
+    assert find(page, model.CHANNEL).value == model.MEAN
+    assert "input channel 3" in text  # conv_2 has one grid per input channel to choose from
+    blocks = call(model.draw_blocks, None, "light", "tiny")
+    assert [trace.name for trace in blocks.data if trace.type == "mesh3d"][:3] == ["pixels", "conv_1", "pool_1"]
+
+
+def test_model_filters_follow_layer_channel_and_epoch(tiny):
+    figure, error, query = call(model.draw_filters, model.EPOCH, "conv_2", 3, 1, "dark", "tiny")
+    assert error is None and isinstance(figure, go.Figure)
+    kernel = tiny.snapshot(1)["kernel__conv_2"].astype(np.float32)
+    z = np.asarray(figure.data[0].z)
+    np.testing.assert_allclose(z[0:3, 0:3], kernel[:, :, 3, 0], rtol=1e-6)
+    assert "epoch 1" in figure.layout.title.text and "input channel 3" in figure.layout.title.text
+    assert parse_search(query) == {"run": "tiny", "layer": "conv_2", "channel": 3, "epoch": 1}
+    _, _, first = call(model.draw_filters, None, "conv_1", model.MEAN, 0, "light", "tiny")
+    assert first is dash.no_update  # the first draw adds no history entry
+    options, value = call(model.update_channels, model.LAYER, "conv_1", 3, 0, "tiny")
+    assert value == model.MEAN and len(options) == 1
+
+
+def test_activation_page_rebuilds_the_view_in_the_url(tiny):
+    page = activations.layout(run="tiny", digit="4", probe="13", layer="pool_1", channel="2", epoch="1",
+                              mode="average")
+    assert find(page, activations.DIGIT).value == 4
+    assert find(page, activations.PROBE).data == 13
+    assert find(page, activations.LAYER).value == "pool_1"
+    assert find(page, activations.LAYER).options == ["conv_1", "pool_1", "conv_2", "pool_2"]
+    assert find(page, activations.CHANNEL).value == 2
+    assert find(page, activations.EPOCH).value == 1
+    assert find(page, activations.MODE).value is True
+    query = call(activations.record_query, activations.CHANNEL, 4, 13, "pool_1", 2, 1, True, "tiny")
+    assert parse_search(query) == {"run": "tiny", "digit": 4, "probe": 13, "layer": "pool_1", "channel": 2,
+                                   "epoch": 1, "mode": "average"}
+
+
+def test_digit_filter_moves_the_probe_into_the_class(tiny):
+    labels = tiny.probes()["labels"]
+    chosen = call(activations.select_probe, activations.DIGIT, None, 7, None, 0, "tiny")
+    assert labels[chosen] == 7
+    assert call(activations.select_probe, activations.DIGIT, None, "all", None, chosen, "tiny") is dash.no_update
+    picker = call(activations.draw_picker, None, 7, chosen, "light", "tiny")
+    shown = np.flatnonzero(labels == 7)
+    assert np.asarray(picker.data[0].z).shape[1] == len(shown) * 29 - 1
+    click = {"points": [{"x": 29 + 3, "y": 4}]}  # inside the second thumbnail
+    assert call(activations.select_probe, activations.PICKER, click, 7, None, chosen, "tiny") == shown[1]
+    patch = call(activations.draw_picker, activations.PROBE, 7, int(shown[1]), "light", "tiny")
+    assert isinstance(patch, Patch)
+
+
+def test_digit_views_and_layer_views(tiny):
+    summary, note, digit, saliency, probabilities = call(activations.draw_digit, None, 4, 2, "light", "tiny")
+    assert note is None and "label 1" in texts(summary)
+    snapshot = tiny.snapshot(2)
+    row = int(np.flatnonzero(snapshot[SNAPSHOT_PROBE_INDEX] == 4)[0])
+    np.testing.assert_allclose(np.asarray(saliency.data[1].z), snapshot["saliency"][row].astype(np.float32))
+    np.testing.assert_allclose(np.asarray(probabilities.data[0].y), snapshot["probabilities"][row].astype(np.float32))
+    args = (4, "conv_1", 5, 2, False, "all", "light", "tiny")
+    mosaic = call(activations.draw_mosaic, None, *args)
+    assert "conv_1, probe 4, epoch 2" in mosaic.layout.title.text
+    surface, key = call(activations.draw_surface, None, *args, None)
+    np.testing.assert_allclose(np.asarray(surface.data[0].z),
+                               snapshot["act__conv_1"][row][:, :, 5].astype(np.float32))
+    stack, dense = call(activations.draw_stack, None, 4, 2, "light", "tiny")
+    assert [t.name for t in stack.data if t.type == "surface"] == ["pixels", "conv_1", "pool_1", "conv_2",
+                                                                   "pool_2", "dense", "output"]
+    assert len(dense.data[0].y) == 128
+
+
+def test_epoch_and_channel_changes_are_patches(tiny):
+    args = (4, "conv_1", 5, 1, False, "all", "light", "tiny")
+    _, key = call(activations.draw_surface, None, *args, None)
+    patch, unchanged = call(activations.draw_surface, activations.EPOCH, *args, key)
+    assert isinstance(patch, Patch)
+    operations = patch.to_plotly_json()["operations"]
+    z = next(op for op in operations if op["location"] == ["data", 0, "z"])["params"]["value"]
+    row = int(np.flatnonzero(tiny.snapshot(1)[SNAPSHOT_PROBE_INDEX] == 4)[0])
+    np.testing.assert_allclose(np.asarray(z), tiny.snapshot(1)["act__conv_1"][row][:, :, 5].astype(np.float32))
+    theme_change = call(activations.draw_surface, "theme", *args[:-2], "dark", "tiny", key)[0]
+    assert isinstance(theme_change, go.Figure)
+    highlight = call(activations.draw_mosaic, activations.CHANNEL, *args)
+    assert isinstance(highlight, Patch)
+
+
+def test_class_average_is_the_mean_over_the_class(tiny):
+    maps, caption = activations.layer_maps(tiny, "pool_2", 0, 2, True, 3)
+    snapshot = tiny.snapshot(2)
+    rows = np.flatnonzero(tiny.probes()["labels"][snapshot[SNAPSHOT_PROBE_INDEX]] == 3)
+    np.testing.assert_allclose(maps, snapshot["act__pool_2"][rows].astype(np.float32).mean(axis=0), rtol=1e-6)
+    assert f"mean of {len(rows)} digits of class 3" in caption
+
+
+def test_probe_without_history_says_so_and_offers_the_nearest(store_copy, use_store):
+    use_store(store_copy)
+    run = ArtifactStore(store_copy).run("tiny")
+    # Keep only the first probe of each class in the per-epoch snapshots, as a big run would.
+    for epoch in run.snapshot_epochs()[:-1]:
+        arrays = dict(run.snapshot(epoch))
+        keep = np.arange(0, len(arrays[SNAPSHOT_PROBE_INDEX]), 3)
+        run.write_snapshot(epoch, {key: value if key.startswith("kernel__") else value[keep]
+                                   for key, value in arrays.items()})
+    summary, note, *_ = call(activations.draw_digit, None, 4, 1, "light", "tiny")
+    assert "Only the final epoch (2) is stored for probe 4" in texts(note)
+    assert call(activations.select_probe, activations.NEAREST, None, "all", 1, 4, "tiny") == 3
+    assert call(activations.select_probe, activations.DIGIT, None, 5, None, 4, "tiny") == 15
+
+
+def test_empty_store_shows_how_to_start(tmp_path, use_store):
+    use_store(tmp_path / "empty")
+    for page in (model.layout(), activations.layout()):
+        text = texts(page)
+        assert "error-card" in text and "No runs yet" in text
+
+
+@pytest.mark.parametrize("params", [{"run": "../../etc"}, {"run": "nope"}, {"run": "x" * 300}])
+def test_odd_run_ids_give_a_message(tiny, params):
+    for page in (model.layout(**params), activations.layout(**params)):
+        assert "error-card" in texts(page)
+
+
+def test_odd_view_parameters_fall_back(tiny):
+    page = activations.layout(run="tiny", probe="99999", layer="nope", channel="-3", epoch="77", digit="12")
+    assert "There is no probe 99999" in texts(page)
+    assert find(page, activations.LAYER).value == "conv_1"
+    assert find(page, activations.EPOCH).value == 2
+    page = model.layout(run="tiny", layer="pool_1", channel="999", epoch="abc")
+    assert find(page, model.LAYER).value == "conv_1" and find(page, model.CHANNEL).value == model.MEAN
+    assert call(activations.draw_mosaic, None, 4, "conv_9", 0, 1, False, "all", "light", "tiny") == {}
+
+
+def test_corrupted_runs_give_an_error_card_not_an_exception(store_copy, use_store):
+    use_store(store_copy)
+    (store_copy / "tiny" / "manifest.json").write_text("{not json")
+    for page in (model.layout(run="tiny"), activations.layout(run="tiny")):
+        assert "error-card" in texts(page)
+
+
+def test_corrupted_snapshot_gives_a_message(store_copy, use_store):
+    use_store(store_copy)
+    (store_copy / "tiny" / "snapshots" / "epoch_001.npz").write_bytes(b"garbage")
+    summary, *_ = call(activations.draw_digit, None, 4, 1, "light", "tiny")
+    assert "error-card" in texts(summary)
+    figure, error, _ = call(model.draw_filters, model.EPOCH, "conv_1", model.MEAN, 1, "light", "tiny")
+    assert "error-card" in texts(error)
+    assert call(activations.draw_surface, None, 4, "conv_1", 0, 1, False, "all", "light", "tiny", None) == ({}, None)

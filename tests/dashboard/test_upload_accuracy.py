@@ -1,0 +1,129 @@
+"""The Draw page's live model: real MNIST digits through the upload path, consistency with the pipeline.
+
+The only dashboard test file that imports TensorFlow in the pytest process (through
+``dashboard.live_model``); nothing here forks after that.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from artifacts import ArtifactStore
+from artifacts import format as fmt
+from dashboard import live_model
+from dashboard.live_model import ModelUnavailable, get_live_model
+from tests.dashboard.test_draw import draw_module, triggered_by
+
+LIMIT = 2 * 1024 * 1024
+SAMPLE = 500
+
+
+def png_data_url(image: np.ndarray, scale: int = 4) -> str:
+    """A 28x28 digit written as a PNG at ``scale`` times its size, as dcc.Upload would send it."""
+    side = image.shape[0] * scale
+    buffer = io.BytesIO()
+    Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@pytest.fixture(scope="module")
+def default_run(default_run_store):
+    run = ArtifactStore(default_run_store).run("default")
+    return run, run.manifest()
+
+
+@pytest.fixture(scope="module")
+def draw_page():
+    return draw_module()
+
+
+def test_real_mnist_digits_uploaded_at_4x_are_classified(default_run, draw_page, mnist_test_set):
+    run, manifest = default_run
+    images, labels = mnist_test_set
+    picks = np.random.default_rng(2024).choice(len(images), SAMPLE, replace=False)
+    model = get_live_model(run, manifest)
+    correct = 0
+    for index in picks:
+        digit, error = draw_page.read_image(png_data_url(images[index]), "upload", LIMIT)
+        assert error is None
+        probabilities = model.analyse(draw_page.digit_pixels(digit)).probabilities
+        correct += int(np.argmax(probabilities) == labels[index])
+    accuracy = correct / SAMPLE
+    print(f"live model on {SAMPLE} uploaded MNIST test digits: {accuracy:.1%}")
+    assert accuracy >= 0.97, f"{accuracy:.1%} of {SAMPLE} real test digits"
+
+
+def test_live_analysis_matches_the_pipelines_capture(default_run):
+    """Probabilities, activations and saliency agree with the last snapshot the pipeline wrote."""
+    run, manifest = default_run
+    snapshot = run.snapshot(run.snapshot_epochs()[-1])
+    probes = run.probes()
+    model = get_live_model(run, manifest)
+    for row, position in enumerate(snapshot[fmt.SNAPSHOT_PROBE_INDEX][:5]):
+        analysis = model.analyse(probes["images"][position])
+        assert np.allclose(analysis.probabilities, snapshot[fmt.SNAPSHOT_PROBABILITIES][row], atol=2e-3)
+        assert np.allclose(analysis.saliency, snapshot[fmt.SNAPSHOT_SALIENCY][row], atol=2e-2)
+        for name, values in analysis.activations:
+            stored = snapshot[fmt.ACTIVATION_PREFIX + name][row].astype(np.float32)
+            assert values.shape == stored.shape
+            assert np.allclose(values, stored, atol=2e-2 * max(1.0, float(np.abs(stored).max())))
+    names = [name for name, _ in analysis.activations]
+    assert names == ["conv_1", "pool_1", "conv_2", "pool_2", "dense", "output"]
+    assert analysis.saliency.shape == (28, 28) and 0 <= analysis.saliency.min() <= analysis.saliency.max() <= 1
+
+
+def test_the_model_is_loaded_once_and_again_when_its_file_changes(default_run_store, tmp_path):
+    import shutil
+
+    store_root = tmp_path / "store"
+    shutil.copytree(default_run_store, store_root)
+    run = ArtifactStore(store_root).run("default")
+    manifest = run.manifest()
+    first = get_live_model(run, manifest)
+    assert get_live_model(run, manifest) is first
+    stat = run.model_path.stat()
+    os.utime(run.model_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert get_live_model(run, manifest) is not first
+
+
+def test_a_missing_or_corrupted_model_is_a_message(default_run_store, tmp_path):
+    import shutil
+
+    store_root = tmp_path / "store"
+    shutil.copytree(default_run_store, store_root)
+    run = ArtifactStore(store_root).run("default")
+    manifest = run.manifest()
+    run.model_path.write_bytes(b"PK\x03\x04 this is not a keras archive")
+    with pytest.raises(ModelUnavailable, match="cannot be loaded"):
+        get_live_model(run, manifest)
+    run.model_path.unlink()
+    with pytest.raises(ModelUnavailable, match="has no saved model"):
+        get_live_model(run, manifest)
+
+
+def test_the_page_shows_the_answer_for_an_upload(default_run_store, use_store, draw_page, mnist_test_set):
+    use_store(default_run_store)
+    images, labels = mnist_test_set
+    digit, message, _, _ = draw_page.digit_from_upload(png_data_url(images[0]), "seven.png")
+    assert message is None and digit["name"] == "seven.png"
+    placeholder, results, walk, error, *figures = draw_page.show_answer(digit, "dark", "default")
+    assert (placeholder, results, walk, error) == (draw_page.HIDDEN, draw_page.SHOWN, draw_page.SHOWN, None)
+    top_digit = figures[2][0].children[0].children
+    assert top_digit == str(labels[0])
+    show_layer = triggered_by(draw_page.LAYER, draw_page.show_layer)
+    maps, surface, surface_style, caption, query = show_layer(digit, 1, None, "light", "default", "")
+    assert maps.data[0].type == "heatmap" and surface.data[0].type == "surface"
+    assert surface_style == draw_page.SHOWN and "conv_1" in str(caption)
+    assert query == "?layer=conv_1&run=default"
+    bars, _, surface_style, _, _ = show_layer(digit, 5, None, "light", "default", "")
+    assert bars.data[0].type == "bar" and surface_style == draw_page.HIDDEN
+
+
+def teardown_module():
+    live_model.clear_cache()

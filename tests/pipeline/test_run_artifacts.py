@@ -1,0 +1,128 @@
+"""A real run (the session's ``tiny`` run, trained by the CLI) holds every artifact in the shapes its model implies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from artifacts import ArtifactStore
+from artifacts import format as fmt
+from artifacts.config import TrainConfig, captured_layers, conv_layers, layer_plan
+from pipeline.model import load_model
+from tests.conftest import TINY_RUN_ID
+
+MAX_DEFAULT_RUN_BYTES = 50_000_000
+
+
+@pytest.fixture(scope="module")
+def run(tiny_store):
+    return ArtifactStore(tiny_store).run(TINY_RUN_ID)
+
+
+@pytest.fixture(scope="module")
+def config(run) -> TrainConfig:
+    return TrainConfig.from_dict(run.manifest()["config"])
+
+
+def test_manifest(run, config):
+    manifest = run.manifest()
+    assert manifest["status"] == "complete" and manifest["schema_version"] == fmt.SCHEMA_VERSION
+    assert (config.epochs, config.batch_size, config.probe_per_class, config.seed) == (2, 64, 3, 7)
+    dataset = manifest["dataset"]
+    assert dataset["name"] == "mnist-sample" and dataset["source"]
+    assert 500 <= dataset["train_size"] + dataset["validation_size"] <= 700
+    assert dataset["test_size"] == 500
+    assert {"python", "numpy", "tensorflow", "keras"} <= set(manifest["versions"])
+    metrics = manifest["metrics"]
+    assert 0.5 < metrics["test_accuracy"] <= 1 and metrics["test_loss"] > 0
+    assert manifest["architecture"] == [spec.to_dict() for spec in layer_plan(config)]
+    assert manifest["size_bytes"] == pytest.approx(run.size_bytes(), rel=0.01)
+
+
+def test_history(run, config):
+    history = run.history()
+    assert list(history["epoch"]) == list(range(1, config.epochs + 1))
+    columns = [c for c in history.columns if c != "epoch"]
+    assert history[columns].notna().all().all()
+    assert (history["epoch_seconds"] > 0).all()
+    assert history[list(fmt.CLASS_ACCURACY_COLUMNS)].to_numpy().min() >= 0
+    assert history["learning_rate"].iloc[0] == pytest.approx(config.learning_rate)
+
+
+def test_probes(run, config):
+    probes = run.probes()
+    assert list(np.bincount(probes["labels"], minlength=10)) == [config.probe_per_class] * 10
+    predictions = run.predictions()
+    np.testing.assert_array_equal(predictions["labels"][probes["ids"]], probes["labels"])
+    np.testing.assert_array_equal(predictions["images"][probes["ids"]], probes["images"])
+
+
+def test_snapshots(run, config):
+    assert run.snapshot_epochs() == list(range(config.epochs + 1))
+    plan = {spec.name: spec for spec in layer_plan(config)}
+    probes = len(run.probes()["ids"])
+    per_epoch = 10 * min(config.snapshot_probe_per_class, config.probe_per_class)
+    for epoch in run.snapshot_epochs():
+        snapshot = run.snapshot(epoch)
+        n = probes if epoch == config.epochs else per_epoch
+        assert snapshot[fmt.SNAPSHOT_PROBE_INDEX].shape == (n,)
+        channels = 1
+        for name, block in zip(conv_layers(config), config.conv_blocks, strict=True):
+            kernel = snapshot[fmt.KERNEL_PREFIX + name]
+            assert kernel.shape == (block.kernel_size, block.kernel_size, channels, block.filters)
+            channels = block.filters
+        for name in captured_layers(config):
+            assert snapshot[fmt.ACTIVATION_PREFIX + name].shape == (n, *plan[name].output_shape), (epoch, name)
+        saliency = snapshot[fmt.SNAPSHOT_SALIENCY].astype(np.float32)
+        assert saliency.shape == (n, 28, 28) and saliency.min() >= 0 and saliency.max() <= 1
+        assert np.allclose(saliency.reshape(n, -1).max(axis=1), 1, atol=1e-3)
+        probabilities = snapshot[fmt.SNAPSHOT_PROBABILITIES].astype(np.float32)
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-2)
+        np.testing.assert_allclose(probabilities, snapshot[fmt.ACTIVATION_PREFIX + "output"].astype(np.float32))
+    first, last = run.snapshot(0), run.snapshot(config.epochs)
+    assert not np.array_equal(first[fmt.KERNEL_PREFIX + "conv_1"], last[fmt.KERNEL_PREFIX + "conv_1"])
+
+
+def test_predictions_sum_to_one(run):
+    predictions = run.predictions()
+    n = run.manifest()["dataset"]["test_size"]
+    assert predictions["probabilities"].shape == (n, 10) and predictions["images"].shape == (n, 28, 28)
+    np.testing.assert_allclose(predictions["probabilities"].astype(np.float32).sum(axis=1), 1, atol=1e-2)
+    # Probabilities are stored as float16: the stored class (from float32) may differ only in near-ties.
+    probabilities = predictions["probabilities"].astype(np.float32)
+    rows = np.arange(len(probabilities))
+    gap = probabilities.max(axis=1) - probabilities[rows, predictions["predicted"]]
+    assert (gap <= 2e-3).all() and np.mean(gap == 0) >= 0.99
+
+
+def test_class_metrics_and_confusion_agree_with_the_predictions(run):
+    predictions = run.predictions()
+    labels, predicted = predictions["labels"].astype(int), predictions["predicted"].astype(int)
+    confusion = run.confusion()
+    for true in range(10):
+        for guess in range(10):
+            assert confusion[true, guess] == np.sum((labels == true) & (predicted == guess))
+    metrics = run.class_metrics().set_index("class")
+    for k in range(10):
+        tp = np.sum((labels == k) & (predicted == k))
+        precision = tp / max(np.sum(predicted == k), 1)
+        recall = tp / np.sum(labels == k)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        assert metrics.loc[k, "support"] == np.sum(labels == k)
+        assert metrics.loc[k, ["precision", "recall", "f1"]].tolist() == pytest.approx([precision, recall, f1])
+    assert run.manifest()["metrics"]["test_accuracy"] == pytest.approx(np.mean(labels == predicted))
+
+
+def test_model_loads_safely_and_takes_raw_pixels(run):
+    model = load_model(run.model_path)
+    predictions = run.predictions()
+    raw = predictions["images"][..., None].astype(np.float32)
+    probabilities = model.predict(raw, verbose=0)
+    agreement = np.mean(probabilities.argmax(axis=1) == predictions["predicted"])
+    assert agreement >= 0.995
+    np.testing.assert_allclose(probabilities, predictions["probabilities"].astype(np.float32), atol=5e-3)
+
+
+def test_no_temporary_files_left(run):
+    leftovers = [name for name in run.file_sizes() if name.split("/")[-1].startswith(".")]
+    assert leftovers == []
