@@ -39,13 +39,16 @@ class ArtifactError(Exception):
         super().__init__(f"{where}: {reason}")
 
 
-def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None], durable: bool = True) -> None:
     """Write a file atomically.
 
     Args:
         path: destination.
         write: called with a binary file object open on a temporary file in the
             same folder; whatever it writes becomes ``path``'s content.
+        durable: fsync before the rename. Readers see a whole file either way;
+            skipping it suits files rewritten every second (progress) and files
+            that :func:`sync_folder` flushes before the run is marked complete.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -56,7 +59,8 @@ def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -86,10 +90,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Atomically write ``value`` as indented JSON."""
+def write_json(path: Path, value: Any, durable: bool = True) -> None:
+    """Atomically write ``value`` as indented JSON (see :func:`atomic_write` for ``durable``)."""
     text = json.dumps(json.loads(to_json(value)), indent=2, sort_keys=True) + "\n"
-    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), durable)
 
 
 def read_json(path: Path, run_id: str | None) -> Any:
@@ -124,7 +128,7 @@ _CORRUPT = (OSError, ValueError, EOFError, KeyError, SyntaxError, zipfile.BadZip
 NPZ_COMPRESSLEVEL = 1
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def write_npz(path: Path, arrays: dict[str, np.ndarray], durable: bool = True) -> None:
     """Atomically write arrays as a compressed npz that ``np.load`` reads (no object arrays).
 
     Raises:
@@ -141,7 +145,24 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
                 with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, array, allow_pickle=False)
 
-    atomic_write(path, write)
+    atomic_write(path, write, durable)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync every file under ``folder`` and the folders themselves.
+
+    Best effort: files that vanish meanwhile and symbolic links (never followed) are skipped.
+    """
+    for root, _dirs, files in os.walk(folder):
+        for name in [*files, "."]:
+            try:
+                fd = os.open(os.path.join(root, name), os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def read_npz(path: Path, run_id: str | None, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

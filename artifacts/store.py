@@ -31,6 +31,7 @@ from artifacts.io import (
     read_json,
     read_npy,
     read_npz,
+    sync_folder,
     to_json,
     write_json,
     write_npy,
@@ -267,6 +268,9 @@ class Run:
             raise ValueError(f"status must be one of {fmt.FINISHED_STATUSES}, not {status!r}")
         fields.setdefault("finished", utc_now())
         fields["size_bytes"] = self.size_bytes()
+        # Files written without fsync (snapshots) reach the disk before the
+        # manifest says complete, so a crash cannot leave a complete run without them.
+        sync_folder(self.path)
         return self.update_manifest(status=status, **fields)
 
     # -- history and progress --------------------------------------------
@@ -338,7 +342,7 @@ class Run:
         """Atomically replace the progress record (adds ``updated``, a UNIX time)."""
         body = dict(progress)
         body["updated"] = time.time()
-        write_json(self._file(fmt.PROGRESS), body)
+        write_json(self._file(fmt.PROGRESS), body, durable=False)  # rewritten twice a second
 
     def progress(self) -> dict[str, Any] | None:
         """Return the last progress record, or None before the first one."""
@@ -349,7 +353,7 @@ class Run:
 
     def write_heartbeat(self, pid: int, host: str) -> None:
         """Record that the training process ``pid`` on ``host`` is alive now."""
-        write_json(self._file(fmt.HEARTBEAT), {"pid": pid, "host": host, "time": time.time()})
+        write_json(self._file(fmt.HEARTBEAT), {"pid": pid, "host": host, "time": time.time()}, durable=False)
 
     def heartbeat(self) -> dict[str, Any] | None:
         """Return the last heartbeat ``{pid, host, time}``, or None."""
@@ -450,7 +454,8 @@ class Run:
         """Write the snapshot taken after ``epoch`` (0 = before training)."""
         if fmt.SNAPSHOT_PROBE_INDEX not in arrays:
             raise ValueError(f"a snapshot needs {fmt.SNAPSHOT_PROBE_INDEX!r}")
-        write_npz(self._snapshot_file(epoch), arrays)
+        # Not fsynced here, during training: finish() flushes the whole run.
+        write_npz(self._snapshot_file(epoch), arrays, durable=False)
 
     def snapshot_epochs(self) -> list[int]:
         """Return the epochs that have a snapshot, ascending."""

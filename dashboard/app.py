@@ -32,7 +32,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         use_pages=True,
         pages_folder=str(PAGES),
         assets_folder=str(ASSETS),
-        external_stylesheets=[dbc.themes.FLATLY, dbc.icons.BOOTSTRAP],
+        # Served from dashboard/static/vendor: a CDN link would leave the app unstyled offline.
+        external_stylesheets=["/static/vendor/flatly.min.css", "/static/vendor/bootstrap-icons.min.css"],
         background_callback_manager=make_manager(settings),
         suppress_callback_exceptions=True,
         compress=True,
@@ -44,6 +45,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.config["CNNVIZ_SETTINGS"] = settings
     app.layout = layout
     install(app, settings)
+    # Dash registers its script paths on the first request; with several threads a
+    # concurrent request for a script can arrive before that finishes and get a 500.
+    # Doing it now, before any request, removes the race.
+    with app.server.test_request_context("/"):
+        app._setup_server()
     return app
 
 

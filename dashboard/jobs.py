@@ -174,8 +174,18 @@ def _lock_alive(store: ArtifactStore, lock: dict[str, Any], stale_after: float) 
 
 
 def _job_alive(store: ArtifactStore, lock: dict[str, Any], stale_after: float) -> bool:
-    # A trainer whose supervisor died still trains: the job lives while either does.
+    # A run that reached its final status frees the store at once, although its trainer may
+    # spend seconds more shutting TensorFlow down; a trainer whose supervisor died still trains.
+    if _run_finished(store, lock["run_id"]):
+        return False
     return _lock_alive(store, lock, stale_after) or _trainer_alive(store, lock["run_id"], stale_after)
+
+
+def _run_finished(store: ArtifactStore, run_id: str) -> bool:
+    try:
+        return store.run(run_id).status() != STATUS_RUNNING
+    except (RunNotFound, ArtifactError, ValueError):
+        return False
 
 
 def current(store: ArtifactStore, stale_after: float = STALE_SECONDS) -> dict[str, Any] | None:

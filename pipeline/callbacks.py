@@ -101,7 +101,9 @@ class StoreCallback(keras.callbacks.Callback):
 class ProgressBar(keras.callbacks.Callback):
     """A one-line terminal progress bar (Keras' own would print 20 per-class metrics)."""
 
-    async_safe = True  # batch updates are throttled, so lines from a worker thread cannot interleave
+    # Safe on Keras' worker thread: batch updates are throttled to ten a second, and
+    # Keras waits for them before on_epoch_end writes the epoch's line.
+    async_safe = True
 
     def __init__(self, epochs: int, steps_per_epoch: int, stream=None):
         super().__init__()

@@ -14,6 +14,8 @@ import gzip
 import os
 import socket
 import struct
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,7 +192,7 @@ def read_idx(path: Path) -> np.ndarray:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as handle:
             data = handle.read()
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise DataSourceError(f"cannot read {path.name}: {error}") from None
     if len(data) < 8:
         raise DataSourceError(f"{path.name} is too short to be an IDX file")
@@ -219,7 +221,7 @@ def load_npz(path: Path) -> Dataset:
             arrays = {key: archive[key] for key in IDX_NAMES if key in archive.files}
     except FileNotFoundError:
         raise DataSourceError(f"npz dataset {str(path)!r} does not exist") from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
         raise DataSourceError(f"cannot read npz dataset {str(path)!r}: {error}") from None
     missing = [key for key in IDX_NAMES if key not in arrays]
     if missing:

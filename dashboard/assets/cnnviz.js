@@ -10,8 +10,9 @@ window.cnnviz = Object.assign(window.cnnviz || {}, {
     if (typeof query !== "string") { return window.dash_clientside.no_update; }
     var wanted = query && query !== "?" ? query : "";
     if (wanted !== window.location.search) {
-      window.history.pushState({}, "", window.location.pathname + wanted);
+      window.history.pushState({cnnviz: true}, "", window.location.pathname + wanted);
     }
+    window.cnnviz.lastPath = window.location.pathname;
     return window.dash_clientside.no_update;
   },
   navHrefs: function (run, search) {
@@ -23,4 +24,11 @@ window.cnnviz = Object.assign(window.cnnviz || {}, {
       return active ? page + "?run=" + encodeURIComponent(active) : page;
     });
   }
+});
+
+window.addEventListener("popstate", function () {
+  if (window.cnnviz.lastPath && window.cnnviz.lastPath === window.location.pathname) {
+    window.location.reload();
+  }
+  window.cnnviz.lastPath = window.location.pathname;
 });

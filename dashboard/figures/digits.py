@@ -29,8 +29,9 @@ GAP = 3  # pixels between tiles
 CAPTION = 9  # pixel rows under each tile for its caption
 PITCH_X = SIDE + GAP
 PITCH_Y = SIDE + CAPTION
-# The gaps take the page's colour so the tiles stand apart (digits are white on black).
-GAP_VALUE = {"light": 255, "dark": 34}
+# The gaps take the page's colour so the tiles stand apart (digits are white on black). Not 255
+# for white: runs of 0xFF encode to "////" in base64, and Plotly's JSON escapes every "/" as \u002f.
+GAP_VALUE = {"light": 250, "dark": 34}
 PIXELS_PER_TILE = 3.2  # screen pixels per digit pixel at the figure's natural size
 
 

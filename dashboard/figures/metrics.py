@@ -17,7 +17,7 @@ from dashboard.figures.style import CLASS_COLORS, DIVERGING_SCALE, apply_theme
 METRICS = ("precision", "recall", "f1")
 METRIC_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "f1": "#2ca02c"}
 MODES = ("counts", "normalized")
-CONFUSION_SCALE = "Blues"
+CONFUSION_SCALE = {"light": "Blues", "dark": [[0.0, "#23272b"], [0.5, "#1f5f8b"], [1.0, "#8fd0ff"]]}
 FADED_OPACITY = 0.3
 HIGHLIGHT_LINE = {"light": "#d62728", "dark": "#ffdd57"}
 
@@ -94,6 +94,13 @@ def highlight_shapes(digit: int | str | None, theme: str | None) -> list[dict]:
     ]
 
 
+def cell_text(values: np.ndarray, mode: str, signed: bool = False) -> np.ndarray:
+    """Return each cell's label; empty where the value is 0, so the mistakes stand out."""
+    pattern = ("{:+.0%}" if signed else "{:.0%}") if mode == "normalized" else ("{:+d}" if signed else "{:d}")
+    shown = values if mode == "normalized" else np.asarray(values).astype(np.int64)
+    return np.array([["" if v == 0 else pattern.format(v) for v in row] for row in shown.tolist()], dtype=object)
+
+
 def confusion_style(mode: str, values: np.ndarray) -> dict:
     """Return the heatmap properties that differ between counts and normalized (a Patch sets the same ones).
 
@@ -102,9 +109,9 @@ def confusion_style(mode: str, values: np.ndarray) -> dict:
         values: the matrix as shown (:func:`confusion_values`), for the colour range.
     """
     if mode == "normalized":
-        return dict(texttemplate="%{z:.0%}", colorbar_title="share of row", zmax=1.0,
+        return dict(text=cell_text(values, mode), colorbar_title="share of row", zmax=1.0,
                     hovertemplate="true %{y}, predicted %{x}<br>%{z:.1%} of the true %{y}s<extra></extra>")
-    return dict(texttemplate="%{z}", colorbar_title="digits", zmax=float(max(1, np.max(values))),
+    return dict(text=cell_text(values, mode), colorbar_title="digits", zmax=float(max(1, np.max(values))),
                 hovertemplate="true %{y}, predicted %{x}<br>%{z} digits<extra></extra>")
 
 
@@ -125,8 +132,8 @@ def confusion_figure(matrix: np.ndarray, mode: str, digit: int | str | None, the
     classes = np.arange(NUM_CLASSES)
     figure = go.Figure(
         go.Heatmap(
-            z=values, x=classes, y=classes, colorscale=CONFUSION_SCALE, zmin=0, zmax=style["zmax"],
-            texttemplate=style["texttemplate"], hovertemplate=style["hovertemplate"],
+            z=values, x=classes, y=classes, colorscale=CONFUSION_SCALE["dark" if theme == "dark" else "light"], zmin=0, zmax=style["zmax"],
+            text=style["text"], texttemplate="%{text}", hovertemplate=style["hovertemplate"],
             colorbar=dict(title=dict(text=style["colorbar_title"])), xgap=1, ygap=1,
         )
     )
@@ -153,14 +160,14 @@ def confusion_difference_figure(matrix_a: np.ndarray, matrix_b: np.ndarray, mode
     difference = confusion_values(matrix_a, mode) - confusion_values(matrix_b, mode)
     bound = float(np.abs(difference).max()) or 1.0
     unit = "share of row" if mode == "normalized" else "digits"
-    text = "%{z:+.0%}" if mode == "normalized" else "%{z:+d}"
+    hover = "%{z:+.1%}" if mode == "normalized" else "%{z:+d}"
     classes = np.arange(NUM_CLASSES)
     figure = go.Figure(
         go.Heatmap(
             z=difference, x=classes, y=classes, colorscale=DIVERGING_SCALE, zmid=0, zmin=-bound, zmax=bound,
-            texttemplate=text, xgap=1, ygap=1,
+            text=cell_text(difference, mode, signed=True), texttemplate="%{text}", xgap=1, ygap=1,
             colorbar=dict(title=dict(text=f"{label_a} − {label_b}<br>({unit})")),
-            hovertemplate=f"true %{{y}}, predicted %{{x}}<br>{label_a} − {label_b}: {text}<extra></extra>",
+            hovertemplate=f"true %{{y}}, predicted %{{x}}<br>{label_a} − {label_b}: {hover}<extra></extra>",
         )
     )
     figure.update_layout(

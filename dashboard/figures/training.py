@@ -113,7 +113,7 @@ def timing_figure(history: pd.DataFrame, theme: str | None) -> go.Figure:
     figure.update_layout(title="Time per epoch and learning rate", height=320, legend=dict(orientation="h", y=-0.25))
     figure.update_xaxes(title_text="epoch", dtick=_epoch_tick(len(epochs)))
     figure.update_yaxes(title_text="seconds", secondary_y=False, rangemode="tozero")
-    figure.update_yaxes(title_text="learning rate", secondary_y=True, exponentformat="e", rangemode="tozero",
+    figure.update_yaxes(title_text="learning rate", secondary_y=True, tickformat=".1e", rangemode="tozero",
                         showgrid=False)
     return apply_theme(figure, theme)
 

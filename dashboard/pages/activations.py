@@ -34,6 +34,7 @@ LAYER = "activations-layer"
 CHANNEL = "activations-channel"
 NOTE = "activations-note"
 NEAREST = "activations-nearest"
+NOTE_BOX = "activations-note-box"
 SUMMARY = "activations-summary"
 INPUT = "activations-input"
 SALIENCY = "activations-saliency"
@@ -149,7 +150,8 @@ def layout(**kwargs):
     digit_options = [{"label": "All", "value": "all"}] + [{"label": str(k), "value": k} for k in range(10)]
     controls = dbc.Card(dbc.CardBody([
         dbc.Label("Digit class"),
-        dbc.RadioItems(id=DIGIT, options=digit_options, value=digit, inline=True, className="digit-filter d-flex flex-wrap mb-2",
+        dbc.RadioItems(id=DIGIT, options=digit_options, value=digit, inline=True,
+                       className="digit-filter d-flex flex-wrap mb-2",
                        inputClassName="btn-check", labelClassName="btn btn-outline-primary btn-sm px-2",
                        labelCheckedClassName="active"),
         dbc.Label("Probe digits (click one)", className="d-block"),
@@ -157,7 +159,12 @@ def layout(**kwargs):
         html.Div(id=SUMMARY, className="my-2"),
         dbc.Label("Epoch (0 = before training)"),
         epoch_slider(EPOCH, epochs, epoch),
-        html.Div(id=NOTE, className="mt-2"),
+        dbc.Alert([
+            html.Div(id=NOTE),
+            # Always in the layout: a callback whose Input is missing never fires.
+            dbc.Button("Open the nearest probe with history", id=NEAREST, size="sm", color="warning",
+                       className="mt-1"),
+        ], id=NOTE_BOX, color="warning", className="py-2 small mt-2", is_open=False),
         dbc.Row([
             dbc.Col([dbc.Label("Layer"), dcc.Dropdown(id=LAYER, options=layers, value=layer, clearable=False)]),
             dbc.Col([dbc.Label("Channel"), dbc.Input(id=CHANNEL, type="number", min=0, step=1,
@@ -257,6 +264,7 @@ def draw_picker(digit, probe, theme, run_id):
 @callback(
     Output(SUMMARY, "children"),
     Output(NOTE, "children"),
+    Output(NOTE_BOX, "is_open"),
     Output(INPUT, "figure"),
     Output(SALIENCY, "figure"),
     Output(PROBABILITIES, "figure"),
@@ -279,9 +287,10 @@ def draw_digit(probe, epoch, theme, run_id):
                    figs.saliency_overlay(image, snapshot[SNAPSHOT_SALIENCY][row], theme),
                    figs.probability_bars(probabilities, label, theme))
     except ViewError as error:
-        return error_card(str(error)), None, {}, {}, {}
+        return error_card(str(error)), None, False, {}, {}, {}
     except (ArtifactError, KeyError, IndexError, ValueError) as error:
-        return error_card(f"This digit cannot be shown: {getattr(error, 'reason', error)}"), None, {}, {}, {}
+        return (error_card(f"This digit cannot be shown: {getattr(error, 'reason', error)}"), None, False,
+                {}, {}, {})
     predicted = int(np.argmax(probabilities))
     summary = html.Div([
         dbc.Badge(f"label {label}", color="secondary", className="me-1"),
@@ -290,12 +299,8 @@ def draw_digit(probe, epoch, theme, run_id):
     ])
     note = None
     if shown != epoch:
-        note = dbc.Alert([
-            f"Only the final epoch ({shown}) is stored for probe {probe}, so the slider cannot replay it. ",
-            dbc.Button("Open the nearest probe with history", id=NEAREST, size="sm", color="warning",
-                       className="mt-1"),
-        ], color="warning", className="py-2 small")
-    return summary, note, *figures
+        note = f"Only the final epoch ({shown}) is stored for probe {probe}, so the slider cannot replay it."
+    return summary, note, note is not None, *figures
 
 
 def layer_maps(run, layer: str, probe: int, epoch: int, average: bool, digit) -> tuple[np.ndarray, str]:

@@ -386,9 +386,10 @@ def analyse(run_id: str, digit: dict) -> tuple[np.ndarray, Analysis, dict]:
 def describe(digit: dict) -> str:
     """Return where a digit came from, for figure titles."""
     if digit.get("source") == "test":
-        return f"test digit #{digit.get('index')} (label {digit.get('label')})"
+        return f"test digit #{digit.get('index')}, label {digit.get('label')}"
     if digit.get("source") == "upload":
-        return str(digit.get("name") or "upload")
+        name = str(digit.get("name") or "upload")
+        return name if len(name) <= 24 else name[:23] + "…"
     return "your drawing"
 
 
@@ -440,7 +441,7 @@ def show_answer(digit, theme, run_id):
     layers = [(INPUT_LAYER, pixels.astype(np.float32)), *analysis.activations]
     return (
         HIDDEN, SHOWN, SHOWN, None,
-        input_digit(pixels, f"What the network sees: {describe(digit)}", theme),
+        input_digit(pixels, f"Network input: {describe(digit)}", theme),
         saliency_overlay(pixels, analysis.saliency, theme),
         top_three(analysis.probabilities, label),
         probability_bars(analysis.probabilities, label, theme),

@@ -37,6 +37,7 @@ dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Me
 METRICS_URL = "metrics-url"
 METRICS_RUN = "metrics-run"
 METRICS_QUERY = "metrics-query"
+METRICS_THEME = "metrics-theme"  # dcc.Store: this page's copy of the app's THEME (see the end)
 METRICS_CELL = "metrics-cell"  # dcc.Store: "T-P" of the chosen confusion cell, or None
 METRICS_GALLERY_IDS = "metrics-gallery-ids"  # dcc.Store: test indices of the gallery's tiles
 METRICS_NAV = "metrics-nav"
@@ -121,6 +122,7 @@ def layout(**kwargs: Any) -> html.Div:
         dcc.Store(id=METRICS_URL, data={"run": state.get("run")}),
         dcc.Store(id=METRICS_RUN),
         dcc.Store(id=METRICS_QUERY),
+        dcc.Store(id=METRICS_THEME),
         dcc.Store(id=METRICS_CELL, data=state.get("cell")),
         dcc.Store(id=METRICS_GALLERY_IDS),
         dcc.Location(id=METRICS_NAV, refresh="callback-nav"),
@@ -154,7 +156,7 @@ def _error(error: ArtifactError) -> dbc.Alert:
     Output(METRICS_CONTENT, "style"),
     Output(METRICS_RUN, "data"),
     Input(METRICS_URL, "data"),
-    Input(ids.THEME, "data"),
+    Input(METRICS_THEME, "data"),
     State(ids.ACTIVE_RUN, "data"),
     State(METRICS_DIGIT, "value"),
     State(METRICS_MODE, "value"),
@@ -183,7 +185,7 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any, mode: s
     Input(METRICS_DIGIT, "value"),
     Input(METRICS_MODE, "value"),
     State(METRICS_RUN, "data"),
-    State(ids.THEME, "data"),
+    State(METRICS_THEME, "data"),
     prevent_initial_call=True,
 )
 def highlight(digit: Any, mode: str, run_id: str | None, theme: str | None) -> tuple:
@@ -203,7 +205,7 @@ def highlight(digit: Any, mode: str, run_id: str | None, theme: str | None) -> t
     style = confusion_style(mode, values)
     confusion["data"][0]["z"] = values
     confusion["data"][0]["zmax"] = style["zmax"]
-    confusion["data"][0]["texttemplate"] = style["texttemplate"]
+    confusion["data"][0]["text"] = style["text"]
     confusion["data"][0]["hovertemplate"] = style["hovertemplate"]
     confusion["data"][0]["colorbar"]["title"]["text"] = style["colorbar_title"]
     confusion["layout"]["shapes"] = highlight_shapes(digit, theme)
@@ -244,7 +246,7 @@ def clear_cell(digit: Any) -> None:
     Input(METRICS_CELL, "data"),
     Input(METRICS_DIGIT, "value"),
     Input(METRICS_RUN, "data"),
-    Input(ids.THEME, "data"),
+    Input(METRICS_THEME, "data"),
 )
 def gallery(cell: str | None, digit: Any, run_id: str | None, theme: str | None) -> tuple:
     """Show the digits of the chosen cell (or the chosen digit's mistakes), at most GALLERY_LIMIT."""
@@ -287,7 +289,7 @@ def gallery(cell: str | None, digit: Any, run_id: str | None, theme: str | None)
     Input(METRICS_GALLERY, "clickData"),
     State(METRICS_GALLERY_IDS, "data"),
     State(METRICS_RUN, "data"),
-    State(ids.THEME, "data"),
+    State(METRICS_THEME, "data"),
     prevent_initial_call=True,
 )
 def open_digit(click: dict | None, shown: list[int] | None, run_id: str | None, theme: str | None) -> tuple:
@@ -344,4 +346,13 @@ dash.clientside_callback(
     Output(METRICS_QUERY, "data", allow_duplicate=True),
     Input(METRICS_QUERY, "data"),
     prevent_initial_call=True,
+)
+
+# Page callbacks take the theme from this page's own copy: a callback whose inputs
+# mix an app-level component with this page's components fails in the browser on
+# every other page (a nonexistent Input), while this copy is simply skipped there.
+dash.clientside_callback(
+    "function(theme){return theme || 'light';}",
+    Output(METRICS_THEME, "data"),
+    Input(ids.THEME, "data"),
 )

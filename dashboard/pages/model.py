@@ -181,9 +181,13 @@ def draw_filters(layer, channel, epoch, theme, run_id):
         kernel = resolved.run.snapshot(int(epoch)).get(KERNEL_PREFIX + str(layer))
         if kernel is None:
             return {}, notice(f"The snapshot of epoch {epoch} has no kernel for {layer}.", "warning"), query
-        which = "mean over input channels" if input_channel is None or kernel.shape[2] == 1 \
-            else f"input channel {input_channel}"
-        title = f"{layer}: {kernel.shape[3]} filters, epoch {epoch} ({which})"
+        if kernel.shape[2] == 1:
+            which = ""
+        elif input_channel is None:
+            which = " (mean over input channels)"
+        else:
+            which = f" (input channel {input_channel})"
+        title = f"{layer}: {kernel.shape[3]} filters, epoch {epoch}{which}"
         figure = kernel_grid(kernel, title, theme, input_channel if kernel.shape[2] > 1 else None)
     except (ArtifactError, ValueError, TypeError) as error:
         reason = error.reason if isinstance(error, ArtifactError) else str(error)

@@ -25,6 +25,7 @@ dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN 
 
 RUNS_URL = "runs-url"  # dcc.Store: the run and compare ids the URL asked for
 RUNS_QUERY = "runs-query"  # dcc.Store: the query string pushed to the address bar
+RUNS_THEME = "runs-theme"  # dcc.Store: this page's copy of the app's THEME (see the end)
 RUNS_SELECT = "runs-select"
 RUNS_COMPARE_SELECT = "runs-compare-select"
 RUNS_COMPARE = "runs-compare"
@@ -38,8 +39,8 @@ Pick a second run to lay the two side by side. The **curves** overlay both runs'
 accuracy per epoch (the first run solid, the second dashed). The **F1 difference** is the first run's
 F1 minus the second's for each digit: bars above zero are digits the first run handles better. The
 **confusion difference** subtracts the second run's row-normalized confusion matrix from the first's:
-red on the diagonal means the first run gets more of that digit right, red off the diagonal means it
-makes that mistake more often.
+blue on the diagonal means the first run gets more of that digit right, blue off the diagonal means it
+makes that mistake more often (red: the second run does).
 """
 
 
@@ -116,15 +117,16 @@ def layout(**kwargs: Any) -> html.Div:
             notes.append(notice(asked.error, color="warning"))
     controls = dbc.Row([
         dbc.Col([dbc.Label("Active run", html_for=RUNS_SELECT),
-                 dcc.Dropdown(id=RUNS_SELECT, options=options, clearable=False, placeholder="no complete run")], md=4),
+                 dbc.Select(id=RUNS_SELECT, options=options, placeholder="no complete run")], md=4),
         dbc.Col([dbc.Label("Compare with", html_for=RUNS_COMPARE_SELECT),
-                 dcc.Dropdown(id=RUNS_COMPARE_SELECT, options=options, value=state.get("compare"),
-                              placeholder="choose a second run")], md=4),
+                 dbc.Select(id=RUNS_COMPARE_SELECT, options=[{"label": "(none)", "value": ""}, *options],
+                            value=state.get("compare", ""))], md=4),
         dbc.Col(html.Div(id=RUNS_ACTIVE_NOTE, className="small text-body-secondary pt-4"), md=4),
     ], className="mb-3 g-3")
     return html.Div([
         dcc.Store(id=RUNS_URL, data={"run": state.get("run"), "compare": state.get("compare")}),
         dcc.Store(id=RUNS_QUERY),
+        dcc.Store(id=RUNS_THEME),
         heading,
         explanation("What is a run?", "A **run** is one network trained once: its settings, the numbers it "
                     "recorded after every epoch, and the finished model. Click a run's name to make it the "
@@ -154,24 +156,26 @@ def initial_run(url: dict | None, active: Any, options: list[dict] | None) -> st
 
 
 @dash.callback(
-    Output(ids.ACTIVE_RUN, "data", allow_duplicate=True),
     Output(RUNS_QUERY, "data"),
     Output(RUNS_ACTIVE_NOTE, "children"),
     Output(RUNS_COMPARE, "children"),
     Input(RUNS_SELECT, "value"),
     Input(RUNS_COMPARE_SELECT, "value"),
-    Input(ids.THEME, "data"),
+    Input(RUNS_THEME, "data"),
     prevent_initial_call=True,
 )
 def show_runs(run_id: str | None, compare_id: str | None, theme: str | None) -> tuple:
     """Make ``run_id`` the active run, update the URL and draw the comparison with ``compare_id``."""
     if not run_id:
-        return dash.no_update, "", "", ""
+        return "", "", ""
     note = ["Showing ", html.B(run_id), " on every page: ",
             dcc.Link("training", href=f"/training?run={run_id}"), ", ",
             dcc.Link("metrics", href=f"/metrics?run={run_id}"), "."]
     query = build_search(run=run_id, compare=compare_id if compare_id != run_id else None)
-    return run_id, query, note, compare_section(run_id, compare_id, theme)
+    # set_props, not an Output: the active-run store lives in the app shell, and an
+    # Output there would make the renderer look for this page's inputs on every page.
+    dash.set_props(ids.ACTIVE_RUN, {"data": run_id})
+    return query, note, compare_section(run_id, compare_id, theme)
 
 
 def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> list:
@@ -210,4 +214,13 @@ dash.clientside_callback(
     Output(RUNS_QUERY, "data", allow_duplicate=True),
     Input(RUNS_QUERY, "data"),
     prevent_initial_call=True,
+)
+
+# Page callbacks take the theme from this page's own copy: a callback whose inputs
+# mix an app-level component with this page's components fails in the browser on
+# every other page (a nonexistent Input), while this copy is simply skipped there.
+dash.clientside_callback(
+    "function(theme){return theme || 'light';}",
+    Output(RUNS_THEME, "data"),
+    Input(ids.THEME, "data"),
 )

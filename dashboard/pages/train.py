@@ -315,7 +315,6 @@ def cancel(n_clicks, run_id):
     Output(TRAIN_CURVES, "figure"),
     Output(TRAIN_CURVES, "style"),
     Output(TRAIN_INTERVAL, "disabled"),
-    Output(ids.ACTIVE_RUN, "data", allow_duplicate=True),
     Input(TRAIN_INTERVAL, "n_intervals"),
     Input(ids.THEME, "data"),
     State(TRAIN_STARTED, "data"),
@@ -332,12 +331,15 @@ def follow(_ticks, theme, started, final):
             run_id = (jobs.current(store) or {}).get("run_id")
     if not run_id:
         # Before the job takes the lock there is nothing to show; stop once the callback has answered.
-        return dash.no_update, dash.no_update, dash.no_update, final is not None, dash.no_update
+        return dash.no_update, dash.no_update, dash.no_update, final is not None
     try:
         job = jobs.poll(store, run_id)
     except (OSError, ValueError):
         job = jobs.JobStatus(run_id, "missing")
     figure: go.Figure | Any = curves_figure(job.history, theme) if len(job.history) else dash.no_update
     style = {} if len(job.history) else {"display": "none"}
-    active = job.run_id if job.status == "complete" else dash.no_update
-    return status_panel(job), figure, style, job.finished, active
+    if job.status == "complete":
+        # set_props, not an Output: see the Runs page; the shell's store must not tie
+        # this page's inputs to every other page.
+        dash.set_props(ids.ACTIVE_RUN, {"data": job.run_id})
+    return status_panel(job), figure, style, job.finished

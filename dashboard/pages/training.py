@@ -23,6 +23,7 @@ dash.register_page(__name__, path="/training", name="Training", order=1, title="
 TRAINING_URL = "training-url"  # dcc.Store: the run the URL asked for (None: active or newest)
 TRAINING_RUN = "training-run"  # dcc.Store: the run id the page shows, once resolved
 TRAINING_QUERY = "training-query"
+TRAINING_THEME = "training-theme"  # dcc.Store: this page's copy of the app's THEME (see the end)
 TRAINING_DIGIT = "training-digit"
 TRAINING_MESSAGE = "training-message"
 TRAINING_CONTENT = "training-content"
@@ -97,6 +98,7 @@ def layout(**kwargs: Any) -> html.Div:
         dcc.Store(id=TRAINING_URL, data={"run": state.get("run")}),
         dcc.Store(id=TRAINING_RUN),
         dcc.Store(id=TRAINING_QUERY),
+        dcc.Store(id=TRAINING_THEME),
         heading,
         dcc.Loading(html.Div(id=TRAINING_MESSAGE), type="dot"),
         content,
@@ -111,7 +113,7 @@ def layout(**kwargs: Any) -> html.Div:
     Output(TRAINING_CONTENT, "style"),
     Output(TRAINING_RUN, "data"),
     Input(TRAINING_URL, "data"),
-    Input(ids.THEME, "data"),
+    Input(TRAINING_THEME, "data"),
     State(ids.ACTIVE_RUN, "data"),
     State(TRAINING_DIGIT, "value"),
 )
@@ -189,4 +191,13 @@ dash.clientside_callback(
     Output(TRAINING_QUERY, "data", allow_duplicate=True),
     Input(TRAINING_QUERY, "data"),
     prevent_initial_call=True,
+)
+
+# Page callbacks take the theme from this page's own copy: a callback whose inputs
+# mix an app-level component with this page's components fails in the browser on
+# every other page (a nonexistent Input), while this copy is simply skipped there.
+dash.clientside_callback(
+    "function(theme){return theme || 'light';}",
+    Output(TRAINING_THEME, "data"),
+    Input(ids.THEME, "data"),
 )

@@ -150,7 +150,9 @@ def test_malformed_class_metrics(run, text):
     expect_error(run, fmt.CLASS_METRICS)
 
 
-@pytest.mark.parametrize("matrix", [np.zeros((9, 10), dtype=np.int64), np.full((10, 10), np.nan), -np.eye(10, dtype=int)])
+@pytest.mark.parametrize(
+    "matrix", [np.zeros((9, 10), dtype=np.int64), np.full((10, 10), np.nan), -np.eye(10, dtype=int)]
+)
 def test_malformed_confusion(run, matrix):
     np.save(run.path / fmt.CONFUSION, matrix)
     expect_error(run, fmt.CONFUSION)

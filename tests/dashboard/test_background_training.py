@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,10 @@ def open_train_page(driver, base: str, epochs: int = QUICK_EPOCHS, limit: int = 
     """Open /train and fill a quick configuration: few epochs on the first ``limit`` digits."""
     from selenium.webdriver.common.by import By
 
+    for _ in range(8):
+        # Each gunicorn worker registers Dash's script paths when it first renders the index; until
+        # then it answers 500 for them (a Dash multi-worker quirk), so let every worker render it.
+        urllib.request.urlopen(base + "/train", timeout=30).read()
     driver.get(base + "/train")
     wait_for(lambda: "total" in text_of(driver, "train-preview"), 30, "the layer preview never appeared")
     set_value(driver, "train-epochs", epochs)
@@ -146,9 +151,9 @@ def test_the_preview_lists_every_layer_or_the_problem():
 
 
 def test_the_train_callback_refuses_when_training_is_off(tmp_path, monkeypatch):
-    import dashboard.app  # noqa: F401
     from dash.background_callback.managers import BaseBackgroundCallbackManager
 
+    import dashboard.app  # noqa: F401
     from dashboard.pages.train import layout
 
     monkeypatch.setenv("CNNVIZ_ALLOW_TRAINING", "0")

@@ -120,8 +120,9 @@ def test_digit_filter_moves_the_probe_into_the_class(tiny):
 
 
 def test_digit_views_and_layer_views(tiny):
-    summary, note, digit, saliency, probabilities = call(activations.draw_digit, None, 4, 2, "light", "tiny")
-    assert note is None and "label 1" in texts(summary)
+    summary, note, is_open, digit, saliency, probabilities = call(activations.draw_digit, None, 4, 2, "light",
+                                                                  "tiny")
+    assert note is None and is_open is False and "label 1" in texts(summary)
     snapshot = tiny.snapshot(2)
     row = int(np.flatnonzero(snapshot[SNAPSHOT_PROBE_INDEX] == 4)[0])
     np.testing.assert_allclose(np.asarray(saliency.data[1].z), snapshot["saliency"][row].astype(np.float32))
@@ -170,8 +171,8 @@ def test_probe_without_history_says_so_and_offers_the_nearest(store_copy, use_st
         keep = np.arange(0, len(arrays[SNAPSHOT_PROBE_INDEX]), 3)
         run.write_snapshot(epoch, {key: value if key.startswith("kernel__") else value[keep]
                                    for key, value in arrays.items()})
-    summary, note, *_ = call(activations.draw_digit, None, 4, 1, "light", "tiny")
-    assert "Only the final epoch (2) is stored for probe 4" in texts(note)
+    summary, note, is_open, *_ = call(activations.draw_digit, None, 4, 1, "light", "tiny")
+    assert "Only the final epoch (2) is stored for probe 4" in note and is_open is True
     assert call(activations.select_probe, activations.NEAREST, None, "all", 1, 4, "tiny") == 3
     assert call(activations.select_probe, activations.DIGIT, None, 5, None, 4, "tiny") == 15
 

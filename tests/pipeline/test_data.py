@@ -88,9 +88,11 @@ def test_npz(tmp_path):
     np.savez(tmp_path / "bad.npz", x_train=x_train)
     with pytest.raises(DataSourceError, match="lacks"):
         load_dataset(f"npz:{tmp_path / 'bad.npz'}")
-    (tmp_path / "garbage.npz").write_bytes(b"not a zip at all")
-    with pytest.raises(DataSourceError, match="cannot read"):
-        load_dataset(f"npz:{tmp_path / 'garbage.npz'}")
+    for name, content in (("garbage", b"not a zip at all"), ("fake-zip", b"PK\x03\x04 not really"),
+                          ("truncated", (tmp_path / "mnist.npz").read_bytes()[:500])):
+        (tmp_path / f"{name}.npz").write_bytes(content)
+        with pytest.raises(DataSourceError, match="cannot read"):
+            load_dataset(f"npz:{tmp_path / name}.npz")
 
 
 def test_unknown_sources():

@@ -11,8 +11,6 @@ from artifacts.config import TrainConfig, captured_layers, conv_layers, layer_pl
 from pipeline.model import load_model
 from tests.conftest import TINY_RUN_ID
 
-MAX_DEFAULT_RUN_BYTES = 50_000_000
-
 
 @pytest.fixture(scope="module")
 def run(tiny_store):
