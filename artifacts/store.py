@@ -557,7 +557,10 @@ def _cached(path: Path, load: Callable[[Path], Any]) -> Any:
     except FileNotFoundError:
         return load(path)
     except OSError as error:
-        raise ArtifactError(path.parent.name, path.name, f"cannot be read ({error})") from None
+        in_snapshots = path.parent.name == fmt.SNAPSHOT_DIR
+        run_folder = path.parent.parent if in_snapshots else path.parent
+        name = f"{fmt.SNAPSHOT_DIR}/{path.name}" if in_snapshots else path.name
+        raise ArtifactError(run_folder.name, name, f"cannot be read ({error})") from None
     key = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
     with _CACHE_LOCK:
         if key in _CACHE:

@@ -10,6 +10,7 @@ import logging
 import time
 
 import dash
+from dash.exceptions import DependencyException
 from flask import g, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -67,6 +68,12 @@ def install(app: dash.Dash, settings: Settings) -> None:
     @server.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         return jsonify(error=error.name, message=error.description), error.code
+
+    @server.errorhandler(DependencyException)
+    def unknown_dependency(_error: DependencyException):
+        # Dash raises this for a script path it does not serve: the client asked for
+        # something that does not exist, which is a 404, not a server fault.
+        return jsonify(error="Not Found", message="No such file."), 404
 
     @server.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -52,6 +52,7 @@ class DashClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._dependencies: list[dict] | None = None
+        self._shell: dict[str, dict] | None = None
 
     def get(self, path: str) -> Response:
         """GET ``path`` (with its query) and return the response; 4xx/5xx do not raise."""
@@ -87,14 +88,15 @@ class DashClient:
             values: (component id, property) -> value for its inputs and states.
             changed: the ``id.prop`` strings that triggered it (default: all inputs).
         """
-        inputs = [dict(item, value=values.get((item["id"], item["property"]))) for item in dependency["inputs"]]
-        state = [dict(item, value=values.get((item["id"], item["property"]))) for item in dependency["state"]]
+        inputs = [_wire(item, values) for item in dependency["inputs"]]
+        state = [_wire(item, values) for item in dependency["state"]]
         payload = {
             "output": dependency["output"],
             "outputs": _outputs(dependency["output"]),
             "inputs": inputs,
             "state": state,
-            "changedPropIds": changed if changed is not None else [f"{i['id']}.{i['property']}" for i in inputs],
+            "changedPropIds": changed if changed is not None
+            else [f"{item['id']}.{item['property']}" for item in dependency["inputs"]],
         }
         return self.post_callback(payload)
 
@@ -117,25 +119,76 @@ class DashClient:
             layout = response.json()["response"]["_pages_content"]["children"]
         return response, layout
 
-    def page_callbacks(self, layout: Any) -> Iterator[tuple[dict, dict[tuple[str, str], Any]]]:
-        """Yield (dependency, values) for each server callback the layout would fire on load.
+    def shell_props(self) -> dict[str, dict]:
+        """Return the app shell's components (``/_dash-layout``) by id, fetched once."""
+        if self._shell is None:
+            self._shell = dict(_component_props(self.get("/_dash-layout").json()))
+        return self._shell
 
-        Callbacks with pattern-matching ids, clientside and background callbacks, and
-        those with ``prevent_initial_call`` are left out.
+    def page_callbacks(self, layout: Any) -> Iterator[tuple[dict, dict[tuple[str, str], Any]]]:
+        """Yield (dependency, values) for each server callback the page would fire on load.
+
+        A callback counts when one of its outputs is on the page and all its inputs
+        are on the page or in the app shell. Callbacks with pattern-matching ids,
+        clientside and background callbacks, and those with ``prevent_initial_call``
+        are left out.
         """
-        props = dict(_component_props(layout))
+        page = dict(_component_props(layout))
+        props = {**self.shell_props(), **page}
         for dependency in self.dependencies():
             if dependency.get("clientside_function") or dependency.get("background"):
                 continue
             if dependency.get("prevent_initial_call") or dependency["output"] == ROUTER_OUTPUT:
                 continue
             items = dependency["inputs"] + dependency["state"]
-            if any(not isinstance(item["id"], str) or item["id"].startswith("{") for item in items):
+            outputs = _outputs(dependency["output"])
+            outputs = outputs if isinstance(outputs, list) else [outputs]
+            if not any(output["id"] in page for output in outputs):
                 continue
-            if not all(item["id"] in props for item in dependency["inputs"]):
+            if not all(item["id"] in props or _WILDCARD in item["id"] for item in dependency["inputs"]):
                 continue
-            values = {(item["id"], item["property"]): props.get(item["id"], {}).get(item["property"]) for item in items}
+            values = {(item["id"], item["property"]): _value(item, props) for item in items}
             yield dependency, values
+
+
+_WILDCARD = '["ALL"]'
+
+
+def _key(component_id: Any) -> str:
+    # Dash names a dict id by its JSON with sorted keys and no spaces.
+    if isinstance(component_id, dict):
+        return json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+    return component_id
+
+
+def is_wildcard(key: tuple[str, str]) -> bool:
+    """True for a (component id, property) key whose id has an ALL wildcard."""
+    return _WILDCARD in key[0]
+
+
+def _value(item: dict, props: dict[str, dict]) -> Any:
+    component_id = item["id"]
+    if _WILDCARD not in component_id:
+        return props.get(component_id, {}).get(item["property"])
+    # An ALL dependency is sent as the list of every matching component, as the renderer does.
+    wanted = json.loads(component_id)
+    fixed = {k: v for k, v in wanted.items() if v != ["ALL"]}
+    matches = []
+    for key, component in props.items():
+        if key.startswith("{"):
+            parsed = json.loads(key)
+            if parsed.keys() == wanted.keys() and all(parsed[k] == v for k, v in fixed.items()):
+                matches.append({"id": parsed, "property": item["property"], "value": component.get(item["property"])})
+    return matches
+
+
+def _wire(item: dict, values: dict[tuple[str, str], Any]) -> Any:
+    component_id = item["id"]
+    value = values.get((component_id, item["property"]))
+    if _WILDCARD in component_id:
+        return value if isinstance(value, list) else []
+    wired = json.loads(component_id) if component_id.startswith("{") else component_id
+    return {"id": wired, "property": item["property"], "value": value}
 
 
 def _outputs(output: str) -> Any:
@@ -152,8 +205,8 @@ def _component_props(node: Any) -> Iterator[tuple[str, dict]]:
             yield from _component_props(child)
     elif isinstance(node, dict) and "props" in node:
         props = node["props"]
-        if isinstance(props.get("id"), str):
-            yield props["id"], props
+        if isinstance(props.get("id"), (str, dict)):
+            yield _key(props["id"]), props
         for value in props.values():
             if isinstance(value, (list, dict)):
                 yield from _component_props(value)

@@ -130,9 +130,10 @@ def confusion_figure(matrix: np.ndarray, mode: str, digit: int | str | None, the
     values = confusion_values(matrix, mode)
     style = confusion_style(mode, values)
     classes = np.arange(NUM_CLASSES)
+    scale = CONFUSION_SCALE["dark" if theme == "dark" else "light"]
     figure = go.Figure(
         go.Heatmap(
-            z=values, x=classes, y=classes, colorscale=CONFUSION_SCALE["dark" if theme == "dark" else "light"], zmin=0, zmax=style["zmax"],
+            z=values, x=classes, y=classes, colorscale=scale, zmin=0, zmax=style["zmax"],
             text=style["text"], texttemplate="%{text}", hovertemplate=style["hovertemplate"],
             colorbar=dict(title=dict(text=style["colorbar_title"])), xgap=1, ygap=1,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -191,3 +192,13 @@ def test_list_runs_survives_a_broken_run(run, tmp_path):
     summaries = {item["run_id"]: item for item in store.list_runs()}
     assert summaries["fine"]["status"] == "complete"
     assert summaries["broken-run"]["status"] == "error" and "manifest.json" in summaries["broken-run"]["error"]
+
+
+def test_unreadable_path_names_run_and_file(run):
+    # A snapshot path that cannot even be stat'ed: a file where the folder should be.
+    snapshots = run.path / fmt.SNAPSHOT_DIR
+    shutil.rmtree(snapshots)
+    snapshots.write_text("not a folder")
+    with pytest.raises(ArtifactError) as caught:
+        run.snapshot(1)
+    assert caught.value.run_id == "broken-run" and caught.value.filename == SNAPSHOT_1

@@ -11,10 +11,11 @@ import dash
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io
-from plotly.utils import PlotlyJSONEncoder
 import pytest
+from plotly.utils import PlotlyJSONEncoder
 
 from artifacts import ArtifactStore
+from dashboard import ids
 from tests.conftest import TINY_RUN_ID
 
 ODD_IDS = ["..", "%2e%2e", "../tiny", "x" * 300, "ünïcødé", "tiny/../tiny", " tiny"]
@@ -71,6 +72,14 @@ def has_class(component, name: str) -> bool:
     return any(name in str(node["props"].get("className", "")).split() for node in flatten(component))
 
 
+@pytest.fixture
+def set_props(monkeypatch) -> dict:
+    """Record dash.set_props calls (callbacks write the app shell's stores with it) by component id."""
+    written: dict = {}
+    monkeypatch.setattr(dash, "set_props", lambda component_id, props: written.setdefault(component_id, props))
+    return written
+
+
 def second_run(store: Path, run_id: str = "tiny-b") -> str:
     """Copy the tiny run to a second run id in a writable store."""
     shutil.copytree(store / TINY_RUN_ID, store / run_id)
@@ -81,7 +90,7 @@ def second_run(store: Path, run_id: str = "tiny-b") -> str:
 # -- Runs -------------------------------------------------------------------
 
 
-def test_runs_page_lists_runs_and_sets_the_active_run(pages, tiny_store, use_store):
+def test_runs_page_lists_runs_and_sets_the_active_run(pages, tiny_store, use_store, set_props):
     use_store(tiny_store)
     runs = pages["runs"]
     page = runs.layout()
@@ -91,19 +100,19 @@ def test_runs_page_lists_runs_and_sets_the_active_run(pages, tiny_store, use_sto
     options = [{"label": "tiny", "value": "tiny"}]
     assert call(runs.initial_run, {"run": None}, None, options) == "tiny"
     assert call(runs.initial_run, {"run": None}, "gone", options) == "tiny"
-    active, query, note, compare = call(runs.show_runs, "tiny", "", "light")
-    assert active == "tiny" and query == "?run=tiny"
+    query, note, compare = call(runs.show_runs, "tiny", "", "light")
+    assert set_props[ids.ACTIVE_RUN] == {"data": "tiny"} and query == "?run=tiny"
     assert "Choose a second run" in text_of(compare)
 
 
-def test_runs_page_compares_two_runs(pages, store_copy, use_store):
+def test_runs_page_compares_two_runs(pages, store_copy, use_store, set_props):
     use_store(store_copy)
     other = second_run(store_copy)
     runs = pages["runs"]
     options = [{"value": other}, {"value": "tiny"}]
     assert call(runs.initial_run, {"run": None}, "tiny", options) == "tiny"  # the stored active run
     assert call(runs.initial_run, {"run": other}, "tiny", options) == other  # the URL wins
-    active, query, _note, compare = call(runs.show_runs, "tiny", other, "dark")
+    query, _note, compare = call(runs.show_runs, "tiny", other, "dark")
     assert query == f"?compare={other}&run=tiny"
     figures = [node["props"]["figure"] for node in flatten(compare) if "figure" in node["props"]]
     assert len(figures) == 3
