@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- requests: {load.requests}, errors: {load.errors}",
         f"- requests per second: {load.requests_per_second:.1f}",
-        f"- latency seen by the clients: p50 {load.percentile(50) * 1000:.0f} ms, p95 {load.percentile(95) * 1000:.0f} ms",
+        f"- latency seen by the clients: p50 {load.percentile(50) * 1000:.0f} ms, "
+        f"p95 {load.percentile(95) * 1000:.0f} ms",
     ]))
     print((ROOT / "benchmarks" / "results.md").read_text())
     return 0 if load.errors == 0 else 1

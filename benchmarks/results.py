@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import platform
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
-HEADER = "# Benchmark results\n\nEach section is rewritten by the script it names; ratios are measured side by side in one run.\n"
+HEADER = ("# Benchmark results\n\nEach section is rewritten by the script it names; "
+          "ratios are measured side by side in one run.\n")
 
 
 def machine() -> str:
@@ -16,7 +17,7 @@ def machine() -> str:
     import os
 
     return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
+            f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}")
 
 
 def write_section(title: str, body: str) -> None:

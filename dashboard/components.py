@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
@@ -37,6 +39,21 @@ def onboarding() -> dbc.Card:
             ]
         ),
         className="onboarding",
+    )
+
+
+def digit_filter(component_id: str, value: Any) -> dbc.RadioItems:
+    """Return the all / 0-9 digit-class filter as one joined button group.
+
+    Args:
+        component_id: the RadioItems' id.
+        value: "all" or a digit 0-9.
+    """
+    return dbc.RadioItems(
+        id=component_id,
+        options=[{"label": "all", "value": "all"}] + [{"label": str(k), "value": k} for k in range(10)],
+        value=value, inline=True, className="btn-group digit-filter", inputClassName="btn-check",
+        labelClassName="btn btn-outline-primary btn-sm", labelCheckedClassName="active",
     )
 
 

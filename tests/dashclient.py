@@ -14,8 +14,9 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
 

@@ -16,7 +16,7 @@ from dash import Input, Output, Patch, State, dcc, html
 
 from artifacts import ArtifactError
 from dashboard import ids
-from dashboard.components import error_card, explanation, notice, onboarding
+from dashboard.components import digit_filter, error_card, explanation, notice, onboarding
 from dashboard.figures.digits import clicked_tile, digit_mosaic
 from dashboard.figures.metrics import (
     METRICS,
@@ -69,16 +69,6 @@ diagonal holds the right answers; everything else is a mistake, e.g. row 4, colu
 9s. **Normalized** divides each row by its total, so rows compare even when classes have different sizes.
 Click any cell to see the digits in it.
 """
-
-
-def digit_filter(component_id: str, value: Any) -> dbc.RadioItems:
-    """Return the all / 0-9 button group."""
-    return dbc.RadioItems(
-        id=component_id,
-        options=[{"label": "all", "value": "all"}] + [{"label": str(k), "value": k} for k in range(10)],
-        value=value, inline=True, className="btn-group digit-filter", inputClassName="btn-check",
-        labelClassName="btn btn-outline-primary btn-sm", labelCheckedClassName="active",
-    )
 
 
 def layout(**kwargs: Any) -> html.Div:

@@ -13,7 +13,7 @@ from dash import Input, Output, Patch, State, dcc, html
 
 from artifacts import ArtifactError
 from dashboard import ids
-from dashboard.components import error_card, explanation, onboarding
+from dashboard.components import digit_filter, error_card, explanation, onboarding
 from dashboard.figures.training import class_accuracy_figure, class_line_style, curves_figure, timing_figure
 from dashboard.runs import choose_run, get_store, resolve_run
 from dashboard.urlstate import build_search, parse_state
@@ -56,16 +56,6 @@ Bars show how long each epoch took (the first one includes setting up). The line
 how big a step the optimiser takes on every batch. Too large and training jumps around; too small and it
 crawls. Constant here unless the run's settings lower it over time.
 """
-
-
-def digit_filter(component_id: str, value: Any) -> dbc.RadioItems:
-    """Return the all / 0-9 button group."""
-    return dbc.RadioItems(
-        id=component_id,
-        options=[{"label": "all", "value": "all"}] + [{"label": str(k), "value": k} for k in range(10)],
-        value=value, inline=True, className="btn-group digit-filter", inputClassName="btn-check",
-        labelClassName="btn btn-outline-primary btn-sm", labelCheckedClassName="active",
-    )
 
 
 def layout(**kwargs: Any) -> html.Div:

@@ -52,9 +52,12 @@ def open_page(duo, path: str) -> None:
 
 
 def figure_value(duo, graph_id: str, expression: str):
-    """Evaluate ``expression`` on the graph's Plotly div (``gd``) in the page."""
+    """Evaluate ``expression`` on the graph's Plotly div (``gd``); None until the figure has what it reads."""
+    # A graph div exists before Plotly has drawn its traces: reading a trace that is
+    # not there yet is "not ready", not an error.
     return duo.driver.execute_script(
-        f"var gd = document.querySelector('#{graph_id} .js-plotly-plot'); return gd ? {expression} : null;"
+        f"var gd = document.querySelector('#{graph_id} .js-plotly-plot');"
+        f" try {{ return gd ? {expression} : null; }} catch (error) {{ return null; }}"
     )
 
 

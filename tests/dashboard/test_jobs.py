@@ -177,7 +177,9 @@ def test_a_dead_supervisor_and_trainer_are_reaped(store, stand_in):
     os.kill(supervisor, signal.SIGKILL)
     assert jobs.current(store)["run_id"] == run_id  # the trainer still trains: the job holds the store
     os.kill(trainer, signal.SIGKILL)
-    wait_until(lambda: not psutil.pid_exists(trainer) or psutil.Process(trainer).status() == psutil.STATUS_ZOMBIE)
+    # kill() returns before the kernel has ended the process: wait until both are gone.
+    for pid in (supervisor, trainer):
+        wait_until(lambda pid=pid: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     assert jobs.reap_stale(store) == [run_id]
     assert store.run(run_id).status() == "failed"
     assert jobs.current(store) is None
