@@ -18,8 +18,50 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 
 from artifacts import ArtifactError
 from artifacts.config import TrainConfig, captured_layers, layer_plan
-from dashboard import explanations, ids
-from dashboard.components import error_card, explanation, onboarding
+from dashboard import ids
+from dashboard.components import error_card, onboarding
+from dashboard.draw_layout import (
+    BRUSH,
+    BRUSH_APPLIED,
+    CANVAS_PNG,
+    CHANNEL,
+    CLEAR,
+    DIGIT,
+    HIDDEN,
+    INPUT,
+    INPUT_LAYER,
+    LAYER,
+    LAYER_CAPTION,
+    LAYER_TEXT,
+    MAPS,
+    MESSAGE,
+    MODEL_ERROR,
+    NEXT,
+    NO_MESSAGE,
+    PLACEHOLDER,
+    PLAY,
+    PREV,
+    PROBABILITIES,
+    QUERY,
+    RANDOM,
+    READY,
+    RESULTS,
+    RUN,
+    SALIENCY,
+    SHOWN,
+    STACKED,
+    SURFACE,
+    SURFACE_COLUMN,
+    TIMER,
+    TOP3,
+    UNDO,
+    UPLOAD,
+    input_card,
+    placeholder,
+    result_row,
+    top_three,
+    walk_card,
+)
 from dashboard.figures.activations import (
     activation_surface,
     dense_bars,
@@ -36,73 +78,6 @@ from dashboard.settings import get_settings
 from dashboard.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/draw", name="Draw", order=6, title="Draw a digit")
-
-CANVAS = "draw-canvas"
-CANVAS_PNG = "draw-canvas-png"
-BRUSH = "draw-brush"
-BRUSH_APPLIED = "draw-brush-applied"
-UNDO = "draw-undo"
-CLEAR = "draw-clear"
-UPLOAD = "draw-upload"
-RANDOM = "draw-random"
-MESSAGE = "draw-message"
-DIGIT = "draw-digit"
-RUN = "draw-run"
-QUERY = "draw-query"
-PLACEHOLDER = "draw-placeholder"
-RESULTS = "draw-results"
-MODEL_ERROR = "draw-model-error"
-INPUT = "draw-input"
-TOP3 = "draw-top3"
-PROBABILITIES = "draw-probabilities"
-SALIENCY = "draw-saliency"
-STACKED = "draw-stacked"
-LAYER = "draw-layer"
-PREV = "draw-prev"
-NEXT = "draw-next"
-PLAY = "draw-play"
-TIMER = "draw-timer"
-CHANNEL = "draw-channel"
-LAYER_CAPTION = "draw-layer-caption"
-MAPS = "draw-maps"
-SURFACE = "draw-surface"
-SURFACE_COLUMN = "draw-surface-column"
-READY = "draw-ready"
-
-CANVAS_SIDE = 280  # canvas pixels; 10 per MNIST pixel
-INPUT_LAYER = "pixels"
-PLAY_MS = 1500
-GRAPH_CONFIG = {"displaylogo": False}
-SMALL_GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
-SHOWN = {"display": "block"}
-HIDDEN = {"display": "none"}
-NO_MESSAGE = (None, "info", False)
-
-PREPROCESSING = """
-The network was trained on MNIST, so a new digit is prepared the way MNIST's were: made gray, turned
-into **light ink on a dark background** (a dark-on-light picture is inverted), **cropped** to the ink,
-**scaled** to fit a 20x20 box keeping its proportions (thin strokes are thickened first so they survive),
-and placed in a 28x28 frame with its **centre of mass** in the middle. The small picture is exactly
-what the network receives.
-"""
-WALK = """
-Step through the network one layer at a time, or press **Play**. Convolution and pooling layers show
-one tile per channel (click a tile to see that channel as a 3D landscape); dense layers show one bar
-per unit; the last layer gives the probabilities.
-"""
-FEATURE_MAPS = """
-A **feature map** is what one filter "sees" in your digit: bright where its pattern appears, dark where
-it does not. Every tile is one channel of the chosen layer; all tiles share one colour bar. Early layers
-keep the digit's shape; deeper layers are smaller and more abstract. Click a tile to see that channel
-as a 3D landscape; the framed tile is the one shown.
-"""
-LAYER_TEXT = {
-    "Input": "The 28x28 pixels the network receives (0 = black, 255 = white).",
-    "Conv2D": "Each tile is one filter's feature map: bright where its pattern appears in the digit.",
-    "MaxPooling2D": "Each 2x2 window keeps only its largest value: half the size, the same channels.",
-    "Dense": "Every unit combines all the numbers of the layer before into one feature.",
-}
-
 
 def layer_steps(manifest: dict) -> list[tuple[str, str, str]]:
     """Return (name, kind, description) for the input and every captured layer, in network order.
@@ -189,112 +164,6 @@ def layout(**kwargs):
         ]),
         html.Div(walk_card(steps, layer), id=f"{RESULTS}-walk", style=HIDDEN),
     ], className="draw-page")
-
-
-def input_card(max_bytes: int) -> dbc.Card:
-    """Return the card with the canvas, its tools, the upload and the test-digit button."""
-    tools = dbc.Row([
-        dbc.Col([dbc.Label("Brush", html_for=BRUSH, className="small mb-0"),
-                 dcc.Slider(id=BRUSH, min=6, max=40, step=2, value=22, marks=None,
-                            tooltip={"placement": "bottom"}, allow_direct_input=False)], xs=12, sm=6),
-        dbc.Col(dbc.ButtonGroup([
-            dbc.Button([html.I(className="bi bi-arrow-counterclockwise me-1"), "Undo"], id=UNDO,
-                       color="secondary", outline=True, size="sm"),
-            dbc.Button([html.I(className="bi bi-x-lg me-1"), "Clear"], id=CLEAR, color="secondary",
-                       outline=True, size="sm"),
-        ]), xs=12, sm=6, className="d-flex align-items-center justify-content-sm-end mt-2 mt-sm-0"),
-    ], className="g-2 align-items-center my-2")
-    upload = html.Div(
-        dcc.Upload(
-            id=UPLOAD,
-            children=html.Div([html.I(className="bi bi-upload me-2"), "Drop a PNG or JPEG here or ",
-                               html.A("choose a file", className="link-info"),
-                               html.Div(f"up to {max_bytes // (1024 * 1024)} MB", className="small")]),
-            accept="image/png,image/jpeg,.png,.jpg,.jpeg",
-            max_size=max_bytes,
-            multiple=False,
-            className="draw-upload",
-        ),
-        **{"data-max-bytes": str(max_bytes)},
-    )
-    return dbc.Card(dbc.CardBody([
-        html.H5("Your digit", className="card-title"),
-        html.Canvas(id=CANVAS, width=CANVAS_SIDE, height=CANVAS_SIDE, title="Draw a digit here"),
-        tools,
-        upload,
-        dbc.Button([html.I(className="bi bi-shuffle me-2"), "Random test digit"], id=RANDOM, color="info",
-                   outline=True, className="w-100 mt-2"),
-        dbc.Alert(id=MESSAGE, is_open=False, color="info", className="mt-2 mb-0 py-2 small"),
-        explanation("How a drawing becomes MNIST-like", PREPROCESSING),
-    ]))
-
-
-def placeholder() -> dbc.Card:
-    """Return what the result area shows before there is a digit."""
-    return dbc.Card(dbc.CardBody([
-        html.I(className="bi bi-pencil display-5 text-body-secondary"),
-        html.H5("Draw a digit to see what the network makes of it", className="mt-3"),
-        html.P("Write one digit, 0 to 9, large and in the middle of the black board. "
-               "Or upload a photo of one, or pick a random digit from the test set.",
-               className="text-body-secondary mb-0"),
-    ], className="text-center py-5"))
-
-
-def result_row() -> dbc.Row:
-    """Return the cards of the answer: the model's input, top three classes, saliency."""
-    def graph(component_id: str, height: int) -> dcc.Graph:
-        return dcc.Graph(id=component_id, config=SMALL_GRAPH_CONFIG, style={"height": f"{height}px"})
-
-    return dbc.Row([
-        dbc.Col(dbc.Card(dbc.CardBody([
-            graph(INPUT, 270),
-            graph(SALIENCY, 270),
-            explanation("Saliency", explanations.SALIENCY),
-        ])), md=5, className="mb-3"),
-        dbc.Col(dbc.Card(dbc.CardBody([
-            html.H5("The network's answer", className="card-title"),
-            html.Div(id=TOP3, className="draw-top3 mb-2"),
-            graph(PROBABILITIES, 280),
-            explanation("Probabilities", explanations.SOFTMAX),
-        ])), md=7, className="mb-3"),
-    ])
-
-
-def walk_card(steps: list[tuple[str, str, str]], layer: int) -> dbc.Card:
-    """Return the step-by-step walk through the layers and the stacked 3D view."""
-    marks = {index: name for index, (name, _, _) in enumerate(steps)}
-    controls = dbc.Row([
-        dbc.Col(dbc.ButtonGroup([
-            dbc.Button(html.I(className="bi bi-skip-backward-fill"), id=PREV, color="secondary", outline=True,
-                       title="Previous layer"),
-            dbc.Button([html.I(className="bi bi-play-fill me-1"), "Play"], id=PLAY, color="primary",
-                       title="Walk through the layers"),
-            dbc.Button(html.I(className="bi bi-skip-forward-fill"), id=NEXT, color="secondary", outline=True,
-                       title="Next layer"),
-        ]), width="auto"),
-        dbc.Col(dcc.Slider(id=LAYER, min=0, max=len(steps) - 1, step=1, value=layer, marks=marks,
-                           included=False, allow_direct_input=False), className="pt-2"),
-    ], className="g-3 align-items-center")
-    return dbc.Card(dbc.CardBody([
-        html.H5("Through the layers", className="card-title"),
-        explanation("How to use the walk", WALK),
-        controls,
-        dcc.Interval(id=TIMER, interval=PLAY_MS, disabled=True),
-        html.Div(id=LAYER_CAPTION, className="small mt-2"),
-        dbc.Row([
-            dbc.Col(dcc.Graph(id=MAPS, config=GRAPH_CONFIG, style={"height": "440px"}), lg=7),
-            dbc.Col(dcc.Graph(id=SURFACE, config=GRAPH_CONFIG, style={"height": "440px"}), lg=5,
-                    id=SURFACE_COLUMN),
-        ], className="g-2"),
-        dbc.Row([
-            dbc.Col(dcc.Graph(id=STACKED, config=GRAPH_CONFIG, style={"height": "600px"}), lg=7),
-            dbc.Col([
-                explanation("Feature maps", FEATURE_MAPS, open_=True),
-                explanation("3D surface", explanations.SURFACE),
-                explanation("Stacked layers", explanations.STACKED),
-            ], lg=5, className="pt-3"),
-        ], className="g-2 mt-2"),
-    ]), className="mb-3")
 
 
 # -- where the digit comes from ------------------------------------------------
@@ -391,27 +260,6 @@ def describe(digit: dict) -> str:
         name = str(digit.get("name") or "upload")
         return name if len(name) <= 24 else name[:23] + "…"
     return "your drawing"
-
-
-def top_three(probabilities: np.ndarray, label: int | None) -> list:
-    """Return the three most likely classes as rows of a big digit and a bar."""
-    rows = []
-    for rank, cls in enumerate(np.argsort(probabilities)[::-1][:3]):
-        share = float(probabilities[cls])
-        color = "info" if rank == 0 else "secondary"
-        if label is not None and rank == 0:
-            color = "success" if cls == label else "danger"
-        rows.append(html.Div([
-            html.Div(str(int(cls)), className="draw-top-digit me-3"),
-            dbc.Progress(value=max(share * 100, 0.5), color=color, className="flex-grow-1",
-                         style={"height": "1.1rem"}),
-            html.Div(f"{share:.1%}", className="draw-top-share ms-3"),
-        ], className="draw-top-row d-flex align-items-center mb-2"))
-    if label is not None:
-        verdict = "right" if int(np.argmax(probabilities)) == label else "wrong"
-        rows.append(html.Div(f"The true label is {label}: the network is {verdict}.",
-                             className="small text-body-secondary"))
-    return rows
 
 
 @callback(

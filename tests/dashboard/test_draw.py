@@ -21,6 +21,7 @@ from dash._callback_context import context_value
 from dash._utils import AttributeDict
 from PIL import Image
 
+from dashboard import draw_layout as parts
 from tests.conftest import ROOT, subprocess_env
 from tests.dashboard.test_preprocess import png_header_only, seven
 
@@ -134,12 +135,12 @@ def test_a_random_test_digit_comes_with_its_label(draw, tiny_store):
 
 def test_layout_builds_the_walk_from_the_run(draw):
     page = draw.layout(run="tiny", layer="pool_1", channel="3")
-    slider = page[draw.LAYER]
+    slider = page[parts.LAYER]
     assert list(slider.marks.values()) == ["pixels", "conv_1", "pool_1", "conv_2", "pool_2", "dense", "output"]
     assert slider.value == 2
-    assert page[draw.QUERY].data == "?channel=3&layer=pool_1&run=tiny"
-    assert page[draw.CANVAS].width == draw.CANVAS_SIDE
-    assert page[draw.UPLOAD].max_size == 2 * 1024 * 1024
+    assert page[parts.QUERY].data == "?channel=3&layer=pool_1&run=tiny"
+    assert page[parts.CANVAS].width == parts.CANVAS_SIDE
+    assert page[parts.UPLOAD].max_size == 2 * 1024 * 1024
 
 
 def test_layout_with_an_unknown_run_shows_an_error_card(draw):
@@ -148,14 +149,14 @@ def test_layout_with_an_unknown_run_shows_an_error_card(draw):
 
 
 def test_no_digit_shows_the_placeholder_and_a_missing_model_a_message(draw, store_copy, use_store):
-    assert draw.show_answer(None, "light", "tiny")[:3] == (draw.SHOWN, draw.HIDDEN, draw.HIDDEN)
+    assert draw.show_answer(None, "light", "tiny")[:3] == (parts.SHOWN, parts.HIDDEN, parts.HIDDEN)
     use_store(store_copy)
     from artifacts import ArtifactStore
 
     ArtifactStore(store_copy).run("tiny").model_path.unlink()
     digit = {"pixels": np.zeros((28, 28), dtype=int).tolist(), "source": "drawing", "label": None}
     placeholder, results, walk, error, *_ = draw.show_answer(digit, "light", "tiny")
-    assert (placeholder, results, walk) == (draw.HIDDEN, draw.HIDDEN, draw.HIDDEN)
+    assert (placeholder, results, walk) == (parts.HIDDEN, parts.HIDDEN, parts.HIDDEN)
     assert "has no saved model" in str(error)
 
 
@@ -166,24 +167,24 @@ def test_a_malformed_digit_store_value_is_a_message_not_a_crash(draw):
 
 def test_the_walk_steps_plays_and_stops_at_the_output(draw):
     play, pause = "Play", "Pause"
-    assert triggered_by(draw.NEXT, draw.step)(None, 1, None, None, 2, 6, True)[:2] == (3, True)
-    assert triggered_by(draw.PREV, draw.step)(1, None, None, None, 0, 6, True)[:2] == (0, True)
-    value, stopped, label = triggered_by(draw.PLAY, draw.step)(None, None, 1, None, 6, 6, True)
+    assert triggered_by(parts.NEXT, draw.step)(None, 1, None, None, 2, 6, True)[:2] == (3, True)
+    assert triggered_by(parts.PREV, draw.step)(1, None, None, None, 0, 6, True)[:2] == (0, True)
+    value, stopped, label = triggered_by(parts.PLAY, draw.step)(None, None, 1, None, 6, 6, True)
     assert (value, stopped) == (0, False) and pause in str(label)  # restarts from the input
-    value, stopped, label = triggered_by(draw.TIMER, draw.step)(None, None, 1, 4, 4, 6, False)
+    value, stopped, label = triggered_by(parts.TIMER, draw.step)(None, None, 1, 4, 4, 6, False)
     assert (value, stopped) == (5, False)
-    value, stopped, label = triggered_by(draw.TIMER, draw.step)(None, None, 1, 5, 5, 6, False)
+    value, stopped, label = triggered_by(parts.TIMER, draw.step)(None, None, 1, 5, 5, 6, False)
     assert (value, stopped) == (6, True) and play in str(label)
-    _, stopped, label = triggered_by(draw.PLAY, draw.step)(None, None, 2, 3, 3, 6, False)
+    _, stopped, label = triggered_by(parts.PLAY, draw.step)(None, None, 2, 3, 3, 6, False)
     assert stopped is True and play in str(label)  # Pause
 
 
 def test_a_click_on_a_tile_picks_its_channel_and_a_new_layer_resets_it(draw):
     click = {"points": [{"customdata": 7, "x": 3, "y": 4}]}
-    assert triggered_by(draw.MAPS, draw.pick_channel)(click, 1) == 7
-    assert triggered_by(draw.MAPS, draw.pick_channel)({"points": [{"customdata": -1}]}, 1) is dash.no_update
-    assert triggered_by(draw.MAPS, draw.pick_channel)({"points": []}, 1) is dash.no_update
-    assert triggered_by(draw.LAYER, draw.pick_channel)(click, 2) is None
+    assert triggered_by(parts.MAPS, draw.pick_channel)(click, 1) == 7
+    assert triggered_by(parts.MAPS, draw.pick_channel)({"points": [{"customdata": -1}]}, 1) is dash.no_update
+    assert triggered_by(parts.MAPS, draw.pick_channel)({"points": []}, 1) is dash.no_update
+    assert triggered_by(parts.LAYER, draw.pick_channel)(click, 2) is None
 
 
 @pytest.mark.slow
