@@ -8,6 +8,7 @@ this web process never imports TensorFlow.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -31,7 +32,8 @@ def ensure_demo_run(store_root) -> int:
           file=sys.stderr, flush=True)
     command = [sys.executable, "-m", "pipeline", "train", "--dataset", "mnist-sample",
                "--store", str(store.root), "--run-id", run_id]
-    return subprocess.call(command)
+    # TensorFlow's C++ start-up chatter is noise in a first-run terminal; the child alone is told.
+    return subprocess.call(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 def main(argv: list[str] | None = None) -> int:
