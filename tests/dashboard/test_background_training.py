@@ -140,9 +140,20 @@ def test_configs_that_cannot_work_say_why(change, message):
         config_from_form(**{**FORM, **change})
 
 
+def train_page():
+    """Return the Train page module as Dash loaded it (``pages.train``).
+
+    Importing ``dashboard.pages.train`` instead would register the page a second time.
+    """
+    import sys
+
+    import dashboard.app  # noqa: F401  (loads the pages)
+
+    return sys.modules["pages.train"]
+
+
 def test_the_preview_lists_every_layer_or_the_problem():
-    import dashboard.app  # noqa: F401  (registers the pages)
-    from dashboard.pages.train import preview
+    preview = train_page().preview
 
     table = str(preview(*FORM.values()))
     assert "26×26×8" in table and "Dense" in table and "total" in table
@@ -153,8 +164,7 @@ def test_the_preview_lists_every_layer_or_the_problem():
 def test_the_train_callback_refuses_when_training_is_off(tmp_path, monkeypatch):
     from dash.background_callback.managers import BaseBackgroundCallbackManager
 
-    import dashboard.app  # noqa: F401
-    from dashboard.pages.train import layout
+    layout = train_page().layout
 
     monkeypatch.setenv("CNNVIZ_ALLOW_TRAINING", "0")
     monkeypatch.setenv("CNNVIZ_STORE", str(tmp_path / "store"))
