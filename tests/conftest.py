@@ -150,24 +150,11 @@ def web_server(tmp_path):
 @pytest.fixture
 def redis_url(tmp_path):
     """A real ``redis-server`` on a free loopback port for this test; yields its URL."""
-    import socket
-    import time
+    from tests.servers import free_port, start_redis
 
-    server = shutil.which("redis-server")
-    require(server is not None, "redis-server is not installed (Debian package redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.05)
+    require(shutil.which("redis-server") is not None, "redis-server is not installed (Debian package redis-server)")
+    port = free_port()
+    process = start_redis(port, tmp_path)
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:

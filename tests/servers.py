@@ -23,6 +23,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_redis(port: int, folder: Path, timeout: float = 10) -> subprocess.Popen:
+    """Start a real ``redis-server`` on 127.0.0.1:``port`` (no persistence) and wait until it accepts connections.
+
+    Raises:
+        RuntimeError: it did not accept connections within ``timeout`` seconds.
+    """
+    import shutil
+
+    process = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+                                "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"redis-server did not start on port {port}")
+
+
 def procfile_command(process: str) -> str:
     """Return the command of ``process`` (``web``, ``worker``) in the Procfile."""
     for line in (ROOT / "Procfile").read_text().splitlines():

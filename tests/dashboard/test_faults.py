@@ -22,8 +22,9 @@ from artifacts import ArtifactStore
 from artifacts.config import TrainConfig
 from dashboard import jobs
 from tests.conftest import ROOT, TINY_RUN_ID, require, subprocess_env
+from tests.dashboard.test_background_training import wait_for
 from tests.dashclient import DashClient
-from tests.servers import free_port, procfile_web
+from tests.servers import free_port, procfile_web, start_redis
 
 pytestmark = pytest.mark.slow
 
@@ -32,17 +33,6 @@ def fingerprint(run_dir: Path) -> dict[str, str]:
     """Return every file's SHA-256 in a run folder, by relative path."""
     return {str(path.relative_to(run_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
             for path in sorted(run_dir.rglob("*")) if path.is_file()}
-
-
-def wait_for(predicate, timeout: float, message: str, interval: float = 0.2):
-    """Poll ``predicate`` until truthy; fail with ``message`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(message)
 
 
 def assert_serving(client: DashClient, run_id: str) -> None:
@@ -92,25 +82,6 @@ def _progress(store: ArtifactStore, run_id: str) -> dict | None:
         return store.run(run_id).progress()
     except Exception:  # not created yet, or mid-replace on a slow disk
         return None
-
-
-def start_redis(port: int, folder: Path) -> subprocess.Popen:
-    """Start a real redis-server on ``port`` and wait until it accepts connections."""
-    import socket
-
-    server = shutil.which("redis-server")
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(folder)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    pytest.fail("redis-server did not start")
 
 
 def test_redis_stopped_and_restarted_during_a_celery_job(tiny_store, tmp_path):
