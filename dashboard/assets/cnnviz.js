@@ -6,11 +6,16 @@
 // page is not rebuilt. Back and forward fire popstate, Dash's router re-renders
 // the page from the URL, and the page comes back in the state it had.
 window.cnnviz = Object.assign(window.cnnviz || {}, {
-  pushQuery: function (query) {
+  pushQuery: function (query, replace) {
     if (typeof query !== "string") { return window.dash_clientside.no_update; }
     var wanted = query && query !== "?" ? query : "";
     if (wanted !== window.location.search) {
-      window.history.pushState({cnnviz: true}, "", window.location.pathname + wanted);
+      var url = window.location.pathname + wanted;
+      if (replace) {
+        window.history.replaceState({cnnviz: true}, "", url);
+      } else {
+        window.history.pushState({cnnviz: true}, "", url);
+      }
     }
     window.cnnviz.lastPath = window.location.pathname;
     return window.dash_clientside.no_update;

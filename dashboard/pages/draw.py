@@ -448,8 +448,11 @@ dash.clientside_callback(
 )
 
 dash.clientside_callback(
-    "function(q) { return window.cnnviz.pushQuery(q); }",
+    # While Play runs (the timer is enabled) each step replaces the URL instead of
+    # adding a history entry, so Back leaves the walk instead of replaying it.
+    "function(q, stopped) { return window.cnnviz.pushQuery(q, stopped === false); }",
     Output(QUERY, "data", allow_duplicate=True),
     Input(QUERY, "data"),
+    State(TIMER, "disabled"),
     prevent_initial_call=True,
 )

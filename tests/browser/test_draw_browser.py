@@ -57,3 +57,15 @@ def test_a_broken_upload_gets_a_message(draw_page, tmp_path):
     message = draw_page.find_element("#draw-message").text
     assert "not a PNG or JPEG" in message or "damaged" in message
     assert draw_page.find_element("#draw-results").value_of_css_property("display") == "none"
+
+
+def test_play_walks_the_layers_without_filling_the_history(draw_page):
+    draw_page.driver.execute_script("document.getElementById('draw-random').click()")
+    draw_page.wait_for_style_to_equal("#draw-results-walk", "display", "block", timeout=60)
+    draw_page.wait_for_contains_text("#draw-layer-caption", "pixels", timeout=30)
+    entries = draw_page.driver.execute_script("return window.history.length")
+    draw_page.driver.execute_script("document.getElementById('draw-play').click()")
+    # Two steps of the walk (1.5 s each): the caption and the URL move to later layers.
+    draw_page.wait_for_contains_text("#draw-layer-caption", "pool_1", timeout=20)
+    assert "layer=pool_1" in draw_page.driver.current_url or "layer=conv_2" in draw_page.driver.current_url
+    assert draw_page.driver.execute_script("return window.history.length") == entries
