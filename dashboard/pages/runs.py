@@ -10,7 +10,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, html
+from dash import ALL, Input, Output, State, dcc, html
 
 from artifacts import ArtifactError
 from artifacts.format import STATUS_COMPLETE
@@ -30,6 +30,7 @@ RUNS_SELECT = "runs-select"
 RUNS_COMPARE_SELECT = "runs-compare-select"
 RUNS_COMPARE = "runs-compare"
 RUNS_ACTIVE_NOTE = "runs-active-note"
+RUNS_ROW = "runs-row"  # pattern-matching id type of the table's rows: {"type": RUNS_ROW, "run": run_id}
 
 STATUS_COLORS = {"complete": "success", "running": "info", "failed": "danger", "cancelled": "secondary",
                  "error": "danger"}
@@ -94,7 +95,7 @@ def runs_table(summaries: list[dict[str, Any]]) -> dbc.Table:
             html.Td(_accuracy(summary)),
             html.Td(dbc.Badge(status, color=STATUS_COLORS.get(status, "secondary"))),
             html.Td(_size(summary.get("size_bytes"))),
-        ], id={"type": "runs-row", "run": run_id}))
+        ], id={"type": RUNS_ROW, "run": run_id}))
     return dbc.Table([header, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="runs-table")
 
 
@@ -223,4 +224,14 @@ dash.clientside_callback(
     "function(theme){return theme || 'light';}",
     Output(RUNS_THEME, "data"),
     Input(ids.THEME, "data"),
+)
+
+dash.clientside_callback(
+    # The active run's row is highlighted in the table, in the browser: no round trip.
+    """function(active) {
+        var outputs = window.dash_clientside.callback_context.outputs_list || [];
+        return outputs.map(function (output) { return output.id.run === active ? "table-active fw-semibold" : ""; });
+    }""",
+    Output({"type": RUNS_ROW, "run": ALL}, "className"),
+    Input(RUNS_SELECT, "value"),
 )

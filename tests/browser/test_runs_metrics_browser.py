@@ -127,3 +127,10 @@ def test_a_copied_url_reopens_the_same_view(served):
     assert figure_value(served, "training-classes", "gd.data[2].line.width") == 1
     assert "digit=3" in served.driver.current_url and "run=tiny" in served.driver.current_url
     assert_no_severe(served)
+
+
+def test_the_active_run_is_highlighted_in_the_runs_table(served):
+    open_page(served, "/?run=tiny")
+    row = wait_until(lambda: served.driver.find_elements(By.CSS_SELECTOR, "tr.table-active"))
+    assert len(row) == 1 and row[0].text.startswith("tiny")
+    assert served.driver.execute_script("return localStorage.getItem('active-run')") == '"tiny"'
