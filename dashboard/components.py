@@ -21,6 +21,16 @@ def notice(message: str, color: str = "info") -> dbc.Alert:
     return dbc.Alert(message, color=color, className="py-2")
 
 
+def run_unavailable(error: str, asked_for_a_run: bool) -> html.Div:
+    """Return a page body for a run that cannot be shown: the error, plus how to train when no run was named.
+
+    Args:
+        error: the user-facing message from :func:`dashboard.runs.resolve_run`.
+        asked_for_a_run: the URL named a run (then onboarding would be beside the point).
+    """
+    return html.Div([error_card(error), None if asked_for_a_run else onboarding()])
+
+
 def onboarding() -> dbc.Card:
     """Return the panel shown when the store has no runs: how to train the first one."""
     return dbc.Card(

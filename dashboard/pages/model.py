@@ -14,7 +14,7 @@ from artifacts import ArtifactError
 from artifacts.config import TrainConfig, conv_layers, layer_plan
 from artifacts.format import KERNEL_PREFIX
 from dashboard import explanations, ids
-from dashboard.components import error_card, explanation, notice, onboarding
+from dashboard.components import error_card, explanation, notice, run_unavailable
 from dashboard.figures.architecture import architecture_blocks, kernel_grid
 from dashboard.runs import resolve_run
 from dashboard.urlstate import build_search, parse_state
@@ -79,7 +79,7 @@ def layout(**kwargs):
     # An invalid id is dropped by parse_state; resolve it anyway so the user reads why nothing shows.
     resolved = resolve_run(state.get("run", kwargs.get("run")))
     if not resolved.ok:
-        return html.Div([error_card(resolved.error), onboarding() if not kwargs.get("run") else None])
+        return run_unavailable(resolved.error, bool(kwargs.get("run")))
     run, manifest = resolved.run, resolved.manifest
     try:
         config = TrainConfig.from_dict(manifest["config"])
