@@ -23,8 +23,30 @@ from pipeline.data import Dataset, choose_probes, load_dataset, train_validation
 PREDICT_BATCH = 1024
 
 
-class TrainingCancelled(Exception):
-    """Raised inside training when the process receives SIGINT or SIGTERM."""
+class TrainingCancelled(BaseException):
+    """Raised inside training when the process receives SIGINT or SIGTERM.
+
+    A BaseException, like KeyboardInterrupt: Keras and TensorFlow have broad
+    ``except Exception`` blocks, and one of them swallowed a SIGTERM that landed
+    early in ``fit`` (the run then trained on and ended complete).
+    """
+
+
+class CancelRequest:
+    """What the signal handler records, so a swallowed exception still cancels.
+
+    ``requested`` is set on the first signal; ``model``, once assigned, gets
+    ``stop_training`` so ``fit`` stops after its current batch.
+    """
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self.model = None
+
+    def check(self) -> None:
+        """Raise :class:`TrainingCancelled` when a signal arrived (even if its exception was lost)."""
+        if self.requested:
+            raise TrainingCancelled(self.requested)
 
 
 @dataclass
@@ -60,15 +82,19 @@ def library_versions() -> dict[str, str]:
 
 
 @contextmanager
-def cancel_on_signals() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into :class:`TrainingCancelled` while the block runs."""
+def cancel_on_signals() -> Iterator[CancelRequest]:
+    """Turn SIGINT and SIGTERM into :class:`TrainingCancelled` while the block runs; yield the request."""
+    request = CancelRequest()
 
     def handler(signum, _frame):
-        raise TrainingCancelled(f"received {signal.Signals(signum).name}")
+        request.requested = f"received {signal.Signals(signum).name}"
+        if request.model is not None:
+            request.model.stop_training = True
+        raise TrainingCancelled(request.requested)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield request
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -119,11 +145,11 @@ def train(
     )
     started = time.perf_counter()
     try:
-        with cancel_on_signals():
+        with cancel_on_signals() as cancel_request:
             from pipeline.callbacks import Heartbeat
 
             with Heartbeat(run):
-                return _train(config, run, dataset, limit, verbose, log, started)
+                return _train(config, run, dataset, limit, verbose, log, started, cancel_request)
     except TrainingCancelled as cancel:
         run.finish("cancelled", error=str(cancel))
         log(f"run {run_id} cancelled ({cancel})")
@@ -141,6 +167,7 @@ def _train(
     verbose: bool,
     log: Callable[[str], None],
     started: float,
+    cancel_request: CancelRequest,
 ) -> TrainResult:
     run.write_progress({"pid": os.getpid(), "phase": "loading data", "epoch": 0, "epochs": config.epochs})
     data = load_dataset(source, seed=config.seed)
@@ -166,6 +193,7 @@ def _train(
 
     keras.utils.set_random_seed(config.seed)
     model = compile_model(build_model(config), config)
+    cancel_request.model = model
     capture = Capture(model, captured_layers(config), conv_layers(config))
     steps = int(np.ceil(len(train_index) / config.batch_size))
     callbacks = [store_callback(run, capture, config, data.x_test[probe_ids], data.y_test[probe_ids], steps)]
@@ -180,6 +208,7 @@ def _train(
         callbacks=callbacks,
         verbose=0,
     )
+    cancel_request.check()  # a signal whose exception a library swallowed still cancels
 
     run.write_progress({"pid": os.getpid(), "phase": "evaluating", "epoch": config.epochs, "epochs": config.epochs})
     # The last snapshot holds every probe digit; per-epoch ones hold a subset.
@@ -190,6 +219,7 @@ def _train(
     metrics["best_val_accuracy"] = float(history["val_accuracy"].max())
     metrics["epochs_completed"] = int(len(history))
     metrics["train_seconds"] = round(time.perf_counter() - started, 2)
+    cancel_request.check()  # never publish a run as complete after a cancel
     manifest = run.finish("complete", metrics=metrics)
     return TrainResult(
         run.run_id,

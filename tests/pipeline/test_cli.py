@@ -168,3 +168,46 @@ def test_a_reader_never_sees_the_run_complete_early(tmp_path):
     stdout = process.stdout.read()
     assert stdout.startswith("run watched complete: test accuracy ")
     assert "running" in seen_status and seen_status[-1] == "complete"
+
+
+@pytest.mark.parametrize("moment", ["loading data", "training"])
+def test_sigterm_early_in_a_run_cancels_it(tmp_path, moment):
+    """SIGTERM while data loads, or as fit starts (where a library once swallowed it), still cancels."""
+    store = ArtifactStore(tmp_path / "store")
+    process = start_training(store.root, "early", "--dataset", "mnist-sample", "--limit", "300",
+                             "--epochs", "50", "--quiet")
+
+    def reached() -> bool:
+        if not store.exists("early"):
+            return False
+        progress = store.run("early").progress() or {}
+        return progress.get("phase") == moment
+
+    try:
+        wait_for(reached, 240, process)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    manifest = store.run("early").manifest()
+    assert manifest["status"] == "cancelled" and "metrics" not in manifest
+
+
+def test_a_cancel_whose_exception_is_swallowed_still_cancels():
+    import os
+    import types
+
+    from pipeline.train import TrainingCancelled, cancel_on_signals
+
+    assert not issubclass(TrainingCancelled, Exception)  # `except Exception` in a library cannot eat it
+    with cancel_on_signals() as request:
+        request.model = types.SimpleNamespace(stop_training=False)
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        except TrainingCancelled:
+            pass  # as if some library had swallowed it
+        assert request.model.stop_training is True
+        with pytest.raises(TrainingCancelled, match="SIGTERM"):
+            request.check()
