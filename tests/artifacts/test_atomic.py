@@ -41,7 +41,10 @@ def check_complete(run: Run) -> None:
 
 def poll(store: ArtifactStore, done, seen: dict, errors: list) -> None:
     """Until ``done`` is set: list runs, read whatever exists; record complete runs and any failure."""
-    while not done() or len(seen) < RUNS:
+    while True:
+        # Sampled before the pass: a pass that starts after the writer ended sees every run,
+        # so the loop ends only after one full pass over the finished store.
+        finished = done()
         for summary in store.list_runs():
             run_id = summary["run_id"]
             if summary["status"] == "error":  # a manifest read failed: a torn write
@@ -59,7 +62,7 @@ def poll(store: ArtifactStore, done, seen: dict, errors: list) -> None:
                     seen.setdefault(run_id, time.monotonic())
             except (ArtifactError, AssertionError) as error:
                 errors.append(f"{run_id} ({summary['status']}): {error!r}")
-        if done() and len(seen) < RUNS:
+        if finished:
             break
 
 
