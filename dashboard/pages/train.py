@@ -10,6 +10,7 @@ sees the same job.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from typing import Any
 
 import dash
@@ -51,6 +52,7 @@ TRAIN_STATUS = "train-status"
 TRAIN_CURVES = "train-curves"
 TRAIN_INTERVAL = "train-interval"
 TRAIN_STARTED = "train-started"  # dcc.Store: the run id the job follows (the background callback's progress)
+TRAIN_TAB = "train-tab"  # dcc.Store: a random id per page load (see the Train callback)
 TRAIN_RESULT = "train-result"  # dcc.Store: the background callback's outcome {run_id, status, message, color}
 TRAIN_FINAL = "train-final"  # dcc.Store: the run id of the last outcome ("" when none was started)
 TRAIN_MESSAGE = "train-message"
@@ -169,6 +171,7 @@ def layout(**_kwargs) -> html.Div:
                                 color="warning"))
     return html.Div([
         dcc.Store(id=TRAIN_STARTED, data=running["run_id"] if running else None),
+        dcc.Store(id=TRAIN_TAB, data=uuid.uuid4().hex),
         dcc.Store(id=TRAIN_RESULT),
         dcc.Store(id=TRAIN_FINAL),
         dcc.Interval(id=TRAIN_INTERVAL, interval=1000, disabled=running is None),
@@ -227,14 +230,17 @@ def preview(*values):
 @dash.callback(
     Output(TRAIN_RESULT, "data"),
     Input(TRAIN_BUTTON, "n_clicks"),
-    State(TRAIN_DATASET, "value"), State(TRAIN_LIMIT, "value"), *FORM_STATES,
+    # The tab id is part of the background job's cache key: two tabs pressing Train with the
+    # same form would otherwise share one job entry, and only one of them would receive its
+    # progress and result. Each tab gets its own Dash job; jobs.start keeps training single.
+    State(TRAIN_TAB, "data"), State(TRAIN_DATASET, "value"), State(TRAIN_LIMIT, "value"), *FORM_STATES,
     background=True,
     progress=Output(TRAIN_STARTED, "data"),
     running=[(Output(TRAIN_BUTTON, "disabled"), True, False), (Output(TRAIN_CANCEL, "disabled"), False, True)],
     cancel=[Input(TRAIN_CANCEL, "n_clicks")],
     prevent_initial_call=True,
 )
-def train(set_progress, n_clicks, dataset, limit, *values):
+def train(set_progress, n_clicks, _tab, dataset, limit, *values):
     """Start a training job (or join the one running) and follow it until it ends."""
     settings = get_settings()
     if not settings.allow_training:
