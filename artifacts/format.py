@@ -73,3 +73,34 @@ def is_valid_run_id(run_id: object) -> bool:
     ``.`` (so ``.``, ``..`` and hidden folders are never runs).
     """
     return isinstance(run_id, str) and RUN_ID_PATTERN.fullmatch(run_id) is not None
+
+
+# -- Limits a reader enforces (issue 10): a damaged or hostile file raises ArtifactError
+# instead of costing the reader unbounded time or memory.
+MANIFEST_MAX_BYTES = 1_000_000  # a real manifest is about 5 kB
+JSON_MAX_BYTES = 1_000_000  # progress, heartbeat and every other JSON file of the store
+JSON_MAX_INT = 2**53  # larger integers lose precision as floats and overflow formatting
+IMAGE_SHAPE = (28, 28)
+MAX_TEST_DIGITS = 100_000  # when the manifest does not say how many test digits a run has
+MAX_PROBES = 1_000  # probe_per_class is at most 100
+NPZ_MAX_MEMBERS = 256
+NPZ_MAX_BYTES = 512 * 2**20  # decompressed, for a file whose shapes the manifest cannot bound
+HEARTBEAT_STALE_SECONDS = 30.0  # six missed heartbeats (the pipeline beats every 5 s)
+# Manifest fields and the JSON types they must have when present (required ones in MANIFEST_REQUIRED).
+MANIFEST_TYPES = {
+    "schema_version": int,
+    "run_id": str,
+    "status": str,
+    "created": str,
+    "updated": str,
+    "finished": str,
+    "config": dict,
+    "dataset": dict,
+    "metrics": dict,
+    "versions": dict,
+    "architecture": list,
+    "error": str,
+    "host": str,
+    "pid": int,
+    "size_bytes": int,
+}

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from artifacts import format as fmt
+
 
 class ArtifactError(Exception):
     """A run's file is missing, corrupted or of an unknown schema.
@@ -96,14 +98,23 @@ def write_json(path: Path, value: Any, durable: bool = True) -> None:
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), durable)
 
 
-def read_json(path: Path, run_id: str | None) -> Any:
+def read_json(path: Path, run_id: str | None, max_bytes: int = fmt.JSON_MAX_BYTES) -> Any:
     """Read a JSON file strictly.
 
+    Args:
+        max_bytes: a larger file is refused before it is parsed (parsing costs time
+            and about five times its size in memory).
+
     Raises:
-        ArtifactError: the file is missing, unreadable or not valid JSON.
+        ArtifactError: the file is missing, unreadable, larger than ``max_bytes``,
+            nested too deeply or not valid JSON.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ArtifactError(run_id, path.name, f"is larger than {max_bytes:,} bytes; refused")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ArtifactError(run_id, path.name, "file is missing") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -112,6 +123,8 @@ def read_json(path: Path, run_id: str | None) -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except ValueError as error:
         raise ArtifactError(run_id, path.name, f"invalid JSON ({error})") from None
+    except RecursionError:
+        raise ArtifactError(run_id, path.name, "invalid JSON (nested too deeply)") from None
 
 
 def _reject_constant(name: str) -> None:
@@ -165,14 +178,29 @@ def sync_folder(folder: Path) -> None:
                 os.close(fd)
 
 
-def read_npz(path: Path, run_id: str | None, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """Read every array of an npz file into memory, without pickle.
+def read_npz(
+    path: Path,
+    run_id: str | None,
+    required: tuple[str, ...] = (),
+    limits: dict[str, tuple[int, ...]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Read every array of an npz file into memory, without pickle, within bounds.
+
+    Every member's header is checked before any array is decompressed: a small
+    file can hold gigabytes of zeros.
+
+    Args:
+        limits: the largest shape (dimension by dimension) each named array may
+            have; arrays must have that many dimensions. Unnamed arrays, and the
+            file as a whole, are bounded by the named ones' worst-case size (or
+            by ``NPZ_MAX_BYTES`` when ``limits`` is None).
 
     Raises:
         ArtifactError: missing file, truncated or corrupted archive, object
-            arrays, or a required key absent.
+            arrays, an array larger than its limit, or a required key absent.
     """
     try:
+        _check_npz_headers(path, run_id, limits)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
@@ -185,18 +213,68 @@ def read_npz(path: Path, run_id: str | None, required: tuple[str, ...] = ()) -> 
     return arrays
 
 
-def read_npy(path: Path, run_id: str | None) -> np.ndarray:
+def read_npy(path: Path, run_id: str | None, limit: tuple[int, ...] | None = None) -> np.ndarray:
     """Read one .npy array without pickle.
 
+    Args:
+        limit: the largest shape the array may have (checked on its header before it is read).
+
     Raises:
-        ArtifactError: missing, truncated or corrupted file.
+        ArtifactError: missing, truncated, corrupted or too large file.
     """
     try:
+        if limit is not None:
+            with open(path, "rb") as handle:
+                _check_header(handle, path.name, limit, run_id, path)
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ArtifactError(run_id, _rel(path), "file is missing") from None
     except _CORRUPT as error:
         raise ArtifactError(run_id, _rel(path), f"corrupted array file ({error})") from None
+
+
+_WORST_ITEMSIZE = 8  # the widest dtype a limit allows for (float64, int64)
+
+
+def _check_npz_headers(path: Path, run_id: str | None, limits: dict[str, tuple[int, ...]] | None) -> None:
+    if limits is None:
+        budget = fmt.NPZ_MAX_BYTES
+    else:
+        budget = min(fmt.NPZ_MAX_BYTES, sum(math.prod(shape) for shape in limits.values()) * _WORST_ITEMSIZE)
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if len(members) > fmt.NPZ_MAX_MEMBERS:
+            raise ArtifactError(run_id, _rel(path), f"holds {len(members)} arrays; refused")
+        for member in members:
+            key = member.filename.removesuffix(".npy")
+            with archive.open(member) as handle:
+                total += _check_header(handle, key, (limits or {}).get(key), run_id, path)
+            if total > budget:
+                raise ArtifactError(run_id, _rel(path), f"its arrays would take more than {budget:,} bytes "
+                                    "in memory; refused")
+
+
+def _check_header(handle: Any, key: str, limit: tuple[int, ...] | None, run_id: str | None, path: Path) -> int:
+    """Read one array's header from ``handle``; return its size in bytes.
+
+    Raises:
+        ArtifactError: a dtype that needs pickle or a shape beyond ``limit``.
+        ValueError: not an .npy header (the caller reports the file as corrupted).
+    """
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        raise ValueError(f"unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise ArtifactError(run_id, _rel(path), f"array {key!r} holds Python objects; the store holds no pickles")
+    if limit is not None and (len(shape) != len(limit) or any(n > cap for n, cap in zip(shape, limit, strict=True))):
+        raise ArtifactError(run_id, _rel(path), f"array {key!r} has shape {shape}, larger than the run's "
+                            f"{tuple(limit)}; refused")
+    return math.prod(shape) * dtype.itemsize
 
 
 def write_npy(path: Path, array: np.ndarray) -> None:

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -37,6 +38,7 @@ from artifacts.io import (
     write_npy,
     write_npz,
 )
+from artifacts.validate import check_manifest, failure_cause, prediction_limits, probe_limits, snapshot_limits
 
 
 class InvalidRunId(ValueError):
@@ -166,7 +168,8 @@ class ArtifactStore:
         """Return one summary per run, newest first; never raises for a broken run.
 
         Each summary is the manifest plus ``size_bytes``; a run whose manifest
-        cannot be read gives ``{"run_id": ..., "status": "error", "error": msg}``.
+        cannot be read (see :meth:`Run.manifest`) gives ``{"run_id": ..., "status":
+        "error", "error": "reason (file)"}``.
         """
         summaries = []
         for run_id in self.run_ids():
@@ -174,7 +177,7 @@ class ArtifactStore:
             try:
                 summary = run.manifest()
             except ArtifactError as error:
-                summary = {"run_id": run_id, "status": "error", "error": str(error)}
+                summary = {"run_id": run_id, "status": "error", "error": f"{error.reason} ({error.filename})"}
             summary["size_bytes"] = run.size_bytes()
             summaries.append(summary)
         summaries.sort(key=lambda item: str(item.get("created", "")), reverse=True)
@@ -216,25 +219,20 @@ class Run:
         """Return the manifest.
 
         Raises:
-            ArtifactError: missing or invalid JSON, required fields absent, or a
-                schema version this code does not know.
+            ArtifactError: missing, larger than ``MANIFEST_MAX_BYTES`` or invalid JSON,
+                or a manifest :func:`artifacts.validate.check_manifest` refuses (wrong
+                types, numbers that are not finite, a ``run_id`` other than the folder's).
         """
-        data = _cached(self._file(fmt.MANIFEST), lambda p: read_json(p, self.run_id))
-        if not isinstance(data, dict):
-            raise ArtifactError(self.run_id, fmt.MANIFEST, "manifest is not a JSON object")
-        version = data.get("schema_version")
-        if version != fmt.SCHEMA_VERSION:
-            raise ArtifactError(
-                self.run_id,
-                fmt.MANIFEST,
-                f"unknown schema_version {version!r}; this code reads version {fmt.SCHEMA_VERSION}",
-            )
-        missing = [key for key in fmt.MANIFEST_REQUIRED if key not in data]
-        if missing:
-            raise ArtifactError(self.run_id, fmt.MANIFEST, f"missing fields {missing}")
-        if data["status"] not in fmt.STATUSES:
-            raise ArtifactError(self.run_id, fmt.MANIFEST, f"unknown status {data['status']!r}")
+        data = _cached(self._file(fmt.MANIFEST),
+                       lambda p: check_manifest(read_json(p, self.run_id, fmt.MANIFEST_MAX_BYTES), self.run_id))
         return dict(data)
+
+    def _limits_manifest(self) -> dict[str, Any]:
+        # Array limits come from the manifest; a broken one leaves the absolute caps.
+        try:
+            return self.manifest()
+        except ArtifactError:
+            return {}
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Atomically replace the manifest (adds ``updated``)."""
@@ -362,6 +360,33 @@ class Run:
             return None
         return read_json(path, self.run_id)
 
+    def is_stale(self, now: float | None = None, stale_after: float = fmt.HEARTBEAT_STALE_SECONDS) -> bool:
+        """Return True when the run says ``running`` but its trainer is gone.
+
+        Gone means: the last heartbeat (before the first one, the manifest's
+        ``updated`` or ``created`` time) is older than ``stale_after`` seconds, and
+        the process it names is not alive on this host (a live process that stopped
+        beating, or one on another host that cannot be checked past its beat, is
+        given the benefit of the doubt only while it beats). Never raises: an
+        unreadable manifest is not a running run.
+        """
+        now = time.time() if now is None else now
+        try:
+            manifest = self.manifest()
+            if manifest["status"] != fmt.STATUS_RUNNING:
+                return False
+            beat = self.heartbeat()
+        except ArtifactError:
+            return False
+        beat = beat if isinstance(beat, dict) else {}
+        when = beat.get("time")
+        if isinstance(when, bool) or not isinstance(when, (int, float)):
+            when = _timestamp(manifest.get("updated")) or _timestamp(manifest.get("created")) or 0.0
+        if now - when < stale_after:
+            return False
+        pid, host = beat.get("pid", manifest.get("pid")), beat.get("host", manifest.get("host"))
+        return not (host == socket.gethostname() and _pid_alive(pid))
+
     # -- evaluation -------------------------------------------------------
 
     def write_evaluation(
@@ -413,18 +438,30 @@ class Run:
         return frame
 
     def confusion(self) -> np.ndarray:
-        """Return the 10x10 confusion matrix of counts (rows true, columns predicted)."""
-        matrix = _cached(self._file(fmt.CONFUSION), lambda p: read_npy(p, self.run_id))
-        if matrix.shape != (fmt.NUM_CLASSES, fmt.NUM_CLASSES):
+        """Return the 10x10 confusion matrix of counts (rows true, columns predicted).
+
+        Raises:
+            ArtifactError: missing or corrupted file, another shape, values that are
+                not counts, or more digits than any test set holds (their sums would
+                overflow into nonsense percentages).
+        """
+        size = (fmt.NUM_CLASSES, fmt.NUM_CLASSES)
+        matrix = _cached(self._file(fmt.CONFUSION), lambda p: read_npy(p, self.run_id, size))
+        if matrix.shape != size:
             raise ArtifactError(self.run_id, fmt.CONFUSION, f"shape {matrix.shape}, expected 10x10")
         if not np.issubdtype(matrix.dtype, np.integer) or (matrix < 0).any():
             raise ArtifactError(self.run_id, fmt.CONFUSION, f"holds {matrix.dtype} values, expected counts")
+        # Python integers: summing int64 counts near 2**63 would itself overflow.
+        if sum(int(value) for value in matrix.flat) > fmt.MAX_TEST_DIGITS:
+            raise ArtifactError(self.run_id, fmt.CONFUSION, f"counts more than {fmt.MAX_TEST_DIGITS:,} test "
+                                "digits; the file is damaged")
         return matrix
 
     def predictions(self) -> dict[str, np.ndarray]:
         """Return test ``labels``, ``predicted``, ``probabilities`` (n, 10) and ``images`` (n, 28, 28)."""
+        limits = prediction_limits(self._limits_manifest())
         arrays = _cached(
-            self._file(fmt.PREDICTIONS), lambda p: read_npz(p, self.run_id, fmt.PREDICTION_KEYS)
+            self._file(fmt.PREDICTIONS), lambda p: read_npz(p, self.run_id, fmt.PREDICTION_KEYS, limits)
         )
         n = len(arrays["labels"])
         if any(len(arrays[key]) != n for key in fmt.PREDICTION_KEYS):
@@ -448,7 +485,8 @@ class Run:
 
     def probes(self) -> dict[str, np.ndarray]:
         """Return the probe set ``ids``, ``labels``, ``images``."""
-        return _cached(self._file(fmt.PROBES), lambda p: read_npz(p, self.run_id, fmt.PROBE_KEYS))
+        limits = probe_limits(self._limits_manifest())
+        return _cached(self._file(fmt.PROBES), lambda p: read_npz(p, self.run_id, fmt.PROBE_KEYS, limits))
 
     def write_snapshot(self, epoch: int, arrays: dict[str, np.ndarray]) -> None:
         """Write the snapshot taken after ``epoch`` (0 = before training)."""
@@ -458,15 +496,27 @@ class Run:
         write_npz(self._snapshot_file(epoch), arrays, durable=False)
 
     def snapshot_epochs(self) -> list[int]:
-        """Return the epochs that have a snapshot, ascending."""
+        """Return the epochs that have a snapshot, ascending.
+
+        Raises:
+            ArtifactError: the run is complete but lacks the snapshot of its last
+                epoch (the one holding every probe digit): a damaged run, which
+                would otherwise show a silently shortened epoch slider.
+        """
         folder = self._file(fmt.SNAPSHOT_DIR)
-        if not folder.is_dir():
-            return []
         epochs = []
-        for name in os.listdir(folder):
-            match = fmt.SNAPSHOT_PATTERN.match(name)
-            if match:
-                epochs.append(int(match.group(1)))
+        if folder.is_dir():
+            for name in os.listdir(folder):
+                match = fmt.SNAPSHOT_PATTERN.match(name)
+                if match:
+                    epochs.append(int(match.group(1)))
+        manifest = self._limits_manifest()
+        last = (manifest.get("config") or {}).get("epochs")
+        if (manifest.get("status") == fmt.STATUS_COMPLETE and isinstance(last, int) and not isinstance(last, bool)
+                and last not in epochs):
+            raise ArtifactError(self.run_id, f"{fmt.SNAPSHOT_DIR}/{fmt.snapshot_name(last)}",
+                                f"file is missing: the run is complete after {last} epochs but has no "
+                                "snapshot of its last epoch")
         return sorted(epochs)
 
     def snapshot(self, epoch: int) -> dict[str, np.ndarray]:
@@ -478,7 +528,8 @@ class Run:
         if not isinstance(epoch, (int, np.integer)) or epoch < 0:
             raise ArtifactError(self.run_id, f"{fmt.SNAPSHOT_DIR}/epoch_?", f"invalid epoch {epoch!r}")
         path = self._snapshot_file(int(epoch))
-        return _cached(path, lambda p: read_npz(p, self.run_id, (fmt.SNAPSHOT_PROBE_INDEX,)))
+        limits = snapshot_limits(self._limits_manifest())
+        return _cached(path, lambda p: read_npz(p, self.run_id, (fmt.SNAPSHOT_PROBE_INDEX,), limits))
 
     # -- model and sizes --------------------------------------------------
 
@@ -514,6 +565,12 @@ class Run:
             text = handle.read().decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
+    def failure_cause(self) -> str:
+        """Return the line of the trainer's error output that says why it stopped, or "" (see
+        :func:`artifacts.validate.failure_cause`: a full disk, else the last exception, never a
+        TensorFlow log line)."""
+        return failure_cause(self.stderr_tail(200))
+
     def size_bytes(self) -> int:
         """Return the total size of the run's files."""
         return sum(_walk_sizes(self.path).values())
@@ -521,6 +578,30 @@ class Run:
     def file_sizes(self) -> dict[str, int]:
         """Return each file's size by its path relative to the run folder."""
         return {str(path.relative_to(self.path)): size for path, size in _walk_sizes(self.path).items()}
+
+
+def _timestamp(value: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None
+
+
+def _pid_alive(pid: Any) -> bool:
+    """Return whether process ``pid`` exists on this host (and is not a zombie)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # exists, owned by another user
+    except (ProcessLookupError, OverflowError):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _reject_constant(name: str) -> None:
@@ -541,6 +622,8 @@ def _walk_sizes(folder: Path) -> dict[Path, int]:
 
 _CACHE: OrderedDict[tuple, Any] = OrderedDict()
 _CACHE_SIZE = 64
+# Bytes of arrays the cache may keep: a worker's memory stays bounded whatever the runs hold.
+_CACHE_MAX_BYTES = 256 * 2**20
 _CACHE_LOCK = threading.Lock()
 
 
@@ -568,11 +651,18 @@ def _cached(path: Path, load: Callable[[Path], Any]) -> Any:
             return _copy(_CACHE[key])
     value = load(path)
     _freeze(value)
+    if _nbytes(value) > _CACHE_MAX_BYTES // 4:
+        return _copy(value)  # too big to keep for the next caller
     with _CACHE_LOCK:
         _CACHE[key] = value
-        while len(_CACHE) > _CACHE_SIZE:
+        while len(_CACHE) > _CACHE_SIZE or sum(map(_nbytes, _CACHE.values())) > _CACHE_MAX_BYTES:
             _CACHE.popitem(last=False)
     return _copy(value)
+
+
+def _nbytes(value: Any) -> int:
+    arrays = value.values() if isinstance(value, dict) else [value]
+    return sum(array.nbytes for array in arrays if isinstance(array, np.ndarray))
 
 
 def _freeze(value: Any) -> None:

@@ -449,8 +449,8 @@ def _finalize(store: ArtifactStore, run_id: str, reason: str, cancelled: bool = 
             atomic_write(run.stderr_path, lambda handle: handle.write(data))
     if status != STATUS_RUNNING:
         return False
-    tail = run.stderr_tail(3).strip().splitlines()
-    detail = f": {tail[-1]}" if tail else ""
+    cause = run.failure_cause()  # the real cause, not TensorFlow's last log line
+    detail = f": {cause}" if cause else ""
     with contextlib.suppress(ArtifactError, OSError):
         if cancelled:
             run.finish(STATUS_CANCELLED, error=f"cancelled: {reason}")

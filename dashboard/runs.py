@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from artifacts import ArtifactError, ArtifactStore, InvalidRunId, Run, RunNotFound
-from artifacts.format import STATUS_COMPLETE, is_valid_run_id
+from artifacts.format import STATUS_COMPLETE, STATUS_FAILED, STATUS_RUNNING, is_valid_run_id
 from dashboard.settings import get_settings
 
 
@@ -31,6 +31,32 @@ class Resolved:
     def ok(self) -> bool:
         """True when the run was found and its manifest read."""
         return self.run is not None and self.error is None
+
+
+STOPPED = "training stopped: its process no longer runs and sent no heartbeat for a while"
+
+
+def run_summaries(store: ArtifactStore | None = None) -> list[dict[str, Any]]:
+    """Return :meth:`ArtifactStore.list_runs` with stale runs shown as they are: failed.
+
+    A run still ``running`` whose trainer is gone (:meth:`Run.is_stale`: an old heartbeat
+    and no live process) is listed ``failed`` with :data:`STOPPED` as its error. Display
+    only: a page view writes nothing; ``dashboard.jobs.reap_stale`` records it on disk
+    when training next starts.
+    """
+    store = store or get_store()
+    summaries = store.list_runs()
+    for summary in summaries:
+        if summary.get("status") == STATUS_RUNNING and _stale(store, summary["run_id"]):
+            summary.update(status=STATUS_FAILED, error=STOPPED)
+    return summaries
+
+
+def _stale(store: ArtifactStore, run_id: str) -> bool:
+    try:
+        return store.run(run_id).is_stale()
+    except (InvalidRunId, RunNotFound):
+        return False  # deleted while listing
 
 
 def latest_complete_run_id(store: ArtifactStore | None = None) -> str | None:
@@ -70,6 +96,8 @@ def resolve_run(run_id: Any, require_complete: bool = True, store: ArtifactStore
         return Resolved(error=f"There is no run '{run_id}' in the store.")
     except ArtifactError as error:
         return Resolved(error=f"Run '{run_id}' cannot be read: {error.reason} ({error.filename}).")
+    if manifest["status"] == STATUS_RUNNING and run.is_stale():
+        manifest = {**manifest, "status": STATUS_FAILED, "error": STOPPED}
     if require_complete and manifest["status"] != STATUS_COMPLETE:
         return Resolved(run, manifest, f"Run '{run_id}' is {manifest['status']}, not complete; "
                         "its charts appear once it completes.")
@@ -78,16 +106,23 @@ def resolve_run(run_id: Any, require_complete: bool = True, store: ArtifactStore
 
 def describe_architecture(manifest: dict[str, Any]) -> str:
     """Return a one-line summary such as ``conv32-pool / conv64-pool / dense128``."""
+    config = manifest.get("config")
+    config = config if isinstance(config, dict) else {}
+    blocks = config.get("conv_blocks", [])
     parts = []
-    for block in (manifest.get("config") or {}).get("conv_blocks", []):
+    # Any JSON may sit in a manifest's config: what is not a block is shown as '?', never raised.
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, dict):
+            parts.append("?")
+            continue
         text = f"conv{block.get('filters')}k{block.get('kernel_size')}"
         if block.get("strides", 1) != 1:
-            text += f"s{block['strides']}"
+            text += f"s{block.get('strides')}"
         if block.get("pooling", True):
             text += "-pool"
         parts.append(text)
-    parts.append(f"dense{(manifest.get('config') or {}).get('dense_units', '?')}")
-    return " / ".join(parts)
+    parts.append(f"dense{config.get('dense_units', '?')}")
+    return " / ".join(parts)[:200]
 
 
 def choose_run(url_run: Any, active_run: Any, store: ArtifactStore | None = None) -> Resolved:

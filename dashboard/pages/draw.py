@@ -127,9 +127,10 @@ def digit_pixels(digit: dict) -> np.ndarray:
 def layout(**kwargs):
     """Return the page for the run, layer and channel in the URL."""
     state = parse_state(kwargs)
-    resolved = resolve_run(state.get("run"))
+    # An invalid id is dropped by parse_state; resolve it anyway so the user reads why, not another run.
+    resolved = resolve_run(state.get("run", kwargs.get("run")))
     if not resolved.ok:
-        return html.Div([error_card(resolved.error), onboarding() if "run" not in state else None])
+        return html.Div([error_card(resolved.error), None if kwargs.get("run") else onboarding()])
     try:
         steps = layer_steps(resolved.manifest)
     except (TypeError, ValueError) as error:

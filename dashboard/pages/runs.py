@@ -18,7 +18,7 @@ from dashboard import ids
 from dashboard.components import error_card, explanation, notice, onboarding
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
-from dashboard.runs import describe_architecture, get_store, resolve_run
+from dashboard.runs import describe_architecture, resolve_run, run_summaries
 from dashboard.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN MNIST Visualizer")
@@ -77,14 +77,31 @@ def _accuracy(summary: dict[str, Any]) -> str:
     return f"{value:.1%}"
 
 
+def error_row(run_id: str, reason: str, size: Any = None) -> html.Tr:
+    """Return the table row of a run that cannot be read: its id, why, an ``error`` badge, its size."""
+    return html.Tr([
+        html.Td(run_id),
+        html.Td(f"Run '{run_id}' cannot be read: {reason}. The other runs are not affected.", colSpan=5,
+                className="text-danger"),
+        html.Td(dbc.Badge("error", color=STATUS_COLORS["error"])),
+        html.Td(_size(size)),
+    ], id={"type": RUNS_ROW, "run": run_id})
+
+
 def runs_table(summaries: list[dict[str, Any]]) -> dbc.Table:
-    """Return the table of readable runs; each id links to ``/?run=ID`` (which makes it active)."""
+    """Return the table of runs; each complete run's id links to ``/?run=ID`` (which makes it active).
+
+    A run whose manifest cannot be read (status ``error``) gets an error row of its own.
+    """
     header = html.Thead(html.Tr([html.Th(name) for name in
                                  ("run", "created", "dataset", "architecture", "epochs", "test accuracy",
                                   "status", "size")]))
     rows = []
     for summary in summaries:
         run_id, status = summary["run_id"], summary.get("status", "?")
+        if status == "error":
+            rows.append(error_row(run_id, summary.get("error", "unknown error"), summary.get("size_bytes")))
+            continue
         rows.append(html.Tr([
             html.Td(dcc.Link(run_id, href="/" + build_search(run=run_id)) if status == STATUS_COMPLETE
                     else run_id),
@@ -104,12 +121,10 @@ def layout(**kwargs: Any) -> html.Div:
     state = parse_state(kwargs)
     heading = html.H2("Runs", className="page-title")
     notes = _bad_param_notes(kwargs, state)
-    summaries = get_store().list_runs()
+    summaries = run_summaries()
     if not summaries:
         return html.Div([heading, *notes, onboarding()])
     readable = [s for s in summaries if s.get("status") != "error"]
-    broken = [error_card(f"{s.get('error', 'unknown error')}. The other runs are not affected.",
-                         title=f"Run '{s['run_id']}' cannot be read") for s in summaries if s.get("status") == "error"]
     options = [{"label": s["run_id"] if s["status"] == STATUS_COMPLETE else f"{s['run_id']} ({s['status']})",
                 "value": s["run_id"], "disabled": s["status"] != STATUS_COMPLETE} for s in readable]
     if "run" in state:
@@ -134,8 +149,7 @@ def layout(**kwargs: Any) -> html.Div:
                     "**active run** that the other pages show. Runs still training, failed or cancelled are "
                     "listed but cannot be opened until they complete."),
         *notes,
-        *broken,
-        runs_table(readable),
+        runs_table(summaries),
         controls,
         dcc.Loading(html.Div(id=RUNS_COMPARE), type="dot"),
     ], className="runs-page")
