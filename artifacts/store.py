@@ -514,9 +514,9 @@ class Run:
         last = (manifest.get("config") or {}).get("epochs")
         if (manifest.get("status") == fmt.STATUS_COMPLETE and isinstance(last, int) and not isinstance(last, bool)
                 and last not in epochs):
-            raise ArtifactError(self.run_id, f"{fmt.SNAPSHOT_DIR}/{fmt.snapshot_name(last)}",
-                                f"file is missing: the run is complete after {last} epochs but has no "
-                                "snapshot of its last epoch")
+            name = f"{fmt.SNAPSHOT_DIR}/{fmt.snapshot_name(last)}"
+            raise ArtifactError(self.run_id, name, f"file {name} is missing: the run is complete after {last} "
+                                "epochs but has no snapshot of its last epoch")
         return sorted(epochs)
 
     def snapshot(self, epoch: int) -> dict[str, np.ndarray]:
