@@ -235,7 +235,7 @@ def test_training_through_the_diskcache_manager(tmp_path):
 @pytest.mark.parametrize(("change", "message"), [
     ({"epochs": 1000, "batch_size": 1}, "epochs must be from 1 to 100 here, not 1000"),
     ({"batch_size": 1}, "batch size must be from 8 to 1024 here, not 1"),
-    ({"dropout": 0.95}, "dropout must be from 0 to 0.9 here"),
+    ({"dropout": 0.95}, "dropout must be from 0 to 0.9 here, not 0.95"),
 ])
 def test_the_train_callback_enforces_the_forms_limits(tmp_path, monkeypatch, change, message):
     # A hand-made request is not bound by the browser's min and max. The store is unwritable,
