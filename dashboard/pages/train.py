@@ -10,6 +10,7 @@ sees the same job.
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from typing import Any
 
@@ -30,6 +31,7 @@ from artifacts.config import (
     layer_plan,
 )
 from dashboard import ids, jobs
+from dashboard.background import TrainingQueueUnavailable
 from dashboard.figures.training import curves_figure
 from dashboard.settings import get_settings
 from dashboard.train_form import (
@@ -39,6 +41,8 @@ from dashboard.train_form import (
     limit_from_form,
     status_panel,
 )
+
+log = logging.getLogger(__name__)
 
 dash.register_page(__name__, path="/train", name="Train", order=7, title="Train · CNN MNIST Visualizer")
 
@@ -242,6 +246,21 @@ def preview(*values):
                               "channels; the batch dimension is left out.", className="text-body-secondary")]
 
 
+def train_failed(error: Exception) -> dict[str, str]:
+    """The Train callback's ``on_error``: the outcome to show when its job could not be queued or followed.
+
+    Dash calls it for an error while dispatching or polling the background job (Redis
+    down, a result store that times out), not only inside ``train``; its return value
+    becomes the callback's output, so the press always ends with a message.
+    """
+    if isinstance(error, TrainingQueueUnavailable):
+        log.warning("Train press: %s", error)
+        return {"message": str(error), "color": "danger"}
+    log.error("Train press failed: %s", error, exc_info=error)
+    return {"message": f"Training could not be started or followed ({type(error).__name__}); the page still "
+                       "shows any run that is training. Try again in a moment.", "color": "danger"}
+
+
 @dash.callback(
     Output(TRAIN_RESULT, "data"),
     Input(TRAIN_BUTTON, "n_clicks"),
@@ -254,6 +273,7 @@ def preview(*values):
     running=[(Output(TRAIN_BUTTON, "disabled"), True, False), (Output(TRAIN_CANCEL, "disabled"), False, True)],
     cancel=[Input(TRAIN_CANCEL, "n_clicks")],
     prevent_initial_call=True,
+    on_error=train_failed,
 )
 def train(set_progress, n_clicks, _tab, dataset, limit, *values):
     """Start a training job (or join the one running) and follow it until it ends."""
