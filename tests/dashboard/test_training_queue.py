@@ -161,3 +161,12 @@ def test_redis_back_after_start_and_two_web_workers_every_press_gets_its_outcome
         redis.terminate()
         redis.wait(timeout=10)
 
+
+def test_four_tabs_pressing_train_at_once_all_get_an_outcome_with_diskcache(web_server, tmp_path):
+    store = tmp_path / "store"
+    base = web_server(store)  # no REDIS_URL: DiskcacheManager, two web workers as the Procfile says
+    results = press_all([Tab(base, f"tab-{n}") for n in range(4)])
+    assert all(outcome is not None and seconds < 90 for outcome, seconds in results), results
+    run_ids = {outcome["run_id"] for outcome, _ in results}
+    assert len(run_ids) == 1 and {outcome["status"] for outcome, _ in results} == {"complete"}, results
+    assert ArtifactStore(store).run_ids() == list(run_ids)
