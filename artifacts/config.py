@@ -19,6 +19,20 @@ KERNEL_SIZES = (3, 5)
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
+# The Train form's limits, enforced twice from this one place: by the form's inputs in the
+# browser, and by the web server on every configuration it is sent (check_form_limits), so a
+# hand-made request cannot book the only training slot for hours. The pipeline's command line
+# keeps TrainConfig's wider ranges.
+FORM_LIMITS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 100),
+    "batch_size": (8, 1024),
+    "filters": (1, 256),
+    "dense_units": (1, 4096),
+    "learning_rate": (1e-5, 1.0),
+    "dropout_rate": (0.0, 0.9),
+}
+MIN_TRAINING_DIGITS = 20  # the form's smallest "training digits" (blank: all of them)
+
 
 @dataclass(frozen=True)
 class ConvBlock:
@@ -158,6 +172,33 @@ def _is_int(value: Any) -> bool:
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
     if not _is_int(value) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer from {low} to {high}, not {value!r}")
+
+
+def check_form_limits(config: TrainConfig, limit: int | None = None) -> None:
+    """Check a configuration sent from the web against the Train form's limits (``FORM_LIMITS``).
+
+    Args:
+        config: an already validated configuration.
+        limit: the number of training digits asked for (None: all).
+
+    Raises:
+        ValueError: a value outside the form's range; the message names it and the range.
+    """
+    values: list[tuple[str, str, Any]] = [
+        ("epochs", "epochs", config.epochs),
+        ("batch size", "batch_size", config.batch_size),
+        *[(f"block {index} filters", "filters", block.filters)
+          for index, block in enumerate(config.conv_blocks, start=1)],
+        ("dense units", "dense_units", config.dense_units),
+        ("learning rate", "learning_rate", config.learning_rate),
+        ("dropout", "dropout_rate", config.dropout_rate),
+    ]
+    for label, key, value in values:
+        low, high = FORM_LIMITS[key]
+        if not low <= value <= high:
+            raise ValueError(f"{label} must be from {low:g} to {high:g} here, not {value:g}")
+    if limit is not None and limit < MIN_TRAINING_DIGITS:
+        raise ValueError(f"training digits must be at least {MIN_TRAINING_DIGITS} (or blank for all)")
 
 
 @dataclass(frozen=True)

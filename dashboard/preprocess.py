@@ -3,8 +3,10 @@
 Pure numpy and Pillow, no TensorFlow. Two steps:
 
 - :func:`decode_data_url` and :func:`decode_image` open untrusted bytes safely: only PNG
-  and JPEG, a size cap, Pillow's pixel limit (decompression bombs are errors), one frame.
-  Every refusal is an :class:`ImageRejected` whose message can be shown to a user as is.
+  and JPEG, a size cap, a cap on decoded pixels checked from the header (a JPEG photo is
+  decoded at a reduced scale, anything else larger is refused), Pillow's pixel limit
+  (decompression bombs are errors), one frame, and the EXIF orientation applied (phone
+  photos). Every refusal is an :class:`ImageRejected` whose message can be shown to a user as is.
 - :func:`to_mnist` prepares the picture the way MNIST was made: grayscale, light ink on a
   dark ground, cropped to the ink, scaled to fit 20x20 keeping the aspect ratio, and placed
   in a 28x28 frame so that its centre of mass is at the centre.
@@ -21,10 +23,14 @@ import re
 import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 FORMATS = ["PNG", "JPEG"]
-MAX_PIXELS = 24_000_000  # a 6000x4000 photo; far below Pillow's own bomb limit
+# A digit needs no more than 2000x2000 pixels: nothing larger is ever decoded (its float copy is 16 MB).
+MAX_PIXELS = 4_000_000
+# A JPEG decodes at 1/2, 1/4 or 1/8 scale for free (Image.draft), so photos up to 8x8 times the
+# cap are accepted and read small; Pillow's own bomb limit (89 million) is far above.
+JPEG_SCALES = (1, 2, 4, 8)
 FRAME = 28  # MNIST's image side
 BOX = 20  # MNIST scaled each digit to fit this box, then centred it in the frame
 WORK = 4 * BOX  # side of the working resolution where thin strokes are widened
@@ -69,19 +75,21 @@ def decode_data_url(contents: object, max_bytes: int) -> bytes:
 
 
 def decode_image(data: bytes, max_bytes: int, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Open PNG or JPEG bytes and return their gray levels.
+    """Open PNG or JPEG bytes and return their gray levels, upright and at most ``max_pixels``.
 
     Transparent pixels are laid over a ground that contrasts with the opaque ones, so a
     digit drawn on a transparent background keeps its ink. 16-bit images are scaled, not
-    clipped.
+    clipped. The EXIF orientation of a photo is applied. The size is checked from the
+    header before anything is decoded: a larger JPEG is decoded at 1/2, 1/4 or 1/8 scale,
+    any other larger image is refused.
 
     Args:
         data: the file's bytes.
         max_bytes: the largest accepted file.
-        max_pixels: the largest accepted width x height.
+        max_pixels: the most pixels (width x height) ever decoded.
 
     Returns:
-        float32 (height, width) in [0, 1].
+        float32 (height, width) in [0, 1], height x width <= ``max_pixels``.
 
     Raises:
         ImageRejected: too large, not PNG/JPEG, damaged or truncated, a decompression
@@ -94,16 +102,11 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int = MAX_PIXELS) -> n
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=FORMATS) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ImageRejected(
-                        f"The image declares {width}x{height} pixels, more than the "
-                        f"{max_pixels // 1_000_000} million this page accepts."
-                    )
                 if getattr(image, "n_frames", 1) > 1 or getattr(image, "is_animated", False):
                     raise ImageRejected("Animated or multi-frame images are not supported: upload a single picture.")
+                _shrink_while_decoding(image, max_pixels)
                 image.load()
-                return _gray(image)
+                return _gray(ImageOps.exif_transpose(image))
     except ImageRejected:
         raise
     except UnidentifiedImageError:
@@ -114,6 +117,34 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int = MAX_PIXELS) -> n
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError):
         raise ImageRejected("The image file is damaged or incomplete (truncated) and cannot be read.") from None
+
+
+def _shrink_while_decoding(image: Image.Image, max_pixels: int) -> None:
+    """Make an opened (not yet loaded) image decode to at most ``max_pixels``, or refuse it.
+
+    Only the header has been read here. A JPEG is told to decode at the smallest of its
+    DCT scales that fits (no full-size copy is ever made); other formats cannot, so a
+    larger one is refused.
+
+    Raises:
+        ImageRejected: the image cannot be decoded within ``max_pixels``.
+    """
+    width, height = image.size
+    if width * height <= max_pixels:
+        return
+    if image.format == "JPEG":
+        scale = next((k for k in JPEG_SCALES if (width // k) * (height // k) <= max_pixels), None)
+        if scale is not None:
+            # draft picks the largest reduction that keeps at least the requested size.
+            image.draft(image.mode if image.mode in ("L", "RGB") else None, (width // scale, height // scale))
+            if image.size[0] * image.size[1] <= max_pixels:
+                return
+    side = int(max_pixels**0.5)
+    raise ImageRejected(
+        f"The image declares {width}x{height} pixels, more than the {max_pixels / 1_000_000:g} million "
+        f"(about {side}x{side}) this page decodes{'' if image.format == 'JPEG' else ' from a PNG'}; "
+        "a digit needs far fewer. Scale the picture down and upload it again."
+    )
 
 
 def _gray(image: Image.Image) -> np.ndarray:

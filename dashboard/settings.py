@@ -11,6 +11,13 @@
 | CNNVIZ_BASIC_AUTH      | (unset)                          | "user:password" protects the whole app      |
 | CNNVIZ_DEBUG           | 0                                | Dash debug mode (never in production)       |
 | CNNVIZ_MAX_UPLOAD_MB   | 2                                | largest accepted upload                     |
+| CNNVIZ_SECRET_KEY      | (derived, see below)             | signs background-callback handles (>= 16    |
+|                        |                                  | characters); the same for every web worker  |
+
+Without ``CNNVIZ_SECRET_KEY`` every web worker still agrees on one secret (never a
+per-process random one, which loses Train outcomes with several workers): with Redis
+it is derived from ``REDIS_URL`` and the store path (only as secret as the Redis URL);
+without, it is random and kept in ``CNNVIZ_CACHE_DIR``. See dashboard/background.py.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class Settings:
     basic_auth: tuple[str, str] | None = None
     debug: bool = False
     max_upload_bytes: int = 2 * 1024 * 1024
+    secret_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +73,7 @@ class Settings:
             basic_auth=_auth(env.get("CNNVIZ_BASIC_AUTH", "")),
             debug=_bool(env, "CNNVIZ_DEBUG", False),
             max_upload_bytes=_int(env, "CNNVIZ_MAX_UPLOAD_MB", 2, 1, 50) * 1024 * 1024,
+            secret_key=_secret(env.get("CNNVIZ_SECRET_KEY", "")),
         )
 
 
@@ -100,6 +109,15 @@ def _auth(raw: str) -> tuple[str, str] | None:
     if not sep or not user or not password:
         raise SettingsError("CNNVIZ_BASIC_AUTH must look like 'user:password'")
     return user, password
+
+
+def _secret(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if len(value) < 16:
+        raise SettingsError("CNNVIZ_SECRET_KEY must be at least 16 characters long")
+    return value
 
 
 def get_settings() -> Settings:

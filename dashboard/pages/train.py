@@ -10,6 +10,7 @@ sees the same job.
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from typing import Any
 
@@ -19,8 +20,18 @@ import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, dcc, html
 
 from artifacts import ArtifactStore, InvalidRunId, RunExistsError
-from artifacts.config import ACTIVATIONS, KERNEL_SIZES, PADDINGS, TrainConfig, layer_plan
+from artifacts.config import (
+    ACTIVATIONS,
+    FORM_LIMITS,
+    KERNEL_SIZES,
+    MIN_TRAINING_DIGITS,
+    PADDINGS,
+    TrainConfig,
+    check_form_limits,
+    layer_plan,
+)
 from dashboard import ids, jobs
+from dashboard.background import TrainingQueueUnavailable
 from dashboard.figures.training import curves_figure
 from dashboard.settings import get_settings
 from dashboard.train_form import (
@@ -30,6 +41,8 @@ from dashboard.train_form import (
     limit_from_form,
     status_panel,
 )
+
+log = logging.getLogger(__name__)
 
 dash.register_page(__name__, path="/train", name="Train", order=7, title="Train · CNN MNIST Visualizer")
 
@@ -73,6 +86,12 @@ FORM_STATES = [
 FORM_INPUTS = [Input(state.component_id, state.component_property) for state in FORM_STATES]
 
 
+def _bounds(key: str) -> dict[str, float]:
+    """Return an input's ``min`` and ``max`` from the form's limits (the server checks the same ones)."""
+    low, high = FORM_LIMITS[key]
+    return {"min": low, "max": high}
+
+
 def _labelled(label: str, control, hint: str | None = None, width: int = 6) -> dbc.Col:
     parts = [dbc.Label(label, html_for=control.id if isinstance(control.id, str) else None,
                        className="small fw-semibold mb-1"), control]
@@ -85,7 +104,7 @@ def _block_row(index: int) -> html.Div:
     default = DEFAULTS.conv_blocks[min(index, len(DEFAULTS.conv_blocks) - 1)]
     small = {"size": "sm"}
     controls = [
-        dbc.Input(id=block_id("filters", index), type="number", min=1, max=256, step=1,
+        dbc.Input(id=block_id("filters", index), type="number", **_bounds("filters"), step=1,
                   value=default.filters, **small),
         dbc.Select(id=block_id("kernel_size", index), value=default.kernel_size,
                    options=[{"label": f"{k}×{k}", "value": k} for k in KERNEL_SIZES], **small),
@@ -114,9 +133,9 @@ def _form(allowed: bool) -> dbc.Card:
         dbc.Row([
             _labelled("Data", dbc.Select(id=TRAIN_DATASET, value="mnist-sample", options=dataset_options()),
                       width=12),
-            _labelled("Epochs", dbc.Input(id=TRAIN_EPOCHS, type="number", min=1, max=100, step=1,
+            _labelled("Epochs", dbc.Input(id=TRAIN_EPOCHS, type="number", **_bounds("epochs"), step=1,
                                           value=DEFAULTS.epochs), width=4),
-            _labelled("Batch size", dbc.Input(id=TRAIN_BATCH, type="number", min=8, max=1024, step=1,
+            _labelled("Batch size", dbc.Input(id=TRAIN_BATCH, type="number", **_bounds("batch_size"), step=1,
                                               value=DEFAULTS.batch_size), width=4),
             _labelled("Seed", dbc.Input(id=TRAIN_SEED, type="number", min=0, step=1, value=DEFAULTS.seed), width=4),
         ]),
@@ -128,10 +147,10 @@ def _form(allowed: bool) -> dbc.Card:
         *[_block_row(index) for index in range(3)],
         html.Hr(className="my-2"),
         dbc.Row([
-            _labelled("Dense units", dbc.Input(id=TRAIN_DENSE, type="number", min=1, max=4096, step=1,
+            _labelled("Dense units", dbc.Input(id=TRAIN_DENSE, type="number", **_bounds("dense_units"), step=1,
                                                value=DEFAULTS.dense_units), width=4),
             dbc.Col([dbc.Label("Dropout", className="small fw-semibold mb-1"),
-                     dcc.Slider(id=TRAIN_DROPOUT, min=0, max=0.9, step=0.05, value=DEFAULTS.dropout_rate,
+                     dcc.Slider(id=TRAIN_DROPOUT, **_bounds("dropout_rate"), step=0.05, value=DEFAULTS.dropout_rate,
                                 marks={0: "0", 0.3: "0.3", 0.6: "0.6", 0.9: "0.9"},
                                 tooltip={"placement": "bottom"})], md=5),
             dbc.Col(dbc.Switch(id=TRAIN_AUGMENT, value=DEFAULTS.augmentation, label="Augment",
@@ -140,9 +159,9 @@ def _form(allowed: bool) -> dbc.Card:
         html.Details([
             html.Summary("Advanced", className="small"),
             dbc.Row([
-                _labelled("Learning rate", dbc.Input(id=TRAIN_LEARNING_RATE, type="number", min=0.00001, max=1,
+                _labelled("Learning rate", dbc.Input(id=TRAIN_LEARNING_RATE, type="number", **_bounds("learning_rate"),
                                                      step="any", value=DEFAULTS.learning_rate), width=6),
-                _labelled("Training digits", dbc.Input(id=TRAIN_LIMIT, type="number", min=20, step=1,
+                _labelled("Training digits", dbc.Input(id=TRAIN_LIMIT, type="number", min=MIN_TRAINING_DIGITS, step=1,
                                                        placeholder="all"), "blank: all of them", width=6),
             ], className="mt-2"),
         ], className="mt-1"),
@@ -227,6 +246,21 @@ def preview(*values):
                               "channels; the batch dimension is left out.", className="text-body-secondary")]
 
 
+def train_failed(error: Exception) -> dict[str, str]:
+    """The Train callback's ``on_error``: the outcome to show when its job could not be queued or followed.
+
+    Dash calls it for an error while dispatching or polling the background job (Redis
+    down, a result store that times out), not only inside ``train``; its return value
+    becomes the callback's output, so the press always ends with a message.
+    """
+    if isinstance(error, TrainingQueueUnavailable):
+        log.warning("Train press: %s", error)
+        return {"message": str(error), "color": "danger"}
+    log.error("Train press failed: %s", error, exc_info=error)
+    return {"message": f"Training could not be started or followed ({type(error).__name__}); the page still "
+                       "shows any run that is training. Try again in a moment.", "color": "danger"}
+
+
 @dash.callback(
     Output(TRAIN_RESULT, "data"),
     Input(TRAIN_BUTTON, "n_clicks"),
@@ -239,6 +273,7 @@ def preview(*values):
     running=[(Output(TRAIN_BUTTON, "disabled"), True, False), (Output(TRAIN_CANCEL, "disabled"), False, True)],
     cancel=[Input(TRAIN_CANCEL, "n_clicks")],
     prevent_initial_call=True,
+    on_error=train_failed,
 )
 def train(set_progress, n_clicks, _tab, dataset, limit, *values):
     """Start a training job (or join the one running) and follow it until it ends."""
@@ -248,6 +283,7 @@ def train(set_progress, n_clicks, _tab, dataset, limit, *values):
     try:
         config = config_from_form(*values)
         limit = limit_from_form(limit)
+        check_form_limits(config, limit)  # the browser's min and max are no protection
         source = dataset if dataset in {option["value"] for option in dataset_options()} else None
         if source is None:
             raise ValueError(f"unknown data source {str(dataset)[:40]!r}")

@@ -230,3 +230,34 @@ def test_training_through_the_diskcache_manager(tmp_path):
             other.quit()
     assert ArtifactStore(store).run_ids() == [run_id]
     assert ArtifactStore(store).run(run_id).is_complete()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"epochs": 1000, "batch_size": 1}, "epochs must be from 1 to 100 here, not 1000"),
+    ({"batch_size": 1}, "batch size must be from 8 to 1024 here, not 1"),
+    ({"dropout": 0.95}, "dropout must be from 0 to 0.9 here, not 0.95"),
+])
+def test_the_train_callback_enforces_the_forms_limits(tmp_path, monkeypatch, change, message):
+    # A hand-made request is not bound by the browser's min and max. The store is unwritable,
+    # so a check that is missing fails here instead of starting a training of hours.
+    from dash.background_callback.managers import BaseBackgroundCallbackManager
+
+    train_page()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("CNNVIZ_STORE", str(blocker / "store"))
+    train = next(fn for _key, fn, _progress in BaseBackgroundCallbackManager.functions if fn.__name__ == "train")
+    progress = []
+    outcome = train(progress.append, 1, "tab-1", "mnist-sample", None, *{**FORM, **change}.values())
+    assert outcome["message"] == f"This configuration cannot be trained: {message}", outcome
+    assert outcome["color"] == "danger" and progress == []
+
+
+def test_the_forms_inputs_carry_the_servers_limits():
+    from artifacts.config import FORM_LIMITS
+
+    page = train_page().layout()
+    for component_id, key in (("train-epochs", "epochs"), ("train-batch-size", "batch_size"),
+                              ("train-dense-units", "dense_units"), ("train-learning-rate", "learning_rate")):
+        field = find(page, component_id)
+        assert (field.min, field.max) == FORM_LIMITS[key], component_id

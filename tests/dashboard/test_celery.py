@@ -67,3 +67,25 @@ def test_training_through_celery_and_redis(tmp_path, redis_url):
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)
     assert ArtifactStore(store).run(run_id).is_complete()
+
+
+def test_the_signing_secret_is_shared_by_every_worker_and_never_per_process(tmp_path):
+    import stat
+
+    from dashboard.background import signing_secret
+    from dashboard.settings import Settings, SettingsError
+
+    assert signing_secret(Settings.from_env({"CNNVIZ_SECRET_KEY": "s" * 20})) == "s" * 20
+    with pytest.raises(SettingsError, match="at least 16"):
+        Settings.from_env({"CNNVIZ_SECRET_KEY": "short"})
+    celery_env = {"REDIS_URL": "redis://127.0.0.1:1/0", "CNNVIZ_STORE": str(tmp_path / "store")}
+    # Computed twice as two processes would: the same value, without reaching Redis.
+    assert signing_secret(Settings.from_env(celery_env)) == signing_secret(Settings.from_env(celery_env))
+    assert signing_secret(Settings.from_env(celery_env)) != signing_secret(
+        Settings.from_env({**celery_env, "REDIS_URL": "redis://127.0.0.1:2/0"}))
+    disk = Settings.from_env({"CNNVIZ_CACHE_DIR": str(tmp_path / "cache")})
+    first = signing_secret(disk)
+    assert len(first) == 64 and signing_secret(disk) == first
+    secret_file = tmp_path / "cache" / "signing-secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert sorted(path.name for path in secret_file.parent.iterdir()) == ["signing-secret"]

@@ -217,3 +217,40 @@ def test_malformed_data_urls(contents):
 def test_a_flat_image_has_no_ink():
     with pytest.raises(ImageRejected, match="No ink"):
         preprocess_upload(data_url(encode(Image.new("RGB", (280, 280), (0, 0, 0)))), LIMIT)
+
+
+# -- issue 10: phone photos and huge pictures --------------------------------------------
+
+
+@pytest.mark.parametrize(("orientation", "stored"), [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270),
+                                                     (3, Image.Transpose.ROTATE_180)])
+def test_a_phone_photo_is_read_upright_from_its_exif_orientation(orientation, stored):
+    # A phone stores the sensor's pixels turned and says how to show them in EXIF tag 274.
+    upright = seven(size=240, ink=0, ground=255).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    photo = encode(upright.transpose(stored), "JPEG", quality=95, exif=exif.tobytes())
+    plain = encode(upright, "JPEG", quality=95)
+    expected = to_mnist(decode_image(plain, LIMIT))
+    got = to_mnist(decode_image(photo, LIMIT))
+    assert np.abs(got.astype(int) - expected.astype(int)).mean() < 4
+    sideways = to_mnist(decode_image(encode(upright.transpose(stored), "JPEG", quality=95), LIMIT))
+    assert np.abs(sideways.astype(int) - expected.astype(int)).mean() > 20  # the check can tell
+
+
+def test_a_huge_png_is_refused_from_its_header_with_a_clear_message():
+    # 6000x4000 of flat white compresses to a few hundred KB but would decode to 96 MB and more.
+    data = encode(Image.new("L", (6000, 4000), 255))
+    assert len(data) < LIMIT
+    with pytest.raises(ImageRejected, match=r"declares 6000x4000 pixels.*4 million.*Scale the picture down"):
+        decode_image(data, LIMIT)
+
+
+def test_a_large_jpeg_photo_is_decoded_at_a_reduced_scale():
+    photo = seven(size=4000, width=300, ink=0, ground=255).resize((6000, 4000)).convert("RGB")
+    data = encode(photo, "JPEG", quality=60)
+    assert len(data) < LIMIT
+    gray = decode_image(data, LIMIT)
+    assert gray.shape == (1000, 1500)  # the JPEG decoder's 1/4 scale: never 24 million pixels
+    digit = to_mnist(gray)
+    assert digit.max() == 255 and digit.shape == (28, 28)
