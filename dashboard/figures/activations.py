@@ -146,7 +146,8 @@ def feature_map_mosaic(
     figure.update_layout(
         title=dict(text=title, font=dict(size=15)),
         shapes=[highlight_shape(highlight, height, width, columns)],
-        xaxis=dict(showticklabels=False, title=dict(text=f"{channels} channels, {columns} per row")),
+        xaxis=dict(showticklabels=False,
+                   title=dict(text=f"{channels} channel{'s' if channels != 1 else ''}, {columns} per row")),
         yaxis=dict(showticklabels=False),
         meta=dict(height=height, width=width, columns=columns, channels=channels),
     )
@@ -156,13 +157,16 @@ def feature_map_mosaic(
     return figure
 
 
-def activation_surface(channel_map: np.ndarray, title: str, theme: str | None = None) -> go.Figure:
+def activation_surface(
+    channel_map: np.ndarray, title: str, theme: str | None = None, value: str = "activation"
+) -> go.Figure:
     """Draw one feature map as a 3D landscape: height and colour are the activation.
 
     Args:
-        channel_map: (h, w) activations of one channel.
+        channel_map: (h, w) activations of one channel (or an image's pixels).
         title: figure title.
         theme: "light" or "dark".
+        value: what the heights are, for the height axis, colour bar and hover ("pixel" for an image).
 
     Raises:
         ValueError: ``channel_map`` is not 2-D.
@@ -174,8 +178,8 @@ def activation_surface(channel_map: np.ndarray, title: str, theme: str | None = 
         go.Surface(
             z=channel_map,
             colorscale=ACTIVATION_SCALE,
-            colorbar=dict(title=dict(text="activation", side="right"), thickness=12),
-            hovertemplate="row %{y}, column %{x}<br>activation %{z:.3f}<extra></extra>",
+            colorbar=dict(title=dict(text=value, side="right"), thickness=12),
+            hovertemplate=f"row %{{y}}, column %{{x}}<br>{value} %{{z:.3f}}<extra></extra>",
         )
     )
     figure.update_layout(
@@ -183,7 +187,7 @@ def activation_surface(channel_map: np.ndarray, title: str, theme: str | None = 
         scene=dict(
             xaxis=dict(title=dict(text="column")),
             yaxis=dict(title=dict(text="row"), autorange="reversed"),
-            zaxis=dict(title=dict(text="activation")),
+            zaxis=dict(title=dict(text=value)),
             camera=dict(eye=dict(x=1.3, y=-1.5, z=1.1)),
             aspectratio=dict(x=1, y=1, z=0.6),
         ),

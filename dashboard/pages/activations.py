@@ -215,7 +215,7 @@ def layout(**kwargs):
                      explanation("What are feature maps?", explanations.FEATURE_MAPS + explanations.CONVOLUTION
                                  + explanations.POOLING)], lg=7),
             dbc.Col([dcc.Graph(id=SURFACE, style={"height": "430px"}, **graph),
-                     explanation("Reading the 3D surface", explanations.SURFACE)], lg=5),
+                     explanation("Reading the 3D surface", explanations.SURFACE + explanations.SURFACE_EPOCHS)], lg=5),
         ], className="g-2"),
         dbc.Row([
             dbc.Col([dcc.Graph(id=STACK, style={"height": "520px"}, **graph),

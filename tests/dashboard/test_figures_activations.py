@@ -249,3 +249,8 @@ def test_stacked_view_shows_every_floor_by_default(floors):
     assert floor_overlap(figure, floors) == 0.0
     band = np.asarray(figure.data[floors - 1].y)
     assert band.max() - band.min() >= 0.5, "a dense layer must be a band, not an edge-on line"
+
+
+def test_a_one_channel_mosaic_says_one_channel():
+    figure = figs.feature_map_mosaic(np.ones((4, 4, 1)), "pixels")
+    assert figure.layout.xaxis.title.text == "1 channel, 1 per row"
