@@ -85,7 +85,7 @@ class TrainConfig:
     validation_fraction: float = 0.1  # share of the training split held out for validation
     seed: int = 1337  # seeds the split, the probe choice, weights and shuffling
     probe_per_class: int = 10  # probe digits per class captured after training
-    snapshot_probe_per_class: int = 3  # probe digits per class captured every epoch
+    snapshot_probe_per_class: int = 10  # probe digits per class captured every epoch (all by default)
 
     def __post_init__(self) -> None:
         blocks = tuple(

@@ -15,6 +15,7 @@ from dashboard.components import explanation
 
 CANVAS = "draw-canvas"
 CANVAS_PNG = "draw-canvas-png"
+BOARD_SHOWS = "draw-board-shows"
 BRUSH = "draw-brush"
 BRUSH_APPLIED = "draw-brush-applied"
 UNDO = "draw-undo"
@@ -87,9 +88,10 @@ def input_card(max_bytes: int) -> dbc.Card:
                  dcc.Slider(id=BRUSH, min=6, max=40, step=2, value=22, marks=None,
                             tooltip={"placement": "bottom"}, allow_direct_input=False)], xs=12, sm=6),
         dbc.Col(dbc.ButtonGroup([
+            # Info like "Random test digit", not outline-secondary: grey outlines read as disabled.
             dbc.Button([html.I(className="bi bi-arrow-counterclockwise me-1"), "Undo"], id=UNDO,
-                       color="secondary", outline=True, size="sm"),
-            dbc.Button([html.I(className="bi bi-x-lg me-1"), "Clear"], id=CLEAR, color="secondary",
+                       color="info", outline=True, size="sm"),
+            dbc.Button([html.I(className="bi bi-x-lg me-1"), "Clear"], id=CLEAR, color="info",
                        outline=True, size="sm"),
         ]), xs=12, sm=6, className="d-flex align-items-center justify-content-sm-end mt-2 mt-sm-0"),
     ], className="g-2 align-items-center my-2")

@@ -64,8 +64,11 @@ look at that channel in 3D. Switch on *class average* to see the mean over all p
 
 SURFACE = """
 The **3D surface** draws one feature map as a landscape: height and colour are the activation at each
-position. Peaks are where the filter fires strongly. Drag to rotate, scroll to zoom, and move the
-epoch slider to see the landscape change as the network learns.
+position. Peaks are where the filter fires strongly. Drag to rotate and scroll to zoom.
+"""
+
+SURFACE_EPOCHS = """
+Move the **epoch slider** to see the landscape change as the network learns.
 """
 
 STACKED = """

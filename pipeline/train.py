@@ -211,7 +211,7 @@ def _train(
     cancel_request.check()  # a signal whose exception a library swallowed still cancels
 
     run.write_progress({"pid": os.getpid(), "phase": "evaluating", "epoch": config.epochs, "epochs": config.epochs})
-    # The last snapshot holds every probe digit; per-epoch ones hold a subset.
+    # The last snapshot holds every probe digit; per-epoch ones too unless config.snapshot_probe_per_class is smaller.
     run.write_snapshot(config.epochs, capture.snapshot(data.x_test[probe_ids], np.arange(len(probe_ids))))
     metrics = _evaluate(model, run, data)
     run.save_model(lambda path: model.save(path))

@@ -4,7 +4,8 @@
 // the listeners sit on the document and act on whichever canvas has the id below. Strokes
 // are kept as point lists: Undo removes the last one and repaints. When a stroke ends the
 // canvas is sent to the server as a PNG data URL through the page's dcc.Store; an empty
-// canvas sends null. The board is white ink on black, like MNIST's digits.
+// canvas sends null. The board is white ink on black, like MNIST's digits. An uploaded or
+// test digit is shown on the board as its 28x28 pixels; drawing on it starts a new drawing.
 (function () {
   var CANVAS_ID = "draw-canvas";
   var STORE_ID = "draw-canvas-png";
@@ -12,7 +13,8 @@
   var MESSAGE_ID = "draw-message";
   var INK = "#ffffff";
   var BOARD = "#000000";
-  var state = { canvas: null, strokes: [], current: null, brush: 18 };
+  var SIDE = 28;  // MNIST pixels per side
+  var state = { canvas: null, strokes: [], current: null, brush: 18, picture: null };
 
   function canvasElement() {
     return document.getElementById(CANVAS_ID);
@@ -24,6 +26,7 @@
       state.canvas = canvas;
       state.strokes = [];
       state.current = null;
+      state.picture = null;
       repaint();
     }
     return canvas;
@@ -52,12 +55,33 @@
     ctx.stroke();
   }
 
+  function paintPicture(ctx, canvas, pixels) {
+    // Each MNIST pixel as a square of the board, grey levels as they are (no smoothing).
+    var cell = canvas.width / SIDE;
+    for (var row = 0; row < SIDE; row++) {
+      for (var column = 0; column < SIDE; column++) {
+        var value = Math.max(0, Math.min(255, Math.round(Number(pixels[row][column]) || 0)));
+        if (value > 0) {
+          ctx.fillStyle = "rgb(" + value + "," + value + "," + value + ")";
+          ctx.fillRect(Math.floor(column * cell), Math.floor(row * cell),
+                       Math.ceil(cell) + 1, Math.ceil(cell) + 1);
+        }
+      }
+    }
+  }
+
+  function isPicture(pixels) {
+    return Array.isArray(pixels) && pixels.length === SIDE &&
+      pixels.every(function (row) { return Array.isArray(row) && row.length === SIDE; });
+  }
+
   function repaint() {
     var canvas = state.canvas;
     if (!canvas) { return; }
     var ctx = canvas.getContext("2d");
     ctx.fillStyle = BOARD;
     ctx.fillRect(0, 0, canvas.width, canvas.height);
+    if (state.picture) { paintPicture(ctx, canvas, state.picture); }
     ctx = context();
     state.strokes.forEach(function (stroke) {
       dot(ctx, stroke.points[0], stroke.width);
@@ -94,6 +118,11 @@
     if (event.pointerType === "mouse" && event.button !== 0) { return; }
     event.preventDefault();
     bind(canvas);
+    if (state.picture) {
+      // Drawing on a shown upload or test digit starts a new drawing.
+      state.picture = null;
+      repaint();
+    }
     if (canvas.setPointerCapture) { canvas.setPointerCapture(event.pointerId); }
     var width = state.brush * canvas.width / 280;
     state.current = { id: event.pointerId, width: width, points: [position(canvas, event)] };
@@ -160,8 +189,23 @@
       if (!canvas) { return window.dash_clientside.no_update; }
       bind(canvas);
       state.strokes = [];
+      state.picture = null;
       repaint();
       return send ? null : window.dash_clientside.no_update;
+    },
+    // Show an uploaded or test digit (the page's digit store value) on the board; a drawing
+    // is already there. Returns what the board shows, for the page's store.
+    show: function (digit) {
+      var canvas = canvasElement();
+      if (!canvas || !digit || digit.source === "drawing" || !isPicture(digit.pixels)) {
+        return window.dash_clientside.no_update;
+      }
+      bind(canvas);
+      state.strokes = [];
+      state.current = null;
+      state.picture = digit.pixels;
+      repaint();
+      return digit.source;
     }
   };
 })();

@@ -16,6 +16,7 @@ from dashboard.figures.style import (
     ACTIVATION_SCALE,
     CLASS_COLORS,
     DIGIT_SCALE,
+    TITLE_TOP,
     apply_theme,
 )
 
@@ -28,6 +29,13 @@ SALIENCY_OVERLAY_SCALE = [
 ]
 # Probe thumbnails: -1 (the gaps) see-through, 0-255 black to white.
 PICKER_SCALE = [[0.0, "rgba(0,0,0,0)"], [0.5 / 256, "rgba(0,0,0,0)"], [0.5 / 256, "#000000"], [1.0, "#ffffff"]]
+# The stacked view's default look, seen without perspective (every floor looks alike): floors far
+# enough apart, and seen from low enough, that none hides the one below it (the input under conv_1),
+# and dense layers as bands instead of edge-on lines. Floors shrink when there are more than 7.
+STACK_HEIGHT = 1.9
+STACK_SIDE = 0.6
+STACK_EYE = dict(x=1.0, y=-2.6, z=1.1)
+DENSE_BAND = (0.2, 0.8)
 HIGHLIGHT_COLOR = "#e83e8c"
 BAR_COLOR = "#4c78a8"
 TRUE_COLOR = "#2ca02c"
@@ -138,23 +146,27 @@ def feature_map_mosaic(
     figure.update_layout(
         title=dict(text=title, font=dict(size=15)),
         shapes=[highlight_shape(highlight, height, width, columns)],
-        xaxis=dict(showticklabels=False, title=dict(text=f"{channels} channels, {columns} per row")),
+        xaxis=dict(showticklabels=False,
+                   title=dict(text=f"{channels} channel{'s' if channels != 1 else ''}, {columns} per row")),
         yaxis=dict(showticklabels=False),
         meta=dict(height=height, width=width, columns=columns, channels=channels),
     )
     image_axes(figure)
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=20, r=20, t=45, b=35))
+    figure.update_layout(margin=dict(l=20, r=20, t=TITLE_TOP, b=35))
     return figure
 
 
-def activation_surface(channel_map: np.ndarray, title: str, theme: str | None = None) -> go.Figure:
+def activation_surface(
+    channel_map: np.ndarray, title: str, theme: str | None = None, value: str = "activation"
+) -> go.Figure:
     """Draw one feature map as a 3D landscape: height and colour are the activation.
 
     Args:
-        channel_map: (h, w) activations of one channel.
+        channel_map: (h, w) activations of one channel (or an image's pixels).
         title: figure title.
         theme: "light" or "dark".
+        value: what the heights are, for the height axis, colour bar and hover ("pixel" for an image).
 
     Raises:
         ValueError: ``channel_map`` is not 2-D.
@@ -166,8 +178,8 @@ def activation_surface(channel_map: np.ndarray, title: str, theme: str | None = 
         go.Surface(
             z=channel_map,
             colorscale=ACTIVATION_SCALE,
-            colorbar=dict(title=dict(text="activation", side="right"), thickness=12),
-            hovertemplate="row %{y}, column %{x}<br>activation %{z:.3f}<extra></extra>",
+            colorbar=dict(title=dict(text=value, side="right"), thickness=12),
+            hovertemplate=f"row %{{y}}, column %{{x}}<br>{value} %{{z:.3f}}<extra></extra>",
         )
     )
     figure.update_layout(
@@ -175,14 +187,14 @@ def activation_surface(channel_map: np.ndarray, title: str, theme: str | None = 
         scene=dict(
             xaxis=dict(title=dict(text="column")),
             yaxis=dict(title=dict(text="row"), autorange="reversed"),
-            zaxis=dict(title=dict(text="activation")),
+            zaxis=dict(title=dict(text=value)),
             camera=dict(eye=dict(x=1.3, y=-1.5, z=1.1)),
             aspectratio=dict(x=1, y=1, z=0.6),
         ),
         uirevision="surface",
     )
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=0, r=0, t=45, b=0))
+    figure.update_layout(margin=dict(l=0, r=0, t=TITLE_TOP, b=0))
     return figure
 
 
@@ -204,6 +216,13 @@ def layer_plane(array: np.ndarray, channel: int | None = None) -> np.ndarray:
         raise ValueError(f"a layer must be 1-, 2- or 3-D, not shape {array.shape}")
     low, high = float(np.nanmin(plane)), float(np.nanmax(plane))
     return (plane - low) / (high - low) if high > low else np.zeros_like(plane)
+
+
+def stack_aspect(floors: int) -> dict:
+    """Return the stacked view's scene aspect ratio for ``floors`` layers: a fixed height, narrower floors
+    when there are many, so that from :data:`STACK_EYE` no floor covers the next."""
+    side = STACK_SIDE * min(1.0, 6 / max(floors - 1, 1))
+    return dict(x=side, y=side, z=STACK_HEIGHT)
 
 
 def stacked_layers(
@@ -230,9 +249,10 @@ def stacked_layers(
         plane = layer_plane(array, channel)
         rows, cols = plane.shape
         if rows == 1:
-            # A dense layer: a thin strip across the middle, doubled so the surface has two rows.
+            # A dense layer: a band across the middle of the floor (doubled so the surface has two
+            # rows), deep enough to read from the default camera, not a hairline.
             plane = np.vstack([plane, plane])
-            y = np.array([0.4, 0.6], dtype=np.float32)
+            y = np.array(DENSE_BAND, dtype=np.float32)
         else:
             y = np.linspace(0, 1, rows, dtype=np.float32)
         x = np.linspace(0, 1, cols, dtype=np.float32)
@@ -274,14 +294,14 @@ def stacked_layers(
             xaxis=dict(visible=False),
             yaxis=dict(visible=False, autorange="reversed"),
             zaxis=dict(visible=False),
-            aspectratio=dict(x=1, y=1, z=2.4),
-            camera=dict(eye=dict(x=0.8, y=-3.4, z=1.2), center=dict(x=0.1, y=0, z=0)),
+            aspectratio=stack_aspect(len(layers)),
+            camera=dict(eye=STACK_EYE, center=dict(x=0.1, y=0, z=0), projection=dict(type="orthographic")),
         ),
         uirevision="stack",
         showlegend=False,
     )
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=0, r=0, t=45, b=0))
+    figure.update_layout(margin=dict(l=0, r=0, t=TITLE_TOP, b=0))
     return figure
 
 
@@ -304,7 +324,7 @@ def input_digit(image: np.ndarray, title: str, theme: str | None = None) -> go.F
                          xaxis=dict(title=dict(text="column")), yaxis=dict(title=dict(text="row")))
     image_axes(figure)
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=40, r=10, t=45, b=40))
+    figure.update_layout(margin=dict(l=40, r=10, t=TITLE_TOP, b=40))
     return figure
 
 
@@ -345,7 +365,7 @@ def saliency_overlay(image: np.ndarray, saliency: np.ndarray, theme: str | None 
                          xaxis=dict(title=dict(text="column")), yaxis=dict(title=dict(text="row")))
     image_axes(figure)
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=40, r=10, t=45, b=40))
+    figure.update_layout(margin=dict(l=40, r=10, t=TITLE_TOP, b=40))
     return figure
 
 

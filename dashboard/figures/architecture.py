@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.figures.activations import highlight_shape, image_axes, mosaic_columns, tile_mosaic
-from dashboard.figures.style import DIVERGING_SCALE, apply_theme
+from dashboard.figures.style import DIVERGING_SCALE, TITLE_TOP, apply_theme
 
 KIND_COLORS = {
     "Input": "#9e9e9e",
@@ -124,7 +124,7 @@ def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = 
         uirevision="architecture",
     )
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=0, r=0, t=45, b=0))
+    figure.update_layout(margin=dict(l=0, r=0, t=TITLE_TOP, b=0))
     return figure
 
 
@@ -198,5 +198,5 @@ def kernel_grid(
     )
     image_axes(figure)
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=20, r=20, t=45, b=35))
+    figure.update_layout(margin=dict(l=20, r=20, t=TITLE_TOP, b=35))
     return figure

@@ -123,7 +123,7 @@ def digit_mosaic(
         yaxis=dict(visible=False, autorange="reversed", scaleanchor="x", constrain="domain"),
         dragmode=False,
     )
-    apply_theme(figure, theme)
+    apply_theme(figure, theme, toolbar=False)  # galleries are shown without Plotly's toolbar
     top = 40 if title else 8
     figure.update_layout(
         margin=dict(l=8, r=8, t=top, b=8),

@@ -30,11 +30,26 @@ def _slim(name: str) -> go.layout.Template:
 _TEMPLATES = {"plotly_dark": _slim("plotly_dark"), "plotly_white": _slim("plotly_white")}
 
 
-def apply_theme(figure: go.Figure, theme: str | None) -> go.Figure:
-    """Set the theme's template and a transparent background so the figure sits on the page's card."""
+# Plotly's toolbar (modebar) sits in a graph's top right corner, about 30 px high; a title
+# placed below it and a top margin that holds both keep the toolbar off the title.
+TOOLBAR_HEIGHT = 30
+TITLE_TOP = TOOLBAR_HEIGHT + 32
+
+
+def apply_theme(figure: go.Figure, theme: str | None, toolbar: bool = True) -> go.Figure:
+    """Set the theme's template and a transparent background so the figure sits on the page's card.
+
+    With ``toolbar`` (the graph shows Plotly's toolbar) a titled figure gets its title below it
+    and a top margin of :data:`TITLE_TOP` (builders that set their own margin keep
+    ``t=TITLE_TOP`` for titled figures).
+    """
+    titled = toolbar and bool(figure.layout.title.text)
     figure.update_layout(
         template=_TEMPLATES[template(theme)],
         paper_bgcolor="rgba(0,0,0,0)",
-        margin=dict(l=50, r=20, t=50, b=45),
+        margin=dict(l=50, r=20, t=TITLE_TOP if titled else 50, b=45),
     )
+    if titled:
+        figure.update_layout(title=dict(x=0, xanchor="left", xref="paper", y=1, yanchor="top", yref="container",
+                                        pad=dict(t=TOOLBAR_HEIGHT)))
     return figure

@@ -17,6 +17,7 @@ from artifacts.config import TrainConfig, layer_plan
 from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
 from dashboard import explanations, ids
 from dashboard.components import error_card, explanation, notice, run_unavailable
+from dashboard.epochs import choose_epoch, epoch_slider, nearest_epoch
 from dashboard.figures import activations as figs
 from dashboard.runs import resolve_run
 from dashboard.urlstate import build_search, parse_state
@@ -49,18 +50,6 @@ GRAPH_CONFIG = {"displaylogo": False}
 SMALL_CONFIG = {"displayModeBar": False}
 
 
-def epoch_slider(component_id: str, epochs: list[int], value: int) -> dcc.Slider:
-    """Return a slider that stops only at the stored epochs (about a dozen labelled).
-
-    The Architecture page has its twin: pages must not import each other (Dash runs each page file once).
-    """
-    every = max(1, len(epochs) // 12)
-    marks = {epoch: (str(epoch) if index % every == 0 or epoch == epochs[-1] else "")
-             for index, epoch in enumerate(epochs)}
-    return dcc.Slider(id=component_id, min=epochs[0], max=epochs[-1], step=None, marks=marks, value=value,
-                      updatemode="mouseup")
-
-
 class ViewError(Exception):
     """A view that cannot be drawn; the message is for the user."""
 
@@ -84,6 +73,38 @@ def flat_layers(manifest: dict) -> list[str]:
     return [spec.name for spec in layer_plan(config) if spec.kind == "Dense"]
 
 
+def layer_channels(manifest: dict, layer: str) -> int:
+    """Return how many channels ``layer``'s feature maps have.
+
+    Raises:
+        ValueError: the layer is not in the run's network (or its config is invalid).
+    """
+    config = TrainConfig.from_dict(manifest["config"])
+    for spec in layer_plan(config):
+        if spec.name == layer:
+            return int(spec.output_shape[-1])
+    raise ValueError(f"run has no layer {layer!r}")
+
+
+def choose_channel(raw: object, channels: int) -> tuple[int, str | None]:
+    """Return the channel to show for a URL's ``channel`` value, and a message when it cannot be shown.
+
+    Args:
+        raw: the URL's value (None when absent: channel 0, no message).
+        channels: the layer's channel count.
+    """
+    if raw is None or raw == "":
+        return 0, None
+    try:
+        channel = int(str(raw).strip())
+    except ValueError:
+        channel = -1
+    if not 0 <= channel < channels:
+        return 0, f"channel={str(raw)[:20]} in the address is not a channel of this layer (0 to {channels - 1}): " \
+                  "showing channel 0."
+    return channel, None
+
+
 def history_positions(run) -> set[int]:
     """Return the probe positions stored in every epoch's snapshot (the per-epoch subset)."""
     epochs = run.snapshot_epochs()
@@ -101,8 +122,10 @@ def default_probe(labels: np.ndarray, digit, with_history: set[int], near: int |
     return min(preferred, key=lambda p: abs(p - (near if near is not None else -1)))
 
 
-def load_row(run, probe: int, epoch: int) -> tuple[dict, int, int]:
-    """Return (snapshot, row of ``probe`` in it, epoch shown); the last epoch when ``epoch`` lacks the probe.
+def load_row(run, probe: int, epoch) -> tuple[dict, int, int]:
+    """Return (snapshot, row of ``probe`` in it, epoch shown).
+
+    ``epoch`` is snapped to the nearest stored epoch; the last epoch is shown when that one lacks the probe.
 
     Raises:
         ViewError: the probe is in no snapshot.
@@ -111,7 +134,8 @@ def load_row(run, probe: int, epoch: int) -> tuple[dict, int, int]:
     epochs = run.snapshot_epochs()
     if not epochs:
         raise ViewError("This run stored no snapshots.")
-    for shown in dict.fromkeys([epoch if epoch in epochs else epochs[-1], epochs[-1]]):
+    wanted = nearest_epoch(epochs, epoch)
+    for shown in dict.fromkeys([epochs[-1] if wanted is None else wanted, epochs[-1]]):
         snapshot = run.snapshot(shown)
         rows = np.flatnonzero(snapshot[SNAPSHOT_PROBE_INDEX] == probe)
         if rows.size:
@@ -145,8 +169,11 @@ def layout(**kwargs):
         probe = None
     if probe is None or (digit != "all" and int(labels[probe]) != digit):
         probe = default_probe(labels, digit, with_history)
-    epoch = state["epoch"] if state.get("epoch") in epochs else epochs[-1]
+    epoch, epoch_message = choose_epoch(kwargs.get("epoch"), epochs)
     layer = state["layer"] if state.get("layer") in layers else layers[0]
+    channels = layer_channels(manifest, layer)
+    channel, channel_message = choose_channel(kwargs.get("channel"), channels)
+    messages += [notice(text, "warning") for text in (epoch_message, channel_message) if text]
     digit_options = [{"label": "All", "value": "all"}] + [{"label": str(k), "value": k} for k in range(10)]
     controls = dbc.Card(dbc.CardBody([
         dbc.Label("Digit class"),
@@ -167,8 +194,8 @@ def layout(**kwargs):
         ], id=NOTE_BOX, color="warning", className="py-2 small mt-2", is_open=False),
         dbc.Row([
             dbc.Col([dbc.Label("Layer"), dcc.Dropdown(id=LAYER, options=layers, value=layer, clearable=False)]),
-            dbc.Col([dbc.Label("Channel"), dbc.Input(id=CHANNEL, type="number", min=0, step=1,
-                                                     value=state.get("channel", 0), debounce=True)]),
+            dbc.Col([dbc.Label("Channel"), dbc.Input(id=CHANNEL, type="number", min=0, max=channels - 1,
+                                                     step=1, value=channel, debounce=True)]),
         ], className="g-2 mt-1"),
         dbc.Switch(id=MODE, label="Class average (mean over the probe digits of the class)",
                    value=state.get("mode") == AVERAGE, className="mt-2"),
@@ -188,7 +215,7 @@ def layout(**kwargs):
                      explanation("What are feature maps?", explanations.FEATURE_MAPS + explanations.CONVOLUTION
                                  + explanations.POOLING)], lg=7),
             dbc.Col([dcc.Graph(id=SURFACE, style={"height": "430px"}, **graph),
-                     explanation("Reading the 3D surface", explanations.SURFACE)], lg=5),
+                     explanation("Reading the 3D surface", explanations.SURFACE + explanations.SURFACE_EPOCHS)], lg=5),
         ], className="g-2"),
         dbc.Row([
             dbc.Col([dcc.Graph(id=STACK, style={"height": "520px"}, **graph),
@@ -280,7 +307,8 @@ def draw_digit(probe, epoch, theme, run_id):
         if probe is None:
             raise ViewError("Choose a probe digit.")
         probes = run.probes()
-        snapshot, row, shown = load_row(run, int(probe), int(epoch))
+        snapshot, row, shown = load_row(run, int(probe), epoch)
+        wanted = nearest_epoch(run.snapshot_epochs(), epoch)
         image, label = probes["images"][probe], int(probes["labels"][probe])
         probabilities = snapshot[SNAPSHOT_PROBABILITIES][row]
         figures = (figs.input_digit(image, f"Probe {probe} (label {label})", theme),
@@ -298,16 +326,23 @@ def draw_digit(probe, epoch, theme, run_id):
                   color="success" if predicted == label else "danger"),
     ])
     note = None
-    if shown != epoch:
+    if wanted is not None and shown != wanted:
         note = f"Only the final epoch ({shown}) is stored for probe {probe}, so the slider cannot replay it."
     return summary, note, note is not None, *figures
 
 
-def layer_maps(run, layer: str, probe: int, epoch: int, average: bool, digit) -> tuple[np.ndarray, str]:
-    """Return the (h, w, c) maps to show for a layer and a caption: one probe's, or the class mean."""
+def layer_maps(run, layer: str, probe: int, epoch, average: bool, digit) -> tuple[np.ndarray, str]:
+    """Return the (h, w, c) maps to show for a layer and a caption: one probe's, or the class mean.
+
+    ``epoch`` is snapped to the nearest stored epoch.
+    """
     if average:
         epochs = run.snapshot_epochs()
-        snapshot = run.snapshot(epoch if epoch in epochs else epochs[-1])
+        if not epochs:
+            raise ViewError("This run stored no snapshots.")
+        wanted = nearest_epoch(epochs, epoch)
+        epoch = epochs[-1] if wanted is None else wanted
+        snapshot = run.snapshot(epoch)
         labels = run.probes()["labels"][snapshot[SNAPSHOT_PROBE_INDEX]]
         rows = np.flatnonzero(labels == digit) if digit != "all" else np.arange(len(labels))
         if not rows.size:
@@ -329,7 +364,7 @@ def draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id):
     """Draw the chosen layer's feature maps as one mosaic, the chosen channel framed."""
     try:
         run, _ = _run(run_id)
-        maps, caption = layer_maps(run, layer, int(probe), int(epoch), bool(average), digit)
+        maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
         return {}
     height, width, channels = maps.shape
@@ -343,14 +378,16 @@ def draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id):
 
 
 @callback(Output(CHANNEL, "value"), Output(CHANNEL, "max"), Input(MOSAIC, "clickData"), Input(LAYER, "value"),
-          State(CHANNEL, "value"), State(RUN, "data"), prevent_initial_call=True)
+          Input(CHANNEL, "value"), State(RUN, "data"), prevent_initial_call=True)
 def select_channel(click, layer, channel, run_id):
-    """Take the channel of a clicked mosaic tile; keep the channel within the chosen layer's range."""
+    """Take the channel of a clicked mosaic tile; keep the box within the chosen layer's range.
+
+    A typed channel outside the layer becomes 0, the channel the plots then show.
+    """
     try:
         _, manifest = _run(run_id)
-        channels = next(spec.output_shape[2] for spec in layer_plan(TrainConfig.from_dict(manifest["config"]))
-                        if spec.name == layer)
-    except (ViewError, StopIteration, KeyError, ValueError, TypeError):
+        channels = layer_channels(manifest, layer)
+    except (ViewError, KeyError, ValueError, TypeError):
         return dash.no_update, dash.no_update
     if ctx.triggered_id == MOSAIC and click:
         clicked = click["points"][0].get("customdata")
@@ -365,7 +402,7 @@ def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, dr
     """Draw the chosen channel as a 3D surface; when only its values change, patch z (keeps the camera)."""
     try:
         run, _ = _run(run_id)
-        maps, caption = layer_maps(run, layer, int(probe), int(epoch), bool(average), digit)
+        maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
         return {}, None
     channel = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
@@ -385,7 +422,7 @@ def draw_stack(probe, epoch, theme, run_id):
     """Draw every layer of the digit stacked in 3D, and the first dense layer's outputs."""
     try:
         run, manifest = _run(run_id)
-        snapshot, row, shown = load_row(run, int(probe), int(epoch))
+        snapshot, row, shown = load_row(run, int(probe), epoch)
         stack = [("pixels", run.probes()["images"][int(probe)])]
         names = [name for name in spatial_layers(manifest) + flat_layers(manifest)
                  if ACTIVATION_PREFIX + name in snapshot]

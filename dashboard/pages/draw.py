@@ -21,6 +21,7 @@ from artifacts.config import TrainConfig, captured_layers, layer_plan
 from dashboard import ids
 from dashboard.components import error_card, onboarding
 from dashboard.draw_layout import (
+    BOARD_SHOWS,
     BRUSH,
     BRUSH_APPLIED,
     CANVAS_PNG,
@@ -151,6 +152,7 @@ def layout(**kwargs):
         dcc.Store(id=QUERY, data=build_search(run=resolved.run.run_id, layer=names[layer],
                                               channel=state.get("channel"))),
         dcc.Store(id=CANVAS_PNG),
+        dcc.Store(id=BOARD_SHOWS),
         dcc.Store(id=BRUSH_APPLIED),
         dcc.Store(id=DIGIT),
         dcc.Store(id=CHANNEL, data=state.get("channel")),
@@ -366,6 +368,14 @@ def step(_prev, _next, _play, _tick, layer, last, stopped):
     return (following, True, play) if following >= last else (following, False, pause)
 
 
+def input_step(name: str, pixels: np.ndarray, theme: str | None) -> tuple:
+    """Return the walk's two figures for the input: the image in pixel values, and its pixels in 3D."""
+    height, width = pixels.shape
+    picture = input_digit(pixels, f"{name}: the input image, {height}x{width} pixels, 0-255", theme)
+    surface = activation_surface(pixels, f"{name} in 3D: height is the pixel value (0-255)", theme, value="pixel")
+    return picture, surface
+
+
 @callback(
     Output(MAPS, "figure"),
     Output(SURFACE, "figure"),
@@ -393,14 +403,21 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query):
         query = nothing
     if not isinstance(digit, dict):
         return nothing, nothing, nothing, nothing, query
-    try:
-        pixels, analysis, _ = analyse(run_id, digit)
-    except (ModelUnavailable, ValueError):
-        return nothing, nothing, nothing, nothing, query  # show_answer shows the message
-    arrays = dict([(INPUT_LAYER, pixels[:, :, None].astype(np.float32)), *analysis.activations])
-    values = arrays[name]
     caption = [html.Strong(f"Step {steps.index((name, kind, description)) + 1} of {len(steps)}: "),
                html.Code(name), f" ({description}). ", LAYER_TEXT.get(kind, "")]
+    if kind == "Input":
+        # The input needs no model: its picture is the digit itself, in pixel values.
+        try:
+            pixels = digit_pixels(digit)
+        except ValueError:
+            return nothing, nothing, nothing, nothing, query  # show_answer shows the message
+        picture, surface = input_step(name, pixels, theme)
+        return picture, surface, SHOWN, caption, query
+    try:
+        _, analysis, _ = analyse(run_id, digit)
+    except (ModelUnavailable, ValueError):
+        return nothing, nothing, nothing, nothing, query  # show_answer shows the message
+    values = dict(analysis.activations)[name]
     if values.ndim == 1:
         if name == steps[-1][0]:
             bars = probability_bars(values, digit.get("label"), theme)
@@ -440,11 +457,10 @@ dash.clientside_callback(
 )
 
 dash.clientside_callback(
-    # An uploaded or test digit replaces the drawing: wipe the board without sending it.
-    "function(contents, n) { return window.cnnvizDraw.clear(false); }",
-    Output(CANVAS_PNG, "data", allow_duplicate=True),
-    Input(UPLOAD, "contents"),
-    Input(RANDOM, "n_clicks"),
+    # An uploaded or test digit replaces the drawing: the board shows its 28x28 pixels.
+    "function(digit) { return window.cnnvizDraw.show(digit); }",
+    Output(BOARD_SHOWS, "data"),
+    Input(DIGIT, "data"),
     prevent_initial_call=True,
 )
 

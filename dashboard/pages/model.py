@@ -15,6 +15,7 @@ from artifacts.config import TrainConfig, conv_layers, layer_plan
 from artifacts.format import KERNEL_PREFIX
 from dashboard import explanations, ids
 from dashboard.components import error_card, explanation, notice, run_unavailable
+from dashboard.epochs import choose_epoch, epoch_slider, nearest_epoch
 from dashboard.figures.architecture import architecture_blocks, kernel_grid
 from dashboard.runs import resolve_run
 from dashboard.urlstate import build_search, parse_state
@@ -31,15 +32,6 @@ FILTERS = "model-filters"
 FILTERS_ERROR = "model-filters-error"
 MEAN = "mean"  # the input-channel dropdown's value for "mean over input channels"
 GRAPH_CONFIG = {"displaylogo": False}
-
-
-def epoch_slider(component_id: str, epochs: list[int], value: int) -> dcc.Slider:
-    """Return a slider that stops only at the stored epochs (about a dozen labelled)."""
-    every = max(1, len(epochs) // 12)
-    marks = {epoch: (str(epoch) if index % every == 0 or epoch == epochs[-1] else "")
-             for index, epoch in enumerate(epochs)}
-    return dcc.Slider(id=component_id, min=epochs[0], max=epochs[-1], step=None, marks=marks, value=value,
-                      updatemode="drag", tooltip={"placement": "bottom", "always_visible": False})
 
 
 def layer_table(architecture: list[dict]) -> dbc.Table:
@@ -103,7 +95,7 @@ def layout(**kwargs):
     if not epochs or not layers:
         filters = notice("This run stored no snapshots, so there are no filters to show.", "warning")
     else:
-        epoch = state["epoch"] if state.get("epoch") in epochs else epochs[-1]
+        epoch, epoch_message = choose_epoch(kwargs.get("epoch"), epochs)
         layer = state["layer"] if state.get("layer") in layers else layers[0]
         try:
             options = channel_options(run, layer, epoch)
@@ -117,8 +109,11 @@ def layout(**kwargs):
                                                           clearable=False)], md=3),
                 dbc.Col([dbc.Label("Weights shown"), dcc.Dropdown(id=CHANNEL, options=options, value=channel,
                                                                   clearable=False)], md=3),
-                dbc.Col([dbc.Label("Epoch (0 = before training)"), epoch_slider(EPOCH, epochs, epoch)], md=6),
+                dbc.Col([dbc.Label("Epoch (0 = before training)"), epoch_slider(
+                    EPOCH, epochs, epoch, updatemode="drag", tooltip={"placement": "bottom", "always_visible": False})],
+                    md=6),
             ], className="g-3 mb-2"),
+            notice(epoch_message, "warning") if epoch_message else None,
             html.Div(id=FILTERS_ERROR),
             dcc.Loading(dcc.Graph(id=FILTERS, config=GRAPH_CONFIG, style={"height": "420px"}), delay_show=300),
             explanation("What are filters?", explanations.FILTERS + explanations.EPOCHS),
@@ -173,12 +168,18 @@ def draw_filters(layer, channel, epoch, theme, run_id):
     if not resolved.ok:
         return dash.no_update, error_card(resolved.error), dash.no_update
     input_channel = channel if isinstance(channel, int) else None
+    try:
+        epoch = nearest_epoch(resolved.run.snapshot_epochs(), epoch)
+    except (ArtifactError, ValueError):
+        epoch = None
+    if epoch is None:
+        return dash.no_update, dash.no_update, dash.no_update
     # The first draw only shows what the URL asked for; pushing it would add a history entry
     # that Back would return to, re-rendering the same page.
     query = build_search(run=run_id, layer=layer, channel=input_channel, epoch=epoch) \
         if ctx.triggered_id in (LAYER, CHANNEL, EPOCH) else dash.no_update
     try:
-        kernel = resolved.run.snapshot(int(epoch)).get(KERNEL_PREFIX + str(layer))
+        kernel = resolved.run.snapshot(epoch).get(KERNEL_PREFIX + str(layer))
         if kernel is None:
             return {}, notice(f"The snapshot of epoch {epoch} has no kernel for {layer}.", "warning"), query
         if kernel.shape[2] == 1:

@@ -178,3 +178,23 @@ def test_back_to_the_opening_url_restores_it(dash_duo, explorer):
     step_epoch(dash_duo, Keys.HOME, "0")
     dash_duo.driver.back()
     wait_for(lambda: "epoch 2" in surface_title(dash_duo), timeout=6, message="the surface of epoch 2 after Back")
+
+
+def test_arrow_keys_step_the_epoch_by_whole_epochs(dash_duo, explorer):
+    # Dash 4's slider with step=None moved by 0.1 (epoch=1.9 in the URL) and the page then
+    # warned that only the final epoch is stored for the probe.
+    dash_duo.wait_for_page(f"{explorer}/activations?run=tiny&layer=conv_1&epoch=2&probe=4")
+    wait_for(lambda: "epoch 2" in surface_title(dash_duo), message="surface")
+    step_epoch(dash_duo, Keys.ARROW_LEFT, "1")
+    step_epoch(dash_duo, Keys.ARROW_LEFT, "0")
+    step_epoch(dash_duo, Keys.ARROW_RIGHT, "1")
+    assert "Only the final epoch" not in dash_duo.find_element("body").text
+    dash_duo.wait_for_page(f"{explorer}/model?run=tiny&layer=conv_1")
+    wait_for(lambda: "epoch 2" in (figure_data(dash_duo, "model-filters", "gd.layout.title.text") or ""),
+             message="filters")
+    dash_duo.find_element("#model-epoch [role=slider]").send_keys(Keys.ARROW_LEFT)
+    wait_for(lambda: query(dash_duo).get("epoch") == "1", message="epoch=1 in the model page's URL")
+    wait_for(lambda: "epoch 1" in (figure_data(dash_duo, "model-filters", "gd.layout.title.text") or ""),
+             message="the filters of epoch 1")
+    errors = severe(dash_duo)
+    assert errors == [], [entry["message"][:700] for entry in errors]

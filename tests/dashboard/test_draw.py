@@ -213,3 +213,35 @@ def test_the_web_process_does_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=subprocess_env(), capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_walk_calls_the_input_an_image_of_pixels(draw):
+    # It said "pixels: 1 feature map", "1 channels" and an "activation" colour bar running to 250.
+    pixels = np.zeros((28, 28), dtype=int)
+    pixels[8:20, 12:16] = 255
+    digit = {"pixels": pixels.tolist(), "source": "drawing", "label": None}
+    picture, surface, column, caption, _ = triggered_by(parts.LAYER, draw.show_layer)(
+        digit, 0, None, "light", "tiny", None)
+    assert picture.layout.title.text == "pixels: the input image, 28x28 pixels, 0-255"
+    assert picture.data[0].colorbar.title.text == "pixel" and (picture.data[0].zmin, picture.data[0].zmax) == (0, 255)
+    np.testing.assert_array_equal(np.asarray(picture.data[0].z), pixels)
+    assert surface.data[0].colorbar.title.text == "pixel" and surface.layout.scene.zaxis.title.text == "pixel"
+    assert "pixel value (0-255)" in surface.layout.title.text
+    shown = json.dumps([picture.to_plotly_json(), surface.to_plotly_json()], default=str)
+    assert "feature map" not in shown and "channels" not in shown and "activation" not in shown
+    assert column == parts.SHOWN and "0 = black, 255 = white" in str(caption)
+
+
+def test_draw_page_help_mentions_only_controls_it_has(draw):
+    page = str(draw.layout(run="tiny"))
+    assert "epoch slider" not in page.lower()
+    from dashboard import explanations
+
+    assert "epoch slider" in (explanations.SURFACE + explanations.SURFACE_EPOCHS).lower()
+
+
+def test_undo_and_clear_do_not_look_disabled(draw):
+    # Outline-secondary buttons read as greyed out, in the dark theme most.
+    page = draw.layout(run="tiny")
+    for button in (page[parts.UNDO], page[parts.CLEAR]):
+        assert button.color not in ("secondary", "light", "dark") and not getattr(button, "disabled", False)

@@ -191,3 +191,66 @@ def test_kernel_grid_mean_and_chosen_input_channel():
     assert chosen[0, 0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="out of range"):
         arch.kernel_grid(kernel, "conv_2", input_channel=5)
+
+
+def titled_figures():
+    """Every titled figure of these builders that a page shows with Plotly's toolbar."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (28, 28)).astype(np.uint8)
+    architecture = [{"name": "pixels", "kind": "Input", "output_shape": [28, 28, 1]},
+                    {"name": "conv_1", "kind": "Conv2D", "output_shape": [26, 26, 8]},
+                    {"name": "output", "kind": "Dense", "output_shape": [10]}]
+    return {
+        "mosaic": figs.feature_map_mosaic(known_activation(), "Feature maps: conv_1, probe 31, epoch 15"),
+        "surface": figs.activation_surface(np.ones((5, 5)), "Channel 3 in 3D: conv_1, probe 31, epoch 15"),
+        "stack": figs.stacked_layers([("pixels", image), ("dense", np.ones(16))]),
+        "dense": figs.dense_bars(np.ones(128), "Dense layer 'dense': 128 units, probe 31, epoch 15"),
+        "probabilities": figs.probability_bars(np.full(10, 0.1), 3),
+        "input": figs.input_digit(image, "Probe 4"),
+        "saliency": figs.saliency_overlay(image, np.zeros((28, 28))),
+        "blocks": arch.architecture_blocks(architecture),
+        "filters": arch.kernel_grid(rng.normal(size=(3, 3, 1, 4)).astype(np.float32), "conv_1: 4 filters"),
+    }
+
+
+@pytest.mark.parametrize("name", list(titled_figures()))
+def test_titles_sit_below_plotly_toolbar(name):
+    # The toolbar (about 30 px, top right) covered titles placed in the middle of a 45 px margin.
+    from dashboard.figures.style import TOOLBAR_HEIGHT
+
+    layout = titled_figures()[name].layout
+    title = layout.title
+    assert title.text
+    assert (title.yref, title.y, title.yanchor) == ("container", 1, "top")
+    assert title.pad.t >= TOOLBAR_HEIGHT
+    size = title.font.size or 17
+    assert layout.margin.t >= title.pad.t + size + 8, "the plot would overlap the title"
+
+
+def floor_overlap(figure, floors: int) -> float:
+    """Return how much of a floor's projected height the floor above covers (0 = none), orthographic."""
+    scene = figure.layout.scene
+    eye = scene.camera.eye
+    assert scene.camera.projection.type == "orthographic"
+    aspect = scene.aspectratio
+    horizontal = np.hypot(eye.x, eye.y)
+    elevation = np.arctan2(eye.z, horizontal)
+    # The square floor's extent along the horizontal viewing direction, then seen from above at ``elevation``.
+    along = (abs(eye.x) * aspect.x + abs(eye.y) * aspect.y) / horizontal
+    floor_height = np.sin(elevation) * along
+    gap = np.cos(elevation) * aspect.z / (floors - 1)
+    return max(0.0, (floor_height - gap) / floor_height)
+
+
+@pytest.mark.parametrize("floors", [3, 7, 10])
+def test_stacked_view_shows_every_floor_by_default(floors):
+    layers = [("pixels", np.ones((28, 28)))] + [(f"conv_{k}", np.ones((4, 4, 2))) for k in range(floors - 2)]
+    figure = figs.stacked_layers(layers + [("output", np.ones(10))])
+    assert floor_overlap(figure, floors) == 0.0
+    band = np.asarray(figure.data[floors - 1].y)
+    assert band.max() - band.min() >= 0.5, "a dense layer must be a band, not an edge-on line"
+
+
+def test_a_one_channel_mosaic_says_one_channel():
+    figure = figs.feature_map_mosaic(np.ones((4, 4, 1)), "pixels")
+    assert figure.layout.xaxis.title.text == "1 channel, 1 per row"

@@ -215,3 +215,38 @@ def test_corrupted_snapshot_gives_a_message(store_copy, use_store):
     figure, error, _ = call(model.draw_filters, model.EPOCH, "conv_1", model.MEAN, 1, "light", "tiny")
     assert "error-card" in texts(error)
     assert call(activations.draw_surface, None, 4, "conv_1", 0, 1, False, "all", "light", "tiny", None) == ({}, None)
+
+
+def test_epoch_sliders_step_by_whole_stored_epochs(tiny):
+    # Dash 4 moved a step=None slider by 0.1 on the arrow keys (epoch=3.1 in the URL).
+    for slider in (find(activations.layout(run="tiny"), activations.EPOCH),
+                   find(model.layout(run="tiny"), model.EPOCH)):
+        assert (slider.min, slider.max, slider.step) == (0, 2, 1)
+        assert sorted(slider.marks) == [0, 1, 2]
+
+
+def test_a_fractional_epoch_snaps_to_a_stored_one_without_a_false_warning(tiny):
+    summary, note, is_open, *_ = call(activations.draw_digit, None, 4, 1.1, "light", "tiny")
+    assert note is None and is_open is False and "label 1" in texts(summary)
+    mosaic = call(activations.draw_mosaic, None, 4, "conv_1", 0, 1.1, False, "all", "light", "tiny")
+    assert mosaic.layout.title.text.endswith("conv_1, probe 4, epoch 1")
+    page = activations.layout(run="tiny", layer="conv_1", epoch="1.4")
+    assert find(page, activations.EPOCH).value == 1
+    assert "epoch=1.4 in the address is not a stored epoch (0 to 2): showing epoch 1" in texts(page)
+    page = model.layout(run="tiny", layer="conv_1", epoch="0.6")
+    assert find(page, model.EPOCH).value == 1 and "showing epoch 1, the nearest" in texts(page)
+    figure, _, _ = call(model.draw_filters, model.EPOCH, "conv_1", model.MEAN, 0.6, "light", "tiny")
+    assert "epoch 1" in figure.layout.title.text
+
+
+def test_a_channel_the_layer_lacks_shows_the_channel_drawn(tiny):
+    page = activations.layout(run="tiny", layer="conv_1", channel="999")
+    box = find(page, activations.CHANNEL)
+    channels = tiny.snapshot(2)["act__conv_1"].shape[-1]
+    assert (box.value, box.max) == (0, channels - 1)
+    assert f"channel=999 in the address is not a channel of this layer (0 to {channels - 1})" in texts(page)
+    assert find(activations.layout(run="tiny", layer="pool_1", channel="3"), activations.CHANNEL).value == 3
+    # A number typed into the box is kept inside the layer as well.
+    assert call(activations.select_channel, activations.CHANNEL, None, "conv_1", 999, "tiny") == (0, channels - 1)
+    assert call(activations.select_channel, activations.CHANNEL, None, "conv_1", 3, "tiny") == (
+        dash.no_update, channels - 1)
