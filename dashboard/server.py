@@ -1,7 +1,8 @@
 """Flask-level pieces of the web server: /healthz, optional basic auth, error pages.
 
-No response ever carries a traceback: unexpected errors become a short plain
-message with status 500, logged server-side.
+No response ever carries a traceback: a malformed callback request gets a 400
+and one log line; unexpected errors become a short plain message with status
+500, logged server-side.
 """
 
 from __future__ import annotations
@@ -11,15 +12,20 @@ import time
 
 import dash
 from dash.exceptions import DependencyException
-from flask import g, jsonify
+from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from artifacts.format import STATUS_COMPLETE
 from dashboard import ids
+from dashboard.auth import BasicAuthMiddleware
+from dashboard.callback_body import BadCallbackBody, check_callback_body, shorten
 from dashboard.runs import get_store
 from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
+# What Dash's dispatcher raises when a body of the right shape still does not fit
+# the callback (e.g. an output list of the wrong length): the client's fault.
+BODY_ERRORS = (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError)
 
 
 def report_callback_error(error: Exception) -> None:
@@ -57,13 +63,32 @@ def install(app: dash.Dash, settings: Settings) -> None:
         store = get_store()
         runs = store.list_runs()
         return jsonify(
+            # No store path: anonymous callers must not learn the server's folders.
             status="ok",
-            store=str(store.root),
             store_exists=store.root.is_dir(),
             runs=len(runs),
             complete_runs=sum(1 for run in runs if run.get("status") == STATUS_COMPLETE),
             training_allowed=settings.allow_training,
         )
+
+    callback_path = app.config.routes_pathname_prefix + "_dash-update-component"
+
+    @server.before_request
+    def check_callback_request():
+        if request.path != callback_path or request.method != "POST":
+            return None
+        try:
+            body = request.get_json()
+            check_callback_body(body, app.callback_map)
+        except BadCallbackBody as error:
+            return bad_callback_request(str(error))
+        except RecursionError:  # JSON nested thousands deep: json.loads gives up with this, not a ValueError
+            return bad_callback_request("the body is nested too deeply")
+        except HTTPException as error:  # not JSON, wrong content type; too large keeps its 413
+            if error.code in (400, 415):
+                return bad_callback_request("the body is not valid JSON sent as application/json")
+            raise
+        return None
 
     @server.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -77,11 +102,17 @@ def install(app: dash.Dash, settings: Settings) -> None:
 
     @server.errorhandler(Exception)
     def unexpected_error(error: Exception):
+        if request.path == callback_path and isinstance(error, BODY_ERRORS):
+            return bad_callback_request(f"{type(error).__name__}: {error}")
         log.exception("unhandled error")
         return jsonify(error="Internal Server Error", message="Something went wrong on the server."), 500
 
     if settings.basic_auth:
-        import dash_auth
+        # In front of Flask, so no route, hook or callback body takes part in the decision.
+        server.wsgi_app = BasicAuthMiddleware(server.wsgi_app, *settings.basic_auth)
 
-        user, password = settings.basic_auth
-        dash_auth.BasicAuth(app, {user: password}, public_routes=["/healthz"])
+
+def bad_callback_request(reason: str):
+    """Log ``reason`` on one short line and return a 400 JSON response saying the request was malformed."""
+    log.warning("bad callback request: %s", shorten(reason.replace("\n", " ")))
+    return jsonify(error="Bad Request", message="This callback request is malformed."), 400

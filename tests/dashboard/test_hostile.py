@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.dashboard.test_deploy import registered_paths
-from tests.dashclient import DashClient, is_wildcard
+from tests.dashclient import DashClient, _outputs, _wire, is_wildcard
 
 CANARY = "canary-7f3a9c-outside-the-store"
 HOSTILE = [
@@ -201,3 +201,103 @@ def test_a_run_being_written_is_never_shown_as_complete(web_server, hostile_stor
     assert seen_incomplete > 0
     response, layout = client.render_page("/metrics", "?run=partial")
     assert "not complete" not in response.text
+
+
+def malformed_bodies(dependencies: list[dict]) -> list[tuple[str, bytes, dict[str, str]]]:
+    """(label, body, extra headers) for callback requests Dash cannot dispatch: bad JSON, shapes, types, sizes."""
+    json_type = {"Content-Type": "application/json"}
+    server_side = [d for d in dependencies if not d.get("clientside_function")]
+    cases: list[tuple[str, bytes, dict[str, str]]] = [
+        ("not json", b"not json", json_type),
+        ("truncated json", b'{"output": "x", "inputs": [', json_type),
+        ("not utf-8", b'{"output": "\xff\xfe"}', json_type),
+        ("empty", b"", json_type),
+        ("nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000, json_type),
+        ("object nested deep", b'{"output": ' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}", json_type),
+        ("text/plain", json.dumps({"output": "x"}).encode(), {"Content-Type": "text/plain"}),
+        ("no content type", b"{}", {}),
+        ("form encoded", b"output=x&inputs=y", {"Content-Type": "application/x-www-form-urlencoded"}),
+    ]
+    cases += [(f"json {raw!r}", raw.encode(), json_type) for raw in ["[]", "[1, 2]", "1", "null", '"text"', "{}",
+                                                                       "true", "1e999"]]
+    cases.append(("huge output name", json.dumps({"output": "x" * 100_000, "outputs": {}, "inputs": []}).encode(),
+                  json_type))
+    for dependency in server_side:
+        good = {"output": dependency["output"], "outputs": _outputs(dependency["output"]),
+                "inputs": [_wire(item, {}) for item in dependency["inputs"]],
+                "state": [_wire(item, {}) for item in dependency["state"]],
+                "changedPropIds": [f"{item['id']}.{item['property']}" for item in dependency["inputs"]]}
+        mutations = {f"without {key}": {k: v for k, v in good.items() if k != key} for key in ("output", "inputs")}
+        for key, bad in [("output", 1), ("output", ["x"]), ("output", {"id": "x"}), ("outputs", 1),
+                         ("outputs", "x"), ("outputs", [1]), ("outputs", [{"id": 1}]), ("inputs", 5),
+                         ("inputs", "x"), ("inputs", {"a": 1}), ("inputs", [1] * len(good["inputs"])),
+                         ("inputs", [*good["inputs"], *good["inputs"], {"id": "x", "property": "y"}]),
+                         ("inputs", [{"id": "x" * 100_000, "property": "value"}] * len(good["inputs"])),
+                         ("state", 5), ("state", [[1]] * (len(good["state"]) or 1)),
+                         ("changedPropIds", "x"), ("changedPropIds", [{"a": 1}]), ("changedPropIds", [["x"]])]:
+            mutations[f"{key}={str(bad)[:20]}"] = {**good, key: bad}
+        for label, body in mutations.items():
+            cases.append((f"{dependency['output'][:40]} {label}", json.dumps(body).encode(), json_type))
+    return cases
+
+
+def test_malformed_callback_bodies_and_headers_get_4xx_and_one_log_line(web_server, hostile_store, tmp_path):
+    import http.client
+    import time
+
+    base = web_server(hostile_store, CNNVIZ_ALLOW_TRAINING="0")
+    client = DashClient(base)
+    cases = malformed_bodies(client.dependencies())
+    log_path = tmp_path / "gunicorn-0.log"
+    time.sleep(1)  # let the workers' start-up lines reach the log first
+    start = log_path.stat().st_size
+    host, port = base.removeprefix("http://").split(":")
+    for label, body, headers in cases:
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("POST", "/_dash-update-component", body=body, headers=headers)
+        reply = connection.getresponse()
+        text = reply.read().decode("utf-8", errors="replace")
+        connection.close()
+        assert 400 <= reply.status < 500, (label, reply.status, text[:300])
+        assert "Traceback" not in text and "File \"" not in text, label
+    # Headers a client can get wrong: a body larger than the server takes, a Content-Length that is no number.
+    huge = json.dumps({"output": "x", "inputs": ["y" * 6_000_000]}).encode()
+    response = _raw_post(host, int(port), huge, {"Content-Type": "application/json"})
+    assert response.startswith(b"HTTP/1.1 413"), response[:100]
+    response = _raw_post(host, int(port), b"{}", {"Content-Type": "application/json", "Content-Length": "abc"})
+    assert response.startswith(b"HTTP/1.1 400"), response[:100]
+    time.sleep(1)
+    with open(log_path, "rb") as log:
+        log.seek(start)
+        added = log.read().decode("utf-8", errors="replace")
+    app_lines = [line for line in added.splitlines() if line and '"POST /_dash-update-component' not in line]
+    assert "Traceback" not in added
+    # One line per bad request at most: the cases plus the two raw posts (gunicorn itself logs the bad length).
+    assert len(app_lines) <= len(cases) + 2, app_lines[-5:]
+    assert max(map(len, app_lines), default=0) < 300, max(app_lines, key=len)[:300]
+    # Legitimate callbacks still work on the same server afterwards.
+    response, layout = client.render_page("/metrics", "?run=tiny")
+    assert response.status == 200 and layout is not None
+    assert all(client.call(d, v).status in (200, 204) for d, v in client.page_callbacks(layout))
+
+
+def _raw_post(host: str, port: int, body: bytes, headers: dict[str, str]) -> bytes:
+    """POST ``body`` to the callback route over a raw socket with exactly ``headers``; return the reply start."""
+    import socket
+
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    if "Content-Length" not in headers:
+        head += f"Content-Length: {len(body)}\r\n"
+    request = f"POST /_dash-update-component HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{head}\r\n".encode()
+    with socket.create_connection((host, port), timeout=30) as connection:
+        connection.sendall(request)
+        try:
+            connection.sendall(body)
+        except OSError:  # the server may refuse and close before reading a body it will not take
+            pass
+        reply = b""
+        while chunk := connection.recv(65536):
+            reply += chunk
+            if len(reply) > 4096:
+                break
+        return reply
