@@ -3,6 +3,9 @@ the validation note, the form's limits and the status panel."""
 
 from __future__ import annotations
 
+import json
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +13,15 @@ import pytest
 from artifacts import ArtifactStore
 from artifacts import format as fmt
 from dashboard.jobs import JobStatus
-from tests.dashboard.test_pages_runs_metrics import call, has_class, pages, second_run, text_of  # noqa: F401
+from tests.dashboard.test_pages_runs_metrics import call, flatten, second_run, text_of
+
+
+@pytest.fixture(scope="module")
+def pages():
+    """The page modules as Dash registered them (importing them again would register them twice)."""
+    import dashboard.app  # noqa: F401  (registers the pages)
+
+    return {name: sys.modules[f"pages.{name}"] for name in ("runs", "training", "metrics")}
 
 FORM = dict(epochs=2, batch_size=64, learning_rate=0.001, seed=1, blocks=2, filters=[8, 16, 32],
             kernels=["3", "5", "3"], strides=["1", "1", "1"], paddings=["valid", "valid", "same"],
@@ -128,10 +139,10 @@ def test_the_training_page_shows_the_note_under_the_curves(pages, store_copy, us
     use_store(store_copy)
     run_id = second_run(store_copy)
     path = store_copy / run_id / fmt.HISTORY
-    rows = [__import__("json").loads(line) for line in path.read_text().splitlines()]
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
     for row in rows:
         row["val_accuracy"] = row["accuracy"] + 0.01
-    path.write_text("".join(__import__("json").dumps(row) + "\n" for row in rows))
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     *_, note = call(pages["training"].render, {"run": run_id}, "light", None, "all")
     assert "Validation accuracy is above training accuracy" in text_of(note)
 
@@ -202,7 +213,6 @@ def test_a_run_being_trained_cannot_be_deleted(pages, store_copy, use_store):
     assert runs.delete_problem(store, "../tiny") == "There is no such run."
     assert runs.delete_problem(store, "tiny") is None
     page = pages["runs"].layout()
-    buttons = {node["props"]["id"]["run"] for node in __import__(
-        "tests.dashboard.test_pages_runs_metrics", fromlist=["flatten"]).flatten(page)
-        if isinstance(node["props"].get("id"), dict) and node["props"]["id"].get("type") == runs.RUNS_DELETE}
+    buttons = {node["props"]["id"]["run"] for node in flatten(page)
+               if isinstance(node["props"].get("id"), dict) and node["props"]["id"].get("type") == runs.RUNS_DELETE}
     assert buttons == {"tiny"}  # no delete button on the running run's row
