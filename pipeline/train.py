@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from artifacts import ArtifactError, ArtifactStore, Run
+from artifacts import ArtifactStore, Run
 from artifacts.config import TrainConfig, captured_layers, conv_layers, layer_plan
 from artifacts.format import CLASS_NAMES, PHASE_EVALUATING, PHASE_LOADING, STATUS_CANCELLED
 from pipeline.data import Dataset, choose_probes, load_dataset, train_validation_split
@@ -152,7 +152,7 @@ def train(
             with Heartbeat(run):
                 return _train(config, run, dataset, limit, verbose, log, started, cancel_request)
     except TrainingCancelled as cancel:
-        run.finish(STATUS_CANCELLED, error=str(cancel), metrics={"epochs_completed": _epochs_recorded(run)})
+        run.finish(STATUS_CANCELLED, error=str(cancel))
         log(f"run {run_id} cancelled ({cancel})")
         return TrainResult(run_id, "cancelled", size_bytes=run.size_bytes())
     except BaseException as error:
@@ -231,14 +231,6 @@ def _train(
         manifest["size_bytes"],
         data.name,
     )
-
-
-def _epochs_recorded(run: Run) -> int:
-    """Return how many epochs a run's history holds (0 when it cannot be read)."""
-    try:
-        return int(len(run.history()))
-    except (ArtifactError, OSError, ValueError):
-        return 0
 
 
 def store_callback(run: Run, capture, config: TrainConfig, probe_images, probe_labels, steps: int):
