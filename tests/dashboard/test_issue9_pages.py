@@ -214,3 +214,17 @@ def test_a_run_being_trained_cannot_be_deleted(pages, store_copy, use_store):
     buttons = {node["props"]["id"]["run"] for node in flatten(page)
                if isinstance(node["props"].get("id"), dict) and node["props"]["id"].get("type") == runs.RUNS_DELETE}
     assert buttons == {"tiny"}  # no delete button on the running run's row
+
+
+def test_draw_and_activations_answers_use_the_class_names():
+    from dashboard.draw_layout import top_three
+    from dashboard.figures.activations import probability_bars
+
+    probabilities = np.full(10, 0.01)
+    probabilities[9], probabilities[7] = 0.8, 0.11
+    names = list(fmt.FASHION_CLASS_NAMES)
+    words = text_of(top_three(probabilities, 9, names))
+    assert "Ankle boot" in words and "Sneaker" in words and "true label is Ankle boot" in words
+    figure = probability_bars(probabilities, 7, "dark", names)
+    assert list(figure.layout.xaxis.ticktext) == names and "predicted Ankle boot" in figure.layout.title.text
+    assert "predicted 9" in probability_bars(probabilities, 9).layout.title.text
