@@ -66,3 +66,16 @@ def test_the_train_form_shows_values_and_no_blank_choices(served_copy):
     assert duo.driver.find_elements(By.CSS_SELECTOR, "#_pages_content select") == []
     assert "3×3" in duo.driver.find_element(By.CSS_SELECTOR, "[id*='train-block-kernel_size']").text
     assert_no_severe(duo)
+
+
+def test_the_theme_switch_stands_out_on_the_navbar(served_copy):
+    duo, _store = served_copy
+    open_page(duo, "/?run=tiny")
+    switch = wait_until(lambda: duo.driver.find_elements(By.CSS_SELECTOR, ".navbar .theme-toggle input"))[0]
+    style = duo.driver.execute_script(
+        "var s = getComputedStyle(arguments[0]); return [s.backgroundImage, s.borderTopColor];", switch)
+    assert "fff" in style[0]  # a white knob, not Bootstrap's dark-grey one on the navy bar
+    assert style[1].replace(" ", "").startswith("rgba(255,255,255")
+    switch.click()
+    assert wait_until(lambda: duo.driver.execute_script(
+        "return document.documentElement.getAttribute('data-bs-theme')") == "dark")
