@@ -19,6 +19,7 @@ from dashboard.components import error_card, explanation, notice, onboarding, ru
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
 from dashboard.runs import describe_architecture, get_store, resolve_run
+from dashboard.settings import get_settings
 from dashboard.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN MNIST Visualizer")
@@ -98,8 +99,10 @@ def _accuracy(summary: dict[str, Any]) -> str:
 def runs_table(summaries: list[dict[str, Any]], store: ArtifactStore | None = None) -> dbc.Table:
     """Return the table of readable runs; each id links to ``/?run=ID`` (which makes it active).
 
-    Every run but a running one has a delete button (which asks first).
+    Every run but a running one has a delete button (which asks first), unless the server
+    keeps browsers from changing the store (CNNVIZ_ALLOW_TRAINING=0).
     """
+    deletable = get_settings().allow_training
     header = html.Thead(html.Tr([html.Th(name) for name in
                                  ("run", "created", "dataset", "architecture", "epochs", "test accuracy",
                                   "status", "size", "")]))
@@ -116,7 +119,7 @@ def runs_table(summaries: list[dict[str, Any]], store: ArtifactStore | None = No
             html.Td(_accuracy(summary)),
             html.Td(dbc.Badge(status, color=STATUS_COLORS.get(status, "secondary"))),
             html.Td(_size(summary.get("size_bytes"))),
-            html.Td(None if status == STATUS_RUNNING else dbc.Button(
+            html.Td(None if status == STATUS_RUNNING or not deletable else dbc.Button(
                 html.I(className="bi bi-trash"), id={"type": RUNS_DELETE, "run": run_id}, color="link",
                 size="sm", className="text-danger p-0", title=f"Delete run {run_id}")),
         ], id={"type": RUNS_ROW, "run": run_id}))
@@ -181,7 +184,9 @@ def table_and_options(summaries: list[dict[str, Any]]) -> tuple[list, list[dict]
 
 
 def delete_problem(store: ArtifactStore, run_id: Any) -> str | None:
-    """Return why ``run_id`` must not be deleted (None when it may): unknown, running or being trained."""
+    """Return why ``run_id`` must not be deleted (None when it may): not allowed here, unknown, or training."""
+    if not get_settings().allow_training:
+        return "Runs cannot be deleted from the browser on this server (CNNVIZ_ALLOW_TRAINING=0)."
     try:
         status = store.run(run_id).status()
     except (InvalidRunId, RunNotFound, TypeError):

@@ -216,6 +216,15 @@ def test_a_run_being_trained_cannot_be_deleted(pages, store_copy, use_store):
     assert buttons == {"tiny"}  # no delete button on the running run's row
 
 
+def test_a_server_that_forbids_training_forbids_deleting(pages, store_copy, use_store, monkeypatch):
+    use_store(store_copy)
+    monkeypatch.setenv("CNNVIZ_ALLOW_TRAINING", "0")
+    runs = pages["runs"]
+    assert "cannot be deleted from the browser" in runs.delete_problem(ArtifactStore(store_copy), "tiny")
+    assert not any(isinstance(node["props"].get("id"), dict) and node["props"]["id"].get("type") == runs.RUNS_DELETE
+                   for node in flatten(runs.layout()))
+
+
 def test_draw_and_activations_answers_use_the_class_names():
     from dashboard.draw_layout import top_three
     from dashboard.figures.activations import probability_bars
