@@ -53,6 +53,18 @@ SNAPSHOT_PROBE_INDEX = "probe_index"
 SNAPSHOT_SALIENCY = "saliency"
 SNAPSHOT_PROBABILITIES = "probabilities"
 
+# Progress phases the pipeline writes to progress.json ("phase"), in order.
+PHASE_LOADING = "loading data"
+PHASE_TRAINING = "training"
+PHASE_EVALUATING = "evaluating"
+
+# Manifest key: the dataset's class names, index k naming class k. Runs written
+# before it existed are MNIST digits (DIGIT_CLASS_NAMES).
+CLASS_NAMES = "class_names"
+DIGIT_CLASS_NAMES = tuple(str(k) for k in range(NUM_CLASSES))
+FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                       "Ankle boot")
+
 PREDICTION_KEYS = ("labels", "predicted", "probabilities", "images")
 PROBE_KEYS = ("ids", "labels", "images")
 
@@ -104,3 +116,21 @@ MANIFEST_TYPES = {
     "pid": int,
     "size_bytes": int,
 }
+
+
+def class_names(manifest: object) -> tuple[str, ...]:
+    """Return a run's class names from its manifest (``NUM_CLASSES`` strings, class k at index k).
+
+    A manifest without the field (runs from before it existed), or with a malformed
+    one, gives the MNIST digits "0".."9".
+    """
+    names = manifest.get(CLASS_NAMES) if isinstance(manifest, dict) else None
+    if (isinstance(names, list) and len(names) == NUM_CLASSES
+            and all(isinstance(name, str) and 0 < len(name) <= 40 for name in names)):
+        return tuple(names)
+    return DIGIT_CLASS_NAMES
+
+
+def is_digit_names(names: tuple[str, ...] | list[str]) -> bool:
+    """Return True when ``names`` are the MNIST digits (pages then say "digit" rather than "class")."""
+    return tuple(names) == DIGIT_CLASS_NAMES

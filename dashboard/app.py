@@ -71,7 +71,7 @@ def navbar() -> dbc.Navbar:
             dbc.Switch(id=ids.THEME_SWITCH, value=False, className="d-inline-block ms-1", persistence=True),
             html.I(className="bi bi-moon"),
         ],
-        className="d-flex align-items-center ms-3 text-light",
+        className="d-flex align-items-center ms-3 text-light theme-toggle",
         title="Dark theme",
     )
     return dbc.Navbar(

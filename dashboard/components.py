@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+
+from artifacts import ArtifactError
+from artifacts.format import DIGIT_CLASS_NAMES, class_names, is_digit_names
 
 TRAIN_COMMAND = "python -m pipeline train --dataset mnist-sample"
 
@@ -52,16 +56,36 @@ def onboarding() -> dbc.Card:
     )
 
 
-def digit_filter(component_id: str, value: Any) -> dbc.RadioItems:
-    """Return the all / 0-9 digit-class filter as one joined button group.
+def run_class_names(run: Any) -> tuple[str, ...]:
+    """Return the class names of a run (an :class:`artifacts.Run`, or None): the digits when unreadable."""
+    try:
+        return class_names(run.manifest()) if run is not None else DIGIT_CLASS_NAMES
+    except (ArtifactError, OSError, ValueError):
+        return DIGIT_CLASS_NAMES
+
+
+def class_word(names: Sequence[str] | None) -> str:
+    """Return what a page calls one class: "digit" for MNIST, "class" otherwise."""
+    return "digit" if names is None or is_digit_names(names) else "class"
+
+
+def class_filter_options(names: Sequence[str] | None = None) -> list[dict]:
+    """Return the options of the all / 0-9 class filter, labelled with the run's class names."""
+    names = tuple(names or DIGIT_CLASS_NAMES)
+    return [{"label": "all", "value": "all"}] + [{"label": names[k], "value": k} for k in range(10)]
+
+
+def digit_filter(component_id: str, value: Any, names: Sequence[str] | None = None) -> dbc.RadioItems:
+    """Return the all / 0-9 class filter as one joined button group.
 
     Args:
         component_id: the RadioItems' id.
-        value: "all" or a digit 0-9.
+        value: "all" or a class 0-9.
+        names: the run's class names, shown on the buttons (the digits when None).
     """
     return dbc.RadioItems(
         id=component_id,
-        options=[{"label": "all", "value": "all"}] + [{"label": str(k), "value": k} for k in range(10)],
+        options=class_filter_options(names),
         value=value, inline=True, className="btn-group digit-filter", inputClassName="btn-check",
         labelClassName="btn btn-outline-primary btn-sm", labelCheckedClassName="active",
     )

@@ -188,8 +188,9 @@ def walk_card(steps: list[tuple[str, str, str]], layer: int) -> dbc.Card:
     ]), className="mb-3")
 
 
-def top_three(probabilities: np.ndarray, label: int | None) -> list:
-    """Return the three most likely classes as rows of a big digit and a bar."""
+def top_three(probabilities: np.ndarray, label: int | None, names=None) -> list:
+    """Return the three most likely classes as rows of a big class name and a bar (names: the digits when None)."""
+    names = [str(k) for k in range(len(probabilities))] if names is None else list(names)
     rows = []
     for rank, cls in enumerate(np.argsort(probabilities)[::-1][:3]):
         share = float(probabilities[cls])
@@ -197,13 +198,13 @@ def top_three(probabilities: np.ndarray, label: int | None) -> list:
         if label is not None and rank == 0:
             color = "success" if cls == label else "danger"
         rows.append(html.Div([
-            html.Div(str(int(cls)), className="draw-top-digit me-3"),
+            html.Div(names[int(cls)], className="draw-top-digit me-3"),
             dbc.Progress(value=max(share * 100, 0.5), color=color, className="flex-grow-1",
                          style={"height": "1.1rem"}),
             html.Div(f"{share:.1%}", className="draw-top-share ms-3"),
         ], className="draw-top-row d-flex align-items-center mb-2"))
     if label is not None:
         verdict = "right" if int(np.argmax(probabilities)) == label else "wrong"
-        rows.append(html.Div(f"The true label is {label}: the network is {verdict}.",
+        rows.append(html.Div(f"The true label is {names[label]}: the network is {verdict}.",
                              className="small text-body-secondary"))
     return rows

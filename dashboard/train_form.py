@@ -6,48 +6,72 @@ No Dash callbacks here, so all of it is tested without a server.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from artifacts.config import TrainConfig
+from artifacts import ArtifactStore
+from artifacts.config import FORM_LIMITS, TrainConfig
+from artifacts.format import PHASE_EVALUATING, PHASE_LOADING, PHASE_TRAINING, is_valid_run_id
 from dashboard.jobs import JobStatus
 
 BLOCK_FIELDS = ("filters", "kernel_size", "strides", "padding", "activation", "pooling")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist package
-PHASES = {"loading data": "Loading the data and building the network",
-          "training": "Training", "evaluating": "Evaluating on the test digits", "starting": "Starting"}
+PHASES = {PHASE_LOADING: "Loading the data and building the network",
+          PHASE_TRAINING: "Training", PHASE_EVALUATING: "Evaluating on the test set", "starting": "Starting"}
+# The form's limits, (low, high) per field: the inputs' min/max and the messages come from here.
+# Spelled as the messages say them; the values are artifacts.config.FORM_LIMITS, which the server enforces.
+LIMITS = {key.replace("_", " "): bounds for key, bounds in FORM_LIMITS.items()} | {"seed": (0, 2**31 - 1)}
+RUN_NAME_HINT = "letters, digits, '.', '_' and '-'; up to 64 characters; not starting with '.'"
+# The pipeline's hint for a command-line user, and the form's choice that does the same.
+CLI_DATASET_HINT = re.compile(r"try --dataset mnist-sample")
+BROWSER_DATASET_HINT = 'choose "MNIST sample: 5,000 real digits, offline" under Data on this page'
+DATASET_LABELS = {"mnist-sample": "MNIST sample: 5,000 real digits, offline",
+                  "mnist": "MNIST: 70,000 digits (downloaded once)"}
 STATUS_COLORS = {"complete": "success", "failed": "danger", "cancelled": "warning", "running": "primary",
                  "starting": "secondary", "missing": "secondary"}
 
 
 def dataset_options() -> list[dict[str, str]]:
     """Return the data sources the form offers (Fashion-MNIST only where its files are installed)."""
-    options = [
-        {"label": "MNIST sample: 5,000 real digits, offline", "value": "mnist-sample"},
-        {"label": "MNIST: 70,000 digits (downloaded once)", "value": "mnist"},
-    ]
+    options = [{"label": label, "value": value} for value, label in DATASET_LABELS.items()]
     if FASHION_DIR.is_dir():
         options.append({"label": "Fashion-MNIST: 70,000 clothing images", "value": f"idx:{FASHION_DIR}"})
     return options
 
 
+def _limits(label: str) -> tuple[float | None, float | None]:
+    # "block 2 filters" has the limits of "filters".
+    return LIMITS.get(label.split()[-1] if label.startswith("block") else label, (None, None))
+
+
+def _range_text(label: str) -> str:
+    low, high = _limits(label)
+    return "" if low is None else f" from {low:g} to {high:g}"
+
+
 def _whole(label: str, value: Any) -> int:
     number = _number(label, value)
     if not float(number).is_integer():
-        raise ValueError(f"{label} must be a whole number, not {value!r}")
+        raise ValueError(f"{label} must be a whole number{_range_text(label)}, not {value!r}")
     return int(number)
 
 
 def _number(label: str, value: Any) -> float:
+    # The browser's number input sends None for a value outside its min/max (0 dense
+    # units arrives as None): the message names the limits, not just "a number".
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{label} needs a number") from None
+        raise ValueError(f"{label} needs a number{_range_text(label)}") from None
     if not math.isfinite(number):
-        raise ValueError(f"{label} needs a finite number")
+        raise ValueError(f"{label} needs a finite number{_range_text(label)}")
+    low, high = _limits(label)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ValueError(f"{label} must be a number{_range_text(label)}, not {value!r}")
     return number
 
 
@@ -98,6 +122,32 @@ def limit_from_form(value: Any) -> int | None:
     return limit
 
 
+def run_name_problem(name: Any, store: ArtifactStore | None) -> str | None:
+    """Return why ``name`` cannot name a new run (None when it can, or when it is blank).
+
+    Args:
+        name: the form's run-name field (blank: a time-based id is used).
+        store: checked for a run of that name already; None skips that check.
+    """
+    if name in (None, ""):
+        return None
+    if not is_valid_run_id(name):
+        return f"A run name may hold {RUN_NAME_HINT}."
+    if store is not None:
+        try:
+            taken = store.exists(name)
+        except (OSError, ValueError):
+            taken = False
+        if taken:
+            return f"There is already a run named {name!r}: choose another name or delete that run first."
+    return None
+
+
+def browser_error(message: str) -> str:
+    """Return a pipeline error message with its command-line advice turned into the form's terms."""
+    return CLI_DATASET_HINT.sub(BROWSER_DATASET_HINT, message)
+
+
 def format_seconds(seconds: float | None) -> str:
     """Return ``m:ss`` (or ``h:mm:ss``) for a duration; an en dash when unknown."""
     if seconds is None or not math.isfinite(seconds):
@@ -128,12 +178,20 @@ def status_panel(job: JobStatus, note: str | None = None) -> list:
         parts.append(dbc.Alert(note, color="info", className="py-2 small"))
     if job.status in ("running", "starting"):
         phase = PHASES.get(job.phase, job.phase.capitalize() or "Starting")
-        parts.append(html.P(phase + "…", className="mb-2 small fw-semibold"))
-        whole = job.fraction * job.epochs if job.epochs else 0.0
-        parts.append(_bar(f"Epoch {job.epoch} of {job.epochs or '?'}", whole,
-                          job.epochs, "train-progress-epochs", True))
-        parts.append(_bar(f"Batch {job.batch} of {job.batches or '?'} in this epoch", job.batch, job.batches,
-                          "train-progress-batches", False))
+        parts.append(html.P(phase + "…", className="mb-2 small fw-semibold train-phase"))
+        if job.phase == PHASE_EVALUATING:
+            # Every epoch is trained: the bars stay full while the test set is scored.
+            parts.append(_bar(f"All {job.epochs} epochs trained", job.epochs, job.epochs,
+                              "train-progress-epochs", False))
+            parts.append(html.Div([html.Span(className="spinner-border spinner-border-sm me-2"),
+                                   "evaluating on the test set and saving the model"],
+                                  className="small mb-2 train-evaluating"))
+        else:
+            whole = job.fraction * job.epochs if job.epochs else 0.0
+            parts.append(_bar(f"Epoch {job.epoch} of {job.epochs or '?'}", whole,
+                              job.epochs, "train-progress-epochs", True))
+            parts.append(_bar(f"Batch {job.batch} of {job.batches or '?'} in this epoch", job.batch, job.batches,
+                              "train-progress-batches", False))
         left = f"about {format_seconds(job.remaining)} left" if job.remaining is not None else "estimating time left…"
         parts.append(html.P([html.I(className="bi bi-stopwatch me-1"), f"Elapsed {format_seconds(job.elapsed)}",
                              html.Span(" · ", className="mx-1"), left],
@@ -148,10 +206,14 @@ def status_panel(job: JobStatus, note: str | None = None) -> list:
             dcc.Link("all runs", href=f"/?run={job.run_id}"), ".",
         ], color="success", className="mb-0"))
     elif job.status == "cancelled":
-        parts.append(dbc.Alert("Training was cancelled. The partial run is kept for reference but is never "
-                               "shown as complete.", color="warning", className="mb-0"))
+        done = len(job.history)
+        parts.append(dbc.Alert([
+            f"Training was cancelled after {done} of {job.epochs or '?'} epochs. The partial run is kept and "
+            "never shown as complete: ",
+            dcc.Link("the epochs it finished", href=f"/training?run={job.run_id}"), " are on the Training page.",
+        ], color="warning", className="mb-0"))
     elif job.status == "failed":
-        body: list = [html.Strong("Training failed. "), job.error or "The training process stopped."]
+        body: list = [html.Strong("Training failed. "), browser_error(job.error or "The training process stopped.")]
         if job.stderr_tail:
             body += [html.Div("Last lines of its error output:", className="small mt-2"),
                      html.Pre(job.stderr_tail, className="small mb-0 mt-1 train-stderr",

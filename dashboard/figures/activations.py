@@ -370,7 +370,7 @@ def saliency_overlay(image: np.ndarray, saliency: np.ndarray, theme: str | None 
 
 
 def probability_bars(
-    probabilities: np.ndarray, true_label: int | None = None, theme: str | None = None
+    probabilities: np.ndarray, true_label: int | None = None, theme: str | None = None, names=None
 ) -> go.Figure:
     """Bar chart of the ten class probabilities; the predicted class is labelled, the true one green.
 
@@ -378,11 +378,13 @@ def probability_bars(
         probabilities: (10,) softmax output.
         true_label: the digit's label, if known.
         theme: "light" or "dark".
+        names: the run's class names (the digits when None).
 
     Raises:
         ValueError: not a 1-D array.
     """
     probabilities = np.asarray(probabilities, dtype=np.float32)
+    names = [str(k) for k in range(len(probabilities))] if names is None else list(names)
     if probabilities.ndim != 1:
         raise ValueError(f"probabilities must be 1-D, not shape {probabilities.shape}")
     predicted = int(np.argmax(probabilities))
@@ -400,15 +402,18 @@ def probability_bars(
             marker_color=colors,
             text=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities],
             textposition="outside",
-            hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
+            hovertext=names,
+            hovertemplate="%{hovertext}: %{y:.1%}<extra></extra>",
         )
     )
-    verdict = f"predicted {predicted}"
-    if true_label is not None:
-        verdict += f", true {true_label}" + (" ✓" if predicted == true_label else " ✗")
+    verdict = f"predicted {names[predicted]}"
+    if true_label is not None and 0 <= true_label < len(names):
+        verdict += f", true {names[true_label]}" + (" ✓" if predicted == true_label else " ✗")
+    digits = names == [str(k) for k in range(len(names))]
     figure.update_layout(
         title=dict(text=f"Class probabilities ({verdict})", font=dict(size=15)),
-        xaxis=dict(title=dict(text="digit class"), tickmode="linear", dtick=1),
+        xaxis=dict(title=dict(text="digit class" if digits else "class"), tickmode="array",
+                   tickvals=list(range(len(names))), ticktext=names),
         yaxis=dict(title=dict(text="probability"), range=[0, 1.15], tickformat=".0%"),
     )
     apply_theme(figure, theme)

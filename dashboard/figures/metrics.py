@@ -7,19 +7,42 @@ Inputs are what :class:`artifacts.Run` returns: the class-metrics DataFrame
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from artifacts.format import NUM_CLASSES
+from artifacts.format import DIGIT_CLASS_NAMES, NUM_CLASSES, is_digit_names
 from dashboard.figures.style import CLASS_COLORS, DIVERGING_SCALE, apply_theme
 
 METRICS = ("precision", "recall", "f1")
 METRIC_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "f1": "#2ca02c"}
 MODES = ("counts", "normalized")
+# A diverging scale whose middle (no difference) is the dark page, not white, on the dark theme.
+DIFFERENCE_SCALE = {"light": DIVERGING_SCALE,
+                    "dark": [[0.0, "#d6604d"], [0.5, "#2b3035"], [1.0, "#4393c3"]]}
 CONFUSION_SCALE = {"light": "Blues", "dark": [[0.0, "#23272b"], [0.5, "#1f5f8b"], [1.0, "#8fd0ff"]]}
 FADED_OPACITY = 0.3
 HIGHLIGHT_LINE = {"light": "#d62728", "dark": "#ffdd57"}
+
+
+def class_axis(names: Sequence[str] | None, title: str = "class") -> dict:
+    """Return x/y-axis settings that label classes 0-9 with their names ("digit class" for MNIST)."""
+    names = tuple(names or DIGIT_CLASS_NAMES)
+    word = f"digit {title}" if is_digit_names(names) and title == "class" else title
+    return dict(title=word, tickmode="array", tickvals=list(range(NUM_CLASSES)), ticktext=list(names))
+
+
+def cell_mark(cell: tuple[int, int] | None, theme: str | None) -> list[dict]:
+    """Return the rectangle marking the chosen confusion cell (true row, predicted column); none without one."""
+    if cell is None:
+        return []
+    true, predicted = cell
+    color = HIGHLIGHT_LINE["dark" if theme == "dark" else "light"]
+    return [dict(type="rect", xref="x", yref="y", x0=predicted - 0.5, x1=predicted + 0.5, y0=true - 0.5,
+                 y1=true + 0.5, line=dict(color=color, width=4, dash="dot"), fillcolor="rgba(0,0,0,0)",
+                 name="chosen-cell")]
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
@@ -50,29 +73,33 @@ def metric_opacity(digit: int | str | None) -> list[float]:
     return [1.0 if digit in (None, "all") or k == digit else FADED_OPACITY for k in range(NUM_CLASSES)]
 
 
-def class_metrics_figure(frame: pd.DataFrame, digit: int | str | None, theme: str | None) -> go.Figure:
+def class_metrics_figure(frame: pd.DataFrame, digit: int | str | None, theme: str | None,
+                         names: Sequence[str] | None = None) -> go.Figure:
     """Return grouped bars of precision, recall and F1 per class (traces in that order).
 
     Args:
         frame: the run's class metrics (one row per class, in class order).
         digit: "all" or 0-9; a digit fades the other classes' bars.
         theme: "light" or "dark".
+        names: the run's class names (the digits when None).
     """
+    names = tuple(names or DIGIT_CLASS_NAMES)
     classes = frame["class"].to_numpy(dtype=int)
     support = frame["support"].to_numpy(dtype=int)
     figure = go.Figure(
         [
             go.Bar(x=classes, y=frame[metric].to_numpy(dtype=float), name=metric if metric != "f1" else "F1",
-                   marker=dict(color=METRIC_COLORS[metric], opacity=metric_opacity(digit)), customdata=support,
-                   hovertemplate=f"digit %{{x}}<br>{metric} %{{y:.3f}}<br>support %{{customdata}}<extra></extra>")
+                   marker=dict(color=METRIC_COLORS[metric], opacity=metric_opacity(digit)),
+                   customdata=support, hovertext=[names[k] for k in classes],
+                   hovertemplate=f"%{{hovertext}}<br>{metric} %{{y:.3f}}<br>support %{{customdata}}<extra></extra>")
             for metric in METRICS
         ]
     )
     low = float(np.nanmin(frame[list(METRICS)].to_numpy(dtype=float))) if len(frame) else 0.0
     figure.update_layout(
-        title="Precision, recall and F1 per digit (test split)",
+        title=f"Precision, recall and F1 per {'digit' if is_digit_names(names) else 'class'} (test split)",
         barmode="group",
-        xaxis=dict(title="digit class", dtick=1),
+        xaxis=class_axis(names),
         yaxis=dict(title="score (1 = perfect)", range=[max(0.0, min(low, 1.0) - 0.05), 1.0]),
         legend=dict(orientation="h", y=-0.2),
         height=360,
@@ -110,12 +137,21 @@ def confusion_style(mode: str, values: np.ndarray) -> dict:
     """
     if mode == "normalized":
         return dict(text=cell_text(values, mode), colorbar_title="share of row", zmax=1.0,
-                    hovertemplate="true %{y}, predicted %{x}<br>%{z:.1%} of the true %{y}s<extra></extra>")
+                    hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}<br>%{z:.1%} of that row"
+                                  "<extra></extra>")
     return dict(text=cell_text(values, mode), colorbar_title="digits", zmax=float(max(1, np.max(values))),
-                hovertemplate="true %{y}, predicted %{x}<br>%{z} digits<extra></extra>")
+                hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}<br>%{z} test images"
+                                  "<extra></extra>")
 
 
-def confusion_figure(matrix: np.ndarray, mode: str, digit: int | str | None, theme: str | None) -> go.Figure:
+def name_grid(names: Sequence[str] | None) -> np.ndarray:
+    """Return a (10, 10, 2) grid of (true name, predicted name) for heatmap hover texts."""
+    names = np.asarray(tuple(names or DIGIT_CLASS_NAMES), dtype=object)
+    return np.stack(np.broadcast_arrays(names[:, None], names[None, :]), axis=-1)
+
+
+def confusion_figure(matrix: np.ndarray, mode: str, digit: int | str | None, theme: str | None,
+                     names: Sequence[str] | None = None, cell: tuple[int, int] | None = None) -> go.Figure:
     """Return the confusion matrix as an annotated heatmap (rows true, columns predicted).
 
     Args:
@@ -123,6 +159,8 @@ def confusion_figure(matrix: np.ndarray, mode: str, digit: int | str | None, the
         mode: "counts" or "normalized" (each row divided by its sum).
         digit: "all" or 0-9; a digit outlines its row and column.
         theme: "light" or "dark".
+        names: the run's class names (the digits when None).
+        cell: (true, predicted) of the chosen cell, marked with a rectangle.
 
     Raises:
         ValueError: bad mode or shape.
@@ -135,21 +173,21 @@ def confusion_figure(matrix: np.ndarray, mode: str, digit: int | str | None, the
         go.Heatmap(
             z=values, x=classes, y=classes, colorscale=scale, zmin=0, zmax=style["zmax"],
             text=style["text"], texttemplate="%{text}", hovertemplate=style["hovertemplate"],
-            colorbar=dict(title=dict(text=style["colorbar_title"])), xgap=1, ygap=1,
+            customdata=name_grid(names), colorbar=dict(title=dict(text=style["colorbar_title"])), xgap=1, ygap=1,
         )
     )
     figure.update_layout(
-        title="Confusion matrix: click a cell to see its digits",
-        xaxis=dict(title="predicted class", dtick=1, side="bottom", constrain="domain"),
-        yaxis=dict(title="true class", dtick=1, autorange="reversed", scaleanchor="x", constrain="domain"),
-        shapes=highlight_shapes(digit, theme),
+        title="Confusion matrix: click a cell to see its images",
+        xaxis=dict(**class_axis(names, "predicted class"), side="bottom", constrain="domain"),
+        yaxis=dict(**class_axis(names, "true class"), autorange="reversed", scaleanchor="x", constrain="domain"),
+        shapes=highlight_shapes(digit, theme) + cell_mark(cell, theme),
         height=480,
     )
     return apply_theme(figure, theme)
 
 
 def confusion_difference_figure(matrix_a: np.ndarray, matrix_b: np.ndarray, mode: str, label_a: str,
-                                label_b: str, theme: str | None) -> go.Figure:
+                                label_b: str, theme: str | None, names: Sequence[str] | None = None) -> go.Figure:
     """Return A - B of two confusion matrices on a diverging scale centred at 0.
 
     Args:
@@ -165,7 +203,8 @@ def confusion_difference_figure(matrix_a: np.ndarray, matrix_b: np.ndarray, mode
     classes = np.arange(NUM_CLASSES)
     figure = go.Figure(
         go.Heatmap(
-            z=difference, x=classes, y=classes, colorscale=DIVERGING_SCALE, zmid=0, zmin=-bound, zmax=bound,
+            z=difference, x=classes, y=classes, colorscale=DIFFERENCE_SCALE["dark" if theme == "dark" else "light"],
+            zmid=0, zmin=-bound, zmax=bound,
             text=cell_text(difference, mode, signed=True), texttemplate="%{text}", xgap=1, ygap=1,
             colorbar=dict(title=dict(text=f"{label_a} − {label_b}<br>({unit})")),
             hovertemplate=f"true %{{y}}, predicted %{{x}}<br>{label_a} − {label_b}: {hover}<extra></extra>",
@@ -173,15 +212,15 @@ def confusion_difference_figure(matrix_a: np.ndarray, matrix_b: np.ndarray, mode
     )
     figure.update_layout(
         title=f"Confusion difference: {label_a} − {label_b}",
-        xaxis=dict(title="predicted class", dtick=1, constrain="domain"),
-        yaxis=dict(title="true class", dtick=1, autorange="reversed", scaleanchor="x", constrain="domain"),
+        xaxis=dict(**class_axis(names, "predicted class"), constrain="domain"),
+        yaxis=dict(**class_axis(names, "true class"), autorange="reversed", scaleanchor="x", constrain="domain"),
         height=440,
     )
     return apply_theme(figure, theme)
 
 
 def f1_difference_figure(frame_a: pd.DataFrame, frame_b: pd.DataFrame, label_a: str, label_b: str,
-                         theme: str | None) -> go.Figure:
+                         theme: str | None, names: Sequence[str] | None = None) -> go.Figure:
     """Return per-class F1 of run A minus run B as bars (green where A is better)."""
     difference = frame_a["f1"].to_numpy(dtype=float) - frame_b["f1"].to_numpy(dtype=float)
     colors = np.where(difference >= 0, "#2ca02c", "#d62728")
@@ -190,15 +229,16 @@ def f1_difference_figure(frame_a: pd.DataFrame, frame_b: pd.DataFrame, label_a: 
                hovertemplate=f"digit %{{x}}<br>F1 {label_a} − {label_b}: %{{y:+.3f}}<extra></extra>")
     )
     figure.update_layout(
-        title=f"F1 per digit: {label_a} − {label_b} (above 0: {label_a} is better)",
-        xaxis=dict(title="digit class", dtick=1),
+        title=f"F1 per class: {label_a} − {label_b} (above 0: {label_a} is better)",
+        xaxis=class_axis(names),
         yaxis=dict(title="F1 difference", zeroline=True),
         height=340,
     )
     return apply_theme(figure, theme)
 
 
-def probability_figure(probabilities: np.ndarray, label: int, theme: str | None) -> go.Figure:
+def probability_figure(probabilities: np.ndarray, label: int, theme: str | None,
+                       names: Sequence[str] | None = None) -> go.Figure:
     """Return one digit's class probabilities as bars; the true class in its colour, others grey.
 
     Args:
@@ -213,8 +253,8 @@ def probability_figure(probabilities: np.ndarray, label: int, theme: str | None)
                textposition="outside", hovertemplate="class %{x}: %{y:.2%}<extra></extra>")
     )
     figure.update_layout(
-        title=f"What the network believes (true class {label})",
-        xaxis=dict(title="class", dtick=1),
+        title=f"What the network believes (true class {tuple(names or DIGIT_CLASS_NAMES)[label]})",
+        xaxis=class_axis(names),
         yaxis=dict(title="probability", range=[0, 1.15], tickformat=".0%"),
         height=280,
     )

@@ -7,12 +7,14 @@ learning_rate, epoch_seconds, val_class_0..9) and returns a ``go.Figure``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from artifacts.format import CLASS_ACCURACY_COLUMNS, NUM_CLASSES
+from artifacts.format import CLASS_ACCURACY_COLUMNS, DIGIT_CLASS_NAMES, NUM_CLASSES, is_digit_names
 from dashboard.figures.style import CLASS_COLORS, apply_theme
 
 TRAIN_COLOR = "#1f77b4"
@@ -67,29 +69,33 @@ def class_line_style(digit: int | str | None) -> list[dict]:
     ]
 
 
-def class_accuracy_figure(history: pd.DataFrame, digit: int | str | None, theme: str | None) -> go.Figure:
+def class_accuracy_figure(history: pd.DataFrame, digit: int | str | None, theme: str | None,
+                          names: Sequence[str] | None = None) -> go.Figure:
     """Return each class's validation accuracy per epoch, ten lines, trace k = class k.
 
     Args:
         history: the run's history.
         digit: "all" (or None) for ten equal lines, or 0-9 to highlight that class.
         theme: "light" or "dark".
+        names: the run's class names (the digits when None).
     """
+    names = tuple(names or DIGIT_CLASS_NAMES)
+    label = "digit " if is_digit_names(names) else ""
     figure = go.Figure()
     epochs = history["epoch"].to_numpy(dtype=int)
     for k, (column, style) in enumerate(zip(CLASS_ACCURACY_COLUMNS, class_line_style(digit), strict=True)):
         figure.add_trace(
             go.Scatter(
-                x=epochs, y=_values(history, column), name=f"digit {k}", mode="lines+markers",
+                x=epochs, y=_values(history, column), name=f"{label}{names[k]}", mode="lines+markers",
                 line=dict(color=CLASS_COLORS[k], width=style["width"]), opacity=style["opacity"],
                 marker=dict(size=5),
-                hovertemplate=f"digit {k}<br>epoch %{{x}}<br>validation accuracy %{{y:.1%}}<extra></extra>",
+                hovertemplate=f"{label}{names[k]}<br>epoch %{{x}}<br>validation accuracy %{{y:.1%}}<extra></extra>",
             )
         )
     figure.update_layout(
-        title="Validation accuracy per digit",
+        title="Validation accuracy per " + ("digit" if label else "class"),
         xaxis=dict(title="epoch", dtick=_epoch_tick(len(epochs))),
-        yaxis=dict(title="share of that digit correct", tickformat=".0%"),
+        yaxis=dict(title="share of that " + ("digit" if label else "class") + " correct", tickformat=".0%"),
         legend=dict(title="class"),
         height=380,
     )
@@ -147,6 +153,32 @@ def compare_curves_figure(history_a: pd.DataFrame, history_b: pd.DataFrame, labe
     figure.update_yaxes(title_text="share correct", tickformat=".0%", row=1, col=2)
     figure.update_layout(height=360, legend=dict(orientation="h", y=-0.2), hovermode="x unified")
     return apply_theme(figure, theme)
+
+
+def validation_note(history: pd.DataFrame, config: dict | None) -> str | None:
+    """Explain validation accuracy above training accuracy, when the run shows it (None otherwise).
+
+    Args:
+        history: the run's history.
+        config: the run's configuration (``dropout_rate``, ``augmentation``).
+    """
+    if history.empty:
+        return None
+    ahead = (history["val_accuracy"] > history["accuracy"]).to_numpy(dtype=bool)
+    if not ahead.any():
+        return None
+    config = config or {}
+    causes = []
+    if float(config.get("dropout_rate") or 0) > 0:
+        causes.append(f"dropout (rate {float(config['dropout_rate']):g}) switches off part of the dense layer")
+    if config.get("augmentation"):
+        causes.append("augmentation shifts and turns the training images")
+    epochs = ", ".join(str(int(e)) for e in history["epoch"].to_numpy()[ahead][:6])
+    why = (" and ".join(causes) + " only while training, so the training numbers are measured on a harder task "
+           "than validation. ") if causes else ""
+    return (f"Validation accuracy is above training accuracy (epoch {epochs}). This is not a mistake: {why}"
+            "Training accuracy is also averaged over each epoch while the network still learns, whereas "
+            "validation is measured at its end.")
 
 
 def _epoch_tick(count: int) -> int | None:

@@ -16,7 +16,7 @@ from artifacts import ArtifactError
 from artifacts.config import TrainConfig, layer_plan
 from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
 from dashboard import explanations, ids
-from dashboard.components import error_card, explanation, notice, run_unavailable
+from dashboard.components import error_card, explanation, notice, run_class_names, run_unavailable
 from dashboard.epochs import choose_epoch, epoch_slider, nearest_epoch
 from dashboard.figures import activations as figs
 from dashboard.runs import resolve_run
@@ -174,7 +174,8 @@ def layout(**kwargs):
     channels = layer_channels(manifest, layer)
     channel, channel_message = choose_channel(kwargs.get("channel"), channels)
     messages += [notice(text, "warning") for text in (epoch_message, channel_message) if text]
-    digit_options = [{"label": "All", "value": "all"}] + [{"label": str(k), "value": k} for k in range(10)]
+    names = run_class_names(resolved.run)
+    digit_options = [{"label": "All", "value": "all"}] + [{"label": names[k], "value": k} for k in range(10)]
     controls = dbc.Card(dbc.CardBody([
         dbc.Label("Digit class"),
         dbc.RadioItems(id=DIGIT, options=digit_options, value=digit, inline=True,
@@ -310,10 +311,11 @@ def draw_digit(probe, epoch, theme, run_id):
         snapshot, row, shown = load_row(run, int(probe), epoch)
         wanted = nearest_epoch(run.snapshot_epochs(), epoch)
         image, label = probes["images"][probe], int(probes["labels"][probe])
+        names = run_class_names(run)
         probabilities = snapshot[SNAPSHOT_PROBABILITIES][row]
-        figures = (figs.input_digit(image, f"Probe {probe} (label {label})", theme),
+        figures = (figs.input_digit(image, f"Probe {probe} (label {names[label]})", theme),
                    figs.saliency_overlay(image, snapshot[SNAPSHOT_SALIENCY][row], theme),
-                   figs.probability_bars(probabilities, label, theme))
+                   figs.probability_bars(probabilities, label, theme, names))
     except ViewError as error:
         return error_card(str(error)), None, False, {}, {}, {}
     except (ArtifactError, KeyError, IndexError, ValueError) as error:
@@ -321,8 +323,8 @@ def draw_digit(probe, epoch, theme, run_id):
                 {}, {}, {})
     predicted = int(np.argmax(probabilities))
     summary = html.Div([
-        dbc.Badge(f"label {label}", color="secondary", className="me-1"),
-        dbc.Badge(f"predicted {predicted} ({float(probabilities[predicted]):.0%})",
+        dbc.Badge(f"label {names[label]}", color="secondary", className="me-1"),
+        dbc.Badge(f"predicted {names[predicted]} ({float(probabilities[predicted]):.0%})",
                   color="success" if predicted == label else "danger"),
     ])
     note = None

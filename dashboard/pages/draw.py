@@ -19,7 +19,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from artifacts import ArtifactError
 from artifacts.config import TrainConfig, captured_layers, layer_plan
 from dashboard import ids
-from dashboard.components import error_card, onboarding
+from dashboard.components import error_card, onboarding, run_class_names
 from dashboard.draw_layout import (
     BOARD_SHOWS,
     BRUSH,
@@ -289,13 +289,14 @@ def show_answer(digit, theme, run_id):
     except (ModelUnavailable, ValueError) as error:
         return HIDDEN, HIDDEN, HIDDEN, error_card(str(error)), nothing, nothing, nothing, nothing, nothing
     label = digit.get("label")
+    names = run_class_names(resolve_run(run_id, require_complete=False).run)
     layers = [(INPUT_LAYER, pixels.astype(np.float32)), *analysis.activations]
     return (
         HIDDEN, SHOWN, SHOWN, None,
         input_digit(pixels, f"Network input: {describe(digit)}", theme),
         saliency_overlay(pixels, analysis.saliency, theme),
-        top_three(analysis.probabilities, label),
-        probability_bars(analysis.probabilities, label, theme),
+        top_three(analysis.probabilities, label, names),
+        probability_bars(analysis.probabilities, label, theme, names),
         stacked_layers(layers, theme),
     )
 

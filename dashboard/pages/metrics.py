@@ -15,11 +15,22 @@ import numpy as np
 from dash import Input, Output, Patch, State, dcc, html
 
 from artifacts import ArtifactError
+from artifacts.format import STATUS_CANCELLED, STATUS_FAILED
 from dashboard import ids
-from dashboard.components import digit_filter, error_card, explanation, notice, onboarding
+from dashboard.components import (
+    class_filter_options,
+    class_word,
+    digit_filter,
+    error_card,
+    explanation,
+    notice,
+    onboarding,
+    run_class_names,
+)
 from dashboard.figures.digits import clicked_tile, digit_mosaic
 from dashboard.figures.metrics import (
     METRICS,
+    cell_mark,
     class_metrics_figure,
     confusion_figure,
     confusion_style,
@@ -81,8 +92,10 @@ def layout(**kwargs: Any) -> html.Div:
     if not get_store().list_runs():
         return html.Div([heading, onboarding()])
     mode = state.get("mode") if state.get("mode") in ("counts", "normalized") else "counts"
+    names = run_class_names(resolve_run(state["run"], require_complete=False).run) if state.get("run") else None
     controls = dbc.Row([
-        dbc.Col([dbc.Label("Digit class", className="me-2"), digit_filter(METRICS_DIGIT, state.get("digit", "all"))],
+        dbc.Col([dbc.Label("Digit class" if class_word(names) == "digit" else "Class", className="me-2"),
+                 digit_filter(METRICS_DIGIT, state.get("digit", "all"), names)],
                 className="d-flex align-items-center flex-wrap", lg=8),
         dbc.Col([dbc.Label("Confusion matrix", className="me-2"),
                  dbc.RadioItems(id=METRICS_MODE, value=mode, inline=True,
@@ -122,12 +135,13 @@ def layout(**kwargs: Any) -> html.Div:
     ], className="metrics-page")
 
 
-def metrics_table(frame, digit: Any) -> dbc.Table:
-    """Return the per-class table; the chosen digit's row is highlighted."""
-    header = html.Thead(html.Tr([html.Th("digit"), html.Th("precision"), html.Th("recall"), html.Th("F1"),
+def metrics_table(frame, digit: Any, names: tuple[str, ...] | None = None) -> dbc.Table:
+    """Return the per-class table (classes named by ``names``, the digits when None); the chosen row is highlighted."""
+    header = html.Thead(html.Tr([html.Th(class_word(names)), html.Th("precision"), html.Th("recall"), html.Th("F1"),
                                  html.Th("support")]))
     rows = [
-        html.Tr([html.Td(int(row["class"])), *[html.Td(f"{row[m]:.3f}") for m in METRICS],
+        html.Tr([html.Td(names[int(row["class"])] if names else int(row["class"])),
+                 *[html.Td(f"{row[m]:.3f}") for m in METRICS],
                  html.Td(int(row["support"]))], className="table-primary" if digit == int(row["class"]) else None)
         for _, row in frame.iterrows()
     ]
@@ -156,7 +170,7 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any, mode: s
     failed = (dash.no_update,) * 3
     resolved = choose_run((url or {}).get("run"), active)
     if not resolved.ok:
-        return *failed, error_card(resolved.error), {"display": "none"}, None
+        return *failed, unfinished_message(resolved) or error_card(resolved.error), {"display": "none"}, None
     try:
         frame, matrix = resolved.run.class_metrics(), resolved.run.confusion()
     except ArtifactError as error:
@@ -164,8 +178,33 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any, mode: s
     accuracy = np.trace(matrix) / max(1, matrix.sum())
     summary = html.P(["Run ", html.B(resolved.run.run_id), f": {int(matrix.sum())} test digits, ",
                       html.B(f"{accuracy:.1%}"), " answered correctly."], className="text-body-secondary")
-    return (metrics_table(frame, digit), class_metrics_figure(frame, digit, theme),
-            confusion_figure(matrix, mode, digit, theme), summary, {}, resolved.run.run_id)
+    names = run_class_names(resolved.run)
+    return (metrics_table(frame, digit, names), class_metrics_figure(frame, digit, theme, names),
+            confusion_figure(matrix, mode, digit, theme, names), summary, {}, resolved.run.run_id)
+
+
+def unfinished_message(resolved) -> dbc.Alert | None:
+    """Return what a cancelled or failed run offers instead of metrics (None for other errors).
+
+    Metrics come from the test-set evaluation after the last epoch, which such a run never reached;
+    the epochs it did finish are on the Training page.
+    """
+    status = (resolved.manifest or {}).get("status")
+    if resolved.run is None or status not in (STATUS_CANCELLED, STATUS_FAILED):
+        return None
+    try:
+        done = len(resolved.run.history())
+    except ArtifactError:
+        done = 0
+    planned = (resolved.manifest.get("config") or {}).get("epochs", "?")
+    run_id = resolved.run.run_id
+    return dbc.Alert([
+        html.H5(f"Run '{run_id}' was {status}", className="alert-heading"),
+        html.P([f"It stopped after {done} of {planned} epochs, before the test-set evaluation that these "
+                "metrics come from, so it has none. What it recorded is on the ",
+                dcc.Link("Training page", href=f"/training?run={run_id}"),
+                ": the loss and accuracy of the epochs it finished."], className="mb-0"),
+    ], color="warning", className="unfinished-run")
 
 
 @dash.callback(
@@ -198,8 +237,26 @@ def highlight(digit: Any, mode: str, run_id: str | None, theme: str | None) -> t
     confusion["data"][0]["text"] = style["text"]
     confusion["data"][0]["hovertemplate"] = style["hovertemplate"]
     confusion["data"][0]["colorbar"]["title"]["text"] = style["colorbar_title"]
-    confusion["layout"]["shapes"] = highlight_shapes(digit, theme)
-    return metrics_table(frame, digit), bars, confusion
+    return metrics_table(frame, digit, run_class_names(resolved.run)), bars, confusion
+
+
+@dash.callback(
+    Output(METRICS_CONFUSION, "figure", allow_duplicate=True),
+    Input(METRICS_CELL, "data"),
+    Input(METRICS_DIGIT, "value"),
+    Input(METRICS_RUN, "data"),
+    State(METRICS_THEME, "data"),
+    prevent_initial_call=True,
+)
+def mark_cell(cell: str | None, digit: Any, run_id: str | None, theme: str | None) -> Patch:
+    """Outline the chosen digit's row and column and mark the chosen cell (the only writer of the shapes)."""
+    if not run_id:
+        return dash.no_update
+    match = CELL_PATTERN.fullmatch(cell or "")
+    pair = (int(match.group(1)), int(match.group(2))) if match else None
+    confusion = Patch()
+    confusion["layout"]["shapes"] = highlight_shapes(digit, theme) + cell_mark(pair, theme)
+    return confusion
 
 
 @dash.callback(
@@ -254,11 +311,12 @@ def gallery(cell: str | None, digit: Any, run_id: str | None, theme: str | None)
     match = CELL_PATTERN.fullmatch(cell or "")
     pair = (int(match.group(1)), int(match.group(2))) if match else None
     labels, predicted = predictions["labels"], predictions["predicted"]
+    names = run_class_names(resolved.run)
     chosen = gallery_indices(labels, predicted, predictions["probabilities"], pair, digit)
     if pair:
-        what = f"True {pair[0]}, predicted {pair[1]}"
+        what = f"True {names[pair[0]]}, predicted {names[pair[1]]}"
     else:
-        what = "Mistakes" + ("" if digit in (None, "all") else f" involving digit {digit}")
+        what = "Mistakes" + ("" if digit in (None, "all") else f" involving {class_word(names)} {names[digit]}")
     shown = chosen[:GALLERY_LIMIT]
     more = f", showing the {len(shown)} most confident" if len(chosen) > len(shown) else ""
     title = [html.H5(f"{what}: {len(chosen)} test digit{'s' if len(chosen) != 1 else ''}{more}"),
@@ -267,7 +325,7 @@ def gallery(cell: str | None, digit: Any, run_id: str | None, theme: str | None)
     if len(shown) == 0:
         return dash.no_update, hidden, [*title, notice("No test digits here.")], [], None
     probabilities = predictions["probabilities"]
-    captions = [f"{labels[i]}→{predicted[i]} {float(probabilities[i, predicted[i]]):.0%}"
+    captions = [f"{names[labels[i]]}→{names[predicted[i]]} {float(probabilities[i, predicted[i]]):.0%}"
                 + (PROBE_MARK if int(i) in probe_ids else "") for i in shown]
     figure = digit_mosaic(predictions["images"][shown], captions, GALLERY_COLUMNS, theme)
     return figure, {}, title, [int(i) for i in shown], None
@@ -301,15 +359,16 @@ def open_digit(click: dict | None, shown: list[int] | None, run_id: str | None, 
     if not 0 <= index < len(predictions["labels"]):
         return dash.no_update, notice("That digit is no longer in this run's predictions.", color="warning")
     label, guess = int(predictions["labels"][index]), int(predictions["predicted"][index])
+    names = run_class_names(resolved.run)
     thumb = digit_mosaic(predictions["images"][index:index + 1], [f"#{index}"], 1, theme)
     thumb.update_layout(height=130, width=130)
     return dash.no_update, [
-        html.H6(f"Test digit #{index}: true {label}, answered {guess}"),
+        html.H6(f"Test digit #{index}: true {names[label]}, answered {names[guess]}"),
         html.P("Not a probe digit, so there is no layer-by-layer recording of it; here is what the network "
                "answered.", className="small text-body-secondary"),
         dbc.Row([
             dbc.Col(dcc.Graph(figure=thumb, config={"displayModeBar": False, "staticPlot": True}), width="auto"),
-            dbc.Col(dcc.Graph(figure=probability_figure(predictions["probabilities"][index], label, theme),
+            dbc.Col(dcc.Graph(figure=probability_figure(predictions["probabilities"][index], label, theme, names),
                               id="metrics-probabilities", config=GRAPH_CONFIG)),
         ], className="g-2 align-items-center"),
     ]
@@ -329,6 +388,18 @@ def page_query(run_id: str | None, digit: Any, mode: str, cell: str | None) -> s
         return dash.no_update
     return build_search(run=run_id, digit=None if digit == "all" else digit,
                         mode=None if mode == "counts" else mode, cell=cell)
+
+
+@dash.callback(
+    Output(METRICS_DIGIT, "options"),
+    Input(METRICS_RUN, "data"),
+    prevent_initial_call=True,
+)
+def label_classes(run_id: str | None) -> list[dict]:
+    """Label the class filter with the shown run's class names (the run may come from the active run)."""
+    if not run_id:
+        return dash.no_update
+    return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
 
 
 dash.clientside_callback(

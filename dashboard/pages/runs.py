@@ -12,13 +12,14 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, dcc, html
 
-from artifacts import ArtifactError
-from artifacts.format import STATUS_COMPLETE
-from dashboard import ids
-from dashboard.components import error_card, explanation, notice, onboarding
+from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound
+from artifacts.format import STATUS_COMPLETE, STATUS_RUNNING
+from dashboard import ids, jobs
+from dashboard.components import error_card, explanation, notice, onboarding, run_class_names
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
-from dashboard.runs import describe_architecture, resolve_run, run_summaries
+from dashboard.runs import describe_architecture, get_store, resolve_run, run_summaries
+from dashboard.settings import get_settings
 from dashboard.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN MNIST Visualizer")
@@ -31,6 +32,15 @@ RUNS_COMPARE_SELECT = "runs-compare-select"
 RUNS_COMPARE = "runs-compare"
 RUNS_ACTIVE_NOTE = "runs-active-note"
 RUNS_ROW = "runs-row"  # pattern-matching id type of the table's rows: {"type": RUNS_ROW, "run": run_id}
+RUNS_TABLE = "runs-table"  # the table and the broken runs' cards, redrawn after a delete
+RUNS_DELETE = "runs-delete"  # pattern-matching id type of a row's delete button: {"type": RUNS_DELETE, "run": id}
+RUNS_DELETE_TARGET = "runs-delete-target"  # dcc.Store: the run the open dialog asks about
+RUNS_DELETE_MODAL = "runs-delete-modal"
+RUNS_DELETE_TEXT = "runs-delete-text"
+RUNS_DELETE_CONFIRM = "runs-delete-confirm"
+RUNS_DELETE_DISMISS = "runs-delete-dismiss"
+RUNS_DELETE_MESSAGE = "runs-delete-message"
+NO_COMPARE = "(none)"  # the compare select's "no second run" value: never a valid run id
 
 STATUS_COLORS = {"complete": "success", "running": "info", "failed": "danger", "cancelled": "secondary",
                  "error": "danger"}
@@ -64,10 +74,19 @@ def _size(size: Any) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
-def _epochs(summary: dict[str, Any]) -> str:
+def _epochs(summary: dict[str, Any], store: ArtifactStore | None = None) -> str:
+    """Return the epochs a run trained: "5" when it did all it was set to, "2 of 5" otherwise."""
     done = (summary.get("metrics") or {}).get("epochs_completed")
     planned = (summary.get("config") or {}).get("epochs", "?")
-    return f"{done} / {planned}" if done is not None and done != planned else str(planned if done is None else done)
+    if done is None and summary.get("status") != STATUS_COMPLETE and store is not None:
+        # A run stopped by a kill (or written before epochs_completed existed): its history tells.
+        try:
+            done = len(store.run(summary["run_id"]).history())
+        except (ArtifactError, InvalidRunId, RunNotFound, OSError, ValueError):
+            done = None
+    if done is None:
+        return str(planned)
+    return str(done) if done == planned else f"{done} of {planned}"
 
 
 def _accuracy(summary: dict[str, Any]) -> str:
@@ -77,7 +96,7 @@ def _accuracy(summary: dict[str, Any]) -> str:
     return f"{value:.1%}"
 
 
-def error_row(run_id: str, reason: str, size: Any = None) -> html.Tr:
+def error_row(run_id: str, reason: str, size: Any, delete_button: Any) -> html.Tr:
     """Return the table row of a run that cannot be read: its id, why, an ``error`` badge, its size."""
     return html.Tr([
         html.Td(run_id),
@@ -85,22 +104,33 @@ def error_row(run_id: str, reason: str, size: Any = None) -> html.Tr:
                 className="text-danger"),
         html.Td(dbc.Badge("error", color=STATUS_COLORS["error"])),
         html.Td(_size(size)),
+        html.Td(delete_button),
     ], id={"type": RUNS_ROW, "run": run_id})
 
 
-def runs_table(summaries: list[dict[str, Any]]) -> dbc.Table:
+def _delete_button(run_id: str) -> dbc.Button:
+    return dbc.Button(html.I(className="bi bi-trash"), id={"type": RUNS_DELETE, "run": run_id}, color="link",
+                      size="sm", className="text-danger p-0", title=f"Delete run {run_id}")
+
+
+def runs_table(summaries: list[dict[str, Any]], store: ArtifactStore | None = None) -> dbc.Table:
     """Return the table of runs; each complete run's id links to ``/?run=ID`` (which makes it active).
 
     A run whose manifest cannot be read (status ``error``) gets an error row of its own.
+
+    Every run but a running one has a delete button (which asks first), unless the server
+    keeps browsers from changing the store (CNNVIZ_ALLOW_TRAINING=0).
     """
+    deletable = get_settings().allow_training
     header = html.Thead(html.Tr([html.Th(name) for name in
                                  ("run", "created", "dataset", "architecture", "epochs", "test accuracy",
-                                  "status", "size")]))
+                                  "status", "size", "")]))
     rows = []
     for summary in summaries:
         run_id, status = summary["run_id"], summary.get("status", "?")
         if status == "error":
-            rows.append(error_row(run_id, summary.get("error", "unknown error"), summary.get("size_bytes")))
+            rows.append(error_row(run_id, summary.get("error", "unknown error"), summary.get("size_bytes"),
+                                  _delete_button(run_id) if deletable else None))
             continue
         rows.append(html.Tr([
             html.Td(dcc.Link(run_id, href="/" + build_search(run=run_id)) if status == STATUS_COMPLETE
@@ -108,10 +138,11 @@ def runs_table(summaries: list[dict[str, Any]]) -> dbc.Table:
             html.Td(_created(summary)),
             html.Td(str((summary.get("dataset") or {}).get("name", "?"))),
             html.Td(html.Code(describe_architecture(summary))),
-            html.Td(_epochs(summary)),
+            html.Td(_epochs(summary, store)),
             html.Td(_accuracy(summary)),
             html.Td(dbc.Badge(status, color=STATUS_COLORS.get(status, "secondary"))),
             html.Td(_size(summary.get("size_bytes"))),
+            html.Td(None if status == STATUS_RUNNING or not deletable else _delete_button(run_id)),
         ], id={"type": RUNS_ROW, "run": run_id}))
     return dbc.Table([header, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="runs-table")
 
@@ -124,19 +155,18 @@ def layout(**kwargs: Any) -> html.Div:
     summaries = run_summaries()
     if not summaries:
         return html.Div([heading, *notes, onboarding()])
-    readable = [s for s in summaries if s.get("status") != "error"]
-    options = [{"label": s["run_id"] if s["status"] == STATUS_COMPLETE else f"{s['run_id']} ({s['status']})",
-                "value": s["run_id"], "disabled": s["status"] != STATUS_COMPLETE} for s in readable]
+    body, options = table_and_options(summaries)
     if "run" in state:
         asked = resolve_run(state["run"])
         if not asked.ok:
             notes.append(notice(asked.error, color="warning"))
     controls = dbc.Row([
         dbc.Col([dbc.Label("Active run", html_for=RUNS_SELECT),
-                 dbc.Select(id=RUNS_SELECT, options=options, placeholder="no complete run")], md=4),
+                 dcc.Dropdown(id=RUNS_SELECT, options=options, placeholder="no complete run", clearable=False,
+                              searchable=False)], md=4),
         dbc.Col([dbc.Label("Compare with", html_for=RUNS_COMPARE_SELECT),
-                 dbc.Select(id=RUNS_COMPARE_SELECT, options=[{"label": "(none)", "value": ""}, *options],
-                            value=state.get("compare", ""))], md=4),
+                 dcc.Dropdown(id=RUNS_COMPARE_SELECT, options=[{"label": "(none)", "value": NO_COMPARE}, *options],
+                              value=state.get("compare", NO_COMPARE), clearable=False, searchable=False)], md=4),
         dbc.Col(html.Div(id=RUNS_ACTIVE_NOTE, className="small text-body-secondary pt-4"), md=4),
     ], className="mb-3 g-3")
     return html.Div([
@@ -149,10 +179,91 @@ def layout(**kwargs: Any) -> html.Div:
                     "**active run** that the other pages show. Runs still training, failed or cancelled are "
                     "listed but cannot be opened until they complete."),
         *notes,
-        runs_table(summaries),
+        html.Div(id=RUNS_DELETE_MESSAGE),
+        html.Div(body, id=RUNS_TABLE),
         controls,
+        dcc.Store(id=RUNS_DELETE_TARGET),
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle("Delete this run?")),
+            dbc.ModalBody(id=RUNS_DELETE_TEXT),
+            dbc.ModalFooter([dbc.Button("Keep it", id=RUNS_DELETE_DISMISS, color="secondary"),
+                             dbc.Button([html.I(className="bi bi-trash me-1"), "Delete"], id=RUNS_DELETE_CONFIRM,
+                                        color="danger")]),
+        ], id=RUNS_DELETE_MODAL, is_open=False),
         dcc.Loading(html.Div(id=RUNS_COMPARE), type="dot"),
     ], className="runs-page")
+
+
+def table_and_options(summaries: list[dict[str, Any]]) -> tuple[list, list[dict]]:
+    """Return the table (an error row per unreadable run) and the run selects' options."""
+    readable = [s for s in summaries if s.get("status") != "error"]
+    options = [{"label": s["run_id"] if s["status"] == STATUS_COMPLETE else f"{s['run_id']} ({s['status']})",
+                "value": s["run_id"], "disabled": s["status"] != STATUS_COMPLETE} for s in readable]
+    return [runs_table(summaries, get_store())], options
+
+
+def delete_problem(store: ArtifactStore, run_id: Any) -> str | None:
+    """Return why ``run_id`` must not be deleted (None when it may): not allowed here, unknown, or training."""
+    if not get_settings().allow_training:
+        return "Runs cannot be deleted from the browser on this server (CNNVIZ_ALLOW_TRAINING=0)."
+    try:
+        status = store.run(run_id).status()
+    except (InvalidRunId, RunNotFound, TypeError):
+        return "There is no such run."
+    except ArtifactError:
+        status = None  # an unreadable run may be deleted, unless a job is training it
+    current = None
+    try:
+        current = (jobs.current(store) or {}).get("run_id")
+    except OSError:
+        pass
+    if status == STATUS_RUNNING or current == run_id:
+        return f"Run '{run_id}' is training: cancel it on the Train page first."
+    return None
+
+
+@dash.callback(
+    Output(RUNS_DELETE_MODAL, "is_open"),
+    Output(RUNS_DELETE_TARGET, "data"),
+    Output(RUNS_DELETE_TEXT, "children"),
+    Input({"type": RUNS_DELETE, "run": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def ask_delete(clicks: list) -> tuple:
+    """Open the confirmation dialog for the clicked row's run."""
+    trigger = dash.ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        return dash.no_update, dash.no_update, dash.no_update
+    run_id = trigger.get("run")
+    return True, run_id, [html.P(["Delete run ", html.B(run_id), " and all its files (model, history, "
+                                  "snapshots)? This cannot be undone."], className="mb-0")]
+
+
+@dash.callback(
+    Output(RUNS_DELETE_MODAL, "is_open", allow_duplicate=True),
+    Output(RUNS_TABLE, "children"),
+    Output(RUNS_SELECT, "options"),
+    Output(RUNS_COMPARE_SELECT, "options"),
+    Output(RUNS_DELETE_MESSAGE, "children"),
+    Input(RUNS_DELETE_CONFIRM, "n_clicks"),
+    Input(RUNS_DELETE_DISMISS, "n_clicks"),
+    State(RUNS_DELETE_TARGET, "data"),
+    prevent_initial_call=True,
+)
+def delete_run(confirm: int | None, _dismiss: int | None, run_id: Any) -> tuple:
+    """Delete the run the dialog asked about (refused for a run being trained) and redraw the table."""
+    if dash.ctx.triggered_id != RUNS_DELETE_CONFIRM or not confirm:
+        return False, dash.no_update, dash.no_update, dash.no_update, dash.no_update
+    store = get_store()
+    problem = delete_problem(store, run_id)
+    if problem is None:
+        try:
+            store.delete_run(run_id)
+        except (InvalidRunId, RunNotFound, OSError) as error:
+            problem = f"Run '{run_id}' could not be deleted: {error}"
+    message = notice(problem, color="danger") if problem else notice(f"Run '{run_id}' was deleted.", "success")
+    body, options = table_and_options(run_summaries(store))
+    return False, body, options, [{"label": "(none)", "value": NO_COMPARE}, *options], message
 
 
 @dash.callback(
@@ -186,6 +297,7 @@ def show_runs(run_id: str | None, compare_id: str | None, theme: str | None) -> 
     note = ["Showing ", html.B(run_id), " on every page: ",
             dcc.Link("training", href=f"/training?run={run_id}"), ", ",
             dcc.Link("metrics", href=f"/metrics?run={run_id}"), "."]
+    compare_id = None if compare_id in (None, "", NO_COMPARE) else compare_id
     query = build_search(run=run_id, compare=compare_id if compare_id != run_id else None)
     # set_props, not an Output: the active-run store lives in the app shell, and an
     # Output there would make the renderer look for this page's inputs on every page.
@@ -205,11 +317,13 @@ def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> l
     for resolved in (first, second):
         if not resolved.ok:
             return [html.H4("Compare two runs"), error_card(resolved.error)]
+    names = run_class_names(first.run)
     try:
         curves = compare_curves_figure(first.run.history(), second.run.history(), run_id, compare_id, theme)
-        f1 = f1_difference_figure(first.run.class_metrics(), second.run.class_metrics(), run_id, compare_id, theme)
+        f1 = f1_difference_figure(first.run.class_metrics(), second.run.class_metrics(), run_id, compare_id, theme,
+                                  names)
         confusion = confusion_difference_figure(first.run.confusion(), second.run.confusion(), "normalized",
-                                                run_id, compare_id, theme)
+                                                run_id, compare_id, theme, names)
     except ArtifactError as error:
         return [html.H4("Compare two runs"), error_card(f"Run '{error.run_id}' cannot be read: {error.reason} "
                                                         f"({error.filename}).")]

@@ -36,9 +36,11 @@ from dashboard.figures.training import curves_figure
 from dashboard.settings import get_settings
 from dashboard.train_form import (
     BLOCK_FIELDS,
+    RUN_NAME_HINT,
     config_from_form,
     dataset_options,
     limit_from_form,
+    run_name_problem,
     status_panel,
 )
 
@@ -69,6 +71,8 @@ TRAIN_TAB = "train-tab"  # dcc.Store: a random id per page load (see the Train c
 TRAIN_RESULT = "train-result"  # dcc.Store: the background callback's outcome {run_id, status, message, color}
 TRAIN_FINAL = "train-final"  # dcc.Store: the run id of the last outcome ("" when none was started)
 TRAIN_MESSAGE = "train-message"
+TRAIN_RUN_NAME = "train-run-name"
+TRAIN_RUN_NAME_FEEDBACK = "train-run-name-feedback"
 
 
 def block_id(field: str, index: int | Any) -> dict:
@@ -100,20 +104,24 @@ def _labelled(label: str, control, hint: str | None = None, width: int = 6) -> d
     return dbc.Col(parts, md=width, className="mb-2")
 
 
+def _choice(component_id, value, options: list[dict]) -> dcc.Dropdown:
+    # A dropdown that always holds one of its options: no blank entry to pick, nothing to clear.
+    return dcc.Dropdown(id=component_id, value=value, options=options, clearable=False, searchable=False,
+                        className="train-choice")
+
+
 def _block_row(index: int) -> html.Div:
     default = DEFAULTS.conv_blocks[min(index, len(DEFAULTS.conv_blocks) - 1)]
     small = {"size": "sm"}
     controls = [
         dbc.Input(id=block_id("filters", index), type="number", **_bounds("filters"), step=1,
                   value=default.filters, **small),
-        dbc.Select(id=block_id("kernel_size", index), value=default.kernel_size,
-                   options=[{"label": f"{k}×{k}", "value": k} for k in KERNEL_SIZES], **small),
-        dbc.Select(id=block_id("strides", index), value=default.strides,
-                   options=[{"label": str(s), "value": s} for s in (1, 2)], **small),
-        dbc.Select(id=block_id("padding", index), value=default.padding,
-                   options=[{"label": p, "value": p} for p in PADDINGS], **small),
-        dbc.Select(id=block_id("activation", index), value=default.activation,
-                   options=[{"label": a.replace("_", " "), "value": a} for a in ACTIVATIONS], **small),
+        _choice(block_id("kernel_size", index), default.kernel_size,
+                [{"label": f"{k}×{k}", "value": k} for k in KERNEL_SIZES]),
+        _choice(block_id("strides", index), default.strides, [{"label": str(s), "value": s} for s in (1, 2)]),
+        _choice(block_id("padding", index), default.padding, [{"label": p, "value": p} for p in PADDINGS]),
+        _choice(block_id("activation", index), default.activation,
+                [{"label": a.replace("_", " "), "value": a} for a in ACTIVATIONS]),
         dbc.Switch(id=block_id("pooling", index), value=default.pooling, label="pool", className="mt-1"),
     ]
     return html.Div(
@@ -131,12 +139,18 @@ def _form(allowed: bool) -> dbc.Card:
     return dbc.Card(dbc.CardBody([
         html.H5("Configuration", className="card-title"),
         dbc.Row([
-            _labelled("Data", dbc.Select(id=TRAIN_DATASET, value="mnist-sample", options=dataset_options()),
-                      width=12),
+            _labelled("Data", _choice(TRAIN_DATASET, "mnist-sample", dataset_options()), width=12),
+            dbc.Col([dbc.Label("Run name (optional)", html_for=TRAIN_RUN_NAME, className="small fw-semibold mb-1"),
+                     dbc.Input(id=TRAIN_RUN_NAME, type="text", maxLength=64, placeholder="date and time",
+                               debounce=False, size="sm"),
+                     dbc.FormFeedback(id=TRAIN_RUN_NAME_FEEDBACK, type="invalid"),
+                     dbc.FormText(f"Blank: named by date and time. {RUN_NAME_HINT[0].upper()}{RUN_NAME_HINT[1:]}.")],
+                    md=12, className="mb-2"),
             _labelled("Epochs", dbc.Input(id=TRAIN_EPOCHS, type="number", **_bounds("epochs"), step=1,
                                           value=DEFAULTS.epochs), width=4),
             _labelled("Batch size", dbc.Input(id=TRAIN_BATCH, type="number", **_bounds("batch_size"), step=1,
-                                              value=DEFAULTS.batch_size), width=4),
+                                              value=DEFAULTS.batch_size),
+                      width=4),
             _labelled("Seed", dbc.Input(id=TRAIN_SEED, type="number", min=0, step=1, value=DEFAULTS.seed), width=4),
         ]),
         html.Hr(className="my-2"),
@@ -148,11 +162,12 @@ def _form(allowed: bool) -> dbc.Card:
         html.Hr(className="my-2"),
         dbc.Row([
             _labelled("Dense units", dbc.Input(id=TRAIN_DENSE, type="number", **_bounds("dense_units"), step=1,
-                                               value=DEFAULTS.dense_units), width=4),
+                                               value=DEFAULTS.dense_units),
+                      width=4),
             dbc.Col([dbc.Label("Dropout", className="small fw-semibold mb-1"),
                      dcc.Slider(id=TRAIN_DROPOUT, **_bounds("dropout_rate"), step=0.05, value=DEFAULTS.dropout_rate,
                                 marks={0: "0", 0.3: "0.3", 0.6: "0.6", 0.9: "0.9"},
-                                tooltip={"placement": "bottom"})], md=5),
+                                tooltip={"placement": "bottom", "always_visible": True})], md=5),
             dbc.Col(dbc.Switch(id=TRAIN_AUGMENT, value=DEFAULTS.augmentation, label="Augment",
                                className="mt-4"), md=3),
         ]),
@@ -267,7 +282,8 @@ def train_failed(error: Exception) -> dict[str, str]:
     # The tab id is part of the background job's cache key: two tabs pressing Train with the
     # same form would otherwise share one job entry, and only one of them would receive its
     # progress and result. Each tab gets its own Dash job; jobs.start keeps training single.
-    State(TRAIN_TAB, "data"), State(TRAIN_DATASET, "value"), State(TRAIN_LIMIT, "value"), *FORM_STATES,
+    State(TRAIN_TAB, "data"), State(TRAIN_DATASET, "value"), State(TRAIN_LIMIT, "value"),
+    State(TRAIN_RUN_NAME, "value"), *FORM_STATES,
     background=True,
     progress=Output(TRAIN_STARTED, "data"),
     running=[(Output(TRAIN_BUTTON, "disabled"), True, False), (Output(TRAIN_CANCEL, "disabled"), False, True)],
@@ -275,7 +291,7 @@ def train_failed(error: Exception) -> dict[str, str]:
     prevent_initial_call=True,
     on_error=train_failed,
 )
-def train(set_progress, n_clicks, _tab, dataset, limit, *values):
+def train(set_progress, n_clicks, _tab, dataset, limit, run_name, *values):
     """Start a training job (or join the one running) and follow it until it ends."""
     settings = get_settings()
     if not settings.allow_training:
@@ -290,9 +306,12 @@ def train(set_progress, n_clicks, _tab, dataset, limit, *values):
     except ValueError as error:
         return {"message": f"This configuration cannot be trained: {error}", "color": "danger"}
     store = ArtifactStore(settings.store_root)
+    problem = run_name_problem(run_name, store)
+    if problem:
+        return {"message": f"Training did not start: {problem}", "color": "danger"}
     note = None
     try:
-        run_id = jobs.start(config, source, store, limit=limit)
+        run_id = jobs.start(config, source, store, limit=limit, run_id=run_name or None)
     except jobs.TrainingBusy as busy:
         run_id = busy.run_id
         note = f"Run {run_id} was already training in this store, so no second job was started: this is its progress."
@@ -357,6 +376,7 @@ def cancel(n_clicks, run_id):
     Output(TRAIN_CURVES, "figure"),
     Output(TRAIN_CURVES, "style"),
     Output(TRAIN_INTERVAL, "disabled"),
+    Output(TRAIN_NOTE, "children", allow_duplicate=True),
     Input(TRAIN_INTERVAL, "n_intervals"),
     Input(ids.THEME, "data"),
     State(TRAIN_STARTED, "data"),
@@ -373,7 +393,7 @@ def follow(_ticks, theme, started, final):
             run_id = (jobs.current(store) or {}).get("run_id")
     if not run_id:
         # Before the job takes the lock there is nothing to show; stop once the callback has answered.
-        return dash.no_update, dash.no_update, dash.no_update, final is not None
+        return dash.no_update, dash.no_update, dash.no_update, final is not None, dash.no_update
     try:
         job = jobs.poll(store, run_id)
     except (OSError, ValueError):
@@ -384,4 +404,17 @@ def follow(_ticks, theme, started, final):
         # set_props, not an Output: see the Runs page; the shell's store must not tie
         # this page's inputs to every other page.
         dash.set_props(ids.ACTIVE_RUN, {"data": job.run_id})
-    return status_panel(job), figure, style, job.finished
+    # A finished job has nothing left to stop: "Stopping…" (from Cancel) gives way to the outcome.
+    return status_panel(job), figure, style, job.finished, "" if job.finished else dash.no_update
+
+
+@dash.callback(
+    Output(TRAIN_RUN_NAME, "invalid"),
+    Output(TRAIN_RUN_NAME_FEEDBACK, "children"),
+    Input(TRAIN_RUN_NAME, "value"),
+    prevent_initial_call=True,
+)
+def check_run_name(name):
+    """Say at once why a run name cannot be used (bad characters, or a run of that name exists)."""
+    problem = run_name_problem(name, ArtifactStore(get_settings().store_root))
+    return problem is not None, problem or ""

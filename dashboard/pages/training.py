@@ -12,9 +12,25 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, Patch, State, dcc, html
 
 from artifacts import ArtifactError
+from artifacts.format import STATUS_CANCELLED, STATUS_FAILED
 from dashboard import ids
-from dashboard.components import digit_filter, error_card, explanation, onboarding
-from dashboard.figures.training import class_accuracy_figure, class_line_style, curves_figure, timing_figure
+from dashboard.components import (
+    class_filter_options,
+    class_word,
+    digit_filter,
+    error_card,
+    explanation,
+    notice,
+    onboarding,
+    run_class_names,
+)
+from dashboard.figures.training import (
+    class_accuracy_figure,
+    class_line_style,
+    curves_figure,
+    timing_figure,
+    validation_note,
+)
 from dashboard.runs import choose_run, get_store, resolve_run
 from dashboard.urlstate import build_search, parse_state
 
@@ -32,6 +48,7 @@ TRAINING_CLASSES = "training-classes"
 TRAINING_TIMING = "training-timing"
 TRAINING_DOWNLOAD_BUTTON = "training-download-button"
 TRAINING_DOWNLOAD = "training-download"
+TRAINING_NOTE = "training-note"  # why validation accuracy can be above training accuracy
 
 GRAPH_CONFIG = {"displaylogo": False}
 
@@ -67,8 +84,11 @@ def layout(**kwargs: Any) -> html.Div:
                          dcc.Link("Show the newest run instead", href="/training")])
     if not get_store().list_runs():
         return html.Div([heading, onboarding()])
+    names = run_class_names(resolve_run(state["run"], require_complete=False).run) if state.get("run") else None
     controls = dbc.Row([
-        dbc.Col([dbc.Label("Digit class", className="me-2"), digit_filter(TRAINING_DIGIT, state.get("digit", "all"))],
+        dbc.Col([dbc.Label(f"{class_word(names).capitalize()} class" if names is None or class_word(names) == "digit"
+                           else "Class", className="me-2"),
+                 digit_filter(TRAINING_DIGIT, state.get("digit", "all"), names)],
                 className="d-flex align-items-center flex-wrap", lg=9),
         dbc.Col([dbc.Button([html.I(className="bi bi-download me-1"), "History as CSV"],
                             id=TRAINING_DOWNLOAD_BUTTON, color="secondary", outline=True, size="sm"),
@@ -78,6 +98,7 @@ def layout(**kwargs: Any) -> html.Div:
         explanation("Loss and accuracy", LOSS_TEXT),
         explanation("Training, validation and overfitting", VALIDATION_TEXT),
         dcc.Graph(id=TRAINING_CURVES, config=GRAPH_CONFIG),
+        html.Div(id=TRAINING_NOTE),
         controls,
         explanation("Accuracy per digit", CLASS_TEXT),
         dcc.Graph(id=TRAINING_CLASSES, config=GRAPH_CONFIG),
@@ -102,33 +123,49 @@ def layout(**kwargs: Any) -> html.Div:
     Output(TRAINING_MESSAGE, "children"),
     Output(TRAINING_CONTENT, "style"),
     Output(TRAINING_RUN, "data"),
+    Output(TRAINING_NOTE, "children"),
     Input(TRAINING_URL, "data"),
     Input(TRAINING_THEME, "data"),
     State(ids.ACTIVE_RUN, "data"),
     State(TRAINING_DIGIT, "value"),
 )
 def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tuple:
-    """Draw the run's curves, or an error card (and hide the charts) when it cannot be shown."""
+    """Draw the run's curves, or an error card (and hide the charts) when it cannot be shown.
+
+    A cancelled or failed run shows the epochs it finished, under a note saying it did not complete.
+    """
     hidden = {"display": "none"}
     empty = (dash.no_update,) * 3
     resolved = choose_run((url or {}).get("run"), active)
-    if not resolved.ok:
-        return *empty, error_card(resolved.error), hidden, None
+    partial = None
+    status = (resolved.manifest or {}).get("status")
+    if not resolved.ok and resolved.run is not None and status in (STATUS_CANCELLED, STATUS_FAILED):
+        planned = (resolved.manifest.get("config") or {}).get("epochs", "?")
+        partial = (f"Run '{resolved.run.run_id}' was {status} and never completed: these are the epochs it "
+                   f"finished of the {planned} it was set to train.")
+    elif not resolved.ok:
+        return *empty, error_card(resolved.error), hidden, None, None
     try:
         history = resolved.run.history()
     except ArtifactError as error:
         return *empty, error_card(f"Run '{resolved.run.run_id}' cannot be read: {error.reason} "
-                                  f"({error.filename})."), hidden, None
+                                  f"({error.filename})."), hidden, None, None
     if history.empty:
-        return *empty, error_card("This run recorded no epochs."), hidden, None
+        message = f"{partial} It recorded no epochs." if partial else "This run recorded no epochs."
+        return *empty, error_card(message), hidden, None, None
     epochs = len(history)
     last = history.iloc[-1]
     summary = html.P([
         "Run ", html.B(resolved.run.run_id), f": {epochs} epochs, final validation accuracy ",
         html.B(f"{last['val_accuracy']:.1%}"), f" (training {last['accuracy']:.1%}).",
     ], className="text-body-secondary")
-    return (curves_figure(history, theme), class_accuracy_figure(history, digit, theme),
-            timing_figure(history, theme), summary, {}, resolved.run.run_id)
+    message = [notice(partial, color="warning"), summary] if partial else summary
+    explained = validation_note(history, resolved.manifest.get("config"))
+    note = html.P([html.I(className="bi bi-info-circle me-1"), explained],
+                  className="small text-body-secondary training-validation-note") if explained else None
+    names = run_class_names(resolved.run)
+    return (curves_figure(history, theme), class_accuracy_figure(history, digit, theme, names),
+            timing_figure(history, theme), message, {}, resolved.run.run_id, note)
 
 
 @dash.callback(
@@ -165,15 +202,27 @@ def page_query(run_id: str | None, digit: Any) -> str:
     prevent_initial_call=True,
 )
 def download_history(clicks: int | None, run_id: str | None) -> dict:
-    """Send the run's per-epoch history as ``<run>-history.csv``."""
-    resolved = resolve_run(run_id)
-    if not clicks or not resolved.ok:
+    """Send the run's per-epoch history as ``<run>-history.csv`` (a cancelled run's too: what it recorded)."""
+    resolved = resolve_run(run_id, require_complete=False)
+    if not clicks or resolved.run is None:
         return dash.no_update
     try:
         history = resolved.run.history()
     except ArtifactError:
         return dash.no_update
     return dcc.send_data_frame(history.to_csv, f"{resolved.run.run_id}-history.csv", index=False)
+
+
+@dash.callback(
+    Output(TRAINING_DIGIT, "options"),
+    Input(TRAINING_RUN, "data"),
+    prevent_initial_call=True,
+)
+def label_classes(run_id: str | None) -> list[dict]:
+    """Label the class filter with the shown run's class names (the run may come from the active run)."""
+    if not run_id:
+        return dash.no_update
+    return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
 
 
 dash.clientside_callback(

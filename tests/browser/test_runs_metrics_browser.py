@@ -110,6 +110,8 @@ def test_confusion_click_opens_the_gallery(served):
     ).click().perform()
     served.wait_for_contains_text("#metrics-gallery-title", f"True {row}, predicted {column}", timeout=10)
     assert wait_until(lambda: f"cell={row}-{column}" in served.driver.current_url)
+    mark = "gd.layout.shapes.map(function (s) { return [s.x0, s.y0]; })"
+    assert wait_until(lambda: [column - 0.5, row - 0.5] in (figure_value(served, "metrics-confusion", mark) or []))
     assert_no_severe(served)
 
 
@@ -119,7 +121,9 @@ def test_a_copied_url_reopens_the_same_view(served):
     assert served.driver.find_element(By.CSS_SELECTOR, "#metrics-mode input[value='normalized']").is_selected()
     assert wait_until(lambda: figure_value(served, "metrics-confusion", "gd.data[0].colorbar.title.text")) \
         == "share of row"
-    assert figure_value(served, "metrics-confusion", "gd.layout.shapes.length") == 2
+    # The digit's row and column, and (issue 9) the chosen cell.
+    assert wait_until(lambda: figure_value(served, "metrics-confusion", "gd.layout.shapes.length") == 3)
+    assert figure_value(served, "metrics-confusion", "gd.layout.shapes[2].x0") == 4.5
     checked = served.driver.find_element(By.CSS_SELECTOR, "#metrics-digit input:checked")
     assert checked.get_attribute("value") == "3"
     open_page(served, "/training?run=tiny&digit=3")

@@ -14,6 +14,7 @@ from tests.dashboard.test_background_training import (
     chrome,
     click_train,
     open_train_page,
+    set_value,
     text_of,
     wait_for,
     wait_for_status,
@@ -59,13 +60,24 @@ def test_train_watch_progress_then_cancel_a_second_run(tmp_path):
                      "the new run is not on the Runs page")
 
             open_train_page(driver, base, epochs=50, limit=300)
+            set_value(driver, "train-run-name", run_id)
+            wait_for(lambda: "already a run named" in text_of(driver, "train-run-name-feedback"), 10,
+                     "a taken run name was not refused at once")
+            set_value(driver, "train-run-name", "my-second-run")
+            wait_for(lambda: text_of(driver, "train-run-name-feedback") == "", 10,
+                     "a free run name was refused")
             second = click_train(driver)
-            assert second != run_id
+            assert second == "my-second-run"
             wait_for(lambda: badge(driver) == "running" and "Epoch" in text_of(driver, "train-status")
                      and "Training" in text_of(driver, "train-status"), 120, "the second run never trained")
             driver.find_element(By.ID, "train-cancel").click()
+            wait_for(lambda: "Stopping" in text_of(driver, "train-note") or badge(driver) == "cancelled", 10,
+                     "Cancel said nothing")
             wait_for_status(store, second, "cancelled", timeout=60)
             wait_for(lambda: badge(driver) == "cancelled", 30, "the page never showed the run cancelled")
+            wait_for(lambda: "Stopping" not in text_of(driver, "train-note"), 10, "'Stopping…' stayed after the cancel")
+            done = len(ArtifactStore(store).run(second).history())
+            assert f"cancelled after {done} of 50 epochs" in text_of(driver, "train-status")
             wait_for(lambda: not driver.find_element(By.ID, "train-button").get_attribute("disabled"), 15,
                      "Train stayed disabled after the cancel")
     finally:

@@ -170,7 +170,7 @@ def test_the_train_callback_refuses_when_training_is_off(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNVIZ_STORE", str(tmp_path / "store"))
     train = next(fn for _key, fn, _progress in BaseBackgroundCallbackManager.functions if fn.__name__ == "train")
     progress = []
-    outcome = train(progress.append, 1, "tab-1", "mnist-sample", 300, *FORM.values())
+    outcome = train(progress.append, 1, "tab-1", "mnist-sample", 300, None, *FORM.values())
     assert "turned off" in outcome["message"] and progress == []
     assert ArtifactStore(tmp_path / "store").run_ids() == []
     page = layout()

@@ -148,7 +148,7 @@ def test_training_page_draws_the_history(pages, tiny_store, use_store):
     assert {training.TRAINING_CURVES, training.TRAINING_CLASSES, training.TRAINING_DIGIT}.issubset(ids_in(page))
     digit = next(n for n in flatten(page) if n["props"].get("id") == training.TRAINING_DIGIT)
     assert digit["props"]["value"] == 3
-    curves, classes, timing, message, style, run_id = call(training.render, {"run": "tiny"}, "light", None, 3)
+    curves, classes, timing, message, style, run_id, _note = call(training.render, {"run": "tiny"}, "light", None, 3)
     history = ArtifactStore(tiny_store).run("tiny").history()
     np.testing.assert_allclose(curves.data[1].y, history["val_loss"])
     assert len(classes.data) == 10 and classes.data[3].line.width > classes.data[2].line.width
@@ -168,7 +168,7 @@ def test_training_page_shows_corrupted_history_as_an_error_card(pages, store_cop
     other = second_run(store_copy)
     (store_copy / other / "history.jsonl").write_text('{"epoch": 1, "loss": \n')
     training = pages["training"]
-    *_, message, style, run_id = call(training.render, {"run": other}, "light", None, "all")
+    *_, message, style, run_id, _note = call(training.render, {"run": other}, "light", None, "all")
     assert has_class(message, "error-card") and "history.jsonl" in text_of(message)
     assert style == {"display": "none"} and run_id is None
     assert call(training.render, {"run": "tiny"}, "light", None, "all")[5] == "tiny"  # the other run still works
@@ -267,5 +267,5 @@ def test_a_missing_or_unfinished_run_gives_an_error_card(pages, store_copy, use_
     module = pages[name]
     args = ("light", None, "all") + (("counts",) if name == "metrics" else ())
     for run_id, words in (("nope", "There is no run 'nope'"), ("still-running", "is running, not complete")):
-        message = call(module.render, {"run": run_id}, *args)[-3]
+        message = call(module.render, {"run": run_id}, *args)[3]
         assert has_class(message, "error-card") and words in text_of(message)

@@ -147,3 +147,36 @@ def test_splits_are_stratified_and_disjoint():
     assert list(np.bincount(labels[validation])) == [5] * 10
     held, kept = stratified_split(labels, 0.2, seed=1)
     assert len(held) == 100 and np.all(np.diff(held) > 0) and np.all(np.diff(kept) > 0)
+
+
+# -- class names ----------------------------------------------------------------------
+
+
+def test_an_idx_folder_of_digits_has_digit_class_names(tmp_path):
+    write_idx_folder(tmp_path / "digits", gz=True)
+    assert load_dataset(f"idx:{tmp_path / 'digits'}").class_names == tuple("0123456789")
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist", "Fashion_MNIST", "FashionMNIST"])
+def test_a_fashion_mnist_folder_has_clothing_class_names(tmp_path, name):
+    write_idx_folder(tmp_path / name, gz=True)
+    names = load_dataset(f"idx:{tmp_path / name}").class_names
+    assert len(names) == 10 and names[0] == "T-shirt/top" and names[9] == "Ankle boot"
+
+
+def test_class_names_txt_names_the_classes_of_any_folder(tmp_path):
+    write_idx_folder(tmp_path / "letters", gz=False)
+    wanted = [f"letter {chr(65 + k)}" for k in range(10)]
+    (tmp_path / "letters" / "class_names.txt").write_text("\n".join(wanted) + "\n")
+    assert load_dataset(f"idx:{tmp_path / 'letters'}").class_names == tuple(wanted)
+    (tmp_path / "letters" / "class_names.txt").write_text("a\nb\n")
+    with pytest.raises(DataSourceError, match="must list 10 class names"):
+        load_dataset(f"idx:{tmp_path / 'letters'}")
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_debians_fashion_mnist_package_is_recognised():
+    from pipeline.data import idx_class_names
+
+    assert idx_class_names(Path("/usr/share/datasets/fashion-mnist"))[0] == "T-shirt/top"

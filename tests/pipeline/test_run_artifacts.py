@@ -124,3 +124,11 @@ def test_model_loads_safely_and_takes_raw_pixels(run):
 def test_no_temporary_files_left(run):
     leftovers = [name for name in run.file_sizes() if name.split("/")[-1].startswith(".")]
     assert leftovers == []
+
+
+def test_the_manifest_records_the_datasets_class_names(run):
+    manifest = run.manifest()
+    assert manifest[fmt.CLASS_NAMES] == [str(k) for k in range(10)]
+    assert fmt.class_names(manifest) == tuple("0123456789")
+    assert fmt.class_names({k: v for k, v in manifest.items() if k != fmt.CLASS_NAMES}) == tuple("0123456789")
+    assert fmt.class_names({fmt.CLASS_NAMES: list(fmt.FASHION_CLASS_NAMES)})[9] == "Ankle boot"
