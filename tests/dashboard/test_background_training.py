@@ -233,8 +233,8 @@ def test_training_through_the_diskcache_manager(tmp_path):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"epochs": 1000, "batch_size": 1}, "epochs must be from 1 to 100 here, not 1000"),
-    ({"batch_size": 1}, "batch size must be from 8 to 1024 here, not 1"),
+    ({"epochs": 1000, "batch_size": 1}, "epochs must be a number from 1 to 100, not 1000"),
+    ({"batch_size": 1}, "batch size must be a number from 8 to 1024, not 1"),
     ({"dropout": 0.95}, "dropout must be from 0 to 0.9 here, not 0.95"),
 ])
 def test_the_train_callback_enforces_the_forms_limits(tmp_path, monkeypatch, change, message):
@@ -248,7 +248,7 @@ def test_the_train_callback_enforces_the_forms_limits(tmp_path, monkeypatch, cha
     monkeypatch.setenv("CNNVIZ_STORE", str(blocker / "store"))
     train = next(fn for _key, fn, _progress in BaseBackgroundCallbackManager.functions if fn.__name__ == "train")
     progress = []
-    outcome = train(progress.append, 1, "tab-1", "mnist-sample", None, *{**FORM, **change}.values())
+    outcome = train(progress.append, 1, "tab-1", "mnist-sample", None, None, *{**FORM, **change}.values())
     assert outcome["message"] == f"This configuration cannot be trained: {message}", outcome
     assert outcome["color"] == "danger" and progress == []
 

@@ -118,7 +118,7 @@ def test_a_run_whose_trainer_was_killed_shows_failed_on_page_views(pages, store_
     row = next(node for node in flatten(page) if node["type"] == "Tr" and node["props"].get("id", {}) ==
                {"type": pages["runs"].RUNS_ROW, "run": orphan})
     assert "failed" in text_of(row["props"]["children"]) and "running" not in text_of(row["props"]["children"])
-    *_, message, _style, _run = call(pages["training"].render, {"run": orphan}, "light", None, None)
+    *_, message, _style, _run, _note = call(pages["training"].render, {"run": orphan}, "light", None, None)
     assert "failed" in text_of(message) and "running" not in text_of(message)
     # A page view writes nothing: the run is recorded failed when training next starts.
     assert store.run(orphan).status() == "running"
