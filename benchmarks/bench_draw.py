@@ -36,6 +36,8 @@ from PIL import Image  # noqa: E402
 
 from artifacts import ArtifactStore  # noqa: E402
 from benchmarks.results import machine, write_section  # noqa: E402
+from dashboard.draw.live_model import get_live_model  # noqa: E402
+from dashboard.draw.preprocess import preprocess_upload  # noqa: E402
 from dashboard.figures.activations import (  # noqa: E402
     activation_surface,
     feature_map_mosaic,
@@ -44,8 +46,6 @@ from dashboard.figures.activations import (  # noqa: E402
     saliency_overlay,
     stacked_layers,
 )
-from dashboard.live_model import get_live_model  # noqa: E402
-from dashboard.preprocess import preprocess_upload  # noqa: E402
 
 SHARED_MNIST = HERE.parent.parent / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
 CANVAS_SIDE = 280

@@ -20,7 +20,7 @@ DEMO_RUN_ID = "demo-mnist-sample"
 def ensure_demo_run(store_root) -> int:
     """Train the demo run when the store holds no complete run; return the trainer's exit status."""
     from artifacts import ArtifactStore
-    from dashboard.runs import latest_complete_run_id
+    from dashboard.store_access import latest_complete_run_id
 
     store = ArtifactStore(store_root)
     if latest_complete_run_id(store) is not None:

@@ -8,10 +8,10 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
-from dashboard import ids
-from dashboard.background import make_manager, signing_secret
-from dashboard.server import install, report_callback_error
 from dashboard.settings import Settings, get_settings
+from dashboard.training.background import make_manager, signing_secret
+from dashboard.ui import ids
+from dashboard.web.server import install, report_callback_error
 
 PAGES = Path(__file__).resolve().parent / "pages"
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     app.server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 2  # base64 plus form overhead
     app.server.config["CNNVIZ_SETTINGS"] = settings
-    app.server.secret_key = signing_secret(settings)  # one for all web workers: see dashboard/background.py
+    app.server.secret_key = signing_secret(settings)  # one for all web workers: see dashboard/training/background.py
     app.layout = layout
     install(app, settings)
     # Dash registers its script paths on the first request; with several threads a

@@ -17,7 +17,7 @@
 Without ``CNNVIZ_SECRET_KEY`` every web worker still agrees on one secret (never a
 per-process random one, which loses Train outcomes with several workers): with Redis
 it is derived from ``REDIS_URL`` and the store path (only as secret as the Redis URL);
-without, it is random and kept in ``CNNVIZ_CACHE_DIR``. See dashboard/background.py.
+without, it is random and kept in ``CNNVIZ_CACHE_DIR``. See dashboard/training/background.py.
 """
 
 from __future__ import annotations

@@ -15,12 +15,12 @@ from dash import Input, Output, Patch, State, callback, ctx, dcc, html
 from artifacts import ArtifactError
 from artifacts.config import TrainConfig, layer_plan
 from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
-from dashboard import explanations, ids
-from dashboard.components import error_card, explanation, notice, run_class_names, run_unavailable
-from dashboard.epochs import choose_epoch, epoch_slider, nearest_epoch
 from dashboard.figures import activations as figs
-from dashboard.runs import resolve_run
-from dashboard.urlstate import build_search, parse_state
+from dashboard.store_access import resolve_run
+from dashboard.ui import explanations, ids
+from dashboard.ui.components import error_card, explanation, notice, run_class_names, run_unavailable
+from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
+from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/activations", name="Activations", order=4, title="Activations")
 

@@ -6,7 +6,7 @@ The digit itself is not in the URL: a drawing does not fit in one.
 The canvas lives in ``assets/draw.js``; each finished stroke arrives as a PNG data URL in
 :data:`CANVAS_PNG`. Drawings and uploads go through :func:`read_image` (decode safely, then
 MNIST-style preprocessing), test digits come from the run's test split. The model runs in
-:mod:`dashboard.live_model`, the only place the web process uses TensorFlow.
+:mod:`dashboard.draw.live_model`, the only place the web process uses TensorFlow.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 
 from artifacts import ArtifactError
 from artifacts.config import TrainConfig, captured_layers, layer_plan
-from dashboard import ids
-from dashboard.components import error_card, onboarding, run_class_names
-from dashboard.draw_layout import (
+from dashboard.draw.layout import (
     BOARD_SHOWS,
     BRUSH,
     BRUSH_APPLIED,
@@ -63,6 +61,8 @@ from dashboard.draw_layout import (
     top_three,
     walk_card,
 )
+from dashboard.draw.live_model import Analysis, ModelUnavailable, get_live_model
+from dashboard.draw.preprocess import ImageRejected, preprocess_upload
 from dashboard.figures.activations import (
     activation_surface,
     dense_bars,
@@ -72,11 +72,11 @@ from dashboard.figures.activations import (
     saliency_overlay,
     stacked_layers,
 )
-from dashboard.live_model import Analysis, ModelUnavailable, get_live_model
-from dashboard.preprocess import ImageRejected, preprocess_upload
-from dashboard.runs import resolve_run
 from dashboard.settings import get_settings
-from dashboard.urlstate import build_search, parse_state
+from dashboard.store_access import resolve_run
+from dashboard.ui import ids
+from dashboard.ui.components import error_card, onboarding, run_class_names
+from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/draw", name="Draw", order=6, title="Draw a digit")
 

@@ -16,17 +16,6 @@ from dash import Input, Output, Patch, State, dcc, html
 
 from artifacts import ArtifactError
 from artifacts.format import STATUS_CANCELLED, STATUS_FAILED
-from dashboard import ids
-from dashboard.components import (
-    class_filter_options,
-    class_word,
-    digit_filter,
-    error_card,
-    explanation,
-    notice,
-    onboarding,
-    run_class_names,
-)
 from dashboard.figures.digits import clicked_tile, digit_mosaic
 from dashboard.figures.metrics import (
     METRICS,
@@ -40,8 +29,19 @@ from dashboard.figures.metrics import (
     metric_opacity,
     probability_figure,
 )
-from dashboard.runs import choose_run, get_store, resolve_run
-from dashboard.urlstate import CELL_PATTERN, build_search, parse_state
+from dashboard.store_access import choose_run, get_store, resolve_run
+from dashboard.ui import ids
+from dashboard.ui.components import (
+    class_filter_options,
+    class_word,
+    digit_filter,
+    error_card,
+    explanation,
+    notice,
+    onboarding,
+    run_class_names,
+)
+from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
 
 dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Metrics · CNN MNIST Visualizer")
 

@@ -13,12 +13,12 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from artifacts import ArtifactError
 from artifacts.config import TrainConfig, conv_layers, layer_plan
 from artifacts.format import KERNEL_PREFIX
-from dashboard import explanations, ids
-from dashboard.components import error_card, explanation, notice, run_unavailable
-from dashboard.epochs import choose_epoch, epoch_slider, nearest_epoch
 from dashboard.figures.architecture import architecture_blocks, kernel_grid
-from dashboard.runs import resolve_run
-from dashboard.urlstate import build_search, parse_state
+from dashboard.store_access import resolve_run
+from dashboard.ui import explanations, ids
+from dashboard.ui.components import error_card, explanation, notice, run_unavailable
+from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
+from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/model", name="Architecture", order=3, title="Architecture")
 

@@ -14,13 +14,14 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound
 from artifacts.format import STATUS_COMPLETE, STATUS_RUNNING
-from dashboard import ids, jobs
-from dashboard.components import error_card, explanation, notice, onboarding, run_class_names
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
-from dashboard.runs import describe_architecture, get_store, resolve_run, run_summaries
 from dashboard.settings import get_settings
-from dashboard.urlstate import build_search, parse_state
+from dashboard.store_access import describe_architecture, get_store, resolve_run, run_summaries
+from dashboard.training import jobs
+from dashboard.ui import ids
+from dashboard.ui.components import error_card, explanation, notice, onboarding, run_class_names
+from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN MNIST Visualizer")
 

@@ -1,7 +1,7 @@
 """Train page: configure a network, preview its layers, train it from a button and watch it learn.
 
 The Train button runs a Dash background callback that starts ``python -m pipeline
-train`` through :mod:`dashboard.jobs` and follows it. What the page shows while it
+train`` through :mod:`dashboard.training.jobs` and follows it. What the page shows while it
 runs is read from the store by an interval callback (``set_progress`` only carries
 the run id: plotly/dash#2828 drops progress updates), so every tab, and a reload,
 sees the same job.
@@ -30,11 +30,11 @@ from artifacts.config import (
     check_form_limits,
     layer_plan,
 )
-from dashboard import ids, jobs
-from dashboard.background import TrainingQueueUnavailable
 from dashboard.figures.training import curves_figure
 from dashboard.settings import get_settings
-from dashboard.train_form import (
+from dashboard.training import jobs
+from dashboard.training.background import TrainingQueueUnavailable
+from dashboard.training.form import (
     BLOCK_FIELDS,
     RUN_NAME_HINT,
     config_from_form,
@@ -43,6 +43,7 @@ from dashboard.train_form import (
     run_name_problem,
     status_panel,
 )
+from dashboard.ui import ids
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,16 @@ from dash import Input, Output, Patch, State, dcc, html
 
 from artifacts import ArtifactError
 from artifacts.format import STATUS_CANCELLED, STATUS_FAILED
-from dashboard import ids
-from dashboard.components import (
+from dashboard.figures.training import (
+    class_accuracy_figure,
+    class_line_style,
+    curves_figure,
+    timing_figure,
+    validation_note,
+)
+from dashboard.store_access import choose_run, get_store, resolve_run
+from dashboard.ui import ids
+from dashboard.ui.components import (
     class_filter_options,
     class_word,
     digit_filter,
@@ -24,15 +32,7 @@ from dashboard.components import (
     onboarding,
     run_class_names,
 )
-from dashboard.figures.training import (
-    class_accuracy_figure,
-    class_line_style,
-    curves_figure,
-    timing_figure,
-    validation_note,
-)
-from dashboard.runs import choose_run, get_store, resolve_run
-from dashboard.urlstate import build_search, parse_state
+from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/training", name="Training", order=1, title="Training · CNN MNIST Visualizer")
 

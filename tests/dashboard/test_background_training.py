@@ -114,7 +114,7 @@ FORM = dict(epochs=2, batch_size=64, learning_rate=0.001, seed=1, blocks=2, filt
 
 
 def test_the_form_becomes_a_config():
-    from dashboard.train_form import config_from_form
+    from dashboard.training.form import config_from_form
 
     config = config_from_form(**FORM)
     assert [block.filters for block in config.conv_blocks] == [8, 16]
@@ -134,7 +134,7 @@ def test_the_form_becomes_a_config():
     ],
 )
 def test_configs_that_cannot_work_say_why(change, message):
-    from dashboard.train_form import config_from_form
+    from dashboard.training.form import config_from_form
 
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         config_from_form(**{**FORM, **change})

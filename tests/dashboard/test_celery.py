@@ -27,8 +27,8 @@ from tests.servers import procfile_web
 def test_make_manager_picks_celery_when_redis_url_is_set(tmp_path):
     from dash import CeleryManager, DiskcacheManager
 
-    from dashboard.background import make_manager
     from dashboard.settings import Settings
+    from dashboard.training.background import make_manager
 
     assert isinstance(make_manager(Settings(cache_dir=tmp_path / "cache")), DiskcacheManager)
     celery = make_manager(Settings(redis_url="redis://127.0.0.1:1/0"))
@@ -41,7 +41,8 @@ def test_training_through_celery_and_redis(tmp_path, redis_url):
     env = web_env(store, tmp_path / "cache", REDIS_URL=redis_url)
     celery = str(Path(sys.executable).parent / "celery")
     with open(tmp_path / "worker.log", "wb") as log:
-        worker = subprocess.Popen([celery, "-A", "dashboard.worker", "worker", "--pool=solo", "--loglevel=info"],
+        worker = subprocess.Popen([celery, "-A", "dashboard.training.worker", "worker",
+                                   "--pool=solo", "--loglevel=info"],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     driver = None
     try:
@@ -72,8 +73,8 @@ def test_training_through_celery_and_redis(tmp_path, redis_url):
 def test_the_signing_secret_is_shared_by_every_worker_and_never_per_process(tmp_path):
     import stat
 
-    from dashboard.background import signing_secret
     from dashboard.settings import Settings, SettingsError
+    from dashboard.training.background import signing_secret
 
     assert signing_secret(Settings.from_env({"CNNVIZ_SECRET_KEY": "s" * 20})) == "s" * 20
     with pytest.raises(SettingsError, match="at least 16"):

@@ -36,7 +36,7 @@ def test_procfile_declares_web_and_worker():
     web = procfile_command("web")
     assert web.startswith("gunicorn dashboard.app:server")
     assert "--bind 0.0.0.0:$PORT" in web
-    assert procfile_command("worker").startswith("celery -A dashboard.worker worker")
+    assert procfile_command("worker").startswith("celery -A dashboard.training.worker worker")
     assert (ROOT / ".python-version").read_text().strip().startswith("3.11")
 
 

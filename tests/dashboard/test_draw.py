@@ -21,7 +21,7 @@ from dash._callback_context import context_value
 from dash._utils import AttributeDict
 from PIL import Image
 
-from dashboard import draw_layout as parts
+from dashboard.draw import layout as parts
 from tests.conftest import ROOT, subprocess_env
 from tests.dashboard.test_preprocess import png_header_only, seven
 
@@ -207,7 +207,7 @@ def test_a_too_large_post_gets_a_clean_413(web_server, tiny_store):
 
 
 def test_the_web_process_does_not_import_tensorflow():
-    code = ("import sys, dashboard.app, dashboard.live_model, dashboard.preprocess; "
+    code = ("import sys, dashboard.app, dashboard.draw.live_model, dashboard.draw.preprocess; "
             "assert 'pages.draw' in sys.modules, 'no Draw page'; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=subprocess_env(), capture_output=True,
@@ -235,7 +235,7 @@ def test_the_walk_calls_the_input_an_image_of_pixels(draw):
 def test_draw_page_help_mentions_only_controls_it_has(draw):
     page = str(draw.layout(run="tiny"))
     assert "epoch slider" not in page.lower()
-    from dashboard import explanations
+    from dashboard.ui import explanations
 
     assert "epoch slider" in (explanations.SURFACE + explanations.SURFACE_EPOCHS).lower()
 

@@ -1,10 +1,10 @@
-"""Snapping epochs to the stored ones and the shared epoch slider (dashboard.epochs)."""
+"""Snapping epochs to the stored ones and the shared epoch slider (dashboard.ui.epochs)."""
 
 from __future__ import annotations
 
 import pytest
 
-from dashboard.epochs import choose_epoch, epoch_slider, nearest_epoch, slider_step
+from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch, slider_step
 
 
 @pytest.mark.parametrize(("value", "expected"), [

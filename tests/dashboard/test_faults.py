@@ -20,7 +20,7 @@ import pytest
 
 from artifacts import ArtifactStore
 from artifacts.config import TrainConfig
-from dashboard import jobs
+from dashboard.training import jobs
 from tests.conftest import ROOT, TINY_RUN_ID, require, subprocess_env
 from tests.dashboard.test_background_training import wait_for
 from tests.dashclient import DashClient
@@ -98,7 +98,8 @@ def test_redis_stopped_and_restarted_during_a_celery_job(tiny_store, tmp_path):
     celery = str(Path(sys.executable).parent / "celery")
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
-        worker = subprocess.Popen([celery, "-A", "dashboard.worker", "worker", "--pool=solo", "--loglevel=info"],
+        worker = subprocess.Popen([celery, "-A", "dashboard.training.worker", "worker",
+                                   "--pool=solo", "--loglevel=info"],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     driver = None
     try:

@@ -12,7 +12,7 @@ import pytest
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
-from dashboard.jobs import JobStatus
+from dashboard.training.jobs import JobStatus
 from tests.dashboard.test_pages_runs_metrics import call, flatten, second_run, text_of
 
 
@@ -152,14 +152,14 @@ def test_the_training_page_shows_the_note_under_the_curves(pages, store_copy, us
     ({"batch_size": 4}, "batch size must be a number from 8 to 1024"),
 ])
 def test_out_of_range_fields_name_their_limits(change, message):
-    from dashboard.train_form import config_from_form
+    from dashboard.training.form import config_from_form
 
     with pytest.raises(ValueError, match=message):
         config_from_form(**{**FORM, **change})
 
 
 def test_a_failed_run_speaks_to_the_browser_user():
-    from dashboard.train_form import status_panel
+    from dashboard.training.form import status_panel
 
     job = JobStatus("r1", "failed", error="DataSourceError: could not load MNIST through Keras (no network); "
                                           "try --dataset mnist-sample")
@@ -168,7 +168,7 @@ def test_a_failed_run_speaks_to_the_browser_user():
 
 
 def test_the_epoch_bar_stays_full_while_evaluating():
-    from dashboard.train_form import status_panel
+    from dashboard.training.form import status_panel
 
     job = JobStatus("r1", "running", active=True, phase=fmt.PHASE_EVALUATING, epoch=5, epochs=5)
     panel = status_panel(job)
@@ -177,7 +177,7 @@ def test_the_epoch_bar_stays_full_while_evaluating():
 
 
 def test_run_names_are_checked(tmp_path):
-    from dashboard.train_form import run_name_problem
+    from dashboard.training.form import run_name_problem
 
     store = ArtifactStore(tmp_path)
     store.create_run("taken", {"config": {}, "dataset": {"source": "x"}})
@@ -226,7 +226,7 @@ def test_a_server_that_forbids_training_forbids_deleting(pages, store_copy, use_
 
 
 def test_draw_and_activations_answers_use_the_class_names():
-    from dashboard.draw_layout import top_three
+    from dashboard.draw.layout import top_three
     from dashboard.figures.activations import probability_bars
 
     probabilities = np.full(10, 0.01)

@@ -1,4 +1,4 @@
-"""The training supervisor (dashboard.jobs) with a fast stand-in for ``python -m pipeline``.
+"""The training supervisor (dashboard.training.jobs) with a fast stand-in for ``python -m pipeline``.
 
 The stand-in writes through the store API as the pipeline does (run created
 ``running``, progress, heartbeat, one history line per epoch, SIGTERM ->
@@ -22,7 +22,7 @@ import pytest
 
 from artifacts import ArtifactStore
 from artifacts.config import TrainConfig
-from dashboard import jobs
+from dashboard.training import jobs
 from tests.conftest import ROOT, subprocess_env
 
 STAND_IN = textwrap.dedent(
@@ -246,7 +246,7 @@ START_SCRIPT = textwrap.dedent(
     import sys, time
     from artifacts import ArtifactStore
     from artifacts.config import TrainConfig
-    from dashboard import jobs
+    from dashboard.training import jobs
     store = ArtifactStore(sys.argv[1])
     time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
     try:

@@ -21,7 +21,7 @@ from dash._utils import AttributeDict
 import dashboard.app  # noqa: F401  (registers the pages as Dash imports them)
 from artifacts import ArtifactStore
 from artifacts.format import SNAPSHOT_PROBE_INDEX
-from dashboard.urlstate import parse_search
+from dashboard.ui.urlstate import parse_search
 
 model = sys.modules["pages.model"]
 activations = sys.modules["pages.activations"]

@@ -15,7 +15,7 @@ import pytest
 from plotly.utils import PlotlyJSONEncoder
 
 from artifacts import ArtifactStore
-from dashboard import ids
+from dashboard.ui import ids
 from tests.conftest import TINY_RUN_ID
 
 ODD_IDS = ["..", "%2e%2e", "../tiny", "x" * 300, "ünïcødé", "tiny/../tiny", " tiny"]

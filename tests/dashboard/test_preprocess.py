@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from dashboard.preprocess import (
+from dashboard.draw.preprocess import (
     ImageRejected,
     decode_data_url,
     decode_image,

@@ -13,7 +13,7 @@ import pytest
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
-from dashboard import jobs
+from dashboard.training import jobs
 from tests.conftest import TINY_RUN_ID
 from tests.dashboard.test_pages_runs_metrics import call, flatten, has_class, second_run, text_of
 

@@ -113,7 +113,8 @@ def start_worker(env: dict, log_path: Path) -> subprocess.Popen:
     """Start a real Celery worker (threads, so joined presses run side by side) and wait until it is ready."""
     celery = str(Path(sys.executable).parent / "celery")
     with open(log_path, "wb") as log:
-        worker = subprocess.Popen([celery, "-A", "dashboard.worker", "worker", "--pool=threads", "--concurrency=4",
+        worker = subprocess.Popen([celery, "-A", "dashboard.training.worker", "worker",
+                                   "--pool=threads", "--concurrency=4",
                                    "--loglevel=info"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     wait_for(lambda: b"ready" in log_path.read_bytes() or worker.poll() is not None, 90,

@@ -1,7 +1,7 @@
 """The Draw page's live model: real MNIST digits through the upload path, consistency with the pipeline.
 
 The only dashboard test file that imports TensorFlow in the pytest process (through
-``dashboard.live_model``); nothing here forks after that.
+``dashboard.draw.live_model``); nothing here forks after that.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from PIL import Image
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
-from dashboard import live_model
-from dashboard.live_model import ModelUnavailable, get_live_model
+from dashboard.draw import live_model
+from dashboard.draw.live_model import ModelUnavailable, get_live_model
 from tests.dashboard.test_draw import draw_module, triggered_by
 
 LIMIT = 2 * 1024 * 1024

@@ -1,6 +1,6 @@
 """The Celery application for training jobs when ``REDIS_URL`` is set.
 
-Start a worker with ``celery -A dashboard.worker worker`` (see the Procfile):
+Start a worker with ``celery -A dashboard.training.worker worker`` (see the Procfile):
 that module builds the Dash app, which registers the background callbacks
 as Celery tasks on this app.
 

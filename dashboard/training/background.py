@@ -36,7 +36,7 @@ def make_manager(settings: Settings):
     ``settings.redis_url`` is set, else ``DiskcacheManager`` in ``settings.cache_dir``.
     """
     if settings.redis_url:
-        from dashboard.celery_app import make_celery
+        from dashboard.training.celery_app import make_celery
 
         return _checked_celery_manager_class()(make_celery(settings.redis_url), redis_url=settings.redis_url)
     import diskcache

@@ -10,8 +10,8 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import dcc, html
 
-from dashboard import explanations
-from dashboard.components import explanation
+from dashboard.ui import explanations
+from dashboard.ui.components import explanation
 
 CANVAS = "draw-canvas"
 CANVAS_PNG = "draw-canvas-png"

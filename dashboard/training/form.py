@@ -16,7 +16,7 @@ from dash import dcc, html
 from artifacts import ArtifactStore
 from artifacts.config import FORM_LIMITS, TrainConfig
 from artifacts.format import PHASE_EVALUATING, PHASE_LOADING, PHASE_TRAINING, is_valid_run_id
-from dashboard.jobs import JobStatus
+from dashboard.training.jobs import JobStatus
 
 BLOCK_FIELDS = ("filters", "kernel_size", "strides", "padding", "activation", "pooling")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist package

@@ -8,7 +8,7 @@ store root (hidden names are never runs):
     .training/lock.json       the running job: run_id, supervisor pid, host, started
     .training/<run_id>/       job.json (what to run), config.json, stderr.log, cancel, state.json
 
-``start`` takes the lock and launches a *supervisor* (``python -m dashboard.jobs
+``start`` takes the lock and launches a *supervisor* (``python -m dashboard.training.jobs
 JOB_DIR``) detached from the caller: a Dash background job that is cancelled or
 killed (DiskcacheManager SIGKILLs the job and its children) cannot take training
 down with it. The supervisor starts ``python -m pipeline train ...``, turns a
@@ -243,7 +243,7 @@ def start(
         write_json(_jobs_root(store) / "lock.json",
                    {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started": time.time()})
         try:
-            pid = _launch_detached([sys.executable, "-m", "dashboard.jobs", str(job_dir)], job_dir)
+            pid = _launch_detached([sys.executable, "-m", "dashboard.training.jobs", str(job_dir)], job_dir)
         except (OSError, ValueError):
             (_jobs_root(store) / "lock.json").unlink(missing_ok=True)
             shutil.rmtree(job_dir, ignore_errors=True)

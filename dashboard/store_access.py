@@ -41,7 +41,7 @@ def run_summaries(store: ArtifactStore | None = None) -> list[dict[str, Any]]:
 
     A run still ``running`` whose trainer is gone (:meth:`Run.is_stale`: an old heartbeat
     and no live process) is listed ``failed`` with :data:`STOPPED` as its error. Display
-    only: a page view writes nothing; ``dashboard.jobs.reap_stale`` records it on disk
+    only: a page view writes nothing; ``dashboard.training.jobs.reap_stale`` records it on disk
     when training next starts.
     """
     store = store or get_store()

@@ -16,11 +16,11 @@ from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from artifacts.format import STATUS_COMPLETE
-from dashboard import ids
-from dashboard.auth import BasicAuthMiddleware
-from dashboard.callback_body import BadCallbackBody, check_callback_body, shorten
-from dashboard.runs import get_store
 from dashboard.settings import Settings
+from dashboard.store_access import get_store
+from dashboard.ui import ids
+from dashboard.web.auth import BasicAuthMiddleware
+from dashboard.web.callback_body import BadCallbackBody, check_callback_body, shorten
 
 log = logging.getLogger(__name__)
 # What Dash's dispatcher raises when a body of the right shape still does not fit

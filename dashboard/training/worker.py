@@ -1,4 +1,4 @@
-"""Entry point of the Celery worker: ``celery -A dashboard.worker worker`` (needs ``REDIS_URL``).
+"""Entry point of the Celery worker: ``celery -A dashboard.training.worker worker`` (needs ``REDIS_URL``).
 
 Importing the Dash app registers every background callback as a task on the
 CeleryManager's Celery app, which this module exposes as ``app`` (the name

@@ -1,6 +1,6 @@
 """Plain-English texts a learner can open next to a view (Markdown).
 
-Pages show them with ``dashboard.components.explanation(title, TEXT)``. Keep each
+Pages show them with ``dashboard.ui.components.explanation(title, TEXT)``. Keep each
 short: what the picture shows, how to read it, one thing to try.
 """
 

@@ -29,7 +29,7 @@ def run_unavailable(error: str, asked_for_a_run: bool) -> html.Div:
     """Return a page body for a run that cannot be shown: the error, plus how to train when no run was named.
 
     Args:
-        error: the user-facing message from :func:`dashboard.runs.resolve_run`.
+        error: the user-facing message from :func:`dashboard.store_access.resolve_run`.
         asked_for_a_run: the URL named a run (then onboarding would be beside the point).
     """
     return html.Div([error_card(error), None if asked_for_a_run else onboarding()])

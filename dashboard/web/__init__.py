@@ -1,0 +1,1 @@
+"""The web server around Dash: health check, basic authentication, callback-body checks, error pages."""
