@@ -189,7 +189,7 @@ def _train(
 
     from pipeline.callbacks import ProgressBar
     from pipeline.capture import Capture
-    from pipeline.model import build_model, compile_model
+    from pipeline.model import build_model, compile_model, save_model
 
     keras.utils.set_random_seed(config.seed)
     model = compile_model(build_model(config), config)
@@ -214,7 +214,7 @@ def _train(
     # The last snapshot holds every probe digit; per-epoch ones hold a subset.
     run.write_snapshot(config.epochs, capture.snapshot(data.x_test[probe_ids], np.arange(len(probe_ids))))
     metrics = _evaluate(model, run, data)
-    run.save_model(lambda path: model.save(path))
+    run.save_model(lambda path: save_model(model, path))
     history = run.history()
     metrics["best_val_accuracy"] = float(history["val_accuracy"].max())
     metrics["epochs_completed"] = int(len(history))
