@@ -1,7 +1,8 @@
 """CI: run the README Quickstart's first command as written, in a fresh clone, and check what a new user sees.
 
 Usage: ``python3 .ci/quickstart_check.py [CHECKOUT]`` (default: the checkout this file is in).
-Standard library only: it runs before anything is installed.
+Standard library only: it runs before anything is installed. With ``QUICKSTART_LOG`` set, the
+command's console output is copied to that file, passed or failed.
 
 Steps: clone CHECKOUT's HEAD into a temporary folder; run the command there under bash with
 ``PORT`` set to a free port and an empty store; wait for ``/healthz`` (the command installs
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -215,6 +217,8 @@ def run(checkout: Path, workdir: Path) -> None:
         print(f"quickstart: pages answered 200 and rendered: {' '.join(paths)}", flush=True)
     finally:
         stop(process)
+        if os.environ.get("QUICKSTART_LOG"):
+            shutil.copyfile(log, os.environ["QUICKSTART_LOG"])
     check_console(log, base)
     print(f"quickstart: console clean, URL announced once ({time.monotonic() - started:.0f} s in all)", flush=True)
 
