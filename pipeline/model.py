@@ -100,6 +100,18 @@ def compile_model(model: keras.Model, config: TrainConfig, class_metrics: bool =
     return model
 
 
+def save_model(model: keras.Model, path) -> None:
+    """Save ``model`` to ``path`` (a ``.keras`` file) so that plain Keras loads it, in safe mode too.
+
+    :class:`ClassAccuracies` exists only for ``fit``'s logs; left in the compile
+    config it would make ``keras.saving.load_model`` fail without this project's
+    code. So the model is recompiled first with the same optimizer (its state is
+    kept and saved), the same loss and built-in accuracy only.
+    """
+    model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
+    model.save(path)
+
+
 def load_model(path) -> keras.Model:
     """Load a saved ``model.keras`` for inference (safe mode, not compiled)."""
     return keras.models.load_model(path, compile=False, safe_mode=True)

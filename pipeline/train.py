@@ -8,6 +8,7 @@ import secrets
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ from artifacts.format import CLASS_NAMES, PHASE_EVALUATING, PHASE_LOADING, STATU
 from pipeline.data import Dataset, choose_probes, load_dataset, train_validation_split
 
 PREDICT_BATCH = 1024
+# Info lines TensorFlow's native libraries print while it is imported, before absl logging is
+# set up (so TF_CPP_MIN_LOG_LEVEL cannot hide them), once per library: twice in a terminal.
+IMPORT_NOISE = ("All log messages before absl::InitializeLog() is called", "oneDNN custom operations are on")
 
 
 class TrainingCancelled(BaseException):
@@ -147,6 +151,7 @@ def train(
     started = time.perf_counter()
     try:
         with cancel_on_signals() as cancel_request:
+            import_tensorflow_quietly()
             from pipeline.callbacks import Heartbeat
 
             with Heartbeat(run):
@@ -191,7 +196,7 @@ def _train(
 
     from pipeline.callbacks import ProgressBar
     from pipeline.capture import Capture
-    from pipeline.model import build_model, compile_model
+    from pipeline.model import build_model, compile_model, save_model
 
     keras.utils.set_random_seed(config.seed)
     model = compile_model(build_model(config), config)
@@ -216,7 +221,7 @@ def _train(
     # The last snapshot holds every probe digit; per-epoch ones too unless config.snapshot_probe_per_class is smaller.
     run.write_snapshot(config.epochs, capture.snapshot(data.x_test[probe_ids], np.arange(len(probe_ids))))
     metrics = _evaluate(model, run, data)
-    run.save_model(lambda path: model.save(path))
+    run.save_model(lambda path: save_model(model, path))
     history = run.history()
     metrics["best_val_accuracy"] = float(history["val_accuracy"].max())
     metrics["epochs_completed"] = int(len(history))
@@ -231,6 +236,33 @@ def _train(
         manifest["size_bytes"],
         data.name,
     )
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow without its start-up info lines (:data:`IMPORT_NOISE`); no-op once imported.
+
+    Everything else written to stderr meanwhile (warnings, errors) is passed on.
+
+    Raises:
+        ImportError: TensorFlow cannot be imported (its own output is passed on first).
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)  # the lines come from C++, below sys.stderr
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            for line in held.read().decode("utf-8", errors="replace").splitlines(keepends=True):
+                if not any(noise in line for noise in IMPORT_NOISE):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
 
 
 def store_callback(run: Run, capture, config: TrainConfig, probe_images, probe_labels, steps: int):
