@@ -80,8 +80,9 @@ class DatasetInfo:
                    test_size=_int(data.get("test_size")), split=dict(split) if isinstance(split, dict) else {})
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON the manifest records (missing sizes left out)."""
-        data: dict[str, Any] = {"name": self.name, "source": self.source}
+        """Return the JSON the manifest records (empty name and missing sizes left out)."""
+        data: dict[str, Any] = {"name": self.name} if self.name else {}
+        data["source"] = self.source
         for key in ("train_size", "validation_size", "test_size"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
@@ -330,3 +331,11 @@ class RunSummary:
     def problem(self) -> str | None:
         """The run's error: the unreadable manifest's reason, else the manifest's own error, else None."""
         return self.error if self.manifest is None else self.manifest.error
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON for a listing: the manifest plus ``size_bytes`` and ``readable``; an
+        unreadable run gives its ``run_id``, ``size_bytes``, ``readable`` false and ``error``."""
+        if self.manifest is None:
+            return {fmt.KEY_RUN_ID: self.run_id, fmt.KEY_SIZE_BYTES: self.size_bytes, "readable": False,
+                    fmt.KEY_ERROR: self.error}
+        return {**self.manifest.to_dict(), fmt.KEY_SIZE_BYTES: self.size_bytes, "readable": True}

@@ -130,12 +130,12 @@ class ArtifactStore:
         if path.exists():
             raise exists
         body = dict(manifest)
-        body.update(
-            schema_version=fmt.SCHEMA_VERSION,
-            run_id=run_id,
-            status=fmt.STATUS_RUNNING,
-            created=body.get("created") or utc_now(),
-        )
+        body.update({
+            fmt.KEY_SCHEMA_VERSION: fmt.SCHEMA_VERSION,
+            fmt.KEY_RUN_ID: run_id,
+            fmt.KEY_STATUS: fmt.STATUS_RUNNING,
+            fmt.KEY_CREATED: body.get(fmt.KEY_CREATED) or utc_now(),
+        })
         # The folder appears with its manifest already inside: a reader listing
         # the store never finds a run without one. Hidden names are never runs.
         staging = Path(tempfile.mkdtemp(prefix=f".new-{run_id}.", dir=self.root))
@@ -171,7 +171,8 @@ class ArtifactStore:
 
         Each summary is the manifest plus ``size_bytes``; a run whose manifest
         cannot be read (see :meth:`Run.manifest`) gives ``{"run_id": ..., "status":
-        "error", "error": "reason (file)"}``.
+        "error", "error": "reason (file)"}``. Transitional: new code reads :meth:`summaries`,
+        where an unreadable run is a typed state rather than this made-up status.
         """
         summaries = []
         for run_id in self.run_ids():
@@ -179,10 +180,11 @@ class ArtifactStore:
             try:
                 summary = run.manifest()
             except ArtifactError as error:
-                summary = {"run_id": run_id, "status": "error", "error": f"{error.reason} ({error.filename})"}
-            summary["size_bytes"] = run.size_bytes()
+                summary = {fmt.KEY_RUN_ID: run_id, fmt.KEY_STATUS: fmt.LEGACY_UNREADABLE_STATUS,
+                           fmt.KEY_ERROR: f"{error.reason} ({error.filename})"}
+            summary[fmt.KEY_SIZE_BYTES] = run.size_bytes()
             summaries.append(summary)
-        summaries.sort(key=lambda item: str(item.get("created", "")), reverse=True)
+        summaries.sort(key=lambda item: str(item.get(fmt.KEY_CREATED, "")), reverse=True)
         return summaries
 
     def summaries(self) -> list[RunSummary]:
@@ -273,7 +275,7 @@ class Run:
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Atomically replace the manifest (adds ``updated``)."""
         body = dict(manifest)
-        body["updated"] = utc_now()
+        body[fmt.KEY_UPDATED] = utc_now()
         write_json(self._file(fmt.MANIFEST), body)
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
@@ -283,9 +285,9 @@ class Run:
         self.write_manifest(manifest)
         return manifest
 
-    def status(self) -> str:
+    def status(self) -> Status:
         """Return the manifest's status."""
-        return self.manifest()["status"]
+        return self.info().status
 
     def is_complete(self) -> bool:
         """Return True only when the manifest says ``complete``."""
@@ -301,12 +303,12 @@ class Run:
         if status not in fmt.FINISHED_STATUSES:
             raise ValueError(f"status must be one of {fmt.FINISHED_STATUSES}, not {status!r}")
         status = str(status)
-        fields.setdefault("finished", utc_now())
-        fields["size_bytes"] = self.size_bytes()
+        fields.setdefault(fmt.KEY_FINISHED, utc_now())
+        fields[fmt.KEY_SIZE_BYTES] = self.size_bytes()
         # Files written without fsync (snapshots) reach the disk before the
         # manifest says complete, so a crash cannot leave a complete run without them.
         sync_folder(self.path)
-        return self.update_manifest(status=status, **fields)
+        return self.update_manifest(**{**fields, fmt.KEY_STATUS: status})
 
     # -- history and progress --------------------------------------------
 
@@ -346,8 +348,8 @@ class Run:
         for number, line in enumerate(lines[:-1], start=1):
             rows.append(self._parse_history_line(line, number, columns))
         frame = pd.DataFrame(rows, columns=columns, dtype=float)
-        frame["epoch"] = frame["epoch"].astype(int)
-        return frame.sort_values("epoch").reset_index(drop=True)
+        frame[fmt.HISTORY_EPOCH] = frame[fmt.HISTORY_EPOCH].astype(int)
+        return frame.sort_values(fmt.HISTORY_EPOCH).reset_index(drop=True)
 
     def _parse_history_line(self, line: str, number: int, columns: list[str]) -> list[float]:
         # Strict: the writer stores a missing value as null, never NaN, a string or a bool.
@@ -363,14 +365,14 @@ class Run:
         values = []
         for column in columns:
             value = row.get(column)
-            if value is None and column != "epoch":
+            if value is None and column != fmt.HISTORY_EPOCH:
                 values.append(np.nan)
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise bad(f"has a non-numeric {column} ({value!r})")
             else:
                 values.append(float(value))
         if values[0] != int(values[0]) or values[0] < 0:
-            raise bad(f"has an invalid epoch ({row['epoch']!r})")
+            raise bad(f"has an invalid epoch ({row[fmt.HISTORY_EPOCH]!r})")
         return values
 
     def write_progress(self, progress: dict[str, Any] | Progress) -> None:
@@ -397,7 +399,8 @@ class Run:
 
     def write_heartbeat(self, pid: int, host: str) -> None:
         """Record that the training process ``pid`` on ``host`` is alive now."""
-        write_json(self._file(fmt.HEARTBEAT), {"pid": pid, "host": host, "time": time.time()}, durable=False)
+        write_json(self._file(fmt.HEARTBEAT), {_BEAT_PID: pid, _BEAT_HOST: host, _BEAT_TIME: time.time()},
+                   durable=False)
 
     def heartbeat(self) -> dict[str, Any] | None:
         """Return the last heartbeat ``{pid, host, time}``, or None."""
@@ -418,19 +421,19 @@ class Run:
         """
         now = time.time() if now is None else now
         try:
-            manifest = self.manifest()
-            if manifest["status"] != fmt.STATUS_RUNNING:
+            info = self.info()
+            if info.status is not Status.RUNNING:
                 return False
             beat = self.heartbeat()
         except ArtifactError:
             return False
         beat = beat if isinstance(beat, dict) else {}
-        when = beat.get("time")
+        when = beat.get(_BEAT_TIME)
         if isinstance(when, bool) or not isinstance(when, (int, float)):
-            when = _timestamp(manifest.get("updated")) or _timestamp(manifest.get("created")) or 0.0
+            when = _timestamp(info.updated) or _timestamp(info.created) or 0.0
         if now - when < stale_after:
             return False
-        pid, host = beat.get("pid", manifest.get("pid")), beat.get("host", manifest.get("host"))
+        pid, host = beat.get(_BEAT_PID, info.pid), beat.get(_BEAT_HOST, info.host)
         return not (host == socket.gethostname() and _pid_alive(pid))
 
     # -- evaluation -------------------------------------------------------
@@ -557,8 +560,8 @@ class Run:
                 if match:
                     epochs.append(int(match.group(1)))
         manifest = self._limits_manifest()
-        last = (manifest.get("config") or {}).get("epochs")
-        if (manifest.get("status") == fmt.STATUS_COMPLETE and isinstance(last, int) and not isinstance(last, bool)
+        last = (manifest.get(fmt.KEY_CONFIG) or {}).get("epochs")
+        if (manifest.get(fmt.KEY_STATUS) == fmt.STATUS_COMPLETE and isinstance(last, int) and not isinstance(last, bool)
                 and last not in epochs):
             name = f"{fmt.SNAPSHOT_DIR}/{fmt.snapshot_name(last)}"
             raise ArtifactError(self.run_id, name, f"file {name} is missing: the run is complete after {last} "
@@ -624,6 +627,10 @@ class Run:
     def file_sizes(self) -> dict[str, int]:
         """Return each file's size by its path relative to the run folder."""
         return {str(path.relative_to(self.path)): size for path, size in _walk_sizes(self.path).items()}
+
+
+# Keys of heartbeat.json, which only this module reads and writes.
+_BEAT_PID, _BEAT_HOST, _BEAT_TIME = "pid", "host", "time"
 
 
 def _timestamp(value: Any) -> float | None:

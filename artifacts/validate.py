@@ -29,7 +29,7 @@ def check_manifest(data: Any, run_id: str) -> dict[str, Any]:
 
     if not isinstance(data, dict):
         raise bad("manifest is not a JSON object")
-    version = data.get("schema_version")
+    version = data.get(fmt.KEY_SCHEMA_VERSION)
     if version != fmt.SCHEMA_VERSION or isinstance(version, bool):
         raise bad(f"unknown schema_version {version!r}; this code reads version {fmt.SCHEMA_VERSION}")
     missing = [key for key in fmt.MANIFEST_REQUIRED if key not in data]
@@ -41,15 +41,15 @@ def check_manifest(data: Any, run_id: str) -> dict[str, Any]:
             if value is None and key not in fmt.MANIFEST_REQUIRED:
                 continue
             raise bad(f"field {key!r} is {_describe(value)}, expected {_JSON_NAMES[kind]}")
-    if data["status"] not in fmt.STATUSES:
-        raise bad(f"unknown status {_short(data['status'])}")
-    if data["run_id"] != run_id:
-        raise bad(f"says it belongs to run {_short(data['run_id'])}, but lies in folder {run_id!r} "
+    if data[fmt.KEY_STATUS] not in fmt.STATUSES:
+        raise bad(f"unknown status {_short(data[fmt.KEY_STATUS])}")
+    if data[fmt.KEY_RUN_ID] != run_id:
+        raise bad(f"says it belongs to run {_short(data[fmt.KEY_RUN_ID])}, but lies in folder {run_id!r} "
                   "(a copied or renamed run folder)")
     number = _first_bad_number(data)
     if number is not None:
         raise bad(f"holds a number that is not finite or too large ({number})")
-    for key, value in (data.get("metrics") or {}).items():
+    for key, value in (data.get(fmt.KEY_METRICS) or {}).items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise bad(f"metric {_short(key)} is {_describe(value)}, expected a number")
     return data
@@ -96,12 +96,12 @@ def _positive_int(value: Any, cap: int) -> int:
 
 def prediction_limits(manifest: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """Return the largest shape each predictions array may have, from the manifest's test-set size."""
-    n = _positive_int((manifest.get("dataset") or {}).get("test_size"), fmt.MAX_TEST_DIGITS)
+    n = _positive_int((manifest.get(fmt.KEY_DATASET) or {}).get("test_size"), fmt.MAX_TEST_DIGITS)
     return {"labels": (n,), "predicted": (n,), "probabilities": (n, fmt.NUM_CLASSES), "images": (n, *fmt.IMAGE_SHAPE)}
 
 
 def _probe_count(manifest: dict[str, Any]) -> int:
-    config = manifest.get("config") or {}
+    config = manifest.get(fmt.KEY_CONFIG) or {}
     per_class = _positive_int(config.get("probe_per_class"), fmt.MAX_PROBES // fmt.NUM_CLASSES)
     return per_class * fmt.NUM_CLASSES
 
@@ -115,7 +115,7 @@ def probe_limits(manifest: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 def snapshot_limits(manifest: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
     """Return the largest shape of each snapshot array the run's config implies, or None when it cannot tell."""
     try:
-        config = TrainConfig.from_dict(manifest.get("config") or {})
+        config = TrainConfig.from_dict(manifest.get(fmt.KEY_CONFIG) or {})
         plan = layer_plan(config)
     except (ValueError, TypeError, KeyError):
         return None

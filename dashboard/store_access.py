@@ -6,11 +6,11 @@ a plain-English message for an error card.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from artifacts import ArtifactError, ArtifactStore, InvalidRunId, Run, RunNotFound
-from artifacts.format import STATUS_COMPLETE, STATUS_FAILED, STATUS_RUNNING, is_valid_run_id
+from artifacts import ArtifactError, ArtifactStore, InvalidRunId, Manifest, Run, RunNotFound, RunSummary, Status
+from artifacts.format import KEY_CONFIG, KEY_STATUS, LEGACY_UNREADABLE_STATUS, is_valid_run_id
 from dashboard.settings import get_settings
 
 
@@ -21,11 +21,19 @@ def get_store() -> ArtifactStore:
 
 @dataclass
 class Resolved:
-    """A lookup's outcome: ``run`` and its ``manifest``, or a user-facing ``error``."""
+    """A lookup's outcome: ``run`` and its typed manifest ``info``, or a user-facing ``error``.
+
+    ``manifest`` is the same manifest as a dict: transitional, for pages not yet reading ``info``.
+    """
 
     run: Run | None = None
-    manifest: dict[str, Any] | None = None
+    info: Manifest | None = None
     error: str | None = None
+
+    @property
+    def manifest(self) -> dict[str, Any] | None:
+        """The manifest as a dict (transitional; read :attr:`info`)."""
+        return None if self.info is None else self.info.to_dict()
 
     @property
     def ok(self) -> bool:
@@ -36,8 +44,8 @@ class Resolved:
 STOPPED = "training stopped: its process no longer runs and sent no heartbeat for a while"
 
 
-def run_summaries(store: ArtifactStore | None = None) -> list[dict[str, Any]]:
-    """Return :meth:`ArtifactStore.list_runs` with stale runs shown as they are: failed.
+def run_summaries(store: ArtifactStore | None = None) -> list[RunSummary]:
+    """Return :meth:`ArtifactStore.summaries` with stale runs shown as they are: failed.
 
     A run still ``running`` whose trainer is gone (:meth:`Run.is_stale`: an old heartbeat
     and no live process) is listed ``failed`` with :data:`STOPPED` as its error. Display
@@ -45,11 +53,28 @@ def run_summaries(store: ArtifactStore | None = None) -> list[dict[str, Any]]:
     when training next starts.
     """
     store = store or get_store()
-    summaries = store.list_runs()
-    for summary in summaries:
-        if summary.get("status") == STATUS_RUNNING and _stale(store, summary["run_id"]):
-            summary.update(status=STATUS_FAILED, error=STOPPED)
-    return summaries
+    return [_shown(store, summary) for summary in store.summaries()]
+
+
+def _shown(store: ArtifactStore, summary: RunSummary) -> RunSummary:
+    if summary.status is Status.RUNNING and _stale(store, summary.run_id):
+        return replace(summary, manifest=summary.manifest.with_status(Status.FAILED, STOPPED))
+    return summary
+
+
+def run_summary_dicts(store: ArtifactStore | None = None) -> list[dict[str, Any]]:
+    """Return :func:`run_summaries` as dicts (transitional, for pages not yet reading :class:`RunSummary`).
+
+    A readable run gives its manifest plus ``size_bytes``; an unreadable one ``run_id``,
+    ``size_bytes``, ``error`` and the made-up status "error" that older pages expect.
+    """
+    rows = []
+    for summary in run_summaries(store):
+        row = summary.to_dict()
+        if not summary.readable:
+            row[KEY_STATUS] = LEGACY_UNREADABLE_STATUS
+        rows.append(row)
+    return rows
 
 
 def _stale(store: ArtifactStore, run_id: str) -> bool:
@@ -61,9 +86,9 @@ def _stale(store: ArtifactStore, run_id: str) -> bool:
 
 def latest_complete_run_id(store: ArtifactStore | None = None) -> str | None:
     """Return the newest complete run's id, or None when there is none."""
-    for summary in (store or get_store()).list_runs():
-        if summary.get("status") == STATUS_COMPLETE:
-            return summary["run_id"]
+    for summary in (store or get_store()).summaries():
+        if summary.is_complete:
+            return summary.run_id
     return None
 
 
@@ -91,22 +116,26 @@ def resolve_run(run_id: Any, require_complete: bool = True, store: ArtifactStore
         return Resolved(error=f"'{shown}' is not a valid run id.")
     try:
         run = store.run(run_id)
-        manifest = run.manifest()
+        info = run.info()
     except (InvalidRunId, RunNotFound):
         return Resolved(error=f"There is no run '{run_id}' in the store.")
     except ArtifactError as error:
         return Resolved(error=f"Run '{run_id}' cannot be read: {error.reason} ({error.filename}).")
-    if manifest["status"] == STATUS_RUNNING and run.is_stale():
-        manifest = {**manifest, "status": STATUS_FAILED, "error": STOPPED}
-    if require_complete and manifest["status"] != STATUS_COMPLETE:
-        return Resolved(run, manifest, f"Run '{run_id}' is {manifest['status']}, not complete; "
+    if info.status is Status.RUNNING and run.is_stale():
+        info = info.with_status(Status.FAILED, STOPPED)
+    if require_complete and not info.is_complete:
+        return Resolved(run, info, f"Run '{run_id}' is {info.status}, not complete; "
                         "its charts appear once it completes.")
-    return Resolved(run, manifest)
+    return Resolved(run, info)
 
 
-def describe_architecture(manifest: dict[str, Any]) -> str:
-    """Return a one-line summary such as ``conv32-pool / conv64-pool / dense128``."""
-    config = manifest.get("config")
+def describe_architecture(manifest: Manifest | dict[str, Any]) -> str:
+    """Return a one-line summary such as ``conv32-pool / conv64-pool / dense128``.
+
+    Takes a :class:`Manifest` (or, transitionally, a manifest dict); reads the recorded config
+    as JSON, so a run whose config is not valid is still described.
+    """
+    config = manifest.raw_config if isinstance(manifest, Manifest) else manifest.get(KEY_CONFIG)
     config = config if isinstance(config, dict) else {}
     blocks = config.get("conv_blocks", [])
     parts = []

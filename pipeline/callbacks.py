@@ -11,7 +11,7 @@ import time
 import keras
 import numpy as np
 
-from artifacts import Run
+from artifacts import Phase, Progress, Run
 from artifacts.config import NUM_CLASSES
 from pipeline.capture import Capture
 from pipeline.model import CLASS_ACCURACY_METRIC
@@ -52,7 +52,7 @@ class StoreCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         # Epoch 0: the untrained network, to compare with the trained one.
         self.run.write_snapshot(0, self.capture.snapshot(self.probe_images, self.probe_index))
-        self._progress(epoch=0, batch=0, logs={}, phase="training")
+        self._progress(epoch=0, batch=0, logs={}, phase=Phase.TRAINING)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
@@ -62,7 +62,7 @@ class StoreCallback(keras.callbacks.Callback):
         now = time.perf_counter()
         if now - self.last_progress >= PROGRESS_INTERVAL:
             self.last_progress = now
-            self._progress(epoch=self.epoch, batch=batch + 1, logs=logs or {}, phase="training")
+            self._progress(epoch=self.epoch, batch=batch + 1, logs=logs or {}, phase=Phase.TRAINING)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -81,20 +81,12 @@ class StoreCallback(keras.callbacks.Callback):
         # Wall time as a user waits for it: steps, validation and the capture above.
         row["epoch_seconds"] = time.perf_counter() - self.epoch_started
         self.run.append_history(row)
-        self._progress(epoch=epoch + 1, batch=self.steps_per_epoch, logs=logs, phase="training")
+        self._progress(epoch=epoch + 1, batch=self.steps_per_epoch, logs=logs, phase=Phase.TRAINING)
 
-    def _progress(self, epoch: int, batch: int, logs: dict, phase: str) -> None:
+    def _progress(self, epoch: int, batch: int, logs: dict, phase: Phase) -> None:
         self.run.write_progress(
-            {
-                "pid": os.getpid(),
-                "phase": phase,
-                "epoch": epoch,
-                "epochs": self.epochs,
-                "batch": batch,
-                "batches": self.steps_per_epoch,
-                "loss": _float(logs.get("loss")),
-                "accuracy": _float(logs.get("accuracy")),
-            }
+            Progress(phase, epoch=epoch, epochs=self.epochs, batch=batch, batches=self.steps_per_epoch,
+                     loss=_float(logs.get("loss")), accuracy=_float(logs.get("accuracy")), pid=os.getpid())
         )
 
 

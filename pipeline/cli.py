@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from artifacts import ArtifactStore, InvalidRunId, default_root
+from artifacts import ArtifactStore, InvalidRunId, Status, default_root
 from artifacts.config import TrainConfig
 from artifacts.format import is_valid_run_id
 
@@ -156,8 +156,8 @@ def _train(args: argparse.Namespace) -> int:
     except Exception as error:  # the run is already marked failed with this message
         print(f"error: training failed: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_FAILED
-    if result.status == "cancelled":
-        print(f"run {result.run_id} cancelled", file=sys.stderr)
+    if result.status is Status.CANCELLED:
+        print(f"run {result.run_id} {result.status}", file=sys.stderr)
         return EXIT_CANCELLED
     size_mb = result.size_bytes / 1e6
     print(f"run {result.run_id} complete: test accuracy {result.test_accuracy:.4f} "
@@ -166,25 +166,28 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _list_runs(store: ArtifactStore, as_json: bool) -> int:
-    runs = store.list_runs()
+    runs = store.summaries()
     if as_json:
-        print(json.dumps(runs, indent=2, sort_keys=True))
+        print(json.dumps([summary.to_dict() for summary in runs], indent=2, sort_keys=True))
         return 0
     if not runs:
         print(f"no runs in {store.root}")
         return 0
     print(f"{'run id':<28} {'status':<10} {'dataset':<14} {'epochs':>6} {'test acc':>8} {'size':>8}")
     for summary in runs:
-        accuracy = (summary.get("metrics") or {}).get("test_accuracy")
-        epochs = (summary.get("config") or {}).get("epochs", "")
-        dataset = (summary.get("dataset") or {}).get("name", "")
-        shown = f"{accuracy:.4f}" if isinstance(accuracy, float) else "-"
+        info = summary.manifest
+        if info is None:
+            size_mb = summary.size_bytes / 1e6
+            print(f"{summary.run_id:<28} {'unreadable':<10} {'':<14} {'':>6} {'-':>8} {size_mb:>6.1f}MB")
+            print(f"    {summary.error}")
+            continue
+        accuracy = info.metrics.test_accuracy
+        shown = f"{accuracy:.4f}" if accuracy is not None else "-"
+        epochs = info.planned_epochs if info.planned_epochs is not None else ""
         print(
-            f"{summary['run_id']:<28} {summary['status']:<10} {dataset:<14} {epochs!s:>6} "
-            f"{shown:>8} {summary['size_bytes'] / 1e6:>6.1f}MB"
+            f"{summary.run_id:<28} {info.status:<10} {info.dataset.name:<14} {epochs!s:>6} "
+            f"{shown:>8} {summary.size_bytes / 1e6:>6.1f}MB"
         )
-        if summary["status"] == "error":
-            print(f"    {summary['error']}")
     return 0
 
 

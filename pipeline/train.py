@@ -12,14 +12,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
 
-from artifacts import ArtifactStore, Run
+from artifacts import ArtifactStore, DatasetInfo, Metrics, Phase, Progress, Run, Status
+from artifacts import format as fmt
 from artifacts.config import TrainConfig, captured_layers, conv_layers, layer_plan
-from artifacts.format import CLASS_NAMES, PHASE_EVALUATING, PHASE_LOADING, STATUS_CANCELLED
 from pipeline.data import Dataset, choose_probes, load_dataset, train_validation_split
 
 PREDICT_BATCH = 1024
@@ -59,7 +59,7 @@ class TrainResult:
     """What a finished run reports: its id, status and test metrics."""
 
     run_id: str
-    status: str
+    status: Status
     test_accuracy: float | None = None
     test_loss: float | None = None
     size_bytes: int = 0
@@ -140,12 +140,12 @@ def train(
     run = store.create_run(
         run_id,
         {
-            "config": config.to_dict(),
-            "dataset": {"source": dataset},
-            "architecture": [spec.to_dict() for spec in layer_plan(config)],
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "command": " ".join(sys.argv),
+            fmt.KEY_CONFIG: config.to_dict(),
+            fmt.KEY_DATASET: DatasetInfo(source=dataset).to_dict(),
+            fmt.KEY_ARCHITECTURE: [spec.to_dict() for spec in layer_plan(config)],
+            fmt.KEY_HOST: socket.gethostname(),
+            fmt.KEY_PID: os.getpid(),
+            fmt.KEY_COMMAND: " ".join(sys.argv),
         },
     )
     started = time.perf_counter()
@@ -157,11 +157,11 @@ def train(
             with Heartbeat(run):
                 return _train(config, run, dataset, limit, verbose, log, started, cancel_request)
     except TrainingCancelled as cancel:
-        run.finish(STATUS_CANCELLED, error=str(cancel))
-        log(f"run {run_id} cancelled ({cancel})")
-        return TrainResult(run_id, "cancelled", size_bytes=run.size_bytes())
+        run.finish(Status.CANCELLED, **{fmt.KEY_ERROR: str(cancel)})
+        log(f"run {run_id} {Status.CANCELLED} ({cancel})")
+        return TrainResult(run_id, Status.CANCELLED, size_bytes=run.size_bytes())
     except BaseException as error:
-        run.finish("failed", error=f"{type(error).__name__}: {error}")
+        run.finish(Status.FAILED, **{fmt.KEY_ERROR: f"{type(error).__name__}: {error}"})
         raise
 
 
@@ -175,7 +175,7 @@ def _train(
     started: float,
     cancel_request: CancelRequest,
 ) -> TrainResult:
-    run.write_progress({"pid": os.getpid(), "phase": PHASE_LOADING, "epoch": 0, "epochs": config.epochs})
+    run.write_progress(Progress(Phase.LOADING, epoch=0, epochs=config.epochs, pid=os.getpid()))
     data = load_dataset(source, seed=config.seed)
     log(f"dataset: {data.name} ({data.source}), {len(data.x_train)} train / {len(data.x_test)} test digits")
     x_train, y_train = data.x_train, data.y_train
@@ -186,11 +186,11 @@ def _train(
     train_index, validation_index = train_validation_split(y_train, config.validation_fraction, config.seed)
     probe_ids = choose_probes(data.y_test, config.probe_per_class, config.seed)
     run.write_probes(probe_ids, data.y_test[probe_ids], data.x_test[probe_ids])
-    run.update_manifest(
-        dataset=_describe_dataset(data, len(train_index), len(validation_index), limit),
-        versions=library_versions(),
-        **{CLASS_NAMES: list(data.class_names)},
-    )
+    run.update_manifest(**{
+        fmt.KEY_DATASET: _describe_dataset(data, len(train_index), len(validation_index), limit).to_dict(),
+        fmt.KEY_VERSIONS: library_versions(),
+        fmt.CLASS_NAMES: list(data.class_names),
+    })
 
     import keras
 
@@ -217,23 +217,22 @@ def _train(
     )
     cancel_request.check()  # a signal whose exception a library swallowed still cancels
 
-    run.write_progress({"pid": os.getpid(), "phase": PHASE_EVALUATING, "epoch": config.epochs, "epochs": config.epochs})
+    run.write_progress(Progress(Phase.EVALUATING, epoch=config.epochs, epochs=config.epochs, pid=os.getpid()))
     # The last snapshot holds every probe digit; per-epoch ones too unless config.snapshot_probe_per_class is smaller.
     run.write_snapshot(config.epochs, capture.snapshot(data.x_test[probe_ids], np.arange(len(probe_ids))))
     metrics = _evaluate(model, run, data)
     run.save_model(lambda path: save_model(model, path))
     history = run.history()
-    metrics["best_val_accuracy"] = float(history["val_accuracy"].max())
-    metrics["epochs_completed"] = int(len(history))
-    metrics["train_seconds"] = round(time.perf_counter() - started, 2)
+    metrics = replace(metrics, best_val_accuracy=float(history["val_accuracy"].max()),
+                      epochs_completed=int(len(history)), train_seconds=round(time.perf_counter() - started, 2))
     cancel_request.check()  # never publish a run as complete after a cancel
-    manifest = run.finish("complete", metrics=metrics)
+    run.finish(Status.COMPLETE, **{fmt.KEY_METRICS: metrics.to_dict()})
     return TrainResult(
         run.run_id,
-        "complete",
-        metrics["test_accuracy"],
-        metrics["test_loss"],
-        manifest["size_bytes"],
+        Status.COMPLETE,
+        metrics.test_accuracy,
+        metrics.test_loss,
+        run.info().size_bytes,
         data.name,
     )
 
@@ -286,7 +285,7 @@ def store_callback(run: Run, capture, config: TrainConfig, probe_images, probe_l
     return StoreCallback(run, capture, probe_images[snapshot_index], snapshot_index, config.epochs, steps)
 
 
-def _evaluate(model, run: Run, data: Dataset) -> dict[str, float]:
+def _evaluate(model, run: Run, data: Dataset) -> Metrics:
     from pipeline.evaluate import class_metrics, confusion_matrix
 
     probabilities = model.predict(data.x_test[..., None].astype(np.float32), batch_size=PREDICT_BATCH, verbose=0)
@@ -294,10 +293,8 @@ def _evaluate(model, run: Run, data: Dataset) -> dict[str, float]:
     confusion = confusion_matrix(data.y_test, predicted)
     run.write_evaluation(class_metrics(confusion), confusion, data.y_test, predicted, probabilities, data.x_test)
     picked = probabilities[np.arange(len(predicted)), data.y_test.astype(np.int64)]
-    return {
-        "test_accuracy": float((predicted == data.y_test).mean()),
-        "test_loss": float(-np.log(np.clip(picked, 1e-7, 1.0)).mean()),
-    }
+    return Metrics(test_accuracy=float((predicted == data.y_test).mean()),
+                   test_loss=float(-np.log(np.clip(picked, 1e-7, 1.0)).mean()))
 
 
 def _limited(images: np.ndarray, labels: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -314,18 +311,9 @@ def _snapshot_subset(probe_labels: np.ndarray, per_class: int) -> np.ndarray:
     return np.concatenate(chosen).astype(np.int64)
 
 
-def _describe_dataset(data: Dataset, train_size: int, validation_size: int, limit: int | None) -> dict:
-    described = {
-        "name": data.name,
-        "source": data.source,
-        "train_size": train_size,
-        "validation_size": validation_size,
-        "test_size": int(len(data.x_test)),
-        "split": {
-            "validation": "stratified, seeded by config.seed + 1, from the training split",
-            **data.notes,
-        },
-    }
+def _describe_dataset(data: Dataset, train_size: int, validation_size: int, limit: int | None) -> DatasetInfo:
+    split = {"validation": "stratified, seeded by config.seed + 1, from the training split", **data.notes}
     if limit is not None:
-        described["split"]["limit"] = f"{limit} training digits, stratified, seeded by config.seed + 3"
-    return described
+        split["limit"] = f"{limit} training digits, stratified, seeded by config.seed + 3"
+    return DatasetInfo(name=data.name, source=data.source, train_size=train_size, validation_size=validation_size,
+                       test_size=int(len(data.x_test)), split=split)

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from artifacts.format import CLASS_ACCURACY_COLUMNS, DIGIT_CLASS_NAMES, NUM_CLASSES, is_digit_names
+from artifacts.format import CLASS_ACCURACY_COLUMNS, DIGIT_CLASS_NAMES, HISTORY_EPOCH, NUM_CLASSES, is_digit_names
 from dashboard.figures.style import CLASS_COLORS, apply_theme
 
 TRAIN_COLOR = "#1f77b4"
@@ -40,7 +40,7 @@ def curves_figure(history: pd.DataFrame, theme: str | None) -> go.Figure:
     """
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy (higher is better)"),
                            horizontal_spacing=0.1)
-    epochs = history["epoch"].to_numpy(dtype=int)
+    epochs = history[HISTORY_EPOCH].to_numpy(dtype=int)
     for col, metric, fmt in ((1, "loss", ".4f"), (2, "accuracy", ".2%")):
         for column, name, color, dash in ((metric, "training", TRAIN_COLOR, "solid"),
                                           (f"val_{metric}", "validation", VALIDATION_COLOR, "dash")):
@@ -82,7 +82,7 @@ def class_accuracy_figure(history: pd.DataFrame, digit: int | str | None, theme:
     names = tuple(names or DIGIT_CLASS_NAMES)
     label = "digit " if is_digit_names(names) else ""
     figure = go.Figure()
-    epochs = history["epoch"].to_numpy(dtype=int)
+    epochs = history[HISTORY_EPOCH].to_numpy(dtype=int)
     for k, (column, style) in enumerate(zip(CLASS_ACCURACY_COLUMNS, class_line_style(digit), strict=True)):
         figure.add_trace(
             go.Scatter(
@@ -105,7 +105,7 @@ def class_accuracy_figure(history: pd.DataFrame, digit: int | str | None, theme:
 def timing_figure(history: pd.DataFrame, theme: str | None) -> go.Figure:
     """Return seconds per epoch (bars, left axis) and the learning rate (line, right axis)."""
     figure = make_subplots(specs=[[{"secondary_y": True}]])
-    epochs = history["epoch"].to_numpy(dtype=int)
+    epochs = history[HISTORY_EPOCH].to_numpy(dtype=int)
     figure.add_trace(
         go.Bar(x=epochs, y=_values(history, "epoch_seconds"), name="seconds per epoch", marker_color="#7f7f7f",
                hovertemplate="epoch %{x}<br>%{y:.2f} s<extra></extra>"),
@@ -142,7 +142,7 @@ def compare_curves_figure(history_a: pd.DataFrame, history_b: pd.DataFrame, labe
         for history, label, color, dash in ((history_a, label_a, TRAIN_COLOR, "solid"),
                                             (history_b, label_b, VALIDATION_COLOR, "dash")):
             figure.add_trace(
-                go.Scatter(x=history["epoch"].to_numpy(dtype=int), y=_values(history, column), name=label,
+                go.Scatter(x=history[HISTORY_EPOCH].to_numpy(dtype=int), y=_values(history, column), name=label,
                            mode="lines+markers", line=dict(color=color, dash=dash), legendgroup=label,
                            showlegend=col == 1,
                            hovertemplate=f"{label}<br>epoch %{{x}}<br>%{{y:{fmt}}}<extra></extra>"),
@@ -173,7 +173,7 @@ def validation_note(history: pd.DataFrame, config: dict | None) -> str | None:
         causes.append(f"dropout (rate {float(config['dropout_rate']):g}) switches off part of the dense layer")
     if config.get("augmentation"):
         causes.append("augmentation shifts and turns the training images")
-    epochs = ", ".join(str(int(e)) for e in history["epoch"].to_numpy()[ahead][:6])
+    epochs = ", ".join(str(int(e)) for e in history[HISTORY_EPOCH].to_numpy()[ahead][:6])
     why = (" and ".join(causes) + " only while training, so the training numbers are measured on a harder task "
            "than validation. ") if causes else ""
     return (f"Validation accuracy is above training accuracy (epoch {epochs}). This is not a mistake: {why}"

@@ -17,7 +17,7 @@ from artifacts.format import STATUS_COMPLETE, STATUS_RUNNING
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
 from dashboard.settings import get_settings
-from dashboard.store_access import describe_architecture, get_store, resolve_run, run_summaries
+from dashboard.store_access import describe_architecture, get_store, resolve_run, run_summary_dicts
 from dashboard.training import jobs
 from dashboard.ui import ids
 from dashboard.ui.components import error_card, explanation, notice, onboarding, run_class_names
@@ -153,7 +153,7 @@ def layout(**kwargs: Any) -> html.Div:
     state = parse_state(kwargs)
     heading = html.H2("Runs", className="page-title")
     notes = _bad_param_notes(kwargs, state)
-    summaries = run_summaries()
+    summaries = run_summary_dicts()
     if not summaries:
         return html.Div([heading, *notes, onboarding()])
     body, options = table_and_options(summaries)
@@ -263,7 +263,7 @@ def delete_run(confirm: int | None, _dismiss: int | None, run_id: Any) -> tuple:
         except (InvalidRunId, RunNotFound, OSError) as error:
             problem = f"Run '{run_id}' could not be deleted: {error}"
     message = notice(problem, color="danger") if problem else notice(f"Run '{run_id}' was deleted.", "success")
-    body, options = table_and_options(run_summaries(store))
+    body, options = table_and_options(run_summary_dicts(store))
     return False, body, options, [{"label": "(none)", "value": NO_COMPARE}, *options], message
 
 

@@ -15,7 +15,6 @@ from dash.exceptions import DependencyException
 from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from artifacts.format import STATUS_COMPLETE
 from dashboard.settings import Settings
 from dashboard.store_access import get_store
 from dashboard.ui import ids
@@ -61,13 +60,13 @@ def install(app: dash.Dash, settings: Settings) -> None:
     @server.route("/healthz")
     def healthz():
         store = get_store()
-        runs = store.list_runs()
+        runs = store.summaries()
         return jsonify(
             # No store path: anonymous callers must not learn the server's folders.
             status="ok",
             store_exists=store.root.is_dir(),
             runs=len(runs),
-            complete_runs=sum(1 for run in runs if run.get("status") == STATUS_COMPLETE),
+            complete_runs=sum(1 for run in runs if run.is_complete),
             training_allowed=settings.allow_training,
         )
 
