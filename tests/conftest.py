@@ -129,7 +129,7 @@ def pytest_setup_options():
 @pytest.fixture
 def web_server(tmp_path):
     """Start gunicorn exactly as the Procfile's web line says: ``web_server(store, **env)`` -> base URL."""
-    from tests.servers import procfile_web
+    from tests.support.servers import procfile_web
 
     stack = []
 
@@ -150,7 +150,7 @@ def web_server(tmp_path):
 @pytest.fixture
 def redis_url(tmp_path):
     """A real ``redis-server`` on a free loopback port for this test; yields its URL."""
-    from tests.servers import free_port, start_redis
+    from tests.support.servers import free_port, start_redis
 
     require(shutil.which("redis-server") is not None, "redis-server is not installed (Debian package redis-server)")
     port = free_port()
