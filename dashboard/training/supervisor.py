@@ -1,0 +1,203 @@
+"""The supervisor: a detached process that runs one ``python -m pipeline train`` and records how it ended.
+
+``python -m dashboard.training.supervisor JOB_DIR`` is launched by
+:func:`dashboard.training.jobs.start` detached from the caller: a Dash background job
+that is cancelled or killed (DiskcacheManager SIGKILLs the job and its children)
+cannot take training down with it. The supervisor starts the trainer, turns a cancel
+request into SIGTERM (the pipeline then marks the run ``cancelled``), and when the
+trainer exits without finishing the run (a crash, SIGKILL) marks it ``failed`` with
+the last lines of its error output. :func:`reap_stale` covers the supervisor itself
+dying: a run left ``running`` whose heartbeat has stopped is marked failed and a dead
+job's lock is released.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from artifacts import ArtifactError, ArtifactStore, RunNotFound
+from artifacts.format import STATUS_CANCELLED, STATUS_COMPLETE, STATUS_FAILED, STATUS_RUNNING
+from artifacts.io import atomic_write, read_json, write_json
+from dashboard.training import lock
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+MODULE = "dashboard.training.supervisor"
+POLL_SECONDS = 0.25  # how often the supervisor looks at its trainer and the cancel request
+CANCEL_GRACE_SECONDS = 30.0  # SIGTERM first; SIGKILL when the trainer ignores it this long
+CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def launch(job_dir: Path) -> int:
+    """Start the supervisor of ``job_dir`` as a grandchild in its own session (reparented to init); return its pid.
+
+    The shell forks the supervisor into the background and exits, so the caller's
+    process tree (which Dash kills on cancel) does not contain it.
+
+    Raises:
+        OSError, subprocess.SubprocessError, ValueError: the supervisor could not be started.
+    """
+    script = '"$@" </dev/null >"$LOG" 2>&1 & echo $!'
+    env = dict(os.environ, LOG=str(job_dir / "supervisor.log"))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CHECKOUT), env.get("PYTHONPATH", "")]))
+    argv = [sys.executable, "-m", MODULE, str(job_dir)]
+    out = subprocess.run(["sh", "-c", script, "sh", *argv], cwd=CHECKOUT, env=env, capture_output=True,
+                         text=True, timeout=30, check=True, start_new_session=True)
+    return int(out.stdout.strip())
+
+
+def supervise(job_dir: Path) -> int:
+    """Run one job to its end: start the trainer, relay a cancel, record how it ended; return its exit code."""
+    job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
+    store = ArtifactStore(job["store"])
+    run_id = job["run_id"]
+    argv = [*job["command"], "train", "--config", str(job_dir / "config.json"), "--dataset", job["dataset"],
+            "--run-id", run_id, "--store", str(store.root), "--quiet"]
+    if job.get("limit"):
+        argv += ["--limit", str(int(job["limit"]))]
+    env = dict(os.environ, **CHILD_ENV)
+    with open(job_dir / "stderr.log", "wb") as stderr:
+        trainer = subprocess.Popen(argv, cwd=CHECKOUT, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+    write_json(job_dir / "state.json", {"trainer_pid": trainer.pid})
+    cancel_sent: float | None = None
+    training_started = None
+    last_beat = 0.0
+    while True:
+        try:
+            code = trainer.wait(timeout=POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if cancel_sent is None and (job_dir / "cancel").exists():
+            trainer.send_signal(signal.SIGTERM)
+            cancel_sent = now
+        elif cancel_sent is not None and now - cancel_sent > CANCEL_GRACE_SECONDS:
+            trainer.kill()
+        if training_started is None:
+            training_started = _training_started(store, run_id)
+            if training_started is not None:
+                write_json(job_dir / "state.json", {"trainer_pid": trainer.pid, "training_started": training_started})
+        if now - last_beat > 2.0:
+            last_beat = now
+            lock.beat(store)
+    with lock.guard(store):
+        finalize(store, run_id, _describe_exit(code), cancelled=cancel_sent is not None)
+        lock.release(store, run_id)
+    return code
+
+
+def read_state(store: ArtifactStore, run_id: str) -> dict[str, Any]:
+    """Return what the supervisor recorded about its trainer (``trainer_pid``, ``training_started``), or {}."""
+    try:
+        data = read_json(lock.job_dir(store, run_id) / "state.json", lock.JOBS_DIR)
+    except (ArtifactError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def reap_stale(store: ArtifactStore, stale_after: float = lock.STALE_SECONDS) -> list[str]:
+    """Mark failed every run left ``running`` by a process that is gone; release a dead job's lock.
+
+    A run is stale when its heartbeat names a dead process on this host, or (for
+    another host) when the heartbeat is older than ``stale_after`` seconds.
+
+    Returns:
+        The ids of the runs marked failed.
+    """
+    reaped: list[str] = []
+    with lock.guard(store):
+        held = lock.read_lock(store)
+        if held is not None and not lock.job_alive(store, held, stale_after):
+            if finalize(store, held["run_id"], "its training process stopped without finishing the run"):
+                reaped.append(held["run_id"])
+            lock.release(store, held["run_id"])
+            held = None
+    live = held["run_id"] if held else None
+    for summary in store.list_runs():
+        run_id = summary.get("run_id")
+        if summary.get("status") != STATUS_RUNNING or run_id == live:
+            continue
+        if not lock.trainer_alive(store, run_id, stale_after):
+            if finalize(store, run_id, "its training process stopped without finishing it"):
+                reaped.append(run_id)
+    return reaped
+
+
+def finalize(store: ArtifactStore, run_id: str, reason: str, cancelled: bool = False) -> bool:
+    """Record how a job ended when its trainer did not: copy stderr in, mark failed or cancelled.
+
+    A run that finished by itself is left exactly as it is (``complete`` stays the
+    last write of a complete run). Returns True when the run was marked here.
+    """
+    folder = lock.jobs_root(store) / run_id
+    stderr = folder / "stderr.log"
+    try:
+        if store.exists(run_id):
+            run = store.run(run_id)
+            status = run.status()
+        else:  # the trainer died before creating its run: record the failure so the user sees it
+            job = _read_json_quiet(folder / "job.json")
+            if not job:
+                return False
+            run = store.create_run(run_id, {"config": job.get("config") or {},
+                                            "dataset": {"source": job.get("dataset", "")}})
+            status = STATUS_RUNNING
+    except (ArtifactError, OSError, ValueError):
+        return False
+    if status == STATUS_COMPLETE:
+        return False
+    if stderr.is_file():
+        data = stderr.read_bytes()[-64_000:]
+        with contextlib.suppress(OSError):
+            atomic_write(run.stderr_path, lambda handle: handle.write(data))
+    if status != STATUS_RUNNING:
+        return False
+    cause = run.failure_cause()  # the real cause, not TensorFlow's last log line
+    detail = f": {cause}" if cause else ""
+    with contextlib.suppress(ArtifactError, OSError):
+        if cancelled:
+            run.finish(STATUS_CANCELLED, error=f"cancelled: {reason}")
+        else:
+            run.finish(STATUS_FAILED, error=f"training stopped: {reason}{detail}")
+        return True
+    return False
+
+
+def _read_json_quiet(path: Path) -> dict[str, Any]:
+    try:
+        data = read_json(path, lock.JOBS_DIR)
+    except ArtifactError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _training_started(store: ArtifactStore, run_id: str) -> float | None:
+    """Return when training proper began (first batch progress), or None before."""
+    with contextlib.suppress(RunNotFound, ArtifactError, ValueError):
+        progress = store.run(run_id).progress() or {}
+        if progress.get("phase") == "training":
+            return float(progress.get("updated") or time.time())
+    return None
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the training process was killed by {name}"
+    return f"the training process exited with status {code}"
+
+
+if __name__ == "__main__":
+    sys.exit(supervise(Path(sys.argv[1])))
