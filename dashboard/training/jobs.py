@@ -18,20 +18,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import pandas as pd
 
-from artifacts import ArtifactError, ArtifactStore, RunExistsError, RunNotFound
+from artifacts import ArtifactError, ArtifactStore, Metrics, Phase, Progress, RunExistsError, RunNotFound, Status
 from artifacts.config import TrainConfig
-from artifacts.format import STATUS_CANCELLED, STATUS_COMPLETE, STATUS_FAILED, STATUS_RUNNING
 from artifacts.io import write_json
 from dashboard.training import lock, supervisor
 from dashboard.training.lock import JOBS_DIR, STALE_SECONDS
 from dashboard.training.supervisor import reap_stale
 
-__all__ = ["JOBS_DIR", "STALE_SECONDS", "JobStatus", "TrainingBusy", "cancel", "current", "new_run_id", "poll",
-           "reap_stale", "start", "wait"]
+__all__ = ["JOBS_DIR", "STALE_SECONDS", "JobState", "JobStatus", "TrainingBusy", "cancel", "current", "new_run_id",
+           "poll", "reap_stale", "start", "wait"]
 
 PIPELINE_COMMAND = (sys.executable, "-m", "pipeline")
 STDERR_LINES = 20
@@ -45,14 +45,26 @@ class TrainingBusy(RuntimeError):
         self.run_id = run_id
 
 
+class JobState(StrEnum):
+    """What a job is when its run cannot be read: still starting (it holds the lock), or gone."""
+
+    STARTING = Phase.STARTING.value
+    MISSING = "missing"
+
+
 @dataclass
 class JobStatus:
-    """What the Train page shows about one run, read from the store."""
+    """What the Train page shows about one run, read from the store.
+
+    ``status`` is the run's :class:`Status`, or a :class:`JobState` before (or without) a
+    readable run; ``phase`` is the progress record's :class:`Phase` (None before the first).
+    Plain strings given for either are typed on construction.
+    """
 
     run_id: str
-    status: str  # starting, running, complete, failed, cancelled, missing
+    status: Status | JobState
     active: bool = False  # a job for this run still holds the lock
-    phase: str = ""
+    phase: Phase | None = None
     epoch: int = 0
     epochs: int = 0
     batch: int = 0
@@ -61,18 +73,22 @@ class JobStatus:
     remaining: float | None = None
     error: str = ""
     stderr_tail: str = ""
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __post_init__(self):
+        self.status = Status(self.status) if self.status in set(Status) else JobState(self.status)
+        self.phase = Phase(self.phase) if self.phase else None
 
     @property
     def finished(self) -> bool:
         """True when the run reached its final status and no job works on it any more."""
-        return not self.active and self.status not in ("starting", STATUS_RUNNING)
+        return not self.active and self.status not in (JobState.STARTING, Status.RUNNING)
 
     @property
     def fraction(self) -> float:
         """Share of the training done, 0 to 1, from epochs and batches."""
-        if self.status == STATUS_COMPLETE:
+        if self.status is Status.COMPLETE:
             return 1.0
         if not self.epochs:
             return 0.0
@@ -130,10 +146,8 @@ def start(
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
         write_json(job_dir / "config.json", config.to_dict())
-        write_json(job_dir / "job.json", {
-            "run_id": run_id, "store": str(store.root), "dataset": dataset, "limit": limit,
-            "command": [str(part) for part in command], "config": config.to_dict(),
-        })
+        supervisor.JobSpec(run_id, str(store.root), dataset, limit, [str(part) for part in command],
+                           config.to_dict()).write(job_dir)
         # Our own pid holds the lock until the supervisor replaces it with its own.
         lock.write_lock(store, run_id, os.getpid())
         try:
@@ -177,29 +191,28 @@ def poll(store: ArtifactStore, run_id: str) -> JobStatus:
     active = held is not None and held["run_id"] == run_id
     try:
         run = store.run(run_id)
-        manifest = run.manifest()
+        manifest = run.info()
     except (RunNotFound, ArtifactError, ValueError):
-        status = "starting" if active else "missing"
+        state = JobState.STARTING if active else JobState.MISSING
         elapsed = time.time() - held["started"] if active else None
-        return JobStatus(run_id, status, active, phase="starting", elapsed=elapsed)
-    job = JobStatus(run_id, manifest["status"], active, error=str(manifest.get("error") or ""),
-                    metrics=dict(manifest.get("metrics") or {}))
-    job.epochs = int((manifest.get("config") or {}).get("epochs") or 0)
+        return JobStatus(run_id, state, active, phase=Phase.STARTING, elapsed=elapsed)
+    job = JobStatus(run_id, manifest.status, active, error=manifest.error or "", metrics=manifest.metrics,
+                    epochs=manifest.planned_epochs or 0)
     with contextlib.suppress(ArtifactError, ValueError, TypeError):
-        progress = run.progress() or {}
-        job.phase = str(progress.get("phase") or "")
-        job.epoch = int(progress.get("epoch") or 0)
-        job.batch = int(progress.get("batch") or 0)
-        job.batches = int(progress.get("batches") or 0)
+        progress = run.progress_info() or Progress()
+        job.phase = progress.phase
+        job.epoch = progress.epoch
+        job.batch = progress.batch or 0
+        job.batches = progress.batches or 0
     with contextlib.suppress(ArtifactError):
         job.history = run.history()
-    created = lock.timestamp(manifest.get("created"))
-    end = lock.timestamp(manifest.get("finished")) if job.status != STATUS_RUNNING else time.time()
+    created = lock.timestamp(manifest.created)
+    end = lock.timestamp(manifest.finished) if job.status is not Status.RUNNING else time.time()
     if created is not None and end is not None:
         job.elapsed = max(end - created, 0.0)
-    if job.status == STATUS_RUNNING:
+    if job.status is Status.RUNNING:
         job.remaining = _remaining(job, supervisor.read_state(store, run_id).get("training_started"))
-    if job.status in (STATUS_FAILED, STATUS_CANCELLED):
+    if job.status in (Status.FAILED, Status.CANCELLED):
         job.stderr_tail = run.stderr_tail(STDERR_LINES)
     return job
 

@@ -25,13 +25,14 @@ from typing import Any
 
 import psutil
 
-from artifacts import ArtifactError, ArtifactStore, RunNotFound
-from artifacts.format import STATUS_RUNNING
+from artifacts import ArtifactError, ArtifactStore, RunNotFound, Status
+from artifacts.format import HEARTBEAT_STALE_SECONDS, KEY_HOST, KEY_PID
 from artifacts.io import read_json, write_json
 
 JOBS_DIR = ".training"
 LOCK_FILE = "lock.json"
-STALE_SECONDS = 30.0  # six missed heartbeats (the pipeline beats every 5 s)
+STALE_SECONDS = HEARTBEAT_STALE_SECONDS  # six missed heartbeats (the pipeline beats every 5 s)
+HEARTBEAT_TIME = "time"  # artifacts.Run.write_heartbeat's field; the store has no typed heartbeat yet
 
 
 def jobs_root(store: ArtifactStore) -> Path:
@@ -147,7 +148,7 @@ def job_alive(store: ArtifactStore, lock: dict[str, Any], stale_after: float) ->
 def run_finished(store: ArtifactStore, run_id: str) -> bool:
     """Return True when ``run_id`` exists and reached a final status."""
     try:
-        return store.run(run_id).status() != STATUS_RUNNING
+        return store.run(run_id).info().status.finished
     except (RunNotFound, ArtifactError, ValueError):
         return False
 
@@ -156,17 +157,18 @@ def trainer_alive(store: ArtifactStore, run_id: str, stale_after: float) -> bool
     """Tell from a run's heartbeat (or, before the first one, its manifest) whether its trainer lives."""
     try:
         run = store.run(run_id)
-        manifest = run.manifest()
-        if manifest["status"] != STATUS_RUNNING:
+        manifest = run.info()
+        if manifest.status is not Status.RUNNING:
             return False
         beat = run.heartbeat() or {}
     except (RunNotFound, ArtifactError, ValueError):
         return False
-    pid = beat.get("pid", manifest.get("pid"))
-    host = beat.get("host", manifest.get("host"))
-    when = beat.get("time")
+    # The heartbeat ({pid, host, time}, see artifacts.Run.write_heartbeat) names the trainer as the manifest does.
+    pid = beat.get(KEY_PID, manifest.pid)
+    host = beat.get(KEY_HOST, manifest.host)
+    when = beat.get(HEARTBEAT_TIME)
     if not isinstance(when, (int, float)):
-        when = timestamp(manifest.get("updated") or manifest.get("created")) or 0.0
+        when = timestamp(manifest.updated or manifest.created) or 0.0
     alive = pid_alive(pid, host, when)
     if alive is False:
         return False

@@ -14,7 +14,7 @@ job's lock is released.
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import os
 import signal
 import subprocess
@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from artifacts import ArtifactError, ArtifactStore, RunNotFound
-from artifacts.format import STATUS_CANCELLED, STATUS_COMPLETE, STATUS_FAILED, STATUS_RUNNING
+from artifacts import ArtifactError, ArtifactStore, DatasetInfo, Phase, RunNotFound, Status
+from artifacts.format import KEY_CONFIG, KEY_DATASET
 from artifacts.io import atomic_write, read_json, write_json
 from dashboard.training import lock
 
@@ -33,6 +33,31 @@ MODULE = "dashboard.training.supervisor"
 POLL_SECONDS = 0.25  # how often the supervisor looks at its trainer and the cancel request
 CANCEL_GRACE_SECONDS = 30.0  # SIGTERM first; SIGKILL when the trainer ignores it this long
 CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+JOB_FILE = "job.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSpec:
+    """What a supervisor runs (its job folder's job.json): the trainer command and where its run goes."""
+
+    run_id: str
+    store: str
+    dataset: str
+    limit: int | None
+    command: list[str]
+    config: dict[str, Any]
+
+    def write(self, job_dir: Path) -> None:
+        """Write the spec into ``job_dir``."""
+        write_json(job_dir / JOB_FILE, dataclasses.asdict(self))
+
+    @classmethod
+    def read(cls, job_dir: Path) -> JobSpec | None:
+        """Return the spec in ``job_dir``, or None when it is missing or not one."""
+        try:
+            return cls(**read_json(job_dir / JOB_FILE, lock.JOBS_DIR))
+        except (ArtifactError, TypeError):
+            return None
 
 
 def launch(job_dir: Path) -> int:
@@ -55,13 +80,15 @@ def launch(job_dir: Path) -> int:
 
 def supervise(job_dir: Path) -> int:
     """Run one job to its end: start the trainer, relay a cancel, record how it ended; return its exit code."""
-    job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
-    store = ArtifactStore(job["store"])
-    run_id = job["run_id"]
-    argv = [*job["command"], "train", "--config", str(job_dir / "config.json"), "--dataset", job["dataset"],
+    job = JobSpec.read(job_dir)
+    if job is None:
+        raise SystemExit(f"no readable {JOB_FILE} in {job_dir}")
+    store = ArtifactStore(job.store)
+    run_id = job.run_id
+    argv = [*job.command, "train", "--config", str(job_dir / "config.json"), "--dataset", job.dataset,
             "--run-id", run_id, "--store", str(store.root), "--quiet"]
-    if job.get("limit"):
-        argv += ["--limit", str(int(job["limit"]))]
+    if job.limit:
+        argv += ["--limit", str(int(job.limit))]
     env = dict(os.environ, **CHILD_ENV)
     with open(job_dir / "stderr.log", "wb") as stderr:
         trainer = subprocess.Popen(argv, cwd=CHECKOUT, env=env, stdin=subprocess.DEVNULL,
@@ -122,9 +149,9 @@ def reap_stale(store: ArtifactStore, stale_after: float = lock.STALE_SECONDS) ->
             lock.release(store, held["run_id"])
             held = None
     live = held["run_id"] if held else None
-    for summary in store.list_runs():
-        run_id = summary.get("run_id")
-        if summary.get("status") != STATUS_RUNNING or run_id == live:
+    for summary in store.summaries():
+        run_id = summary.run_id
+        if summary.status is not Status.RUNNING or run_id == live:
             continue
         if not lock.trainer_alive(store, run_id, stale_after):
             if finalize(store, run_id, "its training process stopped without finishing it"):
@@ -143,49 +170,41 @@ def finalize(store: ArtifactStore, run_id: str, reason: str, cancelled: bool = F
     try:
         if store.exists(run_id):
             run = store.run(run_id)
-            status = run.status()
+            status = run.info().status
         else:  # the trainer died before creating its run: record the failure so the user sees it
-            job = _read_json_quiet(folder / "job.json")
-            if not job:
+            job = JobSpec.read(folder)
+            if job is None:
                 return False
-            run = store.create_run(run_id, {"config": job.get("config") or {},
-                                            "dataset": {"source": job.get("dataset", "")}})
-            status = STATUS_RUNNING
+            dataset = DatasetInfo(source=str(job.dataset))
+            run = store.create_run(run_id, {KEY_CONFIG: job.config or {}, KEY_DATASET: dataset.to_dict()})
+            status = Status.RUNNING
     except (ArtifactError, OSError, ValueError):
         return False
-    if status == STATUS_COMPLETE:
+    if status is Status.COMPLETE:
         return False
     if stderr.is_file():
         data = stderr.read_bytes()[-64_000:]
         with contextlib.suppress(OSError):
             atomic_write(run.stderr_path, lambda handle: handle.write(data))
-    if status != STATUS_RUNNING:
+    if status is not Status.RUNNING:
         return False
     cause = run.failure_cause()  # the real cause, not TensorFlow's last log line
     detail = f": {cause}" if cause else ""
     with contextlib.suppress(ArtifactError, OSError):
         if cancelled:
-            run.finish(STATUS_CANCELLED, error=f"cancelled: {reason}")
+            run.finish(Status.CANCELLED, error=f"cancelled: {reason}")
         else:
-            run.finish(STATUS_FAILED, error=f"training stopped: {reason}{detail}")
+            run.finish(Status.FAILED, error=f"training stopped: {reason}{detail}")
         return True
     return False
-
-
-def _read_json_quiet(path: Path) -> dict[str, Any]:
-    try:
-        data = read_json(path, lock.JOBS_DIR)
-    except ArtifactError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _training_started(store: ArtifactStore, run_id: str) -> float | None:
     """Return when training proper began (first batch progress), or None before."""
     with contextlib.suppress(RunNotFound, ArtifactError, ValueError):
-        progress = store.run(run_id).progress() or {}
-        if progress.get("phase") == "training":
-            return float(progress.get("updated") or time.time())
+        progress = store.run(run_id).progress_info()
+        if progress is not None and progress.phase is Phase.TRAINING:
+            return progress.updated or time.time()
     return None
 
 
