@@ -30,8 +30,8 @@ from pathlib import Path
 import psutil
 
 from benchmarks.results import machine, write_section
-from tests.dashclient import DashClient, run_load
-from tests.servers import free_port, procfile_web, wait_for_http
+from tests.support.dashclient import DashClient, run_load
+from tests.support.servers import free_port, procfile_web, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from dashboard.settings import SettingsError, get_settings
+from dashboard.settings import SettingsError, current_settings
 
 DEMO_RUN_ID = "demo-mnist-sample"
 DESCRIPTION = (
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-demo", action="store_true", help="do not train a demo run into an empty store")
     args = parser.parse_args(argv)
     try:
-        settings = get_settings()
+        settings = current_settings()
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

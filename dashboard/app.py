@@ -8,7 +8,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
-from dashboard.settings import Settings, get_settings
+from dashboard.settings import APP_CONFIG_KEY, Settings, current_settings
 from dashboard.training.background import make_manager, signing_secret
 from dashboard.ui import ids
 from dashboard.web.server import install, report_callback_error
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     Returns:
         The app, with its pages registered and its background manager set.
     """
-    settings = settings or get_settings()
+    settings = settings or current_settings()
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         on_error=report_callback_error,
     )
     app.server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 2  # base64 plus form overhead
-    app.server.config["CNNVIZ_SETTINGS"] = settings
+    app.server.config[APP_CONFIG_KEY] = settings  # what current_settings() returns in a request
     app.server.secret_key = signing_secret(settings)  # one for all web workers: see dashboard/training/background.py
     app.layout = layout
     install(app, settings)
@@ -130,5 +130,6 @@ app = create_app()
 server = app.server
 
 if __name__ == "__main__":
-    settings = get_settings()
+    with server.app_context():
+        settings = current_settings()
     app.run(host=settings.host, port=settings.port, debug=settings.debug)

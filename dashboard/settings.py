@@ -1,4 +1,6 @@
-"""Deployment settings, read from the environment once, with typed defaults.
+"""Deployment settings: read from the environment once when the app is built, kept on the app.
+
+Every reader asks :func:`current_settings` (the app's settings, the environment outside an app).
 
 | variable               | default                          | meaning                                     |
 |------------------------|----------------------------------|---------------------------------------------|
@@ -32,6 +34,7 @@ from artifacts import default_root
 CHECKOUT = Path(__file__).resolve().parent.parent
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
+APP_CONFIG_KEY = "CNNVIZ_SETTINGS"  # where the app keeps its Settings in the Flask config
 
 
 class SettingsError(ValueError):
@@ -120,6 +123,20 @@ def _secret(raw: str) -> str | None:
     return value
 
 
-def get_settings() -> Settings:
-    """Return the settings of this process (read from the environment on each call; cheap)."""
+def current_settings() -> Settings:
+    """Return the settings in force: the app's inside a Flask app or request context, else the environment's.
+
+    The app keeps the settings it was built with (``app.server.config[APP_CONFIG_KEY]``,
+    see :func:`dashboard.app.create_app`); code running outside any app (a command line,
+    a background job's process) reads the environment, which is never written to.
+
+    Raises:
+        SettingsError: read from the environment, a value of the wrong type.
+    """
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        settings = current_app.config.get(APP_CONFIG_KEY)
+        if isinstance(settings, Settings):
+            return settings
     return Settings.from_env()

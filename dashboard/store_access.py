@@ -11,12 +11,12 @@ from typing import Any
 
 from artifacts import ArtifactError, ArtifactStore, InvalidRunId, Manifest, Run, RunNotFound, RunSummary, Status
 from artifacts.format import KEY_CONFIG, KEY_STATUS, LEGACY_UNREADABLE_STATUS, is_valid_run_id
-from dashboard.settings import get_settings
+from dashboard.settings import current_settings
 
 
 def get_store() -> ArtifactStore:
-    """Return the store named by the settings (``CNNVIZ_STORE``)."""
-    return ArtifactStore(get_settings().store_root)
+    """Return the store named by the settings in force (``CNNVIZ_STORE``; see :func:`current_settings`)."""
+    return ArtifactStore(current_settings().store_root)
 
 
 @dataclass

@@ -10,6 +10,7 @@ Rules for every test in this suite:
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import shutil
@@ -80,10 +81,20 @@ def store_copy(tiny_store, tmp_path) -> Path:
 
 @pytest.fixture
 def use_store(monkeypatch):
-    """Point the dashboard at a store: ``use_store(path)`` sets CNNVIZ_STORE for this test."""
+    """Point the dashboard at a store for this test: ``use_store(path)``.
+
+    Sets CNNVIZ_STORE (what code outside a request reads) and, when the app is already
+    built (it keeps the settings it was built with), the store of the app's settings.
+    """
 
     def point(path: Path) -> Path:
         monkeypatch.setenv("CNNVIZ_STORE", str(path))
+        app_module = sys.modules.get("dashboard.app")
+        if app_module is not None:
+            from dashboard.settings import APP_CONFIG_KEY
+
+            config = app_module.app.server.config
+            monkeypatch.setitem(config, APP_CONFIG_KEY, dataclasses.replace(config[APP_CONFIG_KEY], store_root=path))
         return path
 
     return point
@@ -129,7 +140,7 @@ def pytest_setup_options():
 @pytest.fixture
 def web_server(tmp_path):
     """Start gunicorn exactly as the Procfile's web line says: ``web_server(store, **env)`` -> base URL."""
-    from tests.servers import procfile_web
+    from tests.support.servers import procfile_web
 
     stack = []
 
@@ -150,7 +161,7 @@ def web_server(tmp_path):
 @pytest.fixture
 def redis_url(tmp_path):
     """A real ``redis-server`` on a free loopback port for this test; yields its URL."""
-    from tests.servers import free_port, start_redis
+    from tests.support.servers import free_port, start_redis
 
     require(shutil.which("redis-server") is not None, "redis-server is not installed (Debian package redis-server)")
     port = free_port()

@@ -72,7 +72,7 @@ from dashboard.figures.activations import (
     saliency_overlay,
     stacked_layers,
 )
-from dashboard.settings import get_settings
+from dashboard.settings import current_settings
 from dashboard.store_access import resolve_run
 from dashboard.ui import ids
 from dashboard.ui.components import error_card, onboarding, run_class_names
@@ -138,7 +138,7 @@ def layout(**kwargs):
         return error_card(f"Run '{resolved.run.run_id}' has a configuration this page cannot read ({error}).")
     names = [name for name, _, _ in steps]
     layer = names.index(state["layer"]) if state.get("layer") in names else 0
-    max_bytes = get_settings().max_upload_bytes
+    max_bytes = current_settings().max_upload_bytes
     head = html.Div([
         html.H3(["Draw a digit ", html.Small(f"run {resolved.run.run_id}", className="text-body-secondary"),
                  dbc.Badge("loading the model…", id=READY, color="secondary", className="ms-2 fs-6 align-middle")]),
@@ -187,7 +187,7 @@ def digit_from_canvas(data):
     """Preprocess the canvas after each stroke; an empty canvas clears the result."""
     if not data:
         return (None, *_message("The canvas is empty: draw a digit with your mouse, pen or finger.", "info"))
-    digit, error = read_image(data, "drawing", get_settings().max_upload_bytes)
+    digit, error = read_image(data, "drawing", current_settings().max_upload_bytes)
     return (digit, *_message(error))
 
 
@@ -202,7 +202,7 @@ def digit_from_canvas(data):
 )
 def digit_from_upload(contents, filename):
     """Decode, check and preprocess an uploaded file; a bad file only gets a message."""
-    digit, error = read_image(contents, "upload", get_settings().max_upload_bytes)
+    digit, error = read_image(contents, "upload", current_settings().max_upload_bytes)
     if error:
         name = str(filename)[:80] if isinstance(filename, str) and filename else "The file"
         return (dash.no_update, *_message(f"{name}: {error}"))

@@ -16,7 +16,7 @@ from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound
 from artifacts.format import STATUS_COMPLETE, STATUS_RUNNING
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
-from dashboard.settings import get_settings
+from dashboard.settings import current_settings
 from dashboard.store_access import describe_architecture, get_store, resolve_run, run_summary_dicts
 from dashboard.training import jobs
 from dashboard.ui import ids
@@ -122,7 +122,7 @@ def runs_table(summaries: list[dict[str, Any]], store: ArtifactStore | None = No
     Every run but a running one has a delete button (which asks first), unless the server
     keeps browsers from changing the store (CNNVIZ_ALLOW_TRAINING=0).
     """
-    deletable = get_settings().allow_training
+    deletable = current_settings().allow_training
     header = html.Thead(html.Tr([html.Th(name) for name in
                                  ("run", "created", "dataset", "architecture", "epochs", "test accuracy",
                                   "status", "size", "")]))
@@ -205,7 +205,7 @@ def table_and_options(summaries: list[dict[str, Any]]) -> tuple[list, list[dict]
 
 def delete_problem(store: ArtifactStore, run_id: Any) -> str | None:
     """Return why ``run_id`` must not be deleted (None when it may): not allowed here, unknown, or training."""
-    if not get_settings().allow_training:
+    if not current_settings().allow_training:
         return "Runs cannot be deleted from the browser on this server (CNNVIZ_ALLOW_TRAINING=0)."
     try:
         status = store.run(run_id).status()

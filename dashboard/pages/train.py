@@ -19,7 +19,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, dcc, html
 
-from artifacts import ArtifactStore, InvalidRunId, RunExistsError
+from artifacts import InvalidRunId, RunExistsError
 from artifacts.config import (
     ACTIVATIONS,
     FORM_LIMITS,
@@ -31,7 +31,8 @@ from artifacts.config import (
     layer_plan,
 )
 from dashboard.figures.training import curves_figure
-from dashboard.settings import get_settings
+from dashboard.settings import current_settings
+from dashboard.store_access import get_store
 from dashboard.training import jobs
 from dashboard.training.background import TrainingQueueUnavailable
 from dashboard.training.form import (
@@ -193,10 +194,10 @@ def _form(allowed: bool) -> dbc.Card:
 
 def layout(**_kwargs) -> html.Div:
     """Return the page; a job already running in the store is followed at once."""
-    settings = get_settings()
+    settings = current_settings()
     running = None
     with contextlib.suppress(OSError):
-        running = jobs.current(ArtifactStore(settings.store_root))
+        running = jobs.current(get_store())
     banner = []
     if not settings.allow_training:
         banner.append(dbc.Alert([html.I(className="bi bi-lock me-2"),
@@ -294,7 +295,7 @@ def train_failed(error: Exception) -> dict[str, str]:
 )
 def train(set_progress, n_clicks, _tab, dataset, limit, run_name, *values):
     """Start a training job (or join the one running) and follow it until it ends."""
-    settings = get_settings()
+    settings = current_settings()
     if not settings.allow_training:
         return {"message": "Training from the dashboard is turned off on this server.", "color": "warning"}
     try:
@@ -306,7 +307,7 @@ def train(set_progress, n_clicks, _tab, dataset, limit, run_name, *values):
             raise ValueError(f"unknown data source {str(dataset)[:40]!r}")
     except ValueError as error:
         return {"message": f"This configuration cannot be trained: {error}", "color": "danger"}
-    store = ArtifactStore(settings.store_root)
+    store = get_store()
     problem = run_name_problem(run_name, store)
     if problem:
         return {"message": f"Training did not start: {problem}", "color": "danger"}
@@ -366,9 +367,9 @@ def finished(result):
 )
 def cancel(n_clicks, run_id):
     """Ask the running job to stop; the pipeline marks its run cancelled."""
-    if not get_settings().allow_training:
+    if not current_settings().allow_training:
         return "Training is turned off on this server."
-    asked = jobs.cancel(ArtifactStore(get_settings().store_root), run_id if isinstance(run_id, str) else None)
+    asked = jobs.cancel(get_store(), run_id if isinstance(run_id, str) else None)
     return "Stopping…" if asked else "Nothing is training."
 
 
@@ -386,7 +387,7 @@ def cancel(n_clicks, run_id):
 )
 def follow(_ticks, theme, started, final):
     """Show the followed job's progress, time and curves from the store; stop polling once it ends."""
-    store = ArtifactStore(get_settings().store_root)
+    store = get_store()
     run_id = started if isinstance(started, str) and started else None
     run_id = run_id or (final if isinstance(final, str) and final else None)
     if not run_id:
@@ -417,5 +418,5 @@ def follow(_ticks, theme, started, final):
 )
 def check_run_name(name):
     """Say at once why a run name cannot be used (bad characters, or a run of that name exists)."""
-    problem = run_name_problem(name, ArtifactStore(get_settings().store_root))
+    problem = run_name_problem(name, get_store())
     return problem is not None, problem or ""

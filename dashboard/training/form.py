@@ -13,15 +13,15 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from artifacts import ArtifactStore
+from artifacts import ArtifactStore, Phase, Status
 from artifacts.config import FORM_LIMITS, TrainConfig
-from artifacts.format import PHASE_EVALUATING, PHASE_LOADING, PHASE_TRAINING, is_valid_run_id
-from dashboard.training.jobs import JobStatus
+from artifacts.format import is_valid_run_id
+from dashboard.training.jobs import JobState, JobStatus
 
 BLOCK_FIELDS = ("filters", "kernel_size", "strides", "padding", "activation", "pooling")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist package
-PHASES = {PHASE_LOADING: "Loading the data and building the network",
-          PHASE_TRAINING: "Training", PHASE_EVALUATING: "Evaluating on the test set", "starting": "Starting"}
+PHASES = {Phase.LOADING: "Loading the data and building the network",
+          Phase.TRAINING: "Training", Phase.EVALUATING: "Evaluating on the test set", Phase.STARTING: "Starting"}
 # The form's limits, (low, high) per field: the inputs' min/max and the messages come from here.
 # Spelled as the messages say them; the values are artifacts.config.FORM_LIMITS, which the server enforces.
 LIMITS = {key.replace("_", " "): bounds for key, bounds in FORM_LIMITS.items()} | {"seed": (0, 2**31 - 1)}
@@ -31,8 +31,8 @@ CLI_DATASET_HINT = re.compile(r"try --dataset mnist-sample")
 BROWSER_DATASET_HINT = 'choose "MNIST sample: 5,000 real digits, offline" under Data on this page'
 DATASET_LABELS = {"mnist-sample": "MNIST sample: 5,000 real digits, offline",
                   "mnist": "MNIST: 70,000 digits (downloaded once)"}
-STATUS_COLORS = {"complete": "success", "failed": "danger", "cancelled": "warning", "running": "primary",
-                 "starting": "secondary", "missing": "secondary"}
+STATUS_COLORS = {Status.COMPLETE: "success", Status.FAILED: "danger", Status.CANCELLED: "warning",
+                 Status.RUNNING: "primary", JobState.STARTING: "secondary", JobState.MISSING: "secondary"}
 
 
 def dataset_options() -> list[dict[str, str]]:
@@ -170,16 +170,16 @@ def _bar(label: str, done: float, total: float, bar_id: str, animated: bool) -> 
 
 def status_panel(job: JobStatus, note: str | None = None) -> list:
     """Return the status block of the Train page for ``job``: bars and times, or the outcome."""
-    badge = dbc.Badge(job.status, color=STATUS_COLORS.get(job.status, "secondary"), className="me-2 train-status")
+    badge = dbc.Badge(str(job.status), color=STATUS_COLORS.get(job.status, "secondary"), className="me-2 train-status")
     header = html.Div([badge, html.Span("run ", className="text-body-secondary"), html.Code(job.run_id)],
                       className="mb-2")
     parts: list = [header]
     if note:
         parts.append(dbc.Alert(note, color="info", className="py-2 small"))
-    if job.status in ("running", "starting"):
-        phase = PHASES.get(job.phase, job.phase.capitalize() or "Starting")
+    if job.status in (Status.RUNNING, JobState.STARTING):
+        phase = PHASES[job.phase or Phase.STARTING]
         parts.append(html.P(phase + "…", className="mb-2 small fw-semibold train-phase"))
-        if job.phase == PHASE_EVALUATING:
+        if job.phase is Phase.EVALUATING:
             # Every epoch is trained: the bars stay full while the test set is scored.
             parts.append(_bar(f"All {job.epochs} epochs trained", job.epochs, job.epochs,
                               "train-progress-epochs", False))
@@ -196,8 +196,8 @@ def status_panel(job: JobStatus, note: str | None = None) -> list:
         parts.append(html.P([html.I(className="bi bi-stopwatch me-1"), f"Elapsed {format_seconds(job.elapsed)}",
                              html.Span(" · ", className="mx-1"), left],
                             className="small text-body-secondary mb-0 train-times"))
-    elif job.status == "complete":
-        accuracy = job.metrics.get("test_accuracy")
+    elif job.status is Status.COMPLETE:
+        accuracy = job.metrics.test_accuracy
         shown = f"{accuracy:.1%}" if isinstance(accuracy, (int, float)) else "?"
         parts.append(dbc.Alert([
             html.Strong("Done. "), f"Test accuracy {shown} after {format_seconds(job.elapsed)}. ",
@@ -205,14 +205,14 @@ def status_panel(job: JobStatus, note: str | None = None) -> list:
             ", ", dcc.Link("metrics", href=f"/metrics?run={job.run_id}"), " or ",
             dcc.Link("all runs", href=f"/?run={job.run_id}"), ".",
         ], color="success", className="mb-0"))
-    elif job.status == "cancelled":
+    elif job.status is Status.CANCELLED:
         done = len(job.history)
         parts.append(dbc.Alert([
             f"Training was cancelled after {done} of {job.epochs or '?'} epochs. The partial run is kept and "
             "never shown as complete: ",
             dcc.Link("the epochs it finished", href=f"/training?run={job.run_id}"), " are on the Training page.",
         ], color="warning", className="mb-0"))
-    elif job.status == "failed":
+    elif job.status is Status.FAILED:
         body: list = [html.Strong("Training failed. "), browser_error(job.error or "The training process stopped.")]
         if job.stderr_tail:
             body += [html.Div("Last lines of its error output:", className="small mt-2"),

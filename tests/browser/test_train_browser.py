@@ -20,7 +20,7 @@ from tests.dashboard.test_background_training import (
     wait_for_status,
     web_env,
 )
-from tests.servers import procfile_web
+from tests.support.servers import procfile_web
 
 
 @pytest.mark.browser

@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from tests.dashclient import DashClient, _outputs, _wire
+from tests.support.dashclient import DashClient, _outputs, _wire
 
 USER, PASSWORD = "teacher", "s3cret"
 PUBLIC_PATHS = ["/healthz", "/_dash-layout"]

@@ -15,7 +15,7 @@ import pytest
 
 from artifacts import ArtifactStore
 from tests.conftest import CHROMEDRIVER, CHROMIUM, pytest_setup_options, require, subprocess_env
-from tests.servers import procfile_web
+from tests.support.servers import procfile_web
 
 QUICK_EPOCHS, QUICK_LIMIT = 1, 300  # a real training of about ten seconds
 

@@ -21,7 +21,7 @@ from tests.dashboard.test_background_training import (
     wait_for_status,
     web_env,
 )
-from tests.servers import procfile_web
+from tests.support.servers import procfile_web
 
 
 def test_make_manager_picks_celery_when_redis_url_is_set(tmp_path):

@@ -13,8 +13,8 @@ import pytest
 
 from dashboard.settings import Settings, SettingsError
 from tests.conftest import ROOT
-from tests.dashclient import DashClient
-from tests.servers import procfile_command
+from tests.support.dashclient import DashClient
+from tests.support.servers import procfile_command
 
 PAGES = ["/", "/model", "/training", "/metrics", "/activations", "/train", "/draw"]
 

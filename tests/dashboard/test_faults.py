@@ -23,8 +23,8 @@ from artifacts.config import TrainConfig
 from dashboard.training import jobs
 from tests.conftest import ROOT, TINY_RUN_ID, require, subprocess_env
 from tests.dashboard.test_background_training import wait_for
-from tests.dashclient import DashClient
-from tests.servers import free_port, procfile_web, start_redis
+from tests.support.dashclient import DashClient
+from tests.support.servers import free_port, procfile_web, start_redis
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.dashboard.test_deploy import registered_paths
-from tests.dashclient import DashClient, _outputs, _wire, is_wildcard
+from tests.support.dashclient import DashClient, _outputs, _wire, is_wildcard
 
 CANARY = "canary-7f3a9c-outside-the-store"
 HOSTILE = [

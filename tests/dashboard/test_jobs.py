@@ -1,4 +1,4 @@
-"""The training supervisor (dashboard.training.jobs) with a fast stand-in for ``python -m pipeline``.
+"""Training jobs (dashboard.training: jobs, lock, supervisor) with a fast stand-in for ``python -m pipeline``.
 
 The stand-in writes through the store API as the pipeline does (run created
 ``running``, progress, heartbeat, one history line per epoch, SIGTERM ->

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashclient import DashClient, run_load
+from tests.support.dashclient import DashClient, run_load
 
 CLIENTS = 20
 SECONDS = 30

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT, subprocess_env
-from tests.servers import free_port, wait_for_http
+from tests.support.servers import free_port, wait_for_http
 
 
 def dashboard(*args: str, **kwargs) -> subprocess.Popen:

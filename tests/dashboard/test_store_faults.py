@@ -13,7 +13,7 @@ import pytest
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
-from dashboard.training import jobs
+from dashboard.training import jobs, supervisor
 from tests.conftest import TINY_RUN_ID
 from tests.dashboard.test_pages_runs_metrics import call, flatten, has_class, second_run, text_of
 
@@ -140,7 +140,7 @@ def test_a_killed_run_records_the_real_cause_not_a_tensorflow_log_line(store_cop
     (job_dir / "stderr.log").write_text(
         TF_NOISE + "Traceback (most recent call last):\n  File \"train.py\", line 9, in save\n"
         "OSError: [Errno 28] No space left on device\n" + TF_NOISE * 3)
-    assert jobs._finalize(store, run_id, "the training process was killed by SIGKILL")
+    assert supervisor.finalize(store, run_id, "the training process was killed by SIGKILL")
     manifest = store.run(run_id).manifest()
     assert manifest["status"] == "failed"
     assert manifest["error"].endswith("OSError: [Errno 28] No space left on device"), manifest["error"]

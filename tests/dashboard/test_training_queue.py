@@ -24,7 +24,7 @@ import pytest
 from artifacts import ArtifactStore
 from tests.conftest import ROOT
 from tests.dashboard.test_background_training import wait_for
-from tests.servers import free_port, start_redis
+from tests.support.servers import free_port, start_redis
 
 pytestmark = pytest.mark.slow
 

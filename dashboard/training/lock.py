@@ -1,0 +1,189 @@
+"""One training per store: the lock file, the guard that serialises changes to it, and liveness checks.
+
+A job's files live in a hidden folder of the store root (hidden names are never runs):
+
+    .training/guard           flock'd while the lock is read or changed
+    .training/lock.json       the running job: run_id, supervisor pid, host, started
+    .training/<run_id>/       job.json (what to run), config.json, stderr.log, cancel, state.json
+
+A lock whose job is gone (its supervisor and trainer dead, or its run finished) no
+longer counts: :func:`live_lock` returns only a lock that still holds the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from artifacts import ArtifactError, ArtifactStore, RunNotFound, Status
+from artifacts.format import HEARTBEAT_STALE_SECONDS, KEY_HOST, KEY_PID
+from artifacts.io import read_json, write_json
+
+JOBS_DIR = ".training"
+LOCK_FILE = "lock.json"
+STALE_SECONDS = HEARTBEAT_STALE_SECONDS  # six missed heartbeats (the pipeline beats every 5 s)
+HEARTBEAT_TIME = "time"  # artifacts.Run.write_heartbeat's field; the store has no typed heartbeat yet
+
+
+def jobs_root(store: ArtifactStore) -> Path:
+    """Return the store's hidden folder of training jobs (not created here)."""
+    return store.root / JOBS_DIR
+
+
+def lock_path(store: ArtifactStore) -> Path:
+    """Return the path of the store's lock file."""
+    return jobs_root(store) / LOCK_FILE
+
+
+def job_dir(store: ArtifactStore, run_id: str) -> Path:
+    """Return the job folder of ``run_id``.
+
+    Raises:
+        InvalidRunId: ``run_id`` is not acceptable to the store.
+    """
+    store._run_dir(run_id)  # validates the id the same way the store does
+    return jobs_root(store) / run_id
+
+
+@contextlib.contextmanager
+def guard(store: ArtifactStore) -> Iterator[None]:
+    """Hold the store's guard: every read-modify-write of the lock happens inside it.
+
+    flock belongs to the open file, so threads, processes and gunicorn workers all
+    exclude each other, and the kernel releases it when a holder dies.
+    """
+    root = jobs_root(store)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "guard", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def read_lock(store: ArtifactStore) -> dict[str, Any] | None:
+    """Return the lock record (``run_id``, ``pid``, ``host``, ``started``), or None when there is none."""
+    try:
+        data = read_json(lock_path(store), JOBS_DIR)
+    except ArtifactError:
+        return None
+    return data if isinstance(data, dict) and "run_id" in data else None
+
+
+def write_lock(store: ArtifactStore, run_id: str, pid: int) -> None:
+    """Record ``pid`` on this host as the holder of the store's lock for ``run_id`` (call inside the guard)."""
+    write_json(lock_path(store), {"run_id": run_id, "pid": pid, "host": socket.gethostname(), "started": time.time()})
+
+
+def release(store: ArtifactStore, run_id: str) -> None:
+    """Drop the lock if it is ``run_id``'s and remove the job folder (call inside the guard)."""
+    lock = read_lock(store)
+    if lock is not None and lock["run_id"] == run_id:
+        lock_path(store).unlink(missing_ok=True)
+    shutil.rmtree(jobs_root(store) / run_id, ignore_errors=True)
+
+
+def live_lock(store: ArtifactStore, stale_after: float = STALE_SECONDS) -> dict[str, Any] | None:
+    """Return the lock record when its job still holds the store, else None."""
+    lock = read_lock(store)
+    if lock is None or not job_alive(store, lock, stale_after):
+        return None
+    return lock
+
+
+# -- liveness --------------------------------------------------------------------
+
+
+def pid_alive(pid: Any, host: Any, since: float | None = None) -> bool | None:
+    """Return whether ``pid`` on ``host`` lives; None when it cannot be told (another host).
+
+    ``since``: a time the process is known to have existed at; a process created
+    later is a reused pid, not ours.
+    """
+    if host != socket.gethostname():
+        return None
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return since is None or process.create_time() <= since + 1.0
+    except psutil.Error:
+        return False
+
+
+def lock_alive(store: ArtifactStore, lock: dict[str, Any], stale_after: float) -> bool:
+    """Return whether the lock's holder (the supervisor) lives; for another host, whether it still beats."""
+    alive = pid_alive(lock.get("pid"), lock.get("host"), lock.get("started"))
+    if alive is None:  # supervisor on another host: trust its beat on the lock file
+        try:
+            age = time.time() - lock_path(store).stat().st_mtime
+        except OSError:
+            return False
+        return age < stale_after
+    return alive
+
+
+def job_alive(store: ArtifactStore, lock: dict[str, Any], stale_after: float) -> bool:
+    """Return whether the job named by ``lock`` still works on its run."""
+    # A run that reached its final status frees the store at once, although its trainer may
+    # spend seconds more shutting TensorFlow down; a trainer whose supervisor died still trains.
+    if run_finished(store, lock["run_id"]):
+        return False
+    return lock_alive(store, lock, stale_after) or trainer_alive(store, lock["run_id"], stale_after)
+
+
+def run_finished(store: ArtifactStore, run_id: str) -> bool:
+    """Return True when ``run_id`` exists and reached a final status."""
+    try:
+        return store.run(run_id).info().status.finished
+    except (RunNotFound, ArtifactError, ValueError):
+        return False
+
+
+def trainer_alive(store: ArtifactStore, run_id: str, stale_after: float) -> bool:
+    """Tell from a run's heartbeat (or, before the first one, its manifest) whether its trainer lives."""
+    try:
+        run = store.run(run_id)
+        manifest = run.info()
+        if manifest.status is not Status.RUNNING:
+            return False
+        beat = run.heartbeat() or {}
+    except (RunNotFound, ArtifactError, ValueError):
+        return False
+    # The heartbeat ({pid, host, time}, see artifacts.Run.write_heartbeat) names the trainer as the manifest does.
+    pid = beat.get(KEY_PID, manifest.pid)
+    host = beat.get(KEY_HOST, manifest.host)
+    when = beat.get(HEARTBEAT_TIME)
+    if not isinstance(when, (int, float)):
+        when = timestamp(manifest.updated or manifest.created) or 0.0
+    alive = pid_alive(pid, host, when)
+    if alive is False:
+        return False
+    return time.time() - when < stale_after
+
+
+def timestamp(value: Any) -> float | None:
+    """Return an ISO time as seconds since the epoch, or None when it is not one."""
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None
+
+
+def beat(store: ArtifactStore) -> None:
+    """Touch the lock file: its mtime is a supervisor's heartbeat for other hosts."""
+    with contextlib.suppress(OSError):
+        os.utime(lock_path(store))
