@@ -141,7 +141,8 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
     status = (resolved.manifest or {}).get("status")
     if not resolved.ok and resolved.run is not None and status in (STATUS_CANCELLED, STATUS_FAILED):
         planned = (resolved.manifest.get("config") or {}).get("epochs", "?")
-        partial = (f"Run '{resolved.run.run_id}' was {status} and never completed: these are the epochs it "
+        how = "failed" if status == STATUS_FAILED else "was cancelled"
+        partial = (f"Run '{resolved.run.run_id}' {how} and is not complete: these are the epochs it "
                    f"finished of the {planned} it was set to train.")
     elif not resolved.ok:
         return *empty, error_card(resolved.error), hidden, None, None

@@ -23,6 +23,8 @@ def served_copy(dash_duo, store_copy, use_store):
     second_run(store_copy, "doomed")
     running = second_run(store_copy, "still-running")
     ArtifactStore(store_copy).run(running).update_manifest(status=fmt.STATUS_RUNNING)
+    # A live trainer's heartbeat (this process): without one the run would turn stale, and show failed, after 30 s.
+    ArtifactStore(store_copy).run(running).write_heartbeat(os.getpid(), os.uname().nodename)
     use_store(store_copy)
     from dashboard.app import app
 
