@@ -8,10 +8,9 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from artifacts import ArtifactStore
-from artifacts import format as fmt
 from tests.browser.test_runs_metrics_browser import assert_no_severe, free_port, open_page, wait_until
 from tests.conftest import CHROMEDRIVER, CHROMIUM, require
-from tests.dashboard.test_pages_runs_metrics import second_run
+from tests.dashboard.test_pages_runs_metrics import mark_running, second_run
 
 pytestmark = pytest.mark.browser
 
@@ -22,9 +21,7 @@ def served_copy(dash_duo, store_copy, use_store):
     require(os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), "Chromium and chromedriver are needed")
     second_run(store_copy, "doomed")
     running = second_run(store_copy, "still-running")
-    ArtifactStore(store_copy).run(running).update_manifest(status=fmt.STATUS_RUNNING)
-    # A live trainer's heartbeat (this process): without one the run would turn stale, and show failed, after 30 s.
-    ArtifactStore(store_copy).run(running).write_heartbeat(os.getpid(), os.uname().nodename)
+    mark_running(store_copy, running)
     use_store(store_copy)
     from dashboard.app import app
 

@@ -13,7 +13,7 @@ import pytest
 from artifacts import ArtifactStore
 from artifacts import format as fmt
 from dashboard.training.jobs import JobStatus
-from tests.dashboard.test_pages_runs_metrics import call, flatten, second_run, text_of
+from tests.dashboard.test_pages_runs_metrics import call, flatten, mark_running, second_run, text_of
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +206,7 @@ def test_a_run_being_trained_cannot_be_deleted(pages, store_copy, use_store):
     runs = pages["runs"]
     store = ArtifactStore(store_copy)
     running = second_run(store_copy, "still-running")
-    store.run(running).update_manifest(status=fmt.STATUS_RUNNING)
+    mark_running(store_copy, running)
     assert "is training" in runs.delete_problem(store, running)
     assert runs.delete_problem(store, "../tiny") == "There is no such run."
     assert runs.delete_problem(store, "tiny") is None

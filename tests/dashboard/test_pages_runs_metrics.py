@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from plotly.utils import PlotlyJSONEncoder
 
 from artifacts import ArtifactStore
+from artifacts import format as fmt
 from dashboard.ui import ids
 from tests.conftest import TINY_RUN_ID
 
@@ -87,6 +90,17 @@ def second_run(store: Path, run_id: str = "tiny-b") -> str:
     path = store / run_id / "manifest.json"
     path.write_text(json.dumps(json.loads(path.read_text()) | {"run_id": run_id}))
     return run_id
+
+
+def mark_running(store: Path, run_id: str) -> None:
+    """Mark a copied run ``running``, with a live trainer's heartbeat (this test process).
+
+    The copy keeps the tiny run's old heartbeat, whose trainer has exited: without a fresh
+    one the run is stale, and rightly shown failed, as soon as that heartbeat is 30 s old.
+    """
+    run = ArtifactStore(store).run(run_id)
+    run.update_manifest(status=fmt.STATUS_RUNNING)
+    run.write_heartbeat(os.getpid(), socket.gethostname())
 
 
 # -- Runs -------------------------------------------------------------------
@@ -262,8 +276,7 @@ def test_odd_run_ids_in_the_url_give_an_on_page_message(pages, tiny_store, use_s
 @pytest.mark.parametrize("name", ["training", "metrics"])
 def test_a_missing_or_unfinished_run_gives_an_error_card(pages, store_copy, use_store, name):
     use_store(store_copy)
-    running = ArtifactStore(store_copy).run(second_run(store_copy, "still-running"))
-    running.update_manifest(status="running")
+    mark_running(store_copy, second_run(store_copy, "still-running"))
     module = pages[name]
     args = ("light", None, "all") + (("counts",) if name == "metrics" else ())
     for run_id, words in (("nope", "There is no run 'nope'"), ("still-running", "is running, not complete")):
