@@ -78,6 +78,39 @@ def test_live_analysis_matches_the_pipelines_capture(default_run):
     assert analysis.saliency.shape == (28, 28) and 0 <= analysis.saliency.min() <= analysis.saliency.max() <= 1
 
 
+def test_every_probe_digit_matches_the_final_snapshot_within_float16_rounding(default_run):
+    """The Draw page and the training capture share one probe: a stored snapshot is the live analysis in float16.
+
+    The capture's batch of probes, sent through the live model's probe, rounds to the stored
+    float16 values exactly (half a float16 step). One digit at a time, as the page sends them,
+    oneDNN sums in another order: a few float16 steps apart at most.
+    """
+    run, manifest = default_run
+    snapshot = run.snapshot(run.snapshot_epochs()[-1])
+    model = get_live_model(run, manifest)
+    images = run.probes()["images"][snapshot[fmt.SNAPSHOT_PROBE_INDEX]]
+
+    def stored_pairs(row, probabilities, saliency, activations):
+        yield probabilities, snapshot[fmt.SNAPSHOT_PROBABILITIES][row]
+        yield saliency, snapshot[fmt.SNAPSHOT_SALIENCY][row]
+        for name, values in activations:
+            yield values, snapshot[fmt.ACTIVATION_PREFIX + name][row]
+
+    def float16_steps(live, stored):
+        assert live.dtype == np.float32 and stored.dtype == np.float16 and live.shape == stored.shape
+        step = np.maximum(np.spacing(np.abs(stored)), np.spacing(np.abs(stored).max())).astype(np.float32)
+        return float((np.abs(live - stored.astype(np.float32)) / step).max())
+
+    batch = model.probe(images)
+    for row in range(len(images)):
+        activations = [(name, values[row]) for name, values in batch.activations]
+        for live, stored in stored_pairs(row, batch.probabilities[row], batch.saliency[row], activations):
+            assert float16_steps(live, stored) <= 0.5
+        analysis = model.analyse(images[row])
+        for live, stored in stored_pairs(row, analysis.probabilities, analysis.saliency, analysis.activations):
+            assert float16_steps(live, stored) <= 4
+
+
 def test_the_model_is_loaded_once_and_again_when_its_file_changes(default_run_store, tmp_path):
     import shutil
 
