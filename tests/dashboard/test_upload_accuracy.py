@@ -11,13 +11,16 @@ import io
 import os
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
+from dashboard.draw import layout as parts
 from dashboard.draw import live_model
-from dashboard.draw.live_model import ModelUnavailable, get_live_model
+from dashboard.draw.live_model import LiveModel, ModelUnavailable, get_live_model
+from dashboard.ui import ids
 from tests.dashboard.test_draw import draw_module, triggered_by
 
 LIMIT = 2 * 1024 * 1024
@@ -109,6 +112,36 @@ def test_every_probe_digit_matches_the_final_snapshot_within_float16_rounding(de
         analysis = model.analyse(images[row])
         for live, stored in stored_pairs(row, analysis.probabilities, analysis.saliency, analysis.activations):
             assert float16_steps(live, stored) <= 4
+
+
+def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store, draw_page, mnist_test_set,
+                                      monkeypatch):
+    """Every server callback the new digit triggers, run as Dash runs them, shares one analysis."""
+    import dashboard.app
+
+    use_store(default_run_store)
+    run, manifest = default_run
+    get_live_model(run, manifest)  # loaded as the page opens (warm_up), not by the stroke
+    analysed = []
+    original = LiveModel.analyse
+    monkeypatch.setattr(LiveModel, "analyse", lambda self, image: analysed.append(1) or original(self, image))
+    images, _ = mnist_test_set
+    digit, *_ = draw_page.digit_from_canvas(png_data_url(images[0]))
+    values = {f"{parts.DIGIT}.data": digit, f"{parts.LAYER}.value": 1, f"{parts.CHANNEL}.data": None,
+              f"{ids.THEME}.data": "light", f"{parts.RUN}.data": "default", f"{parts.QUERY}.data": ""}
+    outputs = []
+    for entry in dashboard.app.app.callback_map.values():
+        inputs = [f"{item['id']}.{item['property']}" for item in entry["inputs"]]
+        if f"{parts.DIGIT}.data" not in inputs or "callback" not in entry:
+            continue
+        arguments = [values[name] for name in inputs + [f"{item['id']}.{item['property']}" for item in entry["state"]]]
+        outputs.extend(triggered_by(parts.DIGIT, entry["callback"].__wrapped__)(*arguments))
+    assert len(analysed) == 1
+    figures = [output for output in outputs if isinstance(output, go.Figure)]
+    titles = " ".join(str(figure.layout.title.text) for figure in figures)
+    # The answer (input, saliency, probabilities, stacked layers) and the walk's feature maps were all drawn.
+    assert "Saliency: pixels that sway the answer" in titles and "All layers stacked" in titles
+    assert "conv_1: 32 feature maps" in titles
 
 
 def test_the_model_is_loaded_once_and_again_when_its_file_changes(default_run_store, tmp_path):
