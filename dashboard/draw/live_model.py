@@ -4,9 +4,9 @@ TensorFlow is imported on first use, never at import time, so the rest of the da
 starts without it. Each process loads a run's ``model.keras`` once and keeps it, keyed by
 the run id and the file's modification time (a retrained run is loaded again).
 
-Saliency follows ``pipeline.capture.saliency`` (the pipeline is not imported here):
-the absolute gradient of the top class's probability with respect to the raw pixels,
-scaled to [0, 1] per image. Keep the two in step.
+The analysis itself is :class:`pipeline.probe.Probe`, the pass the training capture runs
+for every snapshot, so a drawn digit and a stored snapshot are computed by the same code.
+The pipeline, like TensorFlow, is imported only when a model is loaded.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Analysis:
 
 
 class LiveModel:
-    """A loaded model with an activation model over the captured layers.
+    """A loaded model with a probe over the captured layers.
 
     Args:
         model: the run's Keras model (raw 0-255 pixels in, softmax out).
@@ -53,12 +53,11 @@ class LiveModel:
     """
 
     def __init__(self, model: Any, layer_names: list[str]):
-        import keras
+        from pipeline.probe import Probe
 
         self.model = model
         self.layer_names = list(layer_names)
-        outputs = [model.get_layer(name).output for name in self.layer_names]
-        self.activation_model = keras.Model(model.inputs[0], [*outputs, model.outputs[0]])
+        self.probe = Probe(model, self.layer_names)
 
     def analyse(self, image: np.ndarray) -> Analysis:
         """Return probabilities, every captured layer's activations and the saliency of one digit.
@@ -68,26 +67,16 @@ class LiveModel:
 
         Args:
             image: (28, 28) raw pixels 0-255 (any numeric dtype).
-        """
-        import tensorflow as tf
 
+        Raises:
+            ValueError: the image is not 28x28.
+        """
         pixels = np.asarray(image, dtype=np.float32)
         if pixels.shape != (28, 28):
             raise ValueError(f"expected a 28x28 image, not {pixels.shape}")
-        batch = tf.convert_to_tensor(pixels[None, :, :, None])
-        with tf.GradientTape() as tape:
-            tape.watch(batch)
-            outputs = self.activation_model(batch, training=False)
-            top = tf.reduce_max(outputs[-1], axis=-1)
-        gradient = tape.gradient(top, batch)
-        magnitude = np.abs(gradient.numpy()[0, :, :, 0])
-        peak = float(magnitude.max())
-        saliency = magnitude / peak if peak > 0 else magnitude
-        activations = [
-            (name, output.numpy()[0].astype(np.float32))
-            for name, output in zip(self.layer_names, outputs[:-1], strict=True)
-        ]
-        return Analysis(outputs[-1].numpy()[0].astype(np.float32), activations, saliency.astype(np.float32))
+        result = self.probe(pixels[None])
+        activations = [(name, values[0]) for name, values in result.activations]
+        return Analysis(result.probabilities[0], activations, result.saliency[0])
 
 
 _MODELS: OrderedDict[tuple[str, int], LiveModel] = OrderedDict()
@@ -131,7 +120,10 @@ def _load(run: Run, manifest: dict[str, Any]) -> LiveModel:
 
     try:
         model = keras.models.load_model(run.model_path, compile=False, safe_mode=True)
-        return LiveModel(model, layer_names)
+        live = LiveModel(model, layer_names)
+        # Tracing the probe's tf.function takes longer than a stroke's analysis: do it now, not on the first stroke.
+        live.probe(np.zeros((1, 28, 28), dtype=np.float32))
+        return live
     except Exception as error:  # Keras raises many types for a bad file; none may reach the page
         raise ModelUnavailable(
             f"The model of run '{run.run_id}' cannot be loaded ({type(error).__name__})."

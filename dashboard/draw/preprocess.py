@@ -1,6 +1,6 @@
 """Turn an uploaded or drawn image into the 28x28 digit a model trained on MNIST expects.
 
-Pure numpy and Pillow, no TensorFlow. Two steps:
+Pillow and scipy.ndimage, no TensorFlow. Two steps:
 
 - :func:`decode_data_url` and :func:`decode_image` open untrusted bytes safely: only PNG
   and JPEG, a size cap, a cap on decoded pixels checked from the header (a JPEG photo is
@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
 
 FORMATS = ["PNG", "JPEG"]
 # A digit needs no more than 2000x2000 pixels: nothing larger is ever decoded (its float copy is 16 MB).
@@ -266,25 +267,17 @@ def _widen(ink: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _max_filter(values: np.ndarray, size: int) -> np.ndarray:
-    """Return the maximum over a size x size window around each pixel (separable, edges padded)."""
-    before, after = (size - 1) // 2, size // 2
-    out = values
-    for axis in (0, 1):
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (before, after)
-        fill = False if out.dtype == bool else 0.0
-        padded = np.pad(out, pad, constant_values=fill)
-        out = np.lib.stride_tricks.sliding_window_view(padded, size, axis=axis).max(axis=-1)
-    return out
+    """Return the maximum over a size x size window around each pixel (outside the image counts as 0).
+
+    An even window reaches one pixel further after the centre than before it (``origin=-1``).
+    """
+    return ndimage.maximum_filter(values, size=size, mode="constant", cval=0, origin=0 if size % 2 else -1)
 
 
 def _centre(digit: np.ndarray) -> np.ndarray:
     """Place a digit of at most 20x20 in a 28x28 frame with its centre of mass at (14, 14)."""
     height, width = digit.shape
-    total = float(digit.sum())
-    rows, cols = np.indices(digit.shape)
-    centre_row = float((rows * digit).sum() / total)
-    centre_col = float((cols * digit).sum() / total)
+    centre_row, centre_col = ndimage.center_of_mass(digit)
     # Real MNIST test digits have their centre of mass at row and column 14 (0-based), not 13.5.
     top = int(np.clip(round(FRAME / 2 - centre_row), 0, FRAME - height))
     left = int(np.clip(round(FRAME / 2 - centre_col), 0, FRAME - width))

@@ -255,6 +255,38 @@ def analyse(run_id: str, digit: dict) -> tuple[np.ndarray, Analysis, dict]:
     return pixels, get_live_model(resolved.run, resolved.manifest).analyse(pixels), resolved.manifest
 
 
+class DigitAnalysis:
+    """The model's analysis of one digit, run on first use and at most once, shared by every output.
+
+    Args:
+        run_id: the run whose model answers.
+        digit: a :data:`DIGIT` store value.
+    """
+
+    def __init__(self, run_id: str, digit: dict):
+        self.run_id = run_id
+        self.digit = digit
+        self._result: tuple[np.ndarray, Analysis] | None = None
+        self._error: Exception | None = None
+
+    def get(self) -> tuple[np.ndarray, Analysis]:
+        """Return (pixels, analysis).
+
+        Raises:
+            ModelUnavailable: the run or its model cannot be used (message for the page).
+            ValueError: the digit data is malformed.
+        """
+        if self._result is None and self._error is None:
+            try:
+                pixels, analysis, _ = analyse(self.run_id, self.digit)
+                self._result = pixels, analysis
+            except (ModelUnavailable, ValueError) as error:
+                self._error = error
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 def describe(digit: dict) -> str:
     """Return where a digit came from, for figure titles."""
     if digit.get("source") == "test":
@@ -265,27 +297,17 @@ def describe(digit: dict) -> str:
     return "your drawing"
 
 
-@callback(
-    Output(PLACEHOLDER, "style"),
-    Output(RESULTS, "style"),
-    Output(f"{RESULTS}-walk", "style"),
-    Output(MODEL_ERROR, "children"),
-    Output(INPUT, "figure"),
-    Output(SALIENCY, "figure"),
-    Output(TOP3, "children"),
-    Output(PROBABILITIES, "figure"),
-    Output(STACKED, "figure"),
-    Input(DIGIT, "data"),
-    Input(ids.THEME, "data"),
-    State(RUN, "data"),
-)
-def show_answer(digit, theme, run_id):
-    """Show the model's input, its top three classes, the saliency map and the stacked layers."""
+def show_answer(digit, theme, run_id, analysed: DigitAnalysis | None = None) -> tuple:
+    """Return the answer's outputs: the model's input, its top three classes, the saliency map, the stacked layers.
+
+    Args:
+        analysed: the digit's shared analysis (a new one when None).
+    """
     nothing = dash.no_update
     if not isinstance(digit, dict):
         return SHOWN, HIDDEN, HIDDEN, None, nothing, nothing, nothing, nothing, nothing
     try:
-        pixels, analysis, _ = analyse(run_id, digit)
+        pixels, analysis = (analysed or DigitAnalysis(run_id, digit)).get()
     except (ModelUnavailable, ValueError) as error:
         return HIDDEN, HIDDEN, HIDDEN, error_card(str(error)), nothing, nothing, nothing, nothing, nothing
     label = digit.get("label")
@@ -377,21 +399,12 @@ def input_step(name: str, pixels: np.ndarray, theme: str | None) -> tuple:
     return picture, surface
 
 
-@callback(
-    Output(MAPS, "figure"),
-    Output(SURFACE, "figure"),
-    Output(SURFACE_COLUMN, "style"),
-    Output(LAYER_CAPTION, "children"),
-    Output(QUERY, "data"),
-    Input(DIGIT, "data"),
-    Input(LAYER, "value"),
-    Input(CHANNEL, "data"),
-    Input(ids.THEME, "data"),
-    State(RUN, "data"),
-    State(QUERY, "data"),
-)
-def show_layer(digit, layer, channel, theme, run_id, shown_query):
-    """Draw the chosen layer's activations of the digit: feature maps and one channel in 3D, or bars."""
+def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: DigitAnalysis | None = None) -> tuple:
+    """Return the walk's outputs for the chosen layer: feature maps and one channel in 3D, or bars; and the query.
+
+    Args:
+        analysed: the digit's shared analysis (a new one when None).
+    """
     nothing = dash.no_update
     resolved = resolve_run(run_id)
     try:
@@ -415,7 +428,7 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query):
         picture, surface = input_step(name, pixels, theme)
         return picture, surface, SHOWN, caption, query
     try:
-        _, analysis, _ = analyse(run_id, digit)
+        _, analysis = (analysed or DigitAnalysis(run_id, digit)).get()
     except (ModelUnavailable, ValueError):
         return nothing, nothing, nothing, nothing, query  # show_answer shows the message
     values = dict(analysis.activations)[name]
@@ -433,6 +446,42 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query):
                               theme, highlight=channel if channels > 1 else None)
     surface = activation_surface(values[:, :, channel], f"{name}, channel {channel} in 3D", theme)
     return maps, surface, SHOWN, caption, query
+
+
+@callback(
+    Output(PLACEHOLDER, "style"),
+    Output(RESULTS, "style"),
+    Output(f"{RESULTS}-walk", "style"),
+    Output(MODEL_ERROR, "children"),
+    Output(INPUT, "figure"),
+    Output(SALIENCY, "figure"),
+    Output(TOP3, "children"),
+    Output(PROBABILITIES, "figure"),
+    Output(STACKED, "figure"),
+    Output(MAPS, "figure"),
+    Output(SURFACE, "figure"),
+    Output(SURFACE_COLUMN, "style"),
+    Output(LAYER_CAPTION, "children"),
+    Output(QUERY, "data"),
+    Input(DIGIT, "data"),
+    Input(LAYER, "value"),
+    Input(CHANNEL, "data"),
+    Input(ids.THEME, "data"),
+    State(RUN, "data"),
+    State(QUERY, "data"),
+)
+def show_digit(digit, layer, channel, theme, run_id, shown_query):
+    """Show the answer and the walk's layer for a digit, from one run of the model.
+
+    A new digit or theme redraws both; a new layer or channel only the walk (the answer stays).
+    """
+    analysed = DigitAnalysis(run_id, digit) if isinstance(digit, dict) else None
+    triggers = set(ctx.triggered_prop_ids.values())
+    if triggers and triggers <= {LAYER, CHANNEL}:
+        answer = (dash.no_update,) * 9
+    else:
+        answer = show_answer(digit, theme, run_id, analysed)
+    return (*answer, *show_layer(digit, layer, channel, theme, run_id, shown_query, analysed))
 
 
 # -- client side: the canvas tools and the address bar --------------------------

@@ -11,13 +11,16 @@ import io
 import os
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
+from dashboard.draw import layout as parts
 from dashboard.draw import live_model
-from dashboard.draw.live_model import ModelUnavailable, get_live_model
+from dashboard.draw.live_model import LiveModel, ModelUnavailable, get_live_model
+from dashboard.ui import ids
 from tests.dashboard.test_draw import draw_module, triggered_by
 
 LIMIT = 2 * 1024 * 1024
@@ -76,6 +79,69 @@ def test_live_analysis_matches_the_pipelines_capture(default_run):
     names = [name for name, _ in analysis.activations]
     assert names == ["conv_1", "pool_1", "conv_2", "pool_2", "dense", "output"]
     assert analysis.saliency.shape == (28, 28) and 0 <= analysis.saliency.min() <= analysis.saliency.max() <= 1
+
+
+def test_every_probe_digit_matches_the_final_snapshot_within_float16_rounding(default_run):
+    """The Draw page and the training capture share one probe: a stored snapshot is the live analysis in float16.
+
+    The capture's batch of probes, sent through the live model's probe, rounds to the stored
+    float16 values exactly (half a float16 step). One digit at a time, as the page sends them,
+    oneDNN sums in another order: a few float16 steps apart at most.
+    """
+    run, manifest = default_run
+    snapshot = run.snapshot(run.snapshot_epochs()[-1])
+    model = get_live_model(run, manifest)
+    images = run.probes()["images"][snapshot[fmt.SNAPSHOT_PROBE_INDEX]]
+
+    def stored_pairs(row, probabilities, saliency, activations):
+        yield probabilities, snapshot[fmt.SNAPSHOT_PROBABILITIES][row]
+        yield saliency, snapshot[fmt.SNAPSHOT_SALIENCY][row]
+        for name, values in activations:
+            yield values, snapshot[fmt.ACTIVATION_PREFIX + name][row]
+
+    def float16_steps(live, stored):
+        assert live.dtype == np.float32 and stored.dtype == np.float16 and live.shape == stored.shape
+        step = np.maximum(np.spacing(np.abs(stored)), np.spacing(np.abs(stored).max())).astype(np.float32)
+        return float((np.abs(live - stored.astype(np.float32)) / step).max())
+
+    batch = model.probe(images)
+    for row in range(len(images)):
+        activations = [(name, values[row]) for name, values in batch.activations]
+        for live, stored in stored_pairs(row, batch.probabilities[row], batch.saliency[row], activations):
+            assert float16_steps(live, stored) <= 0.5
+        analysis = model.analyse(images[row])
+        for live, stored in stored_pairs(row, analysis.probabilities, analysis.saliency, analysis.activations):
+            assert float16_steps(live, stored) <= 4
+
+
+def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store, draw_page, mnist_test_set,
+                                      monkeypatch):
+    """Every server callback the new digit triggers, run as Dash runs them, shares one analysis."""
+    import dashboard.app
+
+    use_store(default_run_store)
+    run, manifest = default_run
+    get_live_model(run, manifest)  # loaded as the page opens (warm_up), not by the stroke
+    analysed = []
+    original = LiveModel.analyse
+    monkeypatch.setattr(LiveModel, "analyse", lambda self, image: analysed.append(1) or original(self, image))
+    images, _ = mnist_test_set
+    digit, *_ = draw_page.digit_from_canvas(png_data_url(images[0]))
+    values = {f"{parts.DIGIT}.data": digit, f"{parts.LAYER}.value": 1, f"{parts.CHANNEL}.data": None,
+              f"{ids.THEME}.data": "light", f"{parts.RUN}.data": "default", f"{parts.QUERY}.data": ""}
+    outputs = []
+    for entry in dashboard.app.app.callback_map.values():
+        inputs = [f"{item['id']}.{item['property']}" for item in entry["inputs"]]
+        if f"{parts.DIGIT}.data" not in inputs or "callback" not in entry:
+            continue
+        arguments = [values[name] for name in inputs + [f"{item['id']}.{item['property']}" for item in entry["state"]]]
+        outputs.extend(triggered_by(parts.DIGIT, entry["callback"].__wrapped__)(*arguments))
+    assert len(analysed) == 1
+    figures = [output for output in outputs if isinstance(output, go.Figure)]
+    titles = " ".join(str(figure.layout.title.text) for figure in figures)
+    # The answer (input, saliency, probabilities, stacked layers) and the walk's feature maps were all drawn.
+    assert "Saliency: pixels that sway the answer" in titles and "All layers stacked" in titles
+    assert "conv_1: 32 feature maps" in titles
 
 
 def test_the_model_is_loaded_once_and_again_when_its_file_changes(default_run_store, tmp_path):
