@@ -150,7 +150,7 @@ def report(result: dict, args: argparse.Namespace, count: int) -> str:
          "saliency)", result["p50_ms"], result["p95_ms"]),
         ("of which the live model (one forward and one backward pass)", result["model_p50_ms"],
          result["model_p95_ms"]),
-        ("figure builders of the two answer callbacks (6 figures) + JSON", result["figures_p50_ms"],
+        ("figure builders of the one answer callback (6 figures) + JSON", result["figures_p50_ms"],
          result["figures_p95_ms"]),
     ]
     table = "\n".join(f"| {name} | {p50:.1f} ms | {p95:.1f} ms |" for name, p50, p95 in rows)

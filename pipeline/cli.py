@@ -160,8 +160,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"run {result.run_id} {result.status}", file=sys.stderr)
         return EXIT_CANCELLED
     size_mb = result.size_bytes / 1e6
-    print(f"run {result.run_id} complete: test accuracy {result.test_accuracy:.4f} "
-          f"on {result.dataset_name} ({size_mb:.1f} MB in {store.root / result.run_id})")
+    # Say which test digits: on mnist-sample they are held out of the 5,000-digit sample, not MNIST's own test set.
+    held_out = f", {result.test_split}" if result.test_split else ""
+    print(f"run {result.run_id} complete: test accuracy {result.test_accuracy:.4f} on {result.test_digits:,} "
+          f"test digits of {result.dataset_name}{held_out} ({size_mb:.1f} MB in {store.root / result.run_id})")
     return 0
 
 

@@ -64,6 +64,8 @@ class TrainResult:
     test_loss: float | None = None
     size_bytes: int = 0
     dataset_name: str = ""
+    test_digits: int = 0
+    test_split: str = ""  # how the test digits were chosen when the source has no test split of its own
 
 
 def new_run_id() -> str:
@@ -234,6 +236,8 @@ def _train(
         metrics.test_loss,
         run.info().size_bytes,
         data.name,
+        int(len(data.x_test)),
+        str(data.notes.get("test_split", "")),
     )
 
 
