@@ -16,16 +16,18 @@ from artifacts import ArtifactError
 from artifacts.config import TrainConfig, layer_plan
 from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
 from dashboard.figures import activations as figs
-from dashboard.store_access import resolve_run
-from dashboard.ui import explanations, ids
-from dashboard.ui.components import error_card, explanation, notice, run_class_names, run_unavailable
+from dashboard.store_access import Resolved
+from dashboard.ui import explanations
+from dashboard.ui.components import error_card, explanation, notice, run_class_names
 from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
+from dashboard.ui.page import query_store, register_body, run_page, shown_run, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/activations", name="Activations", order=4, title="Activations")
 
 RUN = "activations-run"
 QUERY = "activations-query"
+THEME = "activations-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 DIGIT = "activations-digit"
 PROBE = "activations-probe"
 PICKER = "activations-picker"
@@ -55,10 +57,18 @@ class ViewError(Exception):
 
 
 def _run(run_id):
-    resolved = resolve_run(run_id)
-    if not resolved.ok:
-        raise ViewError(resolved.error)
-    return resolved.run, resolved.manifest
+    """Return the run the layout chose and its manifest (the layout resolved it: no second choice).
+
+    Raises:
+        ViewError: the run is gone or its manifest cannot be read.
+    """
+    run = shown_run(run_id)
+    if run is None:
+        raise ViewError(f"There is no run '{str(run_id)[:40]}' in the store.")
+    try:
+        return run, run.manifest()
+    except ArtifactError as error:
+        raise ViewError(f"Run '{run.run_id}' cannot be read: {error.reason}.") from error
 
 
 def spatial_layers(manifest: dict) -> list[str]:
@@ -144,12 +154,13 @@ def load_row(run, probe: int, epoch) -> tuple[dict, int, int]:
 
 
 def layout(**kwargs):
-    """Return the explorer for the run, digit, probe, layer, channel, epoch and mode in the URL."""
+    """Return the explorer for the run (the contract's choice), digit, probe, layer, channel, epoch and mode."""
+    return run_page("activations", kwargs)
+
+
+def body(resolved: Resolved, kwargs: dict):
+    """Return the explorer for a resolved run and the URL's digit, probe, layer, channel, epoch and mode."""
     state = parse_state(kwargs)
-    # An invalid id is dropped by parse_state; resolve it anyway so the user reads why nothing shows.
-    resolved = resolve_run(state.get("run", kwargs.get("run")))
-    if not resolved.ok:
-        return run_unavailable(resolved.error, bool(kwargs.get("run")))
     run, manifest = resolved.run, resolved.manifest
     try:
         layers = spatial_layers(manifest)
@@ -226,12 +237,15 @@ def layout(**kwargs):
         ], className="g-2"),
     ])
     return html.Div([
-        dcc.Store(id=RUN, data=run.run_id), dcc.Store(id=QUERY), dcc.Store(id=PROBE, data=probe),
+        dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME), dcc.Store(id=PROBE, data=probe),
         dcc.Store(id=SURFACE_KEY),
         html.H3(["Activation explorer ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
         *messages,
         dbc.Row([dbc.Col(controls, lg=3), dbc.Col(views, lg=9)]),
     ])
+
+
+register_body("activations", body)
 
 
 @callback(
@@ -269,7 +283,7 @@ def picker_positions(labels: np.ndarray, digit) -> np.ndarray:
     return np.flatnonzero(labels == digit) if digit != "all" else np.arange(len(labels))
 
 
-@callback(Output(PICKER, "figure"), Input(DIGIT, "value"), Input(PROBE, "data"), Input(ids.THEME, "data"),
+@callback(Output(PICKER, "figure"), Input(DIGIT, "value"), Input(PROBE, "data"), Input(THEME, "data"),
           State(RUN, "data"))
 def draw_picker(digit, probe, theme, run_id):
     """Draw the thumbnails of the class's probe digits with the chosen one framed."""
@@ -298,7 +312,7 @@ def draw_picker(digit, probe, theme, run_id):
     Output(PROBABILITIES, "figure"),
     Input(PROBE, "data"),
     Input(EPOCH, "value"),
-    Input(ids.THEME, "data"),
+    Input(THEME, "data"),
     State(RUN, "data"),
 )
 def draw_digit(probe, epoch, theme, run_id):
@@ -358,7 +372,7 @@ def layer_maps(run, layer: str, probe: int, epoch, average: bool, digit) -> tupl
 
 def _layer_inputs():
     return (Input(PROBE, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"), Input(EPOCH, "value"),
-            Input(MODE, "value"), Input(DIGIT, "value"), Input(ids.THEME, "data"), State(RUN, "data"))
+            Input(MODE, "value"), Input(DIGIT, "value"), Input(THEME, "data"), State(RUN, "data"))
 
 
 @callback(Output(MOSAIC, "figure"), *_layer_inputs())
@@ -389,7 +403,7 @@ def select_channel(click, layer, channel, run_id):
     try:
         _, manifest = _run(run_id)
         channels = layer_channels(manifest, layer)
-    except (ViewError, KeyError, ValueError, TypeError):
+    except (ViewError, ArtifactError, KeyError, ValueError, TypeError):
         return dash.no_update, dash.no_update
     if ctx.triggered_id == MOSAIC and click:
         clicked = click["points"][0].get("customdata")
@@ -419,7 +433,7 @@ def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, dr
 
 
 @callback(Output(STACK, "figure"), Output(DENSE, "figure"), Input(PROBE, "data"), Input(EPOCH, "value"),
-          Input(ids.THEME, "data"), State(RUN, "data"))
+          Input(THEME, "data"), State(RUN, "data"))
 def draw_stack(probe, epoch, theme, run_id):
     """Draw every layer of the digit stacked in 3D, and the first dense layer's outputs."""
     try:
@@ -453,9 +467,5 @@ def record_query(digit, probe, layer, channel, epoch, average, run_id):
                         mode=AVERAGE if average else None)
 
 
-dash.clientside_callback(
-    "function(q) { return window.cnnviz.pushQuery(q); }",
-    Output(QUERY, "data", allow_duplicate=True),
-    Input(QUERY, "data"),
-    prevent_initial_call=True,
-)
+sync_url(QUERY)
+sync_theme(THEME)

@@ -73,12 +73,16 @@ from dashboard.figures.activations import (
     stacked_layers,
 )
 from dashboard.settings import get_settings
-from dashboard.store_access import resolve_run
-from dashboard.ui import ids
-from dashboard.ui.components import error_card, onboarding, run_class_names
+from dashboard.store_access import Resolved, resolve_run
+from dashboard.ui.components import error_card, run_class_names
+from dashboard.ui.page import query_store, register_body, run_page, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/draw", name="Draw", order=6, title="Draw a digit")
+
+THEME = "draw-theme"  # this page's copy of the app's theme (dashboard.ui.page)
+WALK = f"{RESULTS}-walk"  # the step-by-step walk's card, shown once there is a digit
+
 
 def layer_steps(manifest: dict) -> list[tuple[str, str, str]]:
     """Return (name, kind, description) for the input and every captured layer, in network order.
@@ -126,12 +130,13 @@ def digit_pixels(digit: dict) -> np.ndarray:
 
 
 def layout(**kwargs):
-    """Return the page for the run, layer and channel in the URL."""
+    """Return the page for the run (the contract's choice), layer and channel in the URL."""
+    return run_page("draw", kwargs)
+
+
+def body(resolved: Resolved, kwargs: dict):
+    """Return the page for a resolved run and the URL's layer and channel."""
     state = parse_state(kwargs)
-    # An invalid id is dropped by parse_state; resolve it anyway so the user reads why, not another run.
-    resolved = resolve_run(state.get("run", kwargs.get("run")))
-    if not resolved.ok:
-        return html.Div([error_card(resolved.error), None if kwargs.get("run") else onboarding()])
     try:
         steps = layer_steps(resolved.manifest)
     except (TypeError, ValueError) as error:
@@ -149,8 +154,8 @@ def layout(**kwargs):
     return html.Div([
         dcc.Store(id=RUN, data=resolved.run.run_id),
         # The view the URL asked for: a callback pushes a new query only when it differs.
-        dcc.Store(id=QUERY, data=build_search(run=resolved.run.run_id, layer=names[layer],
-                                              channel=state.get("channel"))),
+        query_store(QUERY, build_search(run=resolved.run.run_id, layer=names[layer], channel=state.get("channel"))),
+        theme_store(THEME),
         dcc.Store(id=CANVAS_PNG),
         dcc.Store(id=BOARD_SHOWS),
         dcc.Store(id=BRUSH_APPLIED),
@@ -165,8 +170,11 @@ def layout(**kwargs):
                 html.Div(result_row(), id=RESULTS, style=HIDDEN),
             ]), lg=8),
         ]),
-        html.Div(walk_card(steps, layer), id=f"{RESULTS}-walk", style=HIDDEN),
+        html.Div(walk_card(steps, layer), id=WALK, style=HIDDEN),
     ], className="draw-page")
+
+
+register_body("draw", body)
 
 
 # -- where the digit comes from ------------------------------------------------
@@ -268,7 +276,7 @@ def describe(digit: dict) -> str:
 @callback(
     Output(PLACEHOLDER, "style"),
     Output(RESULTS, "style"),
-    Output(f"{RESULTS}-walk", "style"),
+    Output(WALK, "style"),
     Output(MODEL_ERROR, "children"),
     Output(INPUT, "figure"),
     Output(SALIENCY, "figure"),
@@ -276,7 +284,7 @@ def describe(digit: dict) -> str:
     Output(PROBABILITIES, "figure"),
     Output(STACKED, "figure"),
     Input(DIGIT, "data"),
-    Input(ids.THEME, "data"),
+    Input(THEME, "data"),
     State(RUN, "data"),
 )
 def show_answer(digit, theme, run_id):
@@ -386,7 +394,7 @@ def input_step(name: str, pixels: np.ndarray, theme: str | None) -> tuple:
     Input(DIGIT, "data"),
     Input(LAYER, "value"),
     Input(CHANNEL, "data"),
-    Input(ids.THEME, "data"),
+    Input(THEME, "data"),
     State(RUN, "data"),
     State(QUERY, "data"),
 )
@@ -465,12 +473,7 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 
-dash.clientside_callback(
-    # While Play runs (the timer is enabled) each step replaces the URL instead of
-    # adding a history entry, so Back leaves the walk instead of replaying it.
-    "function(q, stopped) { return window.cnnviz.pushQuery(q, stopped === false); }",
-    Output(QUERY, "data", allow_duplicate=True),
-    Input(QUERY, "data"),
-    State(TIMER, "disabled"),
-    prevent_initial_call=True,
-)
+# While Play runs (the timer is enabled) each step replaces the URL instead of
+# adding a history entry, so Back leaves the walk instead of replaying it.
+sync_url(QUERY, replace_unless=State(TIMER, "disabled"))
+sync_theme(THEME)

@@ -41,6 +41,7 @@ from dashboard.ui.components import (
     onboarding,
     run_class_names,
 )
+from dashboard.ui.page import query_store, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
 
 dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Metrics · CNN MNIST Visualizer")
@@ -48,7 +49,7 @@ dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Me
 METRICS_URL = "metrics-url"
 METRICS_RUN = "metrics-run"
 METRICS_QUERY = "metrics-query"
-METRICS_THEME = "metrics-theme"  # dcc.Store: this page's copy of the app's THEME (see the end)
+METRICS_THEME = "metrics-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 METRICS_CELL = "metrics-cell"  # dcc.Store: "T-P" of the chosen confusion cell, or None
 METRICS_GALLERY_IDS = "metrics-gallery-ids"  # dcc.Store: test indices of the gallery's tiles
 METRICS_NAV = "metrics-nav"
@@ -62,6 +63,7 @@ METRICS_CONFUSION = "metrics-confusion"
 METRICS_GALLERY_TITLE = "metrics-gallery-title"
 METRICS_GALLERY = "metrics-gallery"
 METRICS_DETAIL = "metrics-detail"
+METRICS_PROBABILITIES = "metrics-probabilities"  # a clicked non-probe digit's class probabilities
 
 GALLERY_LIMIT = 60
 GALLERY_COLUMNS = 10
@@ -124,8 +126,8 @@ def layout(**kwargs: Any) -> html.Div:
     return html.Div([
         dcc.Store(id=METRICS_URL, data={"run": state.get("run")}),
         dcc.Store(id=METRICS_RUN),
-        dcc.Store(id=METRICS_QUERY),
-        dcc.Store(id=METRICS_THEME),
+        query_store(METRICS_QUERY),
+        theme_store(METRICS_THEME),
         dcc.Store(id=METRICS_CELL, data=state.get("cell")),
         dcc.Store(id=METRICS_GALLERY_IDS),
         dcc.Location(id=METRICS_NAV, refresh="callback-nav"),
@@ -369,7 +371,7 @@ def open_digit(click: dict | None, shown: list[int] | None, run_id: str | None, 
         dbc.Row([
             dbc.Col(dcc.Graph(figure=thumb, config={"displayModeBar": False, "staticPlot": True}), width="auto"),
             dbc.Col(dcc.Graph(figure=probability_figure(predictions["probabilities"][index], label, theme, names),
-                              id="metrics-probabilities", config=GRAPH_CONFIG)),
+                              id=METRICS_PROBABILITIES, config=GRAPH_CONFIG)),
         ], className="g-2 align-items-center"),
     ]
 
@@ -401,19 +403,5 @@ def label_classes(run_id: str | None) -> list[dict]:
         return dash.no_update
     return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
 
-
-dash.clientside_callback(
-    "function(q){return window.cnnviz.pushQuery(q);}",
-    Output(METRICS_QUERY, "data", allow_duplicate=True),
-    Input(METRICS_QUERY, "data"),
-    prevent_initial_call=True,
-)
-
-# Page callbacks take the theme from this page's own copy: a callback whose inputs
-# mix an app-level component with this page's components fails in the browser on
-# every other page (a nonexistent Input), while this copy is simply skipped there.
-dash.clientside_callback(
-    "function(theme){return theme || 'light';}",
-    Output(METRICS_THEME, "data"),
-    Input(ids.THEME, "data"),
-)
+sync_url(METRICS_QUERY)
+sync_theme(METRICS_THEME)

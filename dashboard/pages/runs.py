@@ -17,17 +17,26 @@ from artifacts.format import STATUS_COMPLETE, STATUS_RUNNING
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
 from dashboard.settings import get_settings
-from dashboard.store_access import describe_architecture, get_store, resolve_run, run_summaries
+from dashboard.store_access import choose_run, describe_architecture, get_store, resolve_run, run_summaries
 from dashboard.training import jobs
 from dashboard.ui import ids
-from dashboard.ui.components import error_card, explanation, notice, onboarding, run_class_names
+from dashboard.ui.components import (
+    UNREADABLE,
+    error_card,
+    explanation,
+    notice,
+    onboarding,
+    run_class_names,
+    status_badge,
+)
+from dashboard.ui.page import query_store, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN MNIST Visualizer")
 
 RUNS_URL = "runs-url"  # dcc.Store: the run and compare ids the URL asked for
 RUNS_QUERY = "runs-query"  # dcc.Store: the query string pushed to the address bar
-RUNS_THEME = "runs-theme"  # dcc.Store: this page's copy of the app's THEME (see the end)
+RUNS_THEME = "runs-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 RUNS_SELECT = "runs-select"
 RUNS_COMPARE_SELECT = "runs-compare-select"
 RUNS_COMPARE = "runs-compare"
@@ -41,10 +50,10 @@ RUNS_DELETE_TEXT = "runs-delete-text"
 RUNS_DELETE_CONFIRM = "runs-delete-confirm"
 RUNS_DELETE_DISMISS = "runs-delete-dismiss"
 RUNS_DELETE_MESSAGE = "runs-delete-message"
+RUNS_COMPARE_CURVES = "runs-compare-curves"
+RUNS_COMPARE_F1 = "runs-compare-f1"
+RUNS_COMPARE_CONFUSION = "runs-compare-confusion"
 NO_COMPARE = "(none)"  # the compare select's "no second run" value: never a valid run id
-
-STATUS_COLORS = {"complete": "success", "running": "info", "failed": "danger", "cancelled": "secondary",
-                 "error": "danger"}
 
 COMPARE_TEXT = """
 Pick a second run to lay the two side by side. The **curves** overlay both runs' validation loss and
@@ -103,7 +112,7 @@ def error_row(run_id: str, reason: str, size: Any, delete_button: Any) -> html.T
         html.Td(run_id),
         html.Td(f"Run '{run_id}' cannot be read: {reason}. The other runs are not affected.", colSpan=5,
                 className="text-danger"),
-        html.Td(dbc.Badge("error", color=STATUS_COLORS["error"])),
+        html.Td(status_badge(UNREADABLE, "error")),
         html.Td(_size(size)),
         html.Td(delete_button),
     ], id={"type": RUNS_ROW, "run": run_id})
@@ -141,7 +150,7 @@ def runs_table(summaries: list[dict[str, Any]], store: ArtifactStore | None = No
             html.Td(html.Code(describe_architecture(summary))),
             html.Td(_epochs(summary, store)),
             html.Td(_accuracy(summary)),
-            html.Td(dbc.Badge(status, color=STATUS_COLORS.get(status, "secondary"))),
+            html.Td(status_badge(status)),
             html.Td(_size(summary.get("size_bytes"))),
             html.Td(None if status == STATUS_RUNNING or not deletable else _delete_button(run_id)),
         ], id={"type": RUNS_ROW, "run": run_id}))
@@ -172,8 +181,8 @@ def layout(**kwargs: Any) -> html.Div:
     ], className="mb-3 g-3")
     return html.Div([
         dcc.Store(id=RUNS_URL, data={"run": state.get("run"), "compare": state.get("compare")}),
-        dcc.Store(id=RUNS_QUERY),
-        dcc.Store(id=RUNS_THEME),
+        query_store(RUNS_QUERY),
+        theme_store(RUNS_THEME),
         heading,
         explanation("What is a run?", "A **run** is one network trained once: its settings, the numbers it "
                     "recorded after every epoch, and the finished model. Click a run's name to make it the "
@@ -274,12 +283,14 @@ def delete_run(confirm: int | None, _dismiss: int | None, run_id: Any) -> tuple:
     State(RUNS_SELECT, "options"),
 )
 def initial_run(url: dict | None, active: Any, options: list[dict] | None) -> str | None:
-    """Pick the run to show first: the URL's, else the stored active run, else the newest complete run."""
+    """Pick the run to show first by the page contract: the URL's, else the active run, else the newest complete.
+
+    A URL run that cannot be shown was already reported by the layout; the choice then goes on without it.
+    """
     complete = [option["value"] for option in options or [] if not option.get("disabled")]
-    for candidate in ((url or {}).get("run"), active):
-        if candidate in complete:
-            return candidate
-    return complete[0] if complete else None
+    url_run = (url or {}).get("run")
+    resolved = choose_run(url_run if url_run in complete else None, active if active in complete else None)
+    return resolved.run.run_id if resolved.ok else None
 
 
 @dash.callback(
@@ -331,29 +342,13 @@ def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> l
     return [
         html.H4(f"{run_id} compared with {compare_id}"),
         text,
-        dcc.Graph(figure=curves, id="runs-compare-curves", config={"displaylogo": False}),
+        dcc.Graph(figure=curves, id=RUNS_COMPARE_CURVES, config={"displaylogo": False}),
         dbc.Row([
-            dbc.Col(dcc.Graph(figure=f1, id="runs-compare-f1", config={"displaylogo": False}), lg=6),
-            dbc.Col(dcc.Graph(figure=confusion, id="runs-compare-confusion", config={"displaylogo": False}), lg=6),
+            dbc.Col(dcc.Graph(figure=f1, id=RUNS_COMPARE_F1, config={"displaylogo": False}), lg=6),
+            dbc.Col(dcc.Graph(figure=confusion, id=RUNS_COMPARE_CONFUSION, config={"displaylogo": False}), lg=6),
         ]),
     ]
 
-
-dash.clientside_callback(
-    "function(q){return window.cnnviz.pushQuery(q);}",
-    Output(RUNS_QUERY, "data", allow_duplicate=True),
-    Input(RUNS_QUERY, "data"),
-    prevent_initial_call=True,
-)
-
-# Page callbacks take the theme from this page's own copy: a callback whose inputs
-# mix an app-level component with this page's components fails in the browser on
-# every other page (a nonexistent Input), while this copy is simply skipped there.
-dash.clientside_callback(
-    "function(theme){return theme || 'light';}",
-    Output(RUNS_THEME, "data"),
-    Input(ids.THEME, "data"),
-)
 
 dash.clientside_callback(
     # The active run's row is highlighted in the table, in the browser: no round trip.
@@ -364,3 +359,6 @@ dash.clientside_callback(
     Output({"type": RUNS_ROW, "run": ALL}, "className"),
     Input(RUNS_SELECT, "value"),
 )
+
+sync_url(RUNS_QUERY)
+sync_theme(RUNS_THEME)

@@ -32,6 +32,7 @@ from dashboard.ui.components import (
     onboarding,
     run_class_names,
 )
+from dashboard.ui.page import query_store, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/training", name="Training", order=1, title="Training · CNN MNIST Visualizer")
@@ -39,7 +40,7 @@ dash.register_page(__name__, path="/training", name="Training", order=1, title="
 TRAINING_URL = "training-url"  # dcc.Store: the run the URL asked for (None: active or newest)
 TRAINING_RUN = "training-run"  # dcc.Store: the run id the page shows, once resolved
 TRAINING_QUERY = "training-query"
-TRAINING_THEME = "training-theme"  # dcc.Store: this page's copy of the app's THEME (see the end)
+TRAINING_THEME = "training-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 TRAINING_DIGIT = "training-digit"
 TRAINING_MESSAGE = "training-message"
 TRAINING_CONTENT = "training-content"
@@ -108,8 +109,8 @@ def layout(**kwargs: Any) -> html.Div:
     return html.Div([
         dcc.Store(id=TRAINING_URL, data={"run": state.get("run")}),
         dcc.Store(id=TRAINING_RUN),
-        dcc.Store(id=TRAINING_QUERY),
-        dcc.Store(id=TRAINING_THEME),
+        query_store(TRAINING_QUERY),
+        theme_store(TRAINING_THEME),
         heading,
         dcc.Loading(html.Div(id=TRAINING_MESSAGE), type="dot"),
         content,
@@ -224,19 +225,5 @@ def label_classes(run_id: str | None) -> list[dict]:
         return dash.no_update
     return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
 
-
-dash.clientside_callback(
-    "function(q){return window.cnnviz.pushQuery(q);}",
-    Output(TRAINING_QUERY, "data", allow_duplicate=True),
-    Input(TRAINING_QUERY, "data"),
-    prevent_initial_call=True,
-)
-
-# Page callbacks take the theme from this page's own copy: a callback whose inputs
-# mix an app-level component with this page's components fails in the browser on
-# every other page (a nonexistent Input), while this copy is simply skipped there.
-dash.clientside_callback(
-    "function(theme){return theme || 'light';}",
-    Output(TRAINING_THEME, "data"),
-    Input(ids.THEME, "data"),
-)
+sync_url(TRAINING_QUERY)
+sync_theme(TRAINING_THEME)

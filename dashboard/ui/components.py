@@ -13,6 +13,16 @@ from artifacts.format import DIGIT_CLASS_NAMES, class_names, is_digit_names
 
 TRAIN_COMMAND = "python -m pipeline train --dataset mnist-sample"
 
+# One colour per run or job status, on every page ("unreadable": a run whose manifest cannot be read).
+UNREADABLE = "unreadable"
+STATUS_COLORS = {"complete": "success", "running": "primary", "failed": "danger", "cancelled": "warning",
+                 "starting": "secondary", "missing": "secondary", UNREADABLE: "danger"}
+
+
+def status_badge(status: str, label: str | None = None, class_name: str | None = None) -> dbc.Badge:
+    """Return the badge of a run or job ``status`` in its one colour (grey when unknown); ``label`` shown if given."""
+    return dbc.Badge(label or status, color=STATUS_COLORS.get(status, "secondary"), className=class_name)
+
 
 def error_card(message: str, title: str = "This view cannot be shown") -> dbc.Alert:
     """Return a red alert with a title and a plain-English message."""
