@@ -53,10 +53,34 @@ SNAPSHOT_PROBE_INDEX = "probe_index"
 SNAPSHOT_SALIENCY = "saliency"
 SNAPSHOT_PROBABILITIES = "probabilities"
 
-# Progress phases the pipeline writes to progress.json ("phase"), in order.
+# Progress phases written to progress.json ("phase"), in order; "starting" is the
+# dashboard's name for a job whose trainer has not written progress yet.
+PHASE_STARTING = "starting"
 PHASE_LOADING = "loading data"
 PHASE_TRAINING = "training"
 PHASE_EVALUATING = "evaluating"
+PHASES = (PHASE_STARTING, PHASE_LOADING, PHASE_TRAINING, PHASE_EVALUATING)
+
+# Manifest keys (the typed view is artifacts.records.Manifest).
+KEY_SCHEMA_VERSION = "schema_version"
+KEY_RUN_ID = "run_id"
+KEY_STATUS = "status"
+KEY_CREATED = "created"
+KEY_UPDATED = "updated"
+KEY_FINISHED = "finished"
+KEY_CONFIG = "config"
+KEY_DATASET = "dataset"
+KEY_METRICS = "metrics"
+KEY_VERSIONS = "versions"
+KEY_ARCHITECTURE = "architecture"
+KEY_ERROR = "error"
+KEY_HOST = "host"
+KEY_PID = "pid"
+KEY_SIZE_BYTES = "size_bytes"
+KEY_COMMAND = "command"
+
+# Keys of progress.json (the typed view is artifacts.records.Progress).
+PROGRESS_KEYS = ("phase", "epoch", "epochs", "batch", "batches", "loss", "accuracy", "pid", "updated")
 
 # Manifest key: the dataset's class names, index k naming class k. Runs written
 # before it existed are MNIST digits (DIGIT_CLASS_NAMES).

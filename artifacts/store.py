@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from artifacts import format as fmt
+from artifacts.config import LayerSpec
 from artifacts.io import (
     ArtifactError,
     atomic_write,
@@ -38,6 +39,7 @@ from artifacts.io import (
     write_npy,
     write_npz,
 )
+from artifacts.records import Manifest, Progress, RunSummary, Status
 from artifacts.validate import check_manifest, failure_cause, prediction_limits, probe_limits, snapshot_limits
 
 
@@ -183,6 +185,23 @@ class ArtifactStore:
         summaries.sort(key=lambda item: str(item.get("created", "")), reverse=True)
         return summaries
 
+    def summaries(self) -> list[RunSummary]:
+        """Return one :class:`RunSummary` per run, newest first; never raises for a broken run.
+
+        A run whose manifest cannot be read (see :meth:`Run.info`) is an unreadable summary
+        (``manifest`` None, ``error`` "reason (file)"), listed after the readable ones.
+        """
+        summaries = []
+        for run_id in self.run_ids():
+            run = Run(run_id, self.root / run_id)
+            try:
+                summary = RunSummary(run_id, run.size_bytes(), manifest=run.info())
+            except ArtifactError as error:
+                summary = RunSummary(run_id, run.size_bytes(), error=f"{error.reason} ({error.filename})")
+            summaries.append(summary)
+        summaries.sort(key=lambda item: item.created, reverse=True)
+        return summaries
+
     def delete_run(self, run_id: str) -> None:
         """Remove a run and all its files.
 
@@ -227,6 +246,23 @@ class Run:
                        lambda p: check_manifest(read_json(p, self.run_id, fmt.MANIFEST_MAX_BYTES), self.run_id))
         return dict(data)
 
+    def info(self) -> Manifest:
+        """Return the manifest, typed (see :class:`artifacts.records.Manifest`).
+
+        Raises:
+            ArtifactError: as :meth:`manifest`.
+        """
+        return Manifest.from_dict(self.manifest(), self.run_id)
+
+    def layers(self) -> list[LayerSpec]:
+        """Return the network's layers: the manifest's recorded architecture, else the config's plan.
+
+        Raises:
+            ArtifactError: the manifest cannot be read, or holds neither a readable
+                architecture nor a valid config.
+        """
+        return self.info().layers()
+
     def _limits_manifest(self) -> dict[str, Any]:
         # Array limits come from the manifest; a broken one leaves the absolute caps.
         try:
@@ -255,7 +291,7 @@ class Run:
         """Return True only when the manifest says ``complete``."""
         return self.status() == fmt.STATUS_COMPLETE
 
-    def finish(self, status: str, **fields: Any) -> dict[str, Any]:
+    def finish(self, status: str | Status, **fields: Any) -> dict[str, Any]:
         """Mark the run finished. ``complete`` must be the last write of a run.
 
         Args:
@@ -264,6 +300,7 @@ class Run:
         """
         if status not in fmt.FINISHED_STATUSES:
             raise ValueError(f"status must be one of {fmt.FINISHED_STATUSES}, not {status!r}")
+        status = str(status)
         fields.setdefault("finished", utc_now())
         fields["size_bytes"] = self.size_bytes()
         # Files written without fsync (snapshots) reach the disk before the
@@ -336,9 +373,9 @@ class Run:
             raise bad(f"has an invalid epoch ({row['epoch']!r})")
         return values
 
-    def write_progress(self, progress: dict[str, Any]) -> None:
+    def write_progress(self, progress: dict[str, Any] | Progress) -> None:
         """Atomically replace the progress record (adds ``updated``, a UNIX time)."""
-        body = dict(progress)
+        body = progress.to_dict() if isinstance(progress, Progress) else dict(progress)
         body["updated"] = time.time()
         write_json(self._file(fmt.PROGRESS), body, durable=False)  # rewritten twice a second
 
@@ -348,6 +385,15 @@ class Run:
         if not path.exists():
             return None
         return read_json(path, self.run_id)
+
+    def progress_info(self) -> Progress | None:
+        """Return the last progress record, typed, or None before the first one.
+
+        Raises:
+            ArtifactError: the file cannot be read, or holds an unknown phase or a mistyped field.
+        """
+        data = self.progress()
+        return None if data is None else Progress.from_dict(data, self.run_id)
 
     def write_heartbeat(self, pid: int, host: str) -> None:
         """Record that the training process ``pid`` on ``host`` is alive now."""

@@ -1,0 +1,332 @@
+"""The typed read model of the store: what a run's manifest and progress say, as objects.
+
+Readers above the store (the pipeline's command line, the dashboard, benchmarks) use these
+instead of manifest dicts, so no key, status or phase string is spelled outside
+:mod:`artifacts`. Every object is built from already-read JSON by a ``from_dict`` that
+raises :class:`ArtifactError` for a field it cannot type; the recorded config is parsed
+into a :class:`TrainConfig` once, here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from artifacts import format as fmt
+from artifacts.config import LayerSpec, TrainConfig, layer_plan
+from artifacts.io import ArtifactError
+from artifacts.validate import check_manifest
+
+
+class Status(StrEnum):
+    """A run's status as its manifest records it."""
+
+    RUNNING = fmt.STATUS_RUNNING
+    COMPLETE = fmt.STATUS_COMPLETE
+    FAILED = fmt.STATUS_FAILED
+    CANCELLED = fmt.STATUS_CANCELLED
+
+    @property
+    def finished(self) -> bool:
+        """True for complete, failed and cancelled: the run's trainer is done with it."""
+        return self in FINISHED
+
+
+FINISHED = frozenset({Status.COMPLETE, Status.FAILED, Status.CANCELLED})
+
+
+class Phase(StrEnum):
+    """What a training job is doing, from its progress record."""
+
+    STARTING = fmt.PHASE_STARTING
+    LOADING = fmt.PHASE_LOADING
+    TRAINING = fmt.PHASE_TRAINING
+    EVALUATING = fmt.PHASE_EVALUATING
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """The data a run trained on: ``name`` ("" before the data is loaded), its source and split sizes."""
+
+    name: str = ""
+    source: str = ""
+    train_size: int | None = None
+    validation_size: int | None = None
+    test_size: int | None = None
+    split: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> DatasetInfo:
+        """Build from the manifest's ``dataset`` object; fields of another type read as missing."""
+        data = data if isinstance(data, dict) else {}
+        split = data.get("split")
+        return cls(name=_text(data.get("name")) or "", source=_text(data.get("source")) or "",
+                   train_size=_int(data.get("train_size")), validation_size=_int(data.get("validation_size")),
+                   test_size=_int(data.get("test_size")), split=dict(split) if isinstance(split, dict) else {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON the manifest records (missing sizes left out)."""
+        data: dict[str, Any] = {"name": self.name, "source": self.source}
+        for key in ("train_size", "validation_size", "test_size"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        if self.split:
+            data["split"] = dict(self.split)
+        return data
+
+
+_METRIC_FIELDS = ("test_accuracy", "test_loss", "best_val_accuracy", "epochs_completed", "train_seconds")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """A finished run's results; every field None until the run records it."""
+
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    best_val_accuracy: float | None = None
+    epochs_completed: int | None = None
+    train_seconds: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Metrics:
+        """Build from the manifest's ``metrics`` object (numbers already checked by the validator)."""
+        data = data if isinstance(data, dict) else {}
+        return cls(test_accuracy=_number(data.get("test_accuracy")), test_loss=_number(data.get("test_loss")),
+                   best_val_accuracy=_number(data.get("best_val_accuracy")),
+                   epochs_completed=_int(data.get("epochs_completed")),
+                   train_seconds=_number(data.get("train_seconds")))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON the manifest records (None fields left out)."""
+        return {key: getattr(self, key) for key in _METRIC_FIELDS if getattr(self, key) is not None}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One run's manifest, typed. Build with :meth:`from_dict` or :meth:`artifacts.Run.info`.
+
+    ``config`` is the recorded :class:`TrainConfig`; reading it raises :class:`ArtifactError`
+    when the recorded config is not valid (``config_error`` says why, ``raw_config`` keeps
+    the JSON for display), so a run with a damaged config is still listed.
+    """
+
+    run_id: str
+    status: Status
+    created: str
+    dataset: DatasetInfo
+    class_names: tuple[str, ...]
+    metrics: Metrics
+    raw_config: Mapping[str, Any]
+    parsed_config: TrainConfig | None
+    config_error: str | None = None
+    error: str | None = None
+    updated: str | None = None
+    finished: str | None = None
+    pid: int | None = None
+    host: str | None = None
+    size_bytes: int | None = None
+    command: str | None = None
+    versions: Mapping[str, Any] = field(default_factory=dict)
+    architecture: tuple[Mapping[str, Any], ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: Any, run_id: str) -> Manifest:
+        """Type a manifest read from the run folder ``run_id``.
+
+        Raises:
+            ArtifactError: what :func:`artifacts.validate.check_manifest` refuses (not an object,
+                unknown schema, missing or mistyped fields, unknown status, another run's id...).
+        """
+        data = check_manifest(data, run_id)
+        raw_config = data[fmt.KEY_CONFIG]
+        try:
+            parsed, config_error = TrainConfig.from_dict(raw_config), None
+        except (ValueError, TypeError) as error:
+            parsed, config_error = None, str(error)
+        architecture = data.get(fmt.KEY_ARCHITECTURE)
+        return cls(
+            run_id=run_id,
+            status=Status(data[fmt.KEY_STATUS]),
+            created=data[fmt.KEY_CREATED],
+            dataset=DatasetInfo.from_dict(data[fmt.KEY_DATASET]),
+            class_names=fmt.class_names(data),
+            metrics=Metrics.from_dict(data.get(fmt.KEY_METRICS)),
+            raw_config=dict(raw_config),
+            parsed_config=parsed,
+            config_error=config_error,
+            error=data.get(fmt.KEY_ERROR),
+            updated=data.get(fmt.KEY_UPDATED),
+            finished=data.get(fmt.KEY_FINISHED),
+            pid=data.get(fmt.KEY_PID),
+            host=data.get(fmt.KEY_HOST),
+            size_bytes=data.get(fmt.KEY_SIZE_BYTES),
+            command=_text(data.get(fmt.KEY_COMMAND)),
+            versions=dict(data.get(fmt.KEY_VERSIONS) or {}),
+            architecture=tuple(item for item in architecture or () if isinstance(item, dict)),
+            raw=dict(data),
+        )
+
+    @property
+    def config(self) -> TrainConfig:
+        """The run's configuration.
+
+        Raises:
+            ArtifactError: the recorded config is not a valid :class:`TrainConfig`.
+        """
+        if self.parsed_config is None:
+            raise ArtifactError(self.run_id, fmt.MANIFEST, f"holds an invalid config ({self.config_error})")
+        return self.parsed_config
+
+    @property
+    def planned_epochs(self) -> int | None:
+        """The epochs the config asks for, or None when the config is invalid."""
+        return self.parsed_config.epochs if self.parsed_config is not None else None
+
+    @property
+    def is_complete(self) -> bool:
+        """True only when the status is complete."""
+        return self.status is Status.COMPLETE
+
+    def layers(self) -> list[LayerSpec]:
+        """Return the network's layers: the recorded architecture when it is readable, else the config's plan.
+
+        Raises:
+            ArtifactError: neither the architecture nor the config can be read.
+        """
+        recorded = _layer_specs(self.architecture)
+        return recorded if recorded is not None else layer_plan(self.config)
+
+    def with_status(self, status: Status, error: str | None = None) -> Manifest:
+        """Return a copy with another status and error (a display-only change; nothing is written)."""
+        return dataclasses.replace(self, status=status, error=error)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the manifest JSON this was read from, with the status and error this object holds."""
+        data = dict(self.raw)
+        data[fmt.KEY_STATUS] = str(self.status)
+        if self.error is not None:
+            data[fmt.KEY_ERROR] = self.error
+        return data
+
+
+def _layer_specs(items: tuple[Mapping[str, Any], ...]) -> list[LayerSpec] | None:
+    if not items:
+        return None
+    specs = []
+    for item in items:
+        try:
+            shape = item["output_shape"]
+            spec = LayerSpec(name=item["name"], kind=item["kind"],
+                             output_shape=tuple(int(size) for size in shape), params=item["params"],
+                             activation=item.get("activation", ""), detail=item.get("detail", ""))
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not (isinstance(spec.name, str) and isinstance(spec.kind, str) and _int(spec.params) is not None
+                and isinstance(spec.activation, str) and isinstance(spec.detail, str)):
+            return None
+        specs.append(spec)
+    return specs
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A training job's last progress record: its ``phase`` (None when not recorded) and where it is."""
+
+    phase: Phase | None = None
+    epoch: int = 0
+    epochs: int | None = None
+    batch: int | None = None
+    batches: int | None = None
+    loss: float | None = None
+    accuracy: float | None = None
+    pid: int | None = None
+    updated: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any, run_id: str = "?") -> Progress:
+        """Type a progress record read from ``run_id``'s progress file.
+
+        Raises:
+            ArtifactError: not an object, an unknown phase, or a field of the wrong type.
+        """
+        def bad(reason: str) -> ArtifactError:
+            return ArtifactError(run_id, fmt.PROGRESS, reason)
+
+        if not isinstance(data, dict):
+            raise bad("progress is not a JSON object")
+        phase = data.get("phase")
+        if phase is not None and phase not in fmt.PHASES:
+            raise bad(f"unknown phase {str(phase)[:40]!r}")
+        values: dict[str, Any] = {"phase": None if phase is None else Phase(phase)}
+        for key, kind in (("epoch", _int), ("epochs", _int), ("batch", _int), ("batches", _int),
+                          ("loss", _number), ("accuracy", _number), ("pid", _int), ("updated", _number)):
+            value = data.get(key)
+            if value is None:
+                continue
+            typed = kind(value)
+            if typed is None:
+                raise bad(f"field {key!r} is not a number ({str(value)[:40]!r})")
+            values[key] = typed
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON :meth:`artifacts.Run.write_progress` records (None fields left out)."""
+        data = {key: getattr(self, key) for key in fmt.PROGRESS_KEYS if getattr(self, key) is not None}
+        if self.phase is not None:
+            data["phase"] = str(self.phase)
+        return data
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as a listing shows it: its manifest, or why the manifest cannot be read.
+
+    ``manifest`` is None exactly when ``error`` is set ("unreadable" is a state, not a status).
+    """
+
+    run_id: str
+    size_bytes: int
+    manifest: Manifest | None = None
+    error: str | None = None
+
+    @property
+    def readable(self) -> bool:
+        """True when the manifest was read."""
+        return self.manifest is not None
+
+    @property
+    def status(self) -> Status | None:
+        """The manifest's status; None for an unreadable run."""
+        return self.manifest.status if self.manifest is not None else None
+
+    @property
+    def created(self) -> str:
+        """The creation time ("" for an unreadable run, which therefore sorts last)."""
+        return self.manifest.created if self.manifest is not None else ""
+
+    @property
+    def is_complete(self) -> bool:
+        """True when the run is readable and complete."""
+        return self.manifest is not None and self.manifest.is_complete
+
+    @property
+    def problem(self) -> str | None:
+        """The run's error: the unreadable manifest's reason, else the manifest's own error, else None."""
+        return self.error if self.manifest is None else self.manifest.error
