@@ -12,15 +12,23 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, Patch, State, callback, ctx, dcc, html
 
-from artifacts import ArtifactError
-from artifacts.config import TrainConfig, layer_plan
+from artifacts import ArtifactError, Manifest
 from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
 from dashboard.figures import activations as figs
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
-from dashboard.ui.components import error_card, explanation, notice, run_class_names
+from dashboard.ui.components import error_card, explanation, notice
 from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
-from dashboard.ui.page import query_store, register_body, run_page, shown_run, sync_theme, sync_url, theme_store
+from dashboard.ui.page import (
+    manifest_of,
+    query_store,
+    register_body,
+    run_page,
+    shown_run,
+    sync_theme,
+    sync_url,
+    theme_store,
+)
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/activations", name="Activations", order=4, title="Activations")
@@ -66,31 +74,33 @@ def _run(run_id):
     if run is None:
         raise ViewError(f"There is no run '{str(run_id)[:40]}' in the store.")
     try:
-        return run, run.manifest()
+        return run, run.info()
     except ArtifactError as error:
         raise ViewError(f"Run '{run.run_id}' cannot be read: {error.reason}.") from error
 
 
-def spatial_layers(manifest: dict) -> list[str]:
-    """Return the conv and pooling layers (those with feature maps), in network order."""
-    config = TrainConfig.from_dict(manifest["config"])
-    return [spec.name for spec in layer_plan(config) if spec.kind in ("Conv2D", "MaxPooling2D")]
+def spatial_layers(manifest: Manifest) -> list[str]:
+    """Return the conv and pooling layers (those with feature maps), in network order.
+
+    Raises:
+        ArtifactError: the run's layers cannot be read.
+    """
+    return [spec.name for spec in manifest.layers() if spec.kind in ("Conv2D", "MaxPooling2D")]
 
 
-def flat_layers(manifest: dict) -> list[str]:
+def flat_layers(manifest: Manifest) -> list[str]:
     """Return the captured dense layers, in network order (the output layer last)."""
-    config = TrainConfig.from_dict(manifest["config"])
-    return [spec.name for spec in layer_plan(config) if spec.kind == "Dense"]
+    return [spec.name for spec in manifest.layers() if spec.kind == "Dense"]
 
 
-def layer_channels(manifest: dict, layer: str) -> int:
+def layer_channels(manifest: Manifest, layer: str) -> int:
     """Return how many channels ``layer``'s feature maps have.
 
     Raises:
-        ValueError: the layer is not in the run's network (or its config is invalid).
+        ValueError: the layer is not in the run's network.
+        ArtifactError: the run's layers cannot be read.
     """
-    config = TrainConfig.from_dict(manifest["config"])
-    for spec in layer_plan(config):
+    for spec in manifest.layers():
         if spec.name == layer:
             return int(spec.output_shape[-1])
     raise ValueError(f"run has no layer {layer!r}")
@@ -161,8 +171,9 @@ def layout(**kwargs):
 def body(resolved: Resolved, kwargs: dict):
     """Return the explorer for a resolved run and the URL's digit, probe, layer, channel, epoch and mode."""
     state = parse_state(kwargs)
-    run, manifest = resolved.run, resolved.manifest
+    run = resolved.run
     try:
+        manifest = manifest_of(resolved)
         layers = spatial_layers(manifest)
         epochs = run.snapshot_epochs()
         labels = run.probes()["labels"]
@@ -185,7 +196,7 @@ def body(resolved: Resolved, kwargs: dict):
     channels = layer_channels(manifest, layer)
     channel, channel_message = choose_channel(kwargs.get("channel"), channels)
     messages += [notice(text, "warning") for text in (epoch_message, channel_message) if text]
-    names = run_class_names(resolved.run)
+    names = manifest.class_names
     digit_options = [{"label": "All", "value": "all"}] + [{"label": names[k], "value": k} for k in range(10)]
     controls = dbc.Card(dbc.CardBody([
         dbc.Label("Digit class"),
@@ -318,14 +329,14 @@ def draw_picker(digit, probe, theme, run_id):
 def draw_digit(probe, epoch, theme, run_id):
     """Draw the chosen digit, its saliency and its class probabilities at the chosen epoch."""
     try:
-        run, _ = _run(run_id)
+        run, manifest = _run(run_id)
         if probe is None:
             raise ViewError("Choose a probe digit.")
         probes = run.probes()
         snapshot, row, shown = load_row(run, int(probe), epoch)
         wanted = nearest_epoch(run.snapshot_epochs(), epoch)
         image, label = probes["images"][probe], int(probes["labels"][probe])
-        names = run_class_names(run)
+        names = manifest.class_names
         probabilities = snapshot[SNAPSHOT_PROBABILITIES][row]
         figures = (figs.input_digit(image, f"Probe {probe} (label {names[label]})", theme),
                    figs.saliency_overlay(image, snapshot[SNAPSHOT_SALIENCY][row], theme),
@@ -442,7 +453,7 @@ def draw_stack(probe, epoch, theme, run_id):
         stack = [("pixels", run.probes()["images"][int(probe)])]
         names = [name for name in spatial_layers(manifest) + flat_layers(manifest)
                  if ACTIVATION_PREFIX + name in snapshot]
-        order = [spec.name for spec in layer_plan(TrainConfig.from_dict(manifest["config"]))]
+        order = [spec.name for spec in manifest.layers()]
         stack += [(name, snapshot[ACTIVATION_PREFIX + name][row]) for name in sorted(names, key=order.index)]
         dense = [name for name in flat_layers(manifest) if name != "output" and ACTIVATION_PREFIX + name in snapshot]
         stack_figure = figs.stacked_layers(stack, theme)

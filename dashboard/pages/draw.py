@@ -16,8 +16,8 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, State, callback, ctx, dcc, html
 
-from artifacts import ArtifactError
-from artifacts.config import TrainConfig, captured_layers, layer_plan
+from artifacts import ArtifactError, Manifest
+from artifacts.config import captured_layers
 from dashboard.draw.layout import (
     BOARD_SHOWS,
     BRUSH,
@@ -75,7 +75,7 @@ from dashboard.figures.activations import (
 from dashboard.settings import get_settings
 from dashboard.store_access import Resolved, resolve_run
 from dashboard.ui.components import error_card, run_class_names
-from dashboard.ui.page import query_store, register_body, run_page, sync_theme, sync_url, theme_store
+from dashboard.ui.page import manifest_of, query_store, register_body, run_page, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/draw", name="Draw", order=6, title="Draw a digit")
@@ -84,16 +84,15 @@ THEME = "draw-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 WALK = f"{RESULTS}-walk"  # the step-by-step walk's card, shown once there is a digit
 
 
-def layer_steps(manifest: dict) -> list[tuple[str, str, str]]:
+def layer_steps(manifest: Manifest) -> list[tuple[str, str, str]]:
     """Return (name, kind, description) for the input and every captured layer, in network order.
 
     Raises:
-        ValueError: the manifest's config is not valid.
+        ArtifactError: the manifest's config is not valid.
     """
-    config = TrainConfig.from_dict(manifest.get("config") or {})
-    captured = set(captured_layers(config))
+    captured = set(captured_layers(manifest.config))
     steps = []
-    for spec in layer_plan(config):
+    for spec in manifest.layers():
         if spec.name == INPUT_LAYER or spec.name in captured:
             shape = "x".join(str(size) for size in spec.output_shape)
             parts = [spec.kind, spec.detail, spec.activation, f"output {shape}"]
@@ -138,8 +137,8 @@ def body(resolved: Resolved, kwargs: dict):
     """Return the page for a resolved run and the URL's layer and channel."""
     state = parse_state(kwargs)
     try:
-        steps = layer_steps(resolved.manifest)
-    except (TypeError, ValueError) as error:
+        steps = layer_steps(manifest_of(resolved))
+    except (ArtifactError, TypeError, ValueError) as error:
         return error_card(f"Run '{resolved.run.run_id}' has a configuration this page cannot read ({error}).")
     names = [name for name, _, _ in steps]
     layer = names.index(state["layer"]) if state.get("layer") in names else 0
@@ -403,9 +402,9 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query):
     nothing = dash.no_update
     resolved = resolve_run(run_id)
     try:
-        steps = layer_steps(resolved.manifest or {})
+        steps = layer_steps(manifest_of(resolved)) if resolved.ok else []
         name, kind, description = steps[min(max(int(layer or 0), 0), len(steps) - 1)]
-    except (TypeError, ValueError, IndexError):
+    except (ArtifactError, TypeError, ValueError, IndexError):
         return nothing, nothing, nothing, nothing, nothing
     query = build_search(run=run_id, layer=name, channel=channel)
     if ctx.triggered_id not in (LAYER, CHANNEL) or query == shown_query:

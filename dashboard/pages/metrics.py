@@ -14,8 +14,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, Patch, State, dcc, html
 
-from artifacts import ArtifactError
-from artifacts.format import STATUS_CANCELLED, STATUS_FAILED
+from artifacts import ArtifactError, Status
 from dashboard.figures.digits import clicked_tile, digit_mosaic
 from dashboard.figures.metrics import (
     METRICS,
@@ -41,7 +40,7 @@ from dashboard.ui.components import (
     onboarding,
     run_class_names,
 )
-from dashboard.ui.page import query_store, sync_theme, sync_url, theme_store
+from dashboard.ui.page import manifest_of, query_store, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
 
 dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Metrics · CNN MNIST Visualizer")
@@ -191,14 +190,17 @@ def unfinished_message(resolved) -> dbc.Alert | None:
     Metrics come from the test-set evaluation after the last epoch, which such a run never reached;
     the epochs it did finish are on the Training page.
     """
-    status = (resolved.manifest or {}).get("status")
-    if resolved.run is None or status not in (STATUS_CANCELLED, STATUS_FAILED):
+    if resolved.run is None or resolved.manifest is None:
+        return None
+    manifest = manifest_of(resolved)
+    status = manifest.status
+    if status not in (Status.CANCELLED, Status.FAILED):
         return None
     try:
         done = len(resolved.run.history())
     except ArtifactError:
         done = 0
-    planned = (resolved.manifest.get("config") or {}).get("epochs", "?")
+    planned = manifest.planned_epochs or "?"
     run_id = resolved.run.run_id
     return dbc.Alert([
         html.H5(f"Run '{run_id}' was {status}", className="alert-heading"),

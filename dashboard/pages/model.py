@@ -11,14 +11,23 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html
 
 from artifacts import ArtifactError
-from artifacts.config import TrainConfig, conv_layers, layer_plan
+from artifacts.config import LayerSpec, conv_layers
 from artifacts.format import KERNEL_PREFIX
 from dashboard.figures.architecture import architecture_blocks, kernel_grid
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
 from dashboard.ui.components import error_card, explanation, notice
 from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
-from dashboard.ui.page import query_store, register_body, run_page, shown_run, sync_theme, sync_url, theme_store
+from dashboard.ui.page import (
+    manifest_of,
+    query_store,
+    register_body,
+    run_page,
+    shown_run,
+    sync_theme,
+    sync_url,
+    theme_store,
+)
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/model", name="Architecture", order=3, title="Architecture")
@@ -36,22 +45,22 @@ MEAN = "mean"  # the input-channel dropdown's value for "mean over input channel
 GRAPH_CONFIG = {"displaylogo": False}
 
 
-def layer_table(architecture: list[dict]) -> dbc.Table:
-    """Return the manifest's layer table as a Bootstrap table."""
+def layer_table(layers: list[LayerSpec]) -> dbc.Table:
+    """Return the run's layers as a Bootstrap table."""
     header = html.Thead(html.Tr([html.Th(text) for text in
                                  ("Layer", "Type", "Output shape", "Parameters", "Activation", "Detail")]))
     rows = [
         html.Tr([
-            html.Td(html.Code(layer.get("name", ""))),
-            html.Td(layer.get("kind", "")),
-            html.Td(" x ".join(str(size) for size in layer.get("output_shape", []))),
-            html.Td(f"{int(layer.get('params', 0)):,}", className="text-end"),
-            html.Td(layer.get("activation") or "–"),
-            html.Td(layer.get("detail") or ""),
+            html.Td(html.Code(layer.name)),
+            html.Td(layer.kind),
+            html.Td(" x ".join(str(size) for size in layer.output_shape)),
+            html.Td(f"{int(layer.params):,}", className="text-end"),
+            html.Td(layer.activation or "–"),
+            html.Td(layer.detail or ""),
         ])
-        for layer in architecture
+        for layer in layers
     ]
-    total = sum(int(layer.get("params", 0)) for layer in architecture)
+    total = sum(int(layer.params) for layer in layers)
     footer = html.Tfoot(html.Tr([html.Th("Total", colSpan=3), html.Th(f"{total:,}", className="text-end"),
                                  html.Th(""), html.Th("")]))
     return dbc.Table([header, html.Tbody(rows), footer], bordered=False, hover=True, size="sm",
@@ -75,12 +84,12 @@ def layout(**kwargs):
 def body(resolved: Resolved, kwargs: dict):
     """Return the page for a resolved run and the URL's layer, channel and epoch."""
     state = parse_state(kwargs)
-    run, manifest = resolved.run, resolved.manifest
+    run = resolved.run
     try:
-        config = TrainConfig.from_dict(manifest["config"])
-        layers = conv_layers(config)
+        manifest = manifest_of(resolved)
+        layers = conv_layers(manifest.config)
         epochs = run.snapshot_epochs()
-        architecture = manifest.get("architecture") or [spec.to_dict() for spec in layer_plan(config)]
+        architecture = manifest.layers()
     except (ArtifactError, ValueError, TypeError, KeyError) as error:
         return error_card(f"Run '{run.run_id}' has an unreadable configuration or layer table ({error}).")
     head = html.Div([
@@ -131,12 +140,12 @@ def draw_blocks(theme, run_id):
     """Draw the 3D block picture of the run's layers."""
     run = shown_run(run_id)
     try:
-        architecture = run.manifest().get("architecture") if run is not None else None
+        architecture = run.info().architecture if run is not None else None
     except ArtifactError:
         architecture = None
     if not architecture:
         return dash.no_update
-    return architecture_blocks(architecture, theme)
+    return architecture_blocks(list(architecture), theme)
 
 
 @callback(

@@ -6,22 +6,21 @@ URL: ``/?run=A&compare=B``. The run chosen here becomes the app's active run
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, dcc, html
 
-from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound
-from artifacts.format import STATUS_COMPLETE, STATUS_RUNNING
+from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound, RunSummary, Status
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
 from dashboard.settings import get_settings
-from dashboard.store_access import choose_run, describe_architecture, get_store, resolve_run, run_summaries
+from dashboard.store_access import STOPPED, choose_run, describe_architecture, get_store, resolve_run
 from dashboard.training import jobs
 from dashboard.ui import ids
 from dashboard.ui.components import (
-    UNREADABLE,
     error_card,
     explanation,
     notice,
@@ -74,8 +73,27 @@ def _bad_param_notes(kwargs: dict[str, Any], state: dict[str, Any]) -> list:
     return notes
 
 
-def _created(summary: dict[str, Any]) -> str:
-    return str(summary.get("created", "")).replace("T", " ").replace("+00:00", " UTC")
+def run_summaries(store: ArtifactStore | None = None) -> list[RunSummary]:
+    """Return every run's summary, newest first; a running run whose trainer is gone shows as failed.
+
+    Display only (see :func:`dashboard.store_access.run_summaries`): nothing is written.
+    """
+    store = store or get_store()
+    summaries = store.summaries()
+    return [dataclasses.replace(summary, manifest=summary.manifest.with_status(Status.FAILED, STOPPED))
+            if summary.status is Status.RUNNING and _stale(store, summary.run_id) else summary
+            for summary in summaries]
+
+
+def _stale(store: ArtifactStore, run_id: str) -> bool:
+    try:
+        return store.run(run_id).is_stale()
+    except (InvalidRunId, RunNotFound):
+        return False  # deleted while listing
+
+
+def _created(summary: RunSummary) -> str:
+    return summary.created.replace("T", " ").replace("+00:00", " UTC")
 
 
 def _size(size: Any) -> str:
@@ -84,14 +102,15 @@ def _size(size: Any) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
-def _epochs(summary: dict[str, Any], store: ArtifactStore | None = None) -> str:
+def _epochs(summary: RunSummary, store: ArtifactStore | None = None) -> str:
     """Return the epochs a run trained: "5" when it did all it was set to, "2 of 5" otherwise."""
-    done = (summary.get("metrics") or {}).get("epochs_completed")
-    planned = (summary.get("config") or {}).get("epochs", "?")
-    if done is None and summary.get("status") != STATUS_COMPLETE and store is not None:
+    manifest = summary.manifest
+    done = manifest.metrics.epochs_completed
+    planned = manifest.planned_epochs if manifest.planned_epochs is not None else "?"
+    if done is None and not summary.is_complete and store is not None:
         # A run stopped by a kill (or written before epochs_completed existed): its history tells.
         try:
-            done = len(store.run(summary["run_id"]).history())
+            done = len(store.run(summary.run_id).history())
         except (ArtifactError, InvalidRunId, RunNotFound, OSError, ValueError):
             done = None
     if done is None:
@@ -99,9 +118,9 @@ def _epochs(summary: dict[str, Any], store: ArtifactStore | None = None) -> str:
     return str(done) if done == planned else f"{done} of {planned}"
 
 
-def _accuracy(summary: dict[str, Any]) -> str:
-    value = (summary.get("metrics") or {}).get("test_accuracy")
-    if summary.get("status") != STATUS_COMPLETE or not isinstance(value, (int, float)):
+def _accuracy(summary: RunSummary) -> str:
+    value = summary.manifest.metrics.test_accuracy
+    if not summary.is_complete or value is None:
         return "–"
     return f"{value:.1%}"
 
@@ -112,7 +131,7 @@ def error_row(run_id: str, reason: str, size: Any, delete_button: Any) -> html.T
         html.Td(run_id),
         html.Td(f"Run '{run_id}' cannot be read: {reason}. The other runs are not affected.", colSpan=5,
                 className="text-danger"),
-        html.Td(status_badge(UNREADABLE, "error")),
+        html.Td(status_badge(None, "error")),
         html.Td(_size(size)),
         html.Td(delete_button),
     ], id={"type": RUNS_ROW, "run": run_id})
@@ -123,10 +142,10 @@ def _delete_button(run_id: str) -> dbc.Button:
                       size="sm", className="text-danger p-0", title=f"Delete run {run_id}")
 
 
-def runs_table(summaries: list[dict[str, Any]], store: ArtifactStore | None = None) -> dbc.Table:
+def runs_table(summaries: list[RunSummary], store: ArtifactStore | None = None) -> dbc.Table:
     """Return the table of runs; each complete run's id links to ``/?run=ID`` (which makes it active).
 
-    A run whose manifest cannot be read (status ``error``) gets an error row of its own.
+    A run whose manifest cannot be read (an unreadable summary) gets an error row of its own.
 
     Every run but a running one has a delete button (which asks first), unless the server
     keeps browsers from changing the store (CNNVIZ_ALLOW_TRAINING=0).
@@ -137,22 +156,21 @@ def runs_table(summaries: list[dict[str, Any]], store: ArtifactStore | None = No
                                   "status", "size", "")]))
     rows = []
     for summary in summaries:
-        run_id, status = summary["run_id"], summary.get("status", "?")
-        if status == "error":
-            rows.append(error_row(run_id, summary.get("error", "unknown error"), summary.get("size_bytes"),
+        run_id, manifest = summary.run_id, summary.manifest
+        if manifest is None:
+            rows.append(error_row(run_id, summary.error or "unknown error", summary.size_bytes,
                                   _delete_button(run_id) if deletable else None))
             continue
         rows.append(html.Tr([
-            html.Td(dcc.Link(run_id, href="/" + build_search(run=run_id)) if status == STATUS_COMPLETE
-                    else run_id),
+            html.Td(dcc.Link(run_id, href="/" + build_search(run=run_id)) if summary.is_complete else run_id),
             html.Td(_created(summary)),
-            html.Td(str((summary.get("dataset") or {}).get("name", "?"))),
-            html.Td(html.Code(describe_architecture(summary))),
+            html.Td(manifest.dataset.name or "?"),
+            html.Td(html.Code(describe_architecture(manifest.to_dict()))),
             html.Td(_epochs(summary, store)),
             html.Td(_accuracy(summary)),
-            html.Td(status_badge(status)),
-            html.Td(_size(summary.get("size_bytes"))),
-            html.Td(None if status == STATUS_RUNNING or not deletable else _delete_button(run_id)),
+            html.Td(status_badge(manifest.status)),
+            html.Td(_size(summary.size_bytes)),
+            html.Td(None if manifest.status is Status.RUNNING or not deletable else _delete_button(run_id)),
         ], id={"type": RUNS_ROW, "run": run_id}))
     return dbc.Table([header, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="runs-table")
 
@@ -204,11 +222,10 @@ def layout(**kwargs: Any) -> html.Div:
     ], className="runs-page")
 
 
-def table_and_options(summaries: list[dict[str, Any]]) -> tuple[list, list[dict]]:
+def table_and_options(summaries: list[RunSummary]) -> tuple[list, list[dict]]:
     """Return the table (an error row per unreadable run) and the run selects' options."""
-    readable = [s for s in summaries if s.get("status") != "error"]
-    options = [{"label": s["run_id"] if s["status"] == STATUS_COMPLETE else f"{s['run_id']} ({s['status']})",
-                "value": s["run_id"], "disabled": s["status"] != STATUS_COMPLETE} for s in readable]
+    options = [{"label": s.run_id if s.is_complete else f"{s.run_id} ({s.status})",
+                "value": s.run_id, "disabled": not s.is_complete} for s in summaries if s.readable]
     return [runs_table(summaries, get_store())], options
 
 
@@ -227,7 +244,7 @@ def delete_problem(store: ArtifactStore, run_id: Any) -> str | None:
         current = (jobs.current(store) or {}).get("run_id")
     except OSError:
         pass
-    if status == STATUS_RUNNING or current == run_id:
+    if status == Status.RUNNING or current == run_id:
         return f"Run '{run_id}' is training: cancel it on the Train page first."
     return None
 

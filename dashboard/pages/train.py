@@ -19,7 +19,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, dcc, html
 
-from artifacts import ArtifactStore, InvalidRunId, RunExistsError
+from artifacts import ArtifactStore, InvalidRunId, RunExistsError, Status
 from artifacts.config import (
     ACTIVATIONS,
     FORM_LIMITS,
@@ -406,7 +406,7 @@ def follow(_ticks, theme, started, final):
         job = jobs.JobStatus(run_id, "missing")
     figure: go.Figure | Any = curves_figure(job.history, theme) if len(job.history) else dash.no_update
     style = {} if len(job.history) else {"display": "none"}
-    if job.status == "complete":
+    if job.status == Status.COMPLETE:
         # set_props, not an Output: see the Runs page; the shell's store must not tie
         # this page's inputs to every other page.
         dash.set_props(ids.ACTIVE_RUN, {"data": job.run_id})

@@ -11,8 +11,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, Patch, State, dcc, html
 
-from artifacts import ArtifactError
-from artifacts.format import STATUS_CANCELLED, STATUS_FAILED
+from artifacts import ArtifactError, Status
 from dashboard.figures.training import (
     class_accuracy_figure,
     class_line_style,
@@ -32,7 +31,7 @@ from dashboard.ui.components import (
     onboarding,
     run_class_names,
 )
-from dashboard.ui.page import query_store, sync_theme, sync_url, theme_store
+from dashboard.ui.page import manifest_of, query_store, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/training", name="Training", order=1, title="Training · CNN MNIST Visualizer")
@@ -139,9 +138,10 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
     empty = (dash.no_update,) * 3
     resolved = choose_run((url or {}).get("run"), active)
     partial = None
-    status = (resolved.manifest or {}).get("status")
-    if not resolved.ok and resolved.run is not None and status in (STATUS_CANCELLED, STATUS_FAILED):
-        planned = (resolved.manifest.get("config") or {}).get("epochs", "?")
+    manifest = manifest_of(resolved) if resolved.run is not None and resolved.manifest is not None else None
+    status = manifest.status if manifest is not None else None
+    if not resolved.ok and manifest is not None and status in (Status.CANCELLED, Status.FAILED):
+        planned = manifest.planned_epochs or "?"
         partial = (f"Run '{resolved.run.run_id}' was {status} and never completed: these are the epochs it "
                    f"finished of the {planned} it was set to train.")
     elif not resolved.ok:
@@ -161,7 +161,7 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
         html.B(f"{last['val_accuracy']:.1%}"), f" (training {last['accuracy']:.1%}).",
     ], className="text-body-secondary")
     message = [notice(partial, color="warning"), summary] if partial else summary
-    explained = validation_note(history, resolved.manifest.get("config"))
+    explained = validation_note(history, dict(manifest.raw_config))
     note = html.P([html.I(className="bi bi-info-circle me-1"), explained],
                   className="small text-body-secondary training-validation-note") if explained else None
     names = run_class_names(resolved.run)

@@ -20,7 +20,7 @@ from typing import Any
 import dash
 from dash import MATCH, Input, Output, State, dcc, html
 
-from artifacts import InvalidRunId, Run, RunNotFound
+from artifacts import InvalidRunId, Manifest, Run, RunNotFound
 from dashboard.store_access import Resolved, choose_run, get_store, latest_complete_run_id
 from dashboard.ui import ids
 from dashboard.ui.components import run_unavailable
@@ -80,6 +80,15 @@ def shown_run(run_id: Any) -> Run | None:
         return get_store().run(run_id)
     except (InvalidRunId, RunNotFound, TypeError):
         return None
+
+
+def manifest_of(resolved: Resolved) -> Manifest:
+    """Return a resolved run's manifest, typed (its status as the lookup shows it: a stale run is failed).
+
+    Raises:
+        artifacts.ArtifactError: the manifest does not hold what a run's must.
+    """
+    return Manifest.from_dict(resolved.manifest, resolved.run.run_id)
 
 
 def query_store(component_id: str, search: str | None = None) -> dcc.Store:
