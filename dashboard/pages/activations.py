@@ -12,9 +12,21 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, Patch, State, callback, ctx, dcc, html
 
-from artifacts import ArtifactError, Manifest
-from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
+from artifacts import ArtifactError
+from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_SALIENCY
 from dashboard.figures import activations as figs
+from dashboard.pages.logic.activations import (
+    ViewError,
+    choose_channel,
+    default_probe,
+    flat_layers,
+    history_positions,
+    layer_channels,
+    layer_maps,
+    load_row,
+    picker_positions,
+    spatial_layers,
+)
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
 from dashboard.ui.components import error_card, explanation, notice
@@ -60,10 +72,6 @@ GRAPH_CONFIG = {"displaylogo": False}
 SMALL_CONFIG = {"displayModeBar": False}
 
 
-class ViewError(Exception):
-    """A view that cannot be drawn; the message is for the user."""
-
-
 def _run(run_id):
     """Return the run the layout chose and its manifest (the layout resolved it: no second choice).
 
@@ -77,90 +85,6 @@ def _run(run_id):
         return run, run.info()
     except ArtifactError as error:
         raise ViewError(f"Run '{run.run_id}' cannot be read: {error.reason}.") from error
-
-
-def spatial_layers(manifest: Manifest) -> list[str]:
-    """Return the conv and pooling layers (those with feature maps), in network order.
-
-    Raises:
-        ArtifactError: the run's layers cannot be read.
-    """
-    return [spec.name for spec in manifest.layers() if spec.kind in ("Conv2D", "MaxPooling2D")]
-
-
-def flat_layers(manifest: Manifest) -> list[str]:
-    """Return the captured dense layers, in network order (the output layer last)."""
-    return [spec.name for spec in manifest.layers() if spec.kind == "Dense"]
-
-
-def layer_channels(manifest: Manifest, layer: str) -> int:
-    """Return how many channels ``layer``'s feature maps have.
-
-    Raises:
-        ValueError: the layer is not in the run's network.
-        ArtifactError: the run's layers cannot be read.
-    """
-    for spec in manifest.layers():
-        if spec.name == layer:
-            return int(spec.output_shape[-1])
-    raise ValueError(f"run has no layer {layer!r}")
-
-
-def choose_channel(raw: object, channels: int) -> tuple[int, str | None]:
-    """Return the channel to show for a URL's ``channel`` value, and a message when it cannot be shown.
-
-    Args:
-        raw: the URL's value (None when absent: channel 0, no message).
-        channels: the layer's channel count.
-    """
-    if raw is None or raw == "":
-        return 0, None
-    try:
-        channel = int(str(raw).strip())
-    except ValueError:
-        channel = -1
-    if not 0 <= channel < channels:
-        return 0, f"channel={str(raw)[:20]} in the address is not a channel of this layer (0 to {channels - 1}): " \
-                  "showing channel 0."
-    return channel, None
-
-
-def history_positions(run) -> set[int]:
-    """Return the probe positions stored in every epoch's snapshot (the per-epoch subset)."""
-    epochs = run.snapshot_epochs()
-    if len(epochs) < 2:
-        return set(range(len(run.probes()["labels"])))
-    return {int(index) for index in run.snapshot(epochs[0])[SNAPSHOT_PROBE_INDEX]}
-
-
-def default_probe(labels: np.ndarray, digit, with_history: set[int], near: int | None = None) -> int | None:
-    """Return the probe to show for a class: the one nearest ``near`` with history, else any of the class."""
-    candidates = [int(p) for p in range(len(labels)) if digit in (None, "all") or int(labels[p]) == digit]
-    if not candidates:
-        return None
-    preferred = [p for p in candidates if p in with_history] or candidates
-    return min(preferred, key=lambda p: abs(p - (near if near is not None else -1)))
-
-
-def load_row(run, probe: int, epoch) -> tuple[dict, int, int]:
-    """Return (snapshot, row of ``probe`` in it, epoch shown).
-
-    ``epoch`` is snapped to the nearest stored epoch; the last epoch is shown when that one lacks the probe.
-
-    Raises:
-        ViewError: the probe is in no snapshot.
-        ArtifactError: a snapshot cannot be read.
-    """
-    epochs = run.snapshot_epochs()
-    if not epochs:
-        raise ViewError("This run stored no snapshots.")
-    wanted = nearest_epoch(epochs, epoch)
-    for shown in dict.fromkeys([epochs[-1] if wanted is None else wanted, epochs[-1]]):
-        snapshot = run.snapshot(shown)
-        rows = np.flatnonzero(snapshot[SNAPSHOT_PROBE_INDEX] == probe)
-        if rows.size:
-            return snapshot, int(rows[0]), shown
-    raise ViewError(f"Probe {probe} is not stored in this run.")
 
 
 def layout(**kwargs):
@@ -289,11 +213,6 @@ def select_probe(click, digit, _nearest, probe, run_id):
     return default_probe(labels, digit, with_history, near=probe)
 
 
-def picker_positions(labels: np.ndarray, digit) -> np.ndarray:
-    """Return the probe positions the picker shows for a digit filter."""
-    return np.flatnonzero(labels == digit) if digit != "all" else np.arange(len(labels))
-
-
 @callback(Output(PICKER, "figure"), Input(DIGIT, "value"), Input(PROBE, "data"), Input(THEME, "data"),
           State(RUN, "data"))
 def draw_picker(digit, probe, theme, run_id):
@@ -356,29 +275,6 @@ def draw_digit(probe, epoch, theme, run_id):
     if wanted is not None and shown != wanted:
         note = f"Only the final epoch ({shown}) is stored for probe {probe}, so the slider cannot replay it."
     return summary, note, note is not None, *figures
-
-
-def layer_maps(run, layer: str, probe: int, epoch, average: bool, digit) -> tuple[np.ndarray, str]:
-    """Return the (h, w, c) maps to show for a layer and a caption: one probe's, or the class mean.
-
-    ``epoch`` is snapped to the nearest stored epoch.
-    """
-    if average:
-        epochs = run.snapshot_epochs()
-        if not epochs:
-            raise ViewError("This run stored no snapshots.")
-        wanted = nearest_epoch(epochs, epoch)
-        epoch = epochs[-1] if wanted is None else wanted
-        snapshot = run.snapshot(epoch)
-        labels = run.probes()["labels"][snapshot[SNAPSHOT_PROBE_INDEX]]
-        rows = np.flatnonzero(labels == digit) if digit != "all" else np.arange(len(labels))
-        if not rows.size:
-            raise ViewError(f"No probe digit of class {digit} is stored at epoch {epoch}.")
-        maps = snapshot[ACTIVATION_PREFIX + layer][rows].astype(np.float32).mean(axis=0)
-        which = f"class {digit}" if digit != "all" else "all classes"
-        return maps, f"{layer}, mean of {rows.size} digits of {which}, epoch {epoch}"
-    snapshot, row, shown = load_row(run, probe, epoch)
-    return snapshot[ACTIVATION_PREFIX + layer][row], f"{layer}, probe {probe}, epoch {shown}"
 
 
 def _layer_inputs():
