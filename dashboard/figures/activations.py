@@ -370,15 +370,19 @@ def saliency_overlay(image: np.ndarray, saliency: np.ndarray, theme: str | None 
 
 
 def probability_bars(
-    probabilities: np.ndarray, true_label: int | None = None, theme: str | None = None, names=None
+    probabilities: np.ndarray, true_label: int | None = None, theme: str | None = None, names=None,
+    title: str | None = None,
 ) -> go.Figure:
     """Bar chart of the ten class probabilities; the predicted class is labelled, the true one green.
+
+    The one probability chart of the app (Activations, Draw and Metrics pages).
 
     Args:
         probabilities: (10,) softmax output.
         true_label: the digit's label, if known.
         theme: "light" or "dark".
         names: the run's class names (the digits when None).
+        title: what the chart is of, put before the verdict (default "Class probabilities").
 
     Raises:
         ValueError: not a 1-D array.
@@ -411,7 +415,7 @@ def probability_bars(
         verdict += f", true {names[true_label]}" + (" ✓" if predicted == true_label else " ✗")
     digits = names == [str(k) for k in range(len(names))]
     figure.update_layout(
-        title=dict(text=f"Class probabilities ({verdict})", font=dict(size=15)),
+        title=dict(text=f"{title or 'Class probabilities'} ({verdict})", font=dict(size=15)),
         xaxis=dict(title=dict(text="digit class" if digits else "class"), tickmode="array",
                    tickvals=list(range(len(names))), ticktext=names),
         yaxis=dict(title=dict(text="probability"), range=[0, 1.15], tickformat=".0%"),

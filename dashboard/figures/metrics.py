@@ -14,7 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from artifacts.format import DIGIT_CLASS_NAMES, NUM_CLASSES, is_digit_names
-from dashboard.figures.style import CLASS_COLORS, DIVERGING_SCALE, apply_theme
+from dashboard.figures.activations import probability_bars
+from dashboard.figures.style import DIVERGING_SCALE, apply_theme
 
 METRICS = ("precision", "recall", "f1")
 METRIC_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "f1": "#2ca02c"}
@@ -239,26 +240,17 @@ def f1_difference_figure(frame_a: pd.DataFrame, frame_b: pd.DataFrame, label_a: 
 
 def probability_figure(probabilities: np.ndarray, label: int, theme: str | None,
                        names: Sequence[str] | None = None) -> go.Figure:
-    """Return one digit's class probabilities as bars; the true class in its colour, others grey.
+    """Return one test digit's class probabilities: the app's one probability chart, titled for the gallery.
 
     Args:
         probabilities: (10,) probabilities (any float dtype).
         label: the true class.
         theme: "light" or "dark".
+        names: the run's class names (the digits when None).
     """
-    values = np.asarray(probabilities, dtype=float)
-    colors = [CLASS_COLORS[k] if k == label else "#9e9e9e" for k in range(NUM_CLASSES)]
-    figure = go.Figure(
-        go.Bar(x=np.arange(NUM_CLASSES), y=values, marker_color=colors, texttemplate="%{y:.0%}",
-               textposition="outside", hovertemplate="class %{x}: %{y:.2%}<extra></extra>")
-    )
-    figure.update_layout(
-        title=f"What the network believes (true class {tuple(names or DIGIT_CLASS_NAMES)[label]})",
-        xaxis=class_axis(names),
-        yaxis=dict(title="probability", range=[0, 1.15], tickformat=".0%"),
-        height=280,
-    )
-    return apply_theme(figure, theme)
+    shown = tuple(names or DIGIT_CLASS_NAMES)
+    return probability_bars(probabilities, label, theme, names,
+                            title=f"What the network believes (true class {shown[label]})")
 
 
 def gallery_indices(labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray,

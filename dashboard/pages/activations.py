@@ -13,19 +13,41 @@ import numpy as np
 from dash import Input, Output, Patch, State, callback, ctx, dcc, html
 
 from artifacts import ArtifactError
-from artifacts.config import TrainConfig, layer_plan
-from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
+from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_SALIENCY
 from dashboard.figures import activations as figs
-from dashboard.store_access import resolve_run
-from dashboard.ui import explanations, ids
-from dashboard.ui.components import error_card, explanation, notice, run_class_names, run_unavailable
+from dashboard.pages.logic.activations import (
+    ViewError,
+    choose_channel,
+    default_probe,
+    flat_layers,
+    history_positions,
+    layer_channels,
+    layer_maps,
+    load_row,
+    picker_positions,
+    spatial_layers,
+)
+from dashboard.store_access import Resolved
+from dashboard.ui import explanations
+from dashboard.ui.components import error_card, explanation, notice
 from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
+from dashboard.ui.page import (
+    manifest_of,
+    query_store,
+    register_body,
+    run_page,
+    shown_run,
+    sync_theme,
+    sync_url,
+    theme_store,
+)
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/activations", name="Activations", order=4, title="Activations")
 
 RUN = "activations-run"
 QUERY = "activations-query"
+THEME = "activations-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 DIGIT = "activations-digit"
 PROBE = "activations-probe"
 PICKER = "activations-picker"
@@ -50,108 +72,32 @@ GRAPH_CONFIG = {"displaylogo": False}
 SMALL_CONFIG = {"displayModeBar": False}
 
 
-class ViewError(Exception):
-    """A view that cannot be drawn; the message is for the user."""
-
-
 def _run(run_id):
-    resolved = resolve_run(run_id)
-    if not resolved.ok:
-        raise ViewError(resolved.error)
-    return resolved.run, resolved.manifest
-
-
-def spatial_layers(manifest: dict) -> list[str]:
-    """Return the conv and pooling layers (those with feature maps), in network order."""
-    config = TrainConfig.from_dict(manifest["config"])
-    return [spec.name for spec in layer_plan(config) if spec.kind in ("Conv2D", "MaxPooling2D")]
-
-
-def flat_layers(manifest: dict) -> list[str]:
-    """Return the captured dense layers, in network order (the output layer last)."""
-    config = TrainConfig.from_dict(manifest["config"])
-    return [spec.name for spec in layer_plan(config) if spec.kind == "Dense"]
-
-
-def layer_channels(manifest: dict, layer: str) -> int:
-    """Return how many channels ``layer``'s feature maps have.
+    """Return the run the layout chose and its manifest (the layout resolved it: no second choice).
 
     Raises:
-        ValueError: the layer is not in the run's network (or its config is invalid).
+        ViewError: the run is gone or its manifest cannot be read.
     """
-    config = TrainConfig.from_dict(manifest["config"])
-    for spec in layer_plan(config):
-        if spec.name == layer:
-            return int(spec.output_shape[-1])
-    raise ValueError(f"run has no layer {layer!r}")
-
-
-def choose_channel(raw: object, channels: int) -> tuple[int, str | None]:
-    """Return the channel to show for a URL's ``channel`` value, and a message when it cannot be shown.
-
-    Args:
-        raw: the URL's value (None when absent: channel 0, no message).
-        channels: the layer's channel count.
-    """
-    if raw is None or raw == "":
-        return 0, None
+    run = shown_run(run_id)
+    if run is None:
+        raise ViewError(f"There is no run '{str(run_id)[:40]}' in the store.")
     try:
-        channel = int(str(raw).strip())
-    except ValueError:
-        channel = -1
-    if not 0 <= channel < channels:
-        return 0, f"channel={str(raw)[:20]} in the address is not a channel of this layer (0 to {channels - 1}): " \
-                  "showing channel 0."
-    return channel, None
-
-
-def history_positions(run) -> set[int]:
-    """Return the probe positions stored in every epoch's snapshot (the per-epoch subset)."""
-    epochs = run.snapshot_epochs()
-    if len(epochs) < 2:
-        return set(range(len(run.probes()["labels"])))
-    return {int(index) for index in run.snapshot(epochs[0])[SNAPSHOT_PROBE_INDEX]}
-
-
-def default_probe(labels: np.ndarray, digit, with_history: set[int], near: int | None = None) -> int | None:
-    """Return the probe to show for a class: the one nearest ``near`` with history, else any of the class."""
-    candidates = [int(p) for p in range(len(labels)) if digit in (None, "all") or int(labels[p]) == digit]
-    if not candidates:
-        return None
-    preferred = [p for p in candidates if p in with_history] or candidates
-    return min(preferred, key=lambda p: abs(p - (near if near is not None else -1)))
-
-
-def load_row(run, probe: int, epoch) -> tuple[dict, int, int]:
-    """Return (snapshot, row of ``probe`` in it, epoch shown).
-
-    ``epoch`` is snapped to the nearest stored epoch; the last epoch is shown when that one lacks the probe.
-
-    Raises:
-        ViewError: the probe is in no snapshot.
-        ArtifactError: a snapshot cannot be read.
-    """
-    epochs = run.snapshot_epochs()
-    if not epochs:
-        raise ViewError("This run stored no snapshots.")
-    wanted = nearest_epoch(epochs, epoch)
-    for shown in dict.fromkeys([epochs[-1] if wanted is None else wanted, epochs[-1]]):
-        snapshot = run.snapshot(shown)
-        rows = np.flatnonzero(snapshot[SNAPSHOT_PROBE_INDEX] == probe)
-        if rows.size:
-            return snapshot, int(rows[0]), shown
-    raise ViewError(f"Probe {probe} is not stored in this run.")
+        return run, run.info()
+    except ArtifactError as error:
+        raise ViewError(f"Run '{run.run_id}' cannot be read: {error.reason}.") from error
 
 
 def layout(**kwargs):
-    """Return the explorer for the run, digit, probe, layer, channel, epoch and mode in the URL."""
+    """Return the explorer for the run (the contract's choice), digit, probe, layer, channel, epoch and mode."""
+    return run_page("activations", kwargs)
+
+
+def body(resolved: Resolved, kwargs: dict):
+    """Return the explorer for a resolved run and the URL's digit, probe, layer, channel, epoch and mode."""
     state = parse_state(kwargs)
-    # An invalid id is dropped by parse_state; resolve it anyway so the user reads why nothing shows.
-    resolved = resolve_run(state.get("run", kwargs.get("run")))
-    if not resolved.ok:
-        return run_unavailable(resolved.error, bool(kwargs.get("run")))
-    run, manifest = resolved.run, resolved.manifest
+    run = resolved.run
     try:
+        manifest = manifest_of(resolved)
         layers = spatial_layers(manifest)
         epochs = run.snapshot_epochs()
         labels = run.probes()["labels"]
@@ -174,7 +120,7 @@ def layout(**kwargs):
     channels = layer_channels(manifest, layer)
     channel, channel_message = choose_channel(kwargs.get("channel"), channels)
     messages += [notice(text, "warning") for text in (epoch_message, channel_message) if text]
-    names = run_class_names(resolved.run)
+    names = manifest.class_names
     digit_options = [{"label": "All", "value": "all"}] + [{"label": names[k], "value": k} for k in range(10)]
     controls = dbc.Card(dbc.CardBody([
         dbc.Label("Digit class"),
@@ -226,12 +172,15 @@ def layout(**kwargs):
         ], className="g-2"),
     ])
     return html.Div([
-        dcc.Store(id=RUN, data=run.run_id), dcc.Store(id=QUERY), dcc.Store(id=PROBE, data=probe),
+        dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME), dcc.Store(id=PROBE, data=probe),
         dcc.Store(id=SURFACE_KEY),
         html.H3(["Activation explorer ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
         *messages,
         dbc.Row([dbc.Col(controls, lg=3), dbc.Col(views, lg=9)]),
     ])
+
+
+register_body("activations", body)
 
 
 @callback(
@@ -264,12 +213,7 @@ def select_probe(click, digit, _nearest, probe, run_id):
     return default_probe(labels, digit, with_history, near=probe)
 
 
-def picker_positions(labels: np.ndarray, digit) -> np.ndarray:
-    """Return the probe positions the picker shows for a digit filter."""
-    return np.flatnonzero(labels == digit) if digit != "all" else np.arange(len(labels))
-
-
-@callback(Output(PICKER, "figure"), Input(DIGIT, "value"), Input(PROBE, "data"), Input(ids.THEME, "data"),
+@callback(Output(PICKER, "figure"), Input(DIGIT, "value"), Input(PROBE, "data"), Input(THEME, "data"),
           State(RUN, "data"))
 def draw_picker(digit, probe, theme, run_id):
     """Draw the thumbnails of the class's probe digits with the chosen one framed."""
@@ -298,20 +242,20 @@ def draw_picker(digit, probe, theme, run_id):
     Output(PROBABILITIES, "figure"),
     Input(PROBE, "data"),
     Input(EPOCH, "value"),
-    Input(ids.THEME, "data"),
+    Input(THEME, "data"),
     State(RUN, "data"),
 )
 def draw_digit(probe, epoch, theme, run_id):
     """Draw the chosen digit, its saliency and its class probabilities at the chosen epoch."""
     try:
-        run, _ = _run(run_id)
+        run, manifest = _run(run_id)
         if probe is None:
             raise ViewError("Choose a probe digit.")
         probes = run.probes()
         snapshot, row, shown = load_row(run, int(probe), epoch)
         wanted = nearest_epoch(run.snapshot_epochs(), epoch)
         image, label = probes["images"][probe], int(probes["labels"][probe])
-        names = run_class_names(run)
+        names = manifest.class_names
         probabilities = snapshot[SNAPSHOT_PROBABILITIES][row]
         figures = (figs.input_digit(image, f"Probe {probe} (label {names[label]})", theme),
                    figs.saliency_overlay(image, snapshot[SNAPSHOT_SALIENCY][row], theme),
@@ -333,32 +277,9 @@ def draw_digit(probe, epoch, theme, run_id):
     return summary, note, note is not None, *figures
 
 
-def layer_maps(run, layer: str, probe: int, epoch, average: bool, digit) -> tuple[np.ndarray, str]:
-    """Return the (h, w, c) maps to show for a layer and a caption: one probe's, or the class mean.
-
-    ``epoch`` is snapped to the nearest stored epoch.
-    """
-    if average:
-        epochs = run.snapshot_epochs()
-        if not epochs:
-            raise ViewError("This run stored no snapshots.")
-        wanted = nearest_epoch(epochs, epoch)
-        epoch = epochs[-1] if wanted is None else wanted
-        snapshot = run.snapshot(epoch)
-        labels = run.probes()["labels"][snapshot[SNAPSHOT_PROBE_INDEX]]
-        rows = np.flatnonzero(labels == digit) if digit != "all" else np.arange(len(labels))
-        if not rows.size:
-            raise ViewError(f"No probe digit of class {digit} is stored at epoch {epoch}.")
-        maps = snapshot[ACTIVATION_PREFIX + layer][rows].astype(np.float32).mean(axis=0)
-        which = f"class {digit}" if digit != "all" else "all classes"
-        return maps, f"{layer}, mean of {rows.size} digits of {which}, epoch {epoch}"
-    snapshot, row, shown = load_row(run, probe, epoch)
-    return snapshot[ACTIVATION_PREFIX + layer][row], f"{layer}, probe {probe}, epoch {shown}"
-
-
 def _layer_inputs():
     return (Input(PROBE, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"), Input(EPOCH, "value"),
-            Input(MODE, "value"), Input(DIGIT, "value"), Input(ids.THEME, "data"), State(RUN, "data"))
+            Input(MODE, "value"), Input(DIGIT, "value"), Input(THEME, "data"), State(RUN, "data"))
 
 
 @callback(Output(MOSAIC, "figure"), *_layer_inputs())
@@ -389,7 +310,7 @@ def select_channel(click, layer, channel, run_id):
     try:
         _, manifest = _run(run_id)
         channels = layer_channels(manifest, layer)
-    except (ViewError, KeyError, ValueError, TypeError):
+    except (ViewError, ArtifactError, KeyError, ValueError, TypeError):
         return dash.no_update, dash.no_update
     if ctx.triggered_id == MOSAIC and click:
         clicked = click["points"][0].get("customdata")
@@ -419,7 +340,7 @@ def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, dr
 
 
 @callback(Output(STACK, "figure"), Output(DENSE, "figure"), Input(PROBE, "data"), Input(EPOCH, "value"),
-          Input(ids.THEME, "data"), State(RUN, "data"))
+          Input(THEME, "data"), State(RUN, "data"))
 def draw_stack(probe, epoch, theme, run_id):
     """Draw every layer of the digit stacked in 3D, and the first dense layer's outputs."""
     try:
@@ -428,7 +349,7 @@ def draw_stack(probe, epoch, theme, run_id):
         stack = [("pixels", run.probes()["images"][int(probe)])]
         names = [name for name in spatial_layers(manifest) + flat_layers(manifest)
                  if ACTIVATION_PREFIX + name in snapshot]
-        order = [spec.name for spec in layer_plan(TrainConfig.from_dict(manifest["config"]))]
+        order = [spec.name for spec in manifest.layers()]
         stack += [(name, snapshot[ACTIVATION_PREFIX + name][row]) for name in sorted(names, key=order.index)]
         dense = [name for name in flat_layers(manifest) if name != "output" and ACTIVATION_PREFIX + name in snapshot]
         stack_figure = figs.stacked_layers(stack, theme)
@@ -453,9 +374,5 @@ def record_query(digit, probe, layer, channel, epoch, average, run_id):
                         mode=AVERAGE if average else None)
 
 
-dash.clientside_callback(
-    "function(q) { return window.cnnviz.pushQuery(q); }",
-    Output(QUERY, "data", allow_duplicate=True),
-    Input(QUERY, "data"),
-    prevent_initial_call=True,
-)
+sync_url(QUERY)
+sync_theme(THEME)

@@ -16,8 +16,8 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, State, callback, ctx, dcc, html
 
-from artifacts import ArtifactError
-from artifacts.config import TrainConfig, captured_layers, layer_plan
+from artifacts import ArtifactError, Manifest
+from artifacts.config import captured_layers
 from dashboard.draw.layout import (
     BOARD_SHOWS,
     BRUSH,
@@ -73,23 +73,27 @@ from dashboard.figures.activations import (
     stacked_layers,
 )
 from dashboard.settings import current_settings
-from dashboard.store_access import resolve_run
+from dashboard.store_access import Resolved, resolve_run
 from dashboard.ui import ids
-from dashboard.ui.components import error_card, onboarding, run_class_names
+from dashboard.ui.components import error_card, run_class_names
+from dashboard.ui.page import manifest_of, query_store, register_body, run_page, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/draw", name="Draw", order=6, title="Draw a digit")
 
-def layer_steps(manifest: dict) -> list[tuple[str, str, str]]:
+THEME = "draw-theme"  # this page's copy of the app's theme (dashboard.ui.page)
+WALK = f"{RESULTS}-walk"  # the step-by-step walk's card, shown once there is a digit
+
+
+def layer_steps(manifest: Manifest) -> list[tuple[str, str, str]]:
     """Return (name, kind, description) for the input and every captured layer, in network order.
 
     Raises:
-        ValueError: the manifest's config is not valid.
+        ArtifactError: the manifest's config is not valid.
     """
-    config = TrainConfig.from_dict(manifest.get("config") or {})
-    captured = set(captured_layers(config))
+    captured = set(captured_layers(manifest.config))
     steps = []
-    for spec in layer_plan(config):
+    for spec in manifest.layers():
         if spec.name == INPUT_LAYER or spec.name in captured:
             shape = "x".join(str(size) for size in spec.output_shape)
             parts = [spec.kind, spec.detail, spec.activation, f"output {shape}"]
@@ -126,15 +130,16 @@ def digit_pixels(digit: dict) -> np.ndarray:
 
 
 def layout(**kwargs):
-    """Return the page for the run, layer and channel in the URL."""
+    """Return the page for the run (the contract's choice), layer and channel in the URL."""
+    return run_page("draw", kwargs)
+
+
+def body(resolved: Resolved, kwargs: dict):
+    """Return the page for a resolved run and the URL's layer and channel."""
     state = parse_state(kwargs)
-    # An invalid id is dropped by parse_state; resolve it anyway so the user reads why, not another run.
-    resolved = resolve_run(state.get("run", kwargs.get("run")))
-    if not resolved.ok:
-        return html.Div([error_card(resolved.error), None if kwargs.get("run") else onboarding()])
     try:
-        steps = layer_steps(resolved.manifest)
-    except (TypeError, ValueError) as error:
+        steps = layer_steps(manifest_of(resolved))
+    except (ArtifactError, TypeError, ValueError) as error:
         return error_card(f"Run '{resolved.run.run_id}' has a configuration this page cannot read ({error}).")
     names = [name for name, _, _ in steps]
     layer = names.index(state["layer"]) if state.get("layer") in names else 0
@@ -149,8 +154,8 @@ def layout(**kwargs):
     return html.Div([
         dcc.Store(id=RUN, data=resolved.run.run_id),
         # The view the URL asked for: a callback pushes a new query only when it differs.
-        dcc.Store(id=QUERY, data=build_search(run=resolved.run.run_id, layer=names[layer],
-                                              channel=state.get("channel"))),
+        query_store(QUERY, build_search(run=resolved.run.run_id, layer=names[layer], channel=state.get("channel"))),
+        theme_store(THEME),
         dcc.Store(id=CANVAS_PNG),
         dcc.Store(id=BOARD_SHOWS),
         dcc.Store(id=BRUSH_APPLIED),
@@ -165,8 +170,11 @@ def layout(**kwargs):
                 html.Div(result_row(), id=RESULTS, style=HIDDEN),
             ]), lg=8),
         ]),
-        html.Div(walk_card(steps, layer), id=f"{RESULTS}-walk", style=HIDDEN),
+        html.Div(walk_card(steps, layer), id=WALK, style=HIDDEN),
     ], className="draw-page")
+
+
+register_body("draw", body)
 
 
 # -- where the digit comes from ------------------------------------------------
@@ -408,9 +416,9 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
     nothing = dash.no_update
     resolved = resolve_run(run_id)
     try:
-        steps = layer_steps(resolved.manifest or {})
+        steps = layer_steps(manifest_of(resolved)) if resolved.ok else []
         name, kind, description = steps[min(max(int(layer or 0), 0), len(steps) - 1)]
-    except (TypeError, ValueError, IndexError):
+    except (ArtifactError, TypeError, ValueError, IndexError):
         return nothing, nothing, nothing, nothing, nothing
     query = build_search(run=run_id, layer=name, channel=channel)
     if ctx.triggered_id not in (LAYER, CHANNEL) or query == shown_query:
@@ -514,12 +522,7 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 
-dash.clientside_callback(
-    # While Play runs (the timer is enabled) each step replaces the URL instead of
-    # adding a history entry, so Back leaves the walk instead of replaying it.
-    "function(q, stopped) { return window.cnnviz.pushQuery(q, stopped === false); }",
-    Output(QUERY, "data", allow_duplicate=True),
-    Input(QUERY, "data"),
-    State(TIMER, "disabled"),
-    prevent_initial_call=True,
-)
+# While Play runs (the timer is enabled) each step replaces the URL instead of
+# adding a history entry, so Back leaves the walk instead of replaying it.
+sync_url(QUERY, replace_unless=State(TIMER, "disabled"))
+sync_theme(THEME)

@@ -14,8 +14,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, Patch, State, dcc, html
 
-from artifacts import ArtifactError
-from artifacts.format import STATUS_CANCELLED, STATUS_FAILED
+from artifacts import ArtifactError, Status
 from dashboard.figures.digits import clicked_tile, digit_mosaic
 from dashboard.figures.metrics import (
     METRICS,
@@ -41,6 +40,7 @@ from dashboard.ui.components import (
     onboarding,
     run_class_names,
 )
+from dashboard.ui.page import manifest_of, query_store, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
 
 dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Metrics · CNN MNIST Visualizer")
@@ -48,7 +48,7 @@ dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Me
 METRICS_URL = "metrics-url"
 METRICS_RUN = "metrics-run"
 METRICS_QUERY = "metrics-query"
-METRICS_THEME = "metrics-theme"  # dcc.Store: this page's copy of the app's THEME (see the end)
+METRICS_THEME = "metrics-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 METRICS_CELL = "metrics-cell"  # dcc.Store: "T-P" of the chosen confusion cell, or None
 METRICS_GALLERY_IDS = "metrics-gallery-ids"  # dcc.Store: test indices of the gallery's tiles
 METRICS_NAV = "metrics-nav"
@@ -62,6 +62,7 @@ METRICS_CONFUSION = "metrics-confusion"
 METRICS_GALLERY_TITLE = "metrics-gallery-title"
 METRICS_GALLERY = "metrics-gallery"
 METRICS_DETAIL = "metrics-detail"
+METRICS_PROBABILITIES = "metrics-probabilities"  # a clicked non-probe digit's class probabilities
 
 GALLERY_LIMIT = 60
 GALLERY_COLUMNS = 10
@@ -124,8 +125,8 @@ def layout(**kwargs: Any) -> html.Div:
     return html.Div([
         dcc.Store(id=METRICS_URL, data={"run": state.get("run")}),
         dcc.Store(id=METRICS_RUN),
-        dcc.Store(id=METRICS_QUERY),
-        dcc.Store(id=METRICS_THEME),
+        query_store(METRICS_QUERY),
+        theme_store(METRICS_THEME),
         dcc.Store(id=METRICS_CELL, data=state.get("cell")),
         dcc.Store(id=METRICS_GALLERY_IDS),
         dcc.Location(id=METRICS_NAV, refresh="callback-nav"),
@@ -189,14 +190,17 @@ def unfinished_message(resolved) -> dbc.Alert | None:
     Metrics come from the test-set evaluation after the last epoch, which such a run never reached;
     the epochs it did finish are on the Training page.
     """
-    status = (resolved.manifest or {}).get("status")
-    if resolved.run is None or status not in (STATUS_CANCELLED, STATUS_FAILED):
+    if resolved.run is None or resolved.manifest is None:
+        return None
+    manifest = manifest_of(resolved)
+    status = manifest.status
+    if status not in (Status.CANCELLED, Status.FAILED):
         return None
     try:
         done = len(resolved.run.history())
     except ArtifactError:
         done = 0
-    planned = (resolved.manifest.get("config") or {}).get("epochs", "?")
+    planned = manifest.planned_epochs or "?"
     run_id = resolved.run.run_id
     return dbc.Alert([
         html.H5(f"Run '{run_id}' was {status}", className="alert-heading"),
@@ -369,7 +373,7 @@ def open_digit(click: dict | None, shown: list[int] | None, run_id: str | None, 
         dbc.Row([
             dbc.Col(dcc.Graph(figure=thumb, config={"displayModeBar": False, "staticPlot": True}), width="auto"),
             dbc.Col(dcc.Graph(figure=probability_figure(predictions["probabilities"][index], label, theme, names),
-                              id="metrics-probabilities", config=GRAPH_CONFIG)),
+                              id=METRICS_PROBABILITIES, config=GRAPH_CONFIG)),
         ], className="g-2 align-items-center"),
     ]
 
@@ -401,19 +405,5 @@ def label_classes(run_id: str | None) -> list[dict]:
         return dash.no_update
     return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
 
-
-dash.clientside_callback(
-    "function(q){return window.cnnviz.pushQuery(q);}",
-    Output(METRICS_QUERY, "data", allow_duplicate=True),
-    Input(METRICS_QUERY, "data"),
-    prevent_initial_call=True,
-)
-
-# Page callbacks take the theme from this page's own copy: a callback whose inputs
-# mix an app-level component with this page's components fails in the browser on
-# every other page (a nonexistent Input), while this copy is simply skipped there.
-dash.clientside_callback(
-    "function(theme){return theme || 'light';}",
-    Output(METRICS_THEME, "data"),
-    Input(ids.THEME, "data"),
-)
+sync_url(METRICS_QUERY)
+sync_theme(METRICS_THEME)

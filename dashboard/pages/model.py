@@ -11,73 +11,54 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html
 
 from artifacts import ArtifactError
-from artifacts.config import TrainConfig, conv_layers, layer_plan
+from artifacts.config import conv_layers
 from artifacts.format import KERNEL_PREFIX
 from dashboard.figures.architecture import architecture_blocks, kernel_grid
-from dashboard.store_access import resolve_run
-from dashboard.ui import explanations, ids
-from dashboard.ui.components import error_card, explanation, notice, run_unavailable
+from dashboard.pages.logic.model import MEAN, channel_options, layer_table
+from dashboard.store_access import Resolved
+from dashboard.ui import explanations
+from dashboard.ui.components import error_card, explanation, notice
 from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
+from dashboard.ui.page import (
+    manifest_of,
+    query_store,
+    register_body,
+    run_page,
+    shown_run,
+    sync_theme,
+    sync_url,
+    theme_store,
+)
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/model", name="Architecture", order=3, title="Architecture")
 
 RUN = "model-run"
 QUERY = "model-query"
+THEME = "model-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 BLOCKS = "model-blocks"
 LAYER = "model-layer"
 CHANNEL = "model-channel"
 EPOCH = "model-epoch"
 FILTERS = "model-filters"
 FILTERS_ERROR = "model-filters-error"
-MEAN = "mean"  # the input-channel dropdown's value for "mean over input channels"
 GRAPH_CONFIG = {"displaylogo": False}
 
 
-def layer_table(architecture: list[dict]) -> dbc.Table:
-    """Return the manifest's layer table as a Bootstrap table."""
-    header = html.Thead(html.Tr([html.Th(text) for text in
-                                 ("Layer", "Type", "Output shape", "Parameters", "Activation", "Detail")]))
-    rows = [
-        html.Tr([
-            html.Td(html.Code(layer.get("name", ""))),
-            html.Td(layer.get("kind", "")),
-            html.Td(" x ".join(str(size) for size in layer.get("output_shape", []))),
-            html.Td(f"{int(layer.get('params', 0)):,}", className="text-end"),
-            html.Td(layer.get("activation") or "–"),
-            html.Td(layer.get("detail") or ""),
-        ])
-        for layer in architecture
-    ]
-    total = sum(int(layer.get("params", 0)) for layer in architecture)
-    footer = html.Tfoot(html.Tr([html.Th("Total", colSpan=3), html.Th(f"{total:,}", className="text-end"),
-                                 html.Th(""), html.Th("")]))
-    return dbc.Table([header, html.Tbody(rows), footer], bordered=False, hover=True, size="sm",
-                     responsive=True, className="model-layer-table")
-
-
-def channel_options(run, layer: str, epoch: int) -> list[dict]:
-    """Return the input-channel dropdown options for a conv layer (mean first)."""
-    kernel = run.snapshot(epoch).get(KERNEL_PREFIX + layer)
-    inputs = int(kernel.shape[2]) if kernel is not None else 1
-    options = [{"label": "mean over input channels" if inputs > 1 else "the input image", "value": MEAN}]
-    options += [{"label": f"input channel {index}", "value": index} for index in range(inputs if inputs > 1 else 0)]
-    return options
-
-
 def layout(**kwargs):
-    """Return the page for the run, layer, channel and epoch in the URL."""
+    """Return the page for the run (the contract's choice), layer, channel and epoch in the URL."""
+    return run_page("model", kwargs)
+
+
+def body(resolved: Resolved, kwargs: dict):
+    """Return the page for a resolved run and the URL's layer, channel and epoch."""
     state = parse_state(kwargs)
-    # An invalid id is dropped by parse_state; resolve it anyway so the user reads why nothing shows.
-    resolved = resolve_run(state.get("run", kwargs.get("run")))
-    if not resolved.ok:
-        return run_unavailable(resolved.error, bool(kwargs.get("run")))
-    run, manifest = resolved.run, resolved.manifest
+    run = resolved.run
     try:
-        config = TrainConfig.from_dict(manifest["config"])
-        layers = conv_layers(config)
+        manifest = manifest_of(resolved)
+        layers = conv_layers(manifest.config)
         epochs = run.snapshot_epochs()
-        architecture = manifest.get("architecture") or [spec.to_dict() for spec in layer_plan(config)]
+        architecture = manifest.layers()
     except (ArtifactError, ValueError, TypeError, KeyError) as error:
         return error_card(f"Run '{run.run_id}' has an unreadable configuration or layer table ({error}).")
     head = html.Div([
@@ -109,25 +90,31 @@ def layout(**kwargs):
                                                           clearable=False)], md=3),
                 dbc.Col([dbc.Label("Weights shown"), dcc.Dropdown(id=CHANNEL, options=options, value=channel,
                                                                   clearable=False)], md=3),
-                dbc.Col([dbc.Label("Epoch (0 = before training)"), epoch_slider(
-                    EPOCH, epochs, epoch, updatemode="drag", tooltip={"placement": "bottom", "always_visible": False})],
-                    md=6),
+                dbc.Col([dbc.Label("Epoch (0 = before training)"), epoch_slider(EPOCH, epochs, epoch)], md=6),
             ], className="g-3 mb-2"),
             notice(epoch_message, "warning") if epoch_message else None,
             html.Div(id=FILTERS_ERROR),
             dcc.Loading(dcc.Graph(id=FILTERS, config=GRAPH_CONFIG, style={"height": "420px"}), delay_show=300),
             explanation("What are filters?", explanations.FILTERS + explanations.EPOCHS),
         ]))
-    return html.Div([dcc.Store(id=RUN, data=run.run_id), dcc.Store(id=QUERY), head, blocks, filters])
+    return html.Div([dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME), head, blocks,
+                     filters])
 
 
-@callback(Output(BLOCKS, "figure"), Input(ids.THEME, "data"), State(RUN, "data"))
+register_body("model", body)
+
+
+@callback(Output(BLOCKS, "figure"), Input(THEME, "data"), State(RUN, "data"))
 def draw_blocks(theme, run_id):
     """Draw the 3D block picture of the run's layers."""
-    resolved = resolve_run(run_id)
-    if not resolved.ok or not resolved.manifest.get("architecture"):
+    run = shown_run(run_id)
+    try:
+        architecture = run.info().architecture if run is not None else None
+    except ArtifactError:
+        architecture = None
+    if not architecture:
         return dash.no_update
-    return architecture_blocks(resolved.manifest["architecture"], theme)
+    return architecture_blocks(list(architecture), theme)
 
 
 @callback(
@@ -141,11 +128,11 @@ def draw_blocks(theme, run_id):
 )
 def update_channels(layer, channel, epoch, run_id):
     """Offer the chosen layer's input channels, keeping the current one when it exists."""
-    resolved = resolve_run(run_id)
-    if not resolved.ok:
+    run = shown_run(run_id)
+    if run is None:
         return dash.no_update, dash.no_update
     try:
-        options = channel_options(resolved.run, layer, epoch)
+        options = channel_options(run, layer, epoch)
     except ArtifactError:
         return dash.no_update, dash.no_update
     values = [option["value"] for option in options]
@@ -159,17 +146,17 @@ def update_channels(layer, channel, epoch, run_id):
     Input(LAYER, "value"),
     Input(CHANNEL, "value"),
     Input(EPOCH, "value"),
-    Input(ids.THEME, "data"),
+    Input(THEME, "data"),
     State(RUN, "data"),
 )
 def draw_filters(layer, channel, epoch, theme, run_id):
     """Draw the chosen conv layer's filters at the chosen epoch and record the view in the URL."""
-    resolved = resolve_run(run_id)
-    if not resolved.ok:
-        return dash.no_update, error_card(resolved.error), dash.no_update
+    run = shown_run(run_id)
+    if run is None:
+        return dash.no_update, error_card(f"There is no run '{str(run_id)[:40]}' in the store."), dash.no_update
     input_channel = channel if isinstance(channel, int) else None
     try:
-        epoch = nearest_epoch(resolved.run.snapshot_epochs(), epoch)
+        epoch = nearest_epoch(run.snapshot_epochs(), epoch)
     except (ArtifactError, ValueError):
         epoch = None
     if epoch is None:
@@ -179,7 +166,7 @@ def draw_filters(layer, channel, epoch, theme, run_id):
     query = build_search(run=run_id, layer=layer, channel=input_channel, epoch=epoch) \
         if ctx.triggered_id in (LAYER, CHANNEL, EPOCH) else dash.no_update
     try:
-        kernel = resolved.run.snapshot(epoch).get(KERNEL_PREFIX + str(layer))
+        kernel = run.snapshot(epoch).get(KERNEL_PREFIX + str(layer))
         if kernel is None:
             return {}, notice(f"The snapshot of epoch {epoch} has no kernel for {layer}.", "warning"), query
         if kernel.shape[2] == 1:
@@ -196,9 +183,5 @@ def draw_filters(layer, channel, epoch, theme, run_id):
     return figure, None, query
 
 
-dash.clientside_callback(
-    "function(q) { return window.cnnviz.pushQuery(q); }",
-    Output(QUERY, "data", allow_duplicate=True),
-    Input(QUERY, "data"),
-    prevent_initial_call=True,
-)
+sync_url(QUERY)
+sync_theme(THEME)

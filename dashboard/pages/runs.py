@@ -6,28 +6,36 @@ URL: ``/?run=A&compare=B``. The run chosen here becomes the app's active run
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, dcc, html
 
-from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound
-from artifacts.format import STATUS_COMPLETE, STATUS_RUNNING
+from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound, RunSummary, Status
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
 from dashboard.settings import current_settings
-from dashboard.store_access import describe_architecture, get_store, resolve_run, run_summary_dicts
+from dashboard.store_access import STOPPED, choose_run, describe_architecture, get_store, resolve_run
 from dashboard.training import jobs
 from dashboard.ui import ids
-from dashboard.ui.components import error_card, explanation, notice, onboarding, run_class_names
+from dashboard.ui.components import (
+    error_card,
+    explanation,
+    notice,
+    onboarding,
+    run_class_names,
+    status_badge,
+)
+from dashboard.ui.page import query_store, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN MNIST Visualizer")
 
 RUNS_URL = "runs-url"  # dcc.Store: the run and compare ids the URL asked for
 RUNS_QUERY = "runs-query"  # dcc.Store: the query string pushed to the address bar
-RUNS_THEME = "runs-theme"  # dcc.Store: this page's copy of the app's THEME (see the end)
+RUNS_THEME = "runs-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 RUNS_SELECT = "runs-select"
 RUNS_COMPARE_SELECT = "runs-compare-select"
 RUNS_COMPARE = "runs-compare"
@@ -41,10 +49,10 @@ RUNS_DELETE_TEXT = "runs-delete-text"
 RUNS_DELETE_CONFIRM = "runs-delete-confirm"
 RUNS_DELETE_DISMISS = "runs-delete-dismiss"
 RUNS_DELETE_MESSAGE = "runs-delete-message"
+RUNS_COMPARE_CURVES = "runs-compare-curves"
+RUNS_COMPARE_F1 = "runs-compare-f1"
+RUNS_COMPARE_CONFUSION = "runs-compare-confusion"
 NO_COMPARE = "(none)"  # the compare select's "no second run" value: never a valid run id
-
-STATUS_COLORS = {"complete": "success", "running": "info", "failed": "danger", "cancelled": "secondary",
-                 "error": "danger"}
 
 COMPARE_TEXT = """
 Pick a second run to lay the two side by side. The **curves** overlay both runs' validation loss and
@@ -65,8 +73,27 @@ def _bad_param_notes(kwargs: dict[str, Any], state: dict[str, Any]) -> list:
     return notes
 
 
-def _created(summary: dict[str, Any]) -> str:
-    return str(summary.get("created", "")).replace("T", " ").replace("+00:00", " UTC")
+def run_summaries(store: ArtifactStore | None = None) -> list[RunSummary]:
+    """Return every run's summary, newest first; a running run whose trainer is gone shows as failed.
+
+    Display only (see :func:`dashboard.store_access.run_summaries`): nothing is written.
+    """
+    store = store or get_store()
+    summaries = store.summaries()
+    return [dataclasses.replace(summary, manifest=summary.manifest.with_status(Status.FAILED, STOPPED))
+            if summary.status is Status.RUNNING and _stale(store, summary.run_id) else summary
+            for summary in summaries]
+
+
+def _stale(store: ArtifactStore, run_id: str) -> bool:
+    try:
+        return store.run(run_id).is_stale()
+    except (InvalidRunId, RunNotFound):
+        return False  # deleted while listing
+
+
+def _created(summary: RunSummary) -> str:
+    return summary.created.replace("T", " ").replace("+00:00", " UTC")
 
 
 def _size(size: Any) -> str:
@@ -75,14 +102,15 @@ def _size(size: Any) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
-def _epochs(summary: dict[str, Any], store: ArtifactStore | None = None) -> str:
+def _epochs(summary: RunSummary, store: ArtifactStore | None = None) -> str:
     """Return the epochs a run trained: "5" when it did all it was set to, "2 of 5" otherwise."""
-    done = (summary.get("metrics") or {}).get("epochs_completed")
-    planned = (summary.get("config") or {}).get("epochs", "?")
-    if done is None and summary.get("status") != STATUS_COMPLETE and store is not None:
+    manifest = summary.manifest
+    done = manifest.metrics.epochs_completed
+    planned = manifest.planned_epochs if manifest.planned_epochs is not None else "?"
+    if done is None and not summary.is_complete and store is not None:
         # A run stopped by a kill (or written before epochs_completed existed): its history tells.
         try:
-            done = len(store.run(summary["run_id"]).history())
+            done = len(store.run(summary.run_id).history())
         except (ArtifactError, InvalidRunId, RunNotFound, OSError, ValueError):
             done = None
     if done is None:
@@ -90,9 +118,9 @@ def _epochs(summary: dict[str, Any], store: ArtifactStore | None = None) -> str:
     return str(done) if done == planned else f"{done} of {planned}"
 
 
-def _accuracy(summary: dict[str, Any]) -> str:
-    value = (summary.get("metrics") or {}).get("test_accuracy")
-    if summary.get("status") != STATUS_COMPLETE or not isinstance(value, (int, float)):
+def _accuracy(summary: RunSummary) -> str:
+    value = summary.manifest.metrics.test_accuracy
+    if not summary.is_complete or value is None:
         return "–"
     return f"{value:.1%}"
 
@@ -103,7 +131,7 @@ def error_row(run_id: str, reason: str, size: Any, delete_button: Any) -> html.T
         html.Td(run_id),
         html.Td(f"Run '{run_id}' cannot be read: {reason}. The other runs are not affected.", colSpan=5,
                 className="text-danger"),
-        html.Td(dbc.Badge("error", color=STATUS_COLORS["error"])),
+        html.Td(status_badge(None, "error")),
         html.Td(_size(size)),
         html.Td(delete_button),
     ], id={"type": RUNS_ROW, "run": run_id})
@@ -114,10 +142,10 @@ def _delete_button(run_id: str) -> dbc.Button:
                       size="sm", className="text-danger p-0", title=f"Delete run {run_id}")
 
 
-def runs_table(summaries: list[dict[str, Any]], store: ArtifactStore | None = None) -> dbc.Table:
+def runs_table(summaries: list[RunSummary], store: ArtifactStore | None = None) -> dbc.Table:
     """Return the table of runs; each complete run's id links to ``/?run=ID`` (which makes it active).
 
-    A run whose manifest cannot be read (status ``error``) gets an error row of its own.
+    A run whose manifest cannot be read (an unreadable summary) gets an error row of its own.
 
     Every run but a running one has a delete button (which asks first), unless the server
     keeps browsers from changing the store (CNNVIZ_ALLOW_TRAINING=0).
@@ -128,22 +156,21 @@ def runs_table(summaries: list[dict[str, Any]], store: ArtifactStore | None = No
                                   "status", "size", "")]))
     rows = []
     for summary in summaries:
-        run_id, status = summary["run_id"], summary.get("status", "?")
-        if status == "error":
-            rows.append(error_row(run_id, summary.get("error", "unknown error"), summary.get("size_bytes"),
+        run_id, manifest = summary.run_id, summary.manifest
+        if manifest is None:
+            rows.append(error_row(run_id, summary.error or "unknown error", summary.size_bytes,
                                   _delete_button(run_id) if deletable else None))
             continue
         rows.append(html.Tr([
-            html.Td(dcc.Link(run_id, href="/" + build_search(run=run_id)) if status == STATUS_COMPLETE
-                    else run_id),
+            html.Td(dcc.Link(run_id, href="/" + build_search(run=run_id)) if summary.is_complete else run_id),
             html.Td(_created(summary)),
-            html.Td(str((summary.get("dataset") or {}).get("name", "?"))),
-            html.Td(html.Code(describe_architecture(summary))),
+            html.Td(manifest.dataset.name or "?"),
+            html.Td(html.Code(describe_architecture(manifest.to_dict()))),
             html.Td(_epochs(summary, store)),
             html.Td(_accuracy(summary)),
-            html.Td(dbc.Badge(status, color=STATUS_COLORS.get(status, "secondary"))),
-            html.Td(_size(summary.get("size_bytes"))),
-            html.Td(None if status == STATUS_RUNNING or not deletable else _delete_button(run_id)),
+            html.Td(status_badge(manifest.status)),
+            html.Td(_size(summary.size_bytes)),
+            html.Td(None if manifest.status is Status.RUNNING or not deletable else _delete_button(run_id)),
         ], id={"type": RUNS_ROW, "run": run_id}))
     return dbc.Table([header, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="runs-table")
 
@@ -153,7 +180,7 @@ def layout(**kwargs: Any) -> html.Div:
     state = parse_state(kwargs)
     heading = html.H2("Runs", className="page-title")
     notes = _bad_param_notes(kwargs, state)
-    summaries = run_summary_dicts()
+    summaries = run_summaries()
     if not summaries:
         return html.Div([heading, *notes, onboarding()])
     body, options = table_and_options(summaries)
@@ -172,8 +199,8 @@ def layout(**kwargs: Any) -> html.Div:
     ], className="mb-3 g-3")
     return html.Div([
         dcc.Store(id=RUNS_URL, data={"run": state.get("run"), "compare": state.get("compare")}),
-        dcc.Store(id=RUNS_QUERY),
-        dcc.Store(id=RUNS_THEME),
+        query_store(RUNS_QUERY),
+        theme_store(RUNS_THEME),
         heading,
         explanation("What is a run?", "A **run** is one network trained once: its settings, the numbers it "
                     "recorded after every epoch, and the finished model. Click a run's name to make it the "
@@ -195,11 +222,10 @@ def layout(**kwargs: Any) -> html.Div:
     ], className="runs-page")
 
 
-def table_and_options(summaries: list[dict[str, Any]]) -> tuple[list, list[dict]]:
+def table_and_options(summaries: list[RunSummary]) -> tuple[list, list[dict]]:
     """Return the table (an error row per unreadable run) and the run selects' options."""
-    readable = [s for s in summaries if s.get("status") != "error"]
-    options = [{"label": s["run_id"] if s["status"] == STATUS_COMPLETE else f"{s['run_id']} ({s['status']})",
-                "value": s["run_id"], "disabled": s["status"] != STATUS_COMPLETE} for s in readable]
+    options = [{"label": s.run_id if s.is_complete else f"{s.run_id} ({s.status})",
+                "value": s.run_id, "disabled": not s.is_complete} for s in summaries if s.readable]
     return [runs_table(summaries, get_store())], options
 
 
@@ -218,7 +244,7 @@ def delete_problem(store: ArtifactStore, run_id: Any) -> str | None:
         current = (jobs.current(store) or {}).get("run_id")
     except OSError:
         pass
-    if status == STATUS_RUNNING or current == run_id:
+    if status == Status.RUNNING or current == run_id:
         return f"Run '{run_id}' is training: cancel it on the Train page first."
     return None
 
@@ -263,7 +289,7 @@ def delete_run(confirm: int | None, _dismiss: int | None, run_id: Any) -> tuple:
         except (InvalidRunId, RunNotFound, OSError) as error:
             problem = f"Run '{run_id}' could not be deleted: {error}"
     message = notice(problem, color="danger") if problem else notice(f"Run '{run_id}' was deleted.", "success")
-    body, options = table_and_options(run_summary_dicts(store))
+    body, options = table_and_options(run_summaries(store))
     return False, body, options, [{"label": "(none)", "value": NO_COMPARE}, *options], message
 
 
@@ -274,12 +300,14 @@ def delete_run(confirm: int | None, _dismiss: int | None, run_id: Any) -> tuple:
     State(RUNS_SELECT, "options"),
 )
 def initial_run(url: dict | None, active: Any, options: list[dict] | None) -> str | None:
-    """Pick the run to show first: the URL's, else the stored active run, else the newest complete run."""
+    """Pick the run to show first by the page contract: the URL's, else the active run, else the newest complete.
+
+    A URL run that cannot be shown was already reported by the layout; the choice then goes on without it.
+    """
     complete = [option["value"] for option in options or [] if not option.get("disabled")]
-    for candidate in ((url or {}).get("run"), active):
-        if candidate in complete:
-            return candidate
-    return complete[0] if complete else None
+    url_run = (url or {}).get("run")
+    resolved = choose_run(url_run if url_run in complete else None, active if active in complete else None)
+    return resolved.run.run_id if resolved.ok else None
 
 
 @dash.callback(
@@ -331,29 +359,13 @@ def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> l
     return [
         html.H4(f"{run_id} compared with {compare_id}"),
         text,
-        dcc.Graph(figure=curves, id="runs-compare-curves", config={"displaylogo": False}),
+        dcc.Graph(figure=curves, id=RUNS_COMPARE_CURVES, config={"displaylogo": False}),
         dbc.Row([
-            dbc.Col(dcc.Graph(figure=f1, id="runs-compare-f1", config={"displaylogo": False}), lg=6),
-            dbc.Col(dcc.Graph(figure=confusion, id="runs-compare-confusion", config={"displaylogo": False}), lg=6),
+            dbc.Col(dcc.Graph(figure=f1, id=RUNS_COMPARE_F1, config={"displaylogo": False}), lg=6),
+            dbc.Col(dcc.Graph(figure=confusion, id=RUNS_COMPARE_CONFUSION, config={"displaylogo": False}), lg=6),
         ]),
     ]
 
-
-dash.clientside_callback(
-    "function(q){return window.cnnviz.pushQuery(q);}",
-    Output(RUNS_QUERY, "data", allow_duplicate=True),
-    Input(RUNS_QUERY, "data"),
-    prevent_initial_call=True,
-)
-
-# Page callbacks take the theme from this page's own copy: a callback whose inputs
-# mix an app-level component with this page's components fails in the browser on
-# every other page (a nonexistent Input), while this copy is simply skipped there.
-dash.clientside_callback(
-    "function(theme){return theme || 'light';}",
-    Output(RUNS_THEME, "data"),
-    Input(ids.THEME, "data"),
-)
 
 dash.clientside_callback(
     # The active run's row is highlighted in the table, in the browser: no round trip.
@@ -364,3 +376,6 @@ dash.clientside_callback(
     Output({"type": RUNS_ROW, "run": ALL}, "className"),
     Input(RUNS_SELECT, "value"),
 )
+
+sync_url(RUNS_QUERY)
+sync_theme(RUNS_THEME)

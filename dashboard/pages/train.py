@@ -19,7 +19,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, dcc, html
 
-from artifacts import InvalidRunId, RunExistsError
+from artifacts import InvalidRunId, RunExistsError, Status
 from artifacts.config import (
     ACTIVATIONS,
     FORM_LIMITS,
@@ -45,6 +45,7 @@ from dashboard.training.form import (
     status_panel,
 )
 from dashboard.ui import ids
+from dashboard.ui.page import sync_theme, theme_store
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ TRAIN_FINAL = "train-final"  # dcc.Store: the run id of the last outcome ("" whe
 TRAIN_MESSAGE = "train-message"
 TRAIN_RUN_NAME = "train-run-name"
 TRAIN_RUN_NAME_FEEDBACK = "train-run-name-feedback"
+TRAIN_THEME = "train-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 
 
 def block_id(field: str, index: int | Any) -> dict:
@@ -210,6 +212,7 @@ def layout(**_kwargs) -> html.Div:
         dcc.Store(id=TRAIN_TAB, data=uuid.uuid4().hex),
         dcc.Store(id=TRAIN_RESULT),
         dcc.Store(id=TRAIN_FINAL),
+        theme_store(TRAIN_THEME),
         dcc.Interval(id=TRAIN_INTERVAL, interval=1000, disabled=running is None),
         html.H3("Train a network"),
         html.P("Choose the layers and how to train them. The preview shows what every layer makes of a "
@@ -380,7 +383,7 @@ def cancel(n_clicks, run_id):
     Output(TRAIN_INTERVAL, "disabled"),
     Output(TRAIN_NOTE, "children", allow_duplicate=True),
     Input(TRAIN_INTERVAL, "n_intervals"),
-    Input(ids.THEME, "data"),
+    Input(TRAIN_THEME, "data"),
     State(TRAIN_STARTED, "data"),
     State(TRAIN_FINAL, "data"),
     prevent_initial_call=True,
@@ -393,6 +396,8 @@ def follow(_ticks, theme, started, final):
     if not run_id:
         with contextlib.suppress(OSError):
             run_id = (jobs.current(store) or {}).get("run_id")
+    if not run_id and dash.ctx.triggered_id == TRAIN_THEME:
+        return (dash.no_update,) * 5  # the page's theme arrived: nothing is followed, nothing to redraw
     if not run_id:
         # Before the job takes the lock there is nothing to show; stop once the callback has answered.
         return dash.no_update, dash.no_update, dash.no_update, final is not None, dash.no_update
@@ -402,7 +407,7 @@ def follow(_ticks, theme, started, final):
         job = jobs.JobStatus(run_id, "missing")
     figure: go.Figure | Any = curves_figure(job.history, theme) if len(job.history) else dash.no_update
     style = {} if len(job.history) else {"display": "none"}
-    if job.status == "complete":
+    if job.status == Status.COMPLETE:
         # set_props, not an Output: see the Runs page; the shell's store must not tie
         # this page's inputs to every other page.
         dash.set_props(ids.ACTIVE_RUN, {"data": job.run_id})
@@ -420,3 +425,6 @@ def check_run_name(name):
     """Say at once why a run name cannot be used (bad characters, or a run of that name exists)."""
     problem = run_name_problem(name, get_store())
     return problem is not None, problem or ""
+
+
+sync_theme(TRAIN_THEME)

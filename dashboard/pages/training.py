@@ -11,8 +11,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, Patch, State, dcc, html
 
-from artifacts import ArtifactError
-from artifacts.format import STATUS_CANCELLED, STATUS_FAILED
+from artifacts import ArtifactError, Status
 from dashboard.figures.training import (
     class_accuracy_figure,
     class_line_style,
@@ -32,6 +31,7 @@ from dashboard.ui.components import (
     onboarding,
     run_class_names,
 )
+from dashboard.ui.page import manifest_of, query_store, sync_theme, sync_url, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 dash.register_page(__name__, path="/training", name="Training", order=1, title="Training · CNN MNIST Visualizer")
@@ -39,7 +39,7 @@ dash.register_page(__name__, path="/training", name="Training", order=1, title="
 TRAINING_URL = "training-url"  # dcc.Store: the run the URL asked for (None: active or newest)
 TRAINING_RUN = "training-run"  # dcc.Store: the run id the page shows, once resolved
 TRAINING_QUERY = "training-query"
-TRAINING_THEME = "training-theme"  # dcc.Store: this page's copy of the app's THEME (see the end)
+TRAINING_THEME = "training-theme"  # this page's copy of the app's theme (dashboard.ui.page)
 TRAINING_DIGIT = "training-digit"
 TRAINING_MESSAGE = "training-message"
 TRAINING_CONTENT = "training-content"
@@ -108,8 +108,8 @@ def layout(**kwargs: Any) -> html.Div:
     return html.Div([
         dcc.Store(id=TRAINING_URL, data={"run": state.get("run")}),
         dcc.Store(id=TRAINING_RUN),
-        dcc.Store(id=TRAINING_QUERY),
-        dcc.Store(id=TRAINING_THEME),
+        query_store(TRAINING_QUERY),
+        theme_store(TRAINING_THEME),
         heading,
         dcc.Loading(html.Div(id=TRAINING_MESSAGE), type="dot"),
         content,
@@ -138,10 +138,11 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
     empty = (dash.no_update,) * 3
     resolved = choose_run((url or {}).get("run"), active)
     partial = None
-    status = (resolved.manifest or {}).get("status")
-    if not resolved.ok and resolved.run is not None and status in (STATUS_CANCELLED, STATUS_FAILED):
-        planned = (resolved.manifest.get("config") or {}).get("epochs", "?")
-        how = "failed" if status == STATUS_FAILED else "was cancelled"
+    manifest = manifest_of(resolved) if resolved.run is not None and resolved.manifest is not None else None
+    status = manifest.status if manifest is not None else None
+    if not resolved.ok and manifest is not None and status in (Status.CANCELLED, Status.FAILED):
+        planned = manifest.planned_epochs or "?"
+        how = "failed" if status == Status.FAILED else "was cancelled"
         partial = (f"Run '{resolved.run.run_id}' {how} and is not complete: these are the epochs it "
                    f"finished of the {planned} it was set to train.")
     elif not resolved.ok:
@@ -161,7 +162,7 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
         html.B(f"{last['val_accuracy']:.1%}"), f" (training {last['accuracy']:.1%}).",
     ], className="text-body-secondary")
     message = [notice(partial, color="warning"), summary] if partial else summary
-    explained = validation_note(history, resolved.manifest.get("config"))
+    explained = validation_note(history, dict(manifest.raw_config))
     note = html.P([html.I(className="bi bi-info-circle me-1"), explained],
                   className="small text-body-secondary training-validation-note") if explained else None
     names = run_class_names(resolved.run)
@@ -225,19 +226,5 @@ def label_classes(run_id: str | None) -> list[dict]:
         return dash.no_update
     return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
 
-
-dash.clientside_callback(
-    "function(q){return window.cnnviz.pushQuery(q);}",
-    Output(TRAINING_QUERY, "data", allow_duplicate=True),
-    Input(TRAINING_QUERY, "data"),
-    prevent_initial_call=True,
-)
-
-# Page callbacks take the theme from this page's own copy: a callback whose inputs
-# mix an app-level component with this page's components fails in the browser on
-# every other page (a nonexistent Input), while this copy is simply skipped there.
-dash.clientside_callback(
-    "function(theme){return theme || 'light';}",
-    Output(TRAINING_THEME, "data"),
-    Input(ids.THEME, "data"),
-)
+sync_url(TRAINING_QUERY)
+sync_theme(TRAINING_THEME)

@@ -17,6 +17,7 @@ from artifacts import ArtifactStore, Phase, Status
 from artifacts.config import FORM_LIMITS, TrainConfig
 from artifacts.format import is_valid_run_id
 from dashboard.training.jobs import JobState, JobStatus
+from dashboard.ui.components import status_badge
 
 BLOCK_FIELDS = ("filters", "kernel_size", "strides", "padding", "activation", "pooling")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist package
@@ -31,8 +32,6 @@ CLI_DATASET_HINT = re.compile(r"try --dataset mnist-sample")
 BROWSER_DATASET_HINT = 'choose "MNIST sample: 5,000 real digits, offline" under Data on this page'
 DATASET_LABELS = {"mnist-sample": "MNIST sample: 5,000 real digits, offline",
                   "mnist": "MNIST: 70,000 digits (downloaded once)"}
-STATUS_COLORS = {Status.COMPLETE: "success", Status.FAILED: "danger", Status.CANCELLED: "warning",
-                 Status.RUNNING: "primary", JobState.STARTING: "secondary", JobState.MISSING: "secondary"}
 
 
 def dataset_options() -> list[dict[str, str]]:
@@ -170,7 +169,7 @@ def _bar(label: str, done: float, total: float, bar_id: str, animated: bool) -> 
 
 def status_panel(job: JobStatus, note: str | None = None) -> list:
     """Return the status block of the Train page for ``job``: bars and times, or the outcome."""
-    badge = dbc.Badge(str(job.status), color=STATUS_COLORS.get(job.status, "secondary"), className="me-2 train-status")
+    badge = status_badge(job.status, class_name="me-2 train-status")
     header = html.Div([badge, html.Span("run ", className="text-body-secondary"), html.Code(job.run_id)],
                       className="mb-2")
     parts: list = [header]

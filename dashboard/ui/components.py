@@ -8,10 +8,27 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from artifacts import ArtifactError
-from artifacts.format import DIGIT_CLASS_NAMES, class_names, is_digit_names
+from artifacts import ArtifactError, Phase, Status
+from artifacts.format import DIGIT_CLASS_NAMES, is_digit_names
 
 TRAIN_COMMAND = "python -m pipeline train --dataset mnist-sample"
+
+# One colour per run or job status, on every page; a job not started yet (or gone) is grey.
+STATUS_COLORS = {Status.COMPLETE: "success", Status.RUNNING: "primary", Status.FAILED: "danger",
+                 Status.CANCELLED: "warning", Phase.STARTING: "secondary"}
+UNREADABLE_COLOR = "danger"  # a run whose manifest cannot be read: a state, not a status
+
+
+def status_badge(status: str | None, label: str | None = None, class_name: str | None = None) -> dbc.Badge:
+    """Return the badge of a run or job ``status`` in its one colour (grey when unknown).
+
+    Args:
+        status: a :class:`artifacts.Status` (or a job's status); None for an unreadable run.
+        label: the text shown, when not the status itself.
+        class_name: extra CSS classes.
+    """
+    color = UNREADABLE_COLOR if status is None else STATUS_COLORS.get(status, "secondary")
+    return dbc.Badge(label or str(status), color=color, className=class_name)
 
 
 def error_card(message: str, title: str = "This view cannot be shown") -> dbc.Alert:
@@ -59,7 +76,7 @@ def onboarding() -> dbc.Card:
 def run_class_names(run: Any) -> tuple[str, ...]:
     """Return the class names of a run (an :class:`artifacts.Run`, or None): the digits when unreadable."""
     try:
-        return class_names(run.manifest()) if run is not None else DIGIT_CLASS_NAMES
+        return run.info().class_names if run is not None else DIGIT_CLASS_NAMES
     except (ArtifactError, OSError, ValueError):
         return DIGIT_CLASS_NAMES
 

@@ -19,11 +19,17 @@ def slider_step(epochs: list[int]) -> int:
     return reduce(math.gcd, gaps, 0) or 1
 
 
+# Every page's epoch slider: redraw once the value is let go (a drag over 15 epochs would otherwise
+# ask for every layer's figures 15 times), the value shown while hovering.
+SLIDER_OPTIONS = {"updatemode": "mouseup", "tooltip": {"placement": "bottom", "always_visible": False}}
+
+
 def epoch_slider(component_id: str, epochs: list[int], value: int, **options) -> dcc.Slider:
     """Return a slider over the stored ``epochs`` (sorted, not empty) that moves only by whole steps.
 
-    About a dozen marks are labelled; ``options`` go to :class:`dcc.Slider` (``updatemode``, ``tooltip``).
+    About a dozen marks are labelled; ``options`` override :data:`SLIDER_OPTIONS` (pages leave them).
     """
+    options = {**SLIDER_OPTIONS, **options}
     every = max(1, len(epochs) // 12)
     marks = {epoch: (str(epoch) if index % every == 0 or epoch == epochs[-1] else "")
              for index, epoch in enumerate(epochs)}

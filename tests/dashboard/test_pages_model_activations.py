@@ -21,6 +21,7 @@ from dash._utils import AttributeDict
 import dashboard.app  # noqa: F401  (registers the pages as Dash imports them)
 from artifacts import ArtifactStore
 from artifacts.format import SNAPSHOT_PROBE_INDEX
+from dashboard.pages.logic import activations as activation_logic
 from dashboard.ui.urlstate import parse_search
 
 model = sys.modules["pages.model"]
@@ -155,7 +156,7 @@ def test_epoch_and_channel_changes_are_patches(tiny):
 
 
 def test_class_average_is_the_mean_over_the_class(tiny):
-    maps, caption = activations.layer_maps(tiny, "pool_2", 0, 2, True, 3)
+    maps, caption = activation_logic.layer_maps(tiny, "pool_2", 0, 2, True, 3)
     snapshot = tiny.snapshot(2)
     rows = np.flatnonzero(tiny.probes()["labels"][snapshot[SNAPSHOT_PROBE_INDEX]] == 3)
     np.testing.assert_allclose(maps, snapshot["act__pool_2"][rows].astype(np.float32).mean(axis=0), rtol=1e-6)

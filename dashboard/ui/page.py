@@ -1,0 +1,135 @@
+"""The page contract: which run a page shows, its address bar, its theme.
+
+- Run: the URL's ``run``, else the active run (the ACTIVE_RUN store), else the newest
+  complete run, through :func:`dashboard.store_access.choose_run`. A page whose layout
+  depends on the run and whose URL names none renders :func:`run_page`'s shell; one
+  callback fills it once the browser has sent the active run.
+- URL: a page writes its view's query string into its own query store
+  (:func:`query_store`); :func:`sync_url` pushes it to the address bar.
+- Theme: page callbacks read the page's own copy of the app's THEME (:func:`theme_store`,
+  :func:`sync_theme`). A callback mixing an app-level Input with this page's components
+  fails in the browser on every other page (a nonexistent Input); the copy is skipped there.
+- Callbacks open the run the layout chose with :func:`shown_run`; they do not choose again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dash
+from dash import MATCH, Input, Output, State, dcc, html
+
+from artifacts import InvalidRunId, Manifest, Run, RunNotFound
+from dashboard.store_access import Resolved, choose_run, get_store, latest_complete_run_id
+from dashboard.ui import ids
+from dashboard.ui.components import run_unavailable
+
+Body = Callable[[Resolved, dict[str, Any]], Any]
+_BODIES: dict[str, Body] = {}
+
+
+def register_body(page: str, body: Body) -> None:
+    """Name the function that draws ``page`` for a resolved run: ``body(resolved, url_kwargs)``."""
+    _BODIES[page] = body
+
+
+def run_page(page: str, kwargs: dict[str, Any]) -> Any:
+    """Return ``page``'s layout for the run the contract chooses (see :func:`register_body`).
+
+    A URL that names a run is drawn at once (or says why it cannot be). Without one the
+    page needs the browser's active run, so it returns a shell the contract's callback fills.
+    """
+    url_run = kwargs.get("run")
+    if url_run not in (None, ""):
+        resolved = choose_run(url_run, None)
+        return _body(page, resolved, kwargs, asked=True)
+    store = get_store()
+    if latest_complete_run_id(store) is None:
+        return _body(page, choose_run(None, None, store), kwargs, asked=False)
+    return html.Div([
+        dcc.Store(id={"type": ids.PAGE_REQUEST, "page": page}, data=kwargs),
+        dcc.Loading(html.Div(id={"type": ids.PAGE_BODY, "page": page}), type="dot"),
+    ])
+
+
+def _body(page: str, resolved: Resolved, kwargs: dict[str, Any], asked: bool) -> Any:
+    if not resolved.ok:
+        return run_unavailable(resolved.error, asked)
+    return _BODIES[page](resolved, kwargs)
+
+
+@dash.callback(
+    Output({"type": ids.PAGE_BODY, "page": MATCH}, "children"),
+    Input({"type": ids.PAGE_REQUEST, "page": MATCH}, "data"),
+    State({"type": ids.PAGE_REQUEST, "page": MATCH}, "id"),
+    State(ids.ACTIVE_RUN, "data"),
+)
+def fill_page(kwargs: dict | None, component_id: dict, active: Any) -> Any:
+    """Draw a page whose URL named no run: the active run, else the newest complete run."""
+    return _body(component_id["page"], choose_run(None, active), dict(kwargs or {}), asked=False)
+
+
+def shown_run(run_id: Any) -> Run | None:
+    """Return the run a page's layout chose (its run store's id), opened without choosing again.
+
+    None when it is gone (deleted since) or the id is not one; reading it may still raise
+    :class:`artifacts.ArtifactError`.
+    """
+    try:
+        return get_store().run(run_id)
+    except (InvalidRunId, RunNotFound, TypeError):
+        return None
+
+
+def manifest_of(resolved: Resolved) -> Manifest:
+    """Return a resolved run's manifest, typed (its status as the lookup shows it: a stale run is failed).
+
+    Raises:
+        artifacts.ArtifactError: the manifest does not hold what a run's must.
+    """
+    return Manifest.from_dict(resolved.manifest, resolved.run.run_id)
+
+
+def query_store(component_id: str, search: str | None = None) -> dcc.Store:
+    """Return a page's query store: the view's ``?query`` that :func:`sync_url` puts in the address bar."""
+    return dcc.Store(id=component_id, data=search)
+
+
+def sync_url(component_id: str, replace_unless: State | None = None) -> None:
+    """Push every query written to ``component_id`` to the address bar (history.pushState, no reload).
+
+    Args:
+        component_id: the page's :func:`query_store`.
+        replace_unless: a State that, while False, makes each push replace the current entry
+            instead of adding one (the Draw page's running Play timer), so Back leaves the page.
+    """
+    if replace_unless is None:
+        dash.clientside_callback(
+            "function(q) { return window.cnnviz.pushQuery(q); }",
+            Output(component_id, "data", allow_duplicate=True),
+            Input(component_id, "data"),
+            prevent_initial_call=True,
+        )
+        return
+    dash.clientside_callback(
+        "function(q, flag) { return window.cnnviz.pushQuery(q, flag === false); }",
+        Output(component_id, "data", allow_duplicate=True),
+        Input(component_id, "data"),
+        replace_unless,
+        prevent_initial_call=True,
+    )
+
+
+def theme_store(component_id: str) -> dcc.Store:
+    """Return a page's copy of the app's theme ("light" or "dark"), kept by :func:`sync_theme`."""
+    return dcc.Store(id=component_id)
+
+
+def sync_theme(component_id: str) -> None:
+    """Copy the app's THEME into the page's :func:`theme_store` (see the module's docstring for why)."""
+    dash.clientside_callback(
+        "function(theme) { return theme || 'light'; }",
+        Output(component_id, "data"),
+        Input(ids.THEME, "data"),
+    )
