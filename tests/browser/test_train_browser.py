@@ -59,7 +59,9 @@ def test_train_watch_progress_then_cancel_a_second_run(tmp_path):
             wait_for(lambda: run_id in driver.find_element(By.TAG_NAME, "body").text, 30,
                      "the new run is not on the Runs page")
 
-            open_train_page(driver, base, epochs=50, limit=300)
+            # Long enough that Cancel always lands mid-run: 50 epochs of 300 digits could finish
+            # between seeing it train and the click on a quiet machine.
+            open_train_page(driver, base, epochs=50, limit=3000)
             set_value(driver, "train-run-name", run_id)
             wait_for(lambda: "already a run named" in text_of(driver, "train-run-name-feedback"), 10,
                      "a taken run name was not refused at once")
