@@ -23,6 +23,12 @@ from dashboard.settings import Settings
 log = logging.getLogger(__name__)
 REDIS_CHECK_SECONDS = 2.0  # how long a Train press waits to learn that Redis is unreachable
 SECRET_FILE = "signing-secret"
+# Set in Redis beside each queued press. Redis without persistence loses both the queued
+# message and this marker when it restarts: a press still pending without its marker was lost.
+QUEUED_MARKER = "cnnviz:queued:{}"
+QUEUED_MARKER_SECONDS = 7 * 24 * 3600
+LOST_MESSAGE = ("The training queue lost this request: Redis restarted before a worker took it, so nothing was "
+                "trained. Press Train again.")
 
 
 class TrainingQueueUnavailable(RuntimeError):
@@ -38,7 +44,8 @@ def make_manager(settings: Settings):
     if settings.redis_url:
         from dashboard.training.celery_app import make_celery
 
-        return _checked_celery_manager_class()(make_celery(settings.redis_url), redis_url=settings.redis_url)
+        return _checked_celery_manager_class()(make_celery(settings.redis_url), redis_url=settings.redis_url,
+                                               store_root=settings.store_root)
     import diskcache
     from dash import DiskcacheManager
 
@@ -85,12 +92,18 @@ def _secret_file(path: Path) -> str:
     return path.read_text().strip()
 
 
+def _redis_client(redis_url: str, timeout: float = REDIS_CHECK_SECONDS):
+    import redis
+
+    return redis.Redis.from_url(redis_url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                retry_on_timeout=False)
+
+
 def redis_reachable(redis_url: str, timeout: float = REDIS_CHECK_SECONDS) -> bool:
     """Return True when the Redis at ``redis_url`` answers PING within ``timeout`` seconds."""
     import redis
 
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=timeout, socket_timeout=timeout,
-                                  retry_on_timeout=False)
+    client = _redis_client(redis_url, timeout)
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):
@@ -111,9 +124,10 @@ def _checked_celery_manager_class():
         the Train callback's ``on_error`` turns into a message on the page.
         """
 
-        def __init__(self, celery_app, redis_url: str, **kwargs):
+        def __init__(self, celery_app, redis_url: str, store_root: Path, **kwargs):
             super().__init__(celery_app, **kwargs)
             self.redis_url = redis_url
+            self.store_root = store_root
 
         def call_job_fn(self, key, job_fn, args, context):
             started = time.monotonic()
@@ -122,7 +136,10 @@ def _checked_celery_manager_class():
                     "Training queue unavailable: Redis not reachable, so the training was not queued. "
                     "Try again in a moment; if it persists, the server's Redis needs attention.")
             try:
-                return super().call_job_fn(key, job_fn, args, context)
+                task_id = super().call_job_fn(key, job_fn, args, context)
+                with _redis_client(self.redis_url) as client:
+                    client.set(QUEUED_MARKER.format(task_id), "1", ex=QUEUED_MARKER_SECONDS)
+                return task_id
             except Exception as error:  # kombu and redis raise many types for one lost connection
                 log.warning("queuing a background job failed after %.1f s: %s", time.monotonic() - started, error)
                 raise TrainingQueueUnavailable(
@@ -136,7 +153,28 @@ def _checked_celery_manager_class():
             return self._following(super().get_result, key, job)
 
         def job_running(self, job):
-            return self._following(super().job_running, job)
+            running = self._following(super().job_running, job)
+            if running and self._following(self._lost, job):
+                log.warning("Train press %s: lost by the queue (Redis restarted before a worker took it)", job)
+                raise TrainingQueueUnavailable(LOST_MESSAGE)
+            return running
+
+        def _lost(self, job) -> bool:
+            """True when ``job`` never started and Redis no longer knows it was queued.
+
+            A task a worker took is STARTED (``task_track_started``) or further. If Redis restarts
+            after a worker took it, its state reads PENDING again, but then a training holds the
+            store's lock, so a running training is never called lost.
+            """
+            if self.handle.AsyncResult(job).state != "PENDING":
+                return False
+            with _redis_client(self.redis_url) as client:
+                if client.exists(QUEUED_MARKER.format(job)):
+                    return False
+            from artifacts import ArtifactStore
+            from dashboard.training import jobs
+
+            return jobs.current(ArtifactStore(self.store_root)) is None
 
         def get_updated_props(self, key):
             return self._following(super().get_updated_props, key)

@@ -171,3 +171,40 @@ def test_four_tabs_pressing_train_at_once_all_get_an_outcome_with_diskcache(web_
     run_ids = {outcome["run_id"] for outcome, _ in results}
     assert len(run_ids) == 1 and {outcome["status"] for outcome, _ in results} == {"complete"}, results
     assert ArtifactStore(store).run_ids() == list(run_ids)
+
+
+def test_a_press_lost_in_a_redis_restart_is_told_so(web_server, tmp_path):
+    """Redis (no persistence) restarts before any worker takes a queued press: the page says it was lost."""
+    import shutil
+
+    from tests.conftest import require
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
+    port = free_port()
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    store = tmp_path / "store"
+    redis = start_redis(port, tmp_path)
+    try:
+        base = web_server(store, REDIS_URL=redis_url)
+        tab = Tab(base, "tab-1")
+        status, body = tab._post({"endId": tab.end_id}, True, 60)
+        assert status == 200 and body and "cacheKey" in body, body  # queued; no worker runs to take it
+        handles = {"cacheKey": body["cacheKey"], "job": body["job"]}
+        status, body = tab._post({"endId": tab.end_id, **handles}, False, 30)
+        assert status == 200 and (body is None or "response" not in body), body  # still waiting, as it should
+        redis.terminate()
+        redis.wait(timeout=10)
+        redis = start_redis(port, tmp_path)  # empty: the queued message is gone
+        started = time.monotonic()
+        outcome = None
+        while outcome is None and time.monotonic() - started < 30:
+            status, body = tab._post({"endId": tab.end_id, **handles}, False, 30)
+            if status == 200 and body and "response" in body:
+                outcome = body["response"]["train-result"]["data"]
+            time.sleep(0.5)
+        assert outcome is not None, "the lost press never got an outcome"
+        assert outcome["message"].startswith("The training queue lost this request"), outcome
+        assert outcome["color"] == "danger"
+        assert ArtifactStore(store).run_ids() == []
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
