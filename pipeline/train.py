@@ -237,7 +237,7 @@ def _train(
         run.info().size_bytes,
         data.name,
         int(len(data.x_test)),
-        str(data.notes.get("test_split", "")),
+        str(data.notes.get(fmt.SPLIT_TEST_NOTE, "")),
     )
 
 

@@ -118,11 +118,19 @@ def _epochs(summary: RunSummary, store: ArtifactStore | None = None) -> str:
     return str(done) if done == planned else f"{done} of {planned}"
 
 
-def _accuracy(summary: RunSummary) -> str:
+def _accuracy(summary: RunSummary) -> Any:
+    """Return the test accuracy and on how many digits: the sample's are held out of it, not MNIST's test set."""
     value = summary.manifest.metrics.test_accuracy
     if not summary.is_complete or value is None:
         return "–"
-    return f"{value:.1%}"
+    dataset = summary.manifest.dataset
+    if dataset.test_size is None:
+        return f"{value:.1%}"
+    where = f"{dataset.test_size:,} test digits"
+    if dataset.test_split_note:
+        where += f" held out of the training data ({dataset.test_split_note}), not MNIST's own test set"
+    return html.Span([f"{value:.1%}", html.Small(f" on {dataset.test_size:,}", className="text-body-secondary")],
+                     title=f"Test accuracy on {where}.")
 
 
 def error_row(run_id: str, reason: str, size: Any, delete_button: Any) -> html.Tr:

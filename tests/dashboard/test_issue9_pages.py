@@ -237,3 +237,16 @@ def test_draw_and_activations_answers_use_the_class_names():
     figure = probability_bars(probabilities, 7, "dark", names)
     assert list(figure.layout.xaxis.ticktext) == names and "predicted Ankle boot" in figure.layout.title.text
     assert "predicted 9" in probability_bars(probabilities, 9).layout.title.text
+
+
+def test_the_runs_table_says_which_test_digits_the_accuracy_is_on(pages, tiny_store, use_store):
+    # The sample's test digits are held out of it: the README's 97.9% is on MNIST's own 10,000-digit test set.
+    use_store(tiny_store)
+    test_size = len(ArtifactStore(tiny_store).run("tiny").predictions()["labels"])
+    row = next(node for node in flatten(pages["runs"].layout()) if node["type"] == "Tr"
+               and node["props"].get("id") == {"type": pages["runs"].RUNS_ROW, "run": "tiny"})
+    cells = flatten(row["props"]["children"])
+    cell = next(node for node in cells if node["type"] == "Span" and "title" in node["props"])
+    assert f"on {test_size:,}" in text_of(cell["props"]["children"])
+    assert cell["props"]["title"].startswith(f"Test accuracy on {test_size:,} test digits held out of the training")
+    assert "not MNIST's own test set" in cell["props"]["title"]
