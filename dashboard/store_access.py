@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from artifacts import ArtifactError, ArtifactStore, InvalidRunId, Manifest, Run, RunNotFound, RunSummary, Status
-from artifacts.format import KEY_CONFIG, KEY_STATUS, LEGACY_UNREADABLE_STATUS, is_valid_run_id
+from artifacts.format import KEY_CONFIG, is_valid_run_id
 from dashboard.settings import current_settings
 
 
@@ -60,21 +60,6 @@ def _shown(store: ArtifactStore, summary: RunSummary) -> RunSummary:
     if summary.status is Status.RUNNING and _stale(store, summary.run_id):
         return replace(summary, manifest=summary.manifest.with_status(Status.FAILED, STOPPED))
     return summary
-
-
-def run_summary_dicts(store: ArtifactStore | None = None) -> list[dict[str, Any]]:
-    """Return :func:`run_summaries` as dicts (transitional, for pages not yet reading :class:`RunSummary`).
-
-    A readable run gives its manifest plus ``size_bytes``; an unreadable one ``run_id``,
-    ``size_bytes``, ``error`` and the made-up status "error" that older pages expect.
-    """
-    rows = []
-    for summary in run_summaries(store):
-        row = summary.to_dict()
-        if not summary.readable:
-            row[KEY_STATUS] = LEGACY_UNREADABLE_STATUS
-        rows.append(row)
-    return rows
 
 
 def _stale(store: ArtifactStore, run_id: str) -> bool:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from artifacts import Run
-from artifacts.config import TrainConfig, captured_layers
+from artifacts import ArtifactError, Run
+from artifacts.config import captured_layers
 
 CACHE_SIZE = 2  # models kept per process; each is a few MB
 
@@ -113,8 +113,8 @@ def get_live_model(run: Run, manifest: dict[str, Any]) -> LiveModel:
 
 def _load(run: Run, manifest: dict[str, Any]) -> LiveModel:
     try:
-        layer_names = captured_layers(TrainConfig.from_dict(manifest.get("config") or {}))
-    except (TypeError, ValueError) as error:
+        layer_names = captured_layers(run.info().config)
+    except (ArtifactError, TypeError, ValueError) as error:
         raise ModelUnavailable(f"Run '{run.run_id}' has a config this version cannot read ({error}).") from None
     import keras
 

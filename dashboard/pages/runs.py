@@ -6,7 +6,6 @@ URL: ``/?run=A&compare=B``. The run chosen here becomes the app's active run
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import dash
@@ -17,7 +16,7 @@ from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound, R
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
 from dashboard.settings import current_settings
-from dashboard.store_access import STOPPED, choose_run, describe_architecture, get_store, resolve_run
+from dashboard.store_access import choose_run, describe_architecture, get_store, resolve_run, run_summaries
 from dashboard.training import jobs
 from dashboard.ui import ids
 from dashboard.ui.components import (
@@ -71,25 +70,6 @@ def _bad_param_notes(kwargs: dict[str, Any], state: dict[str, Any]) -> list:
         if kwargs.get(key) not in (None, "") and key not in state:
             notes.append(notice(f"{resolve_run(kwargs[key]).error} It was ignored.", color="warning"))
     return notes
-
-
-def run_summaries(store: ArtifactStore | None = None) -> list[RunSummary]:
-    """Return every run's summary, newest first; a running run whose trainer is gone shows as failed.
-
-    Display only (see :func:`dashboard.store_access.run_summaries`): nothing is written.
-    """
-    store = store or get_store()
-    summaries = store.summaries()
-    return [dataclasses.replace(summary, manifest=summary.manifest.with_status(Status.FAILED, STOPPED))
-            if summary.status is Status.RUNNING and _stale(store, summary.run_id) else summary
-            for summary in summaries]
-
-
-def _stale(store: ArtifactStore, run_id: str) -> bool:
-    try:
-        return store.run(run_id).is_stale()
-    except (InvalidRunId, RunNotFound):
-        return False  # deleted while listing
 
 
 def _created(summary: RunSummary) -> str:

@@ -82,7 +82,7 @@ def layout(**kwargs: Any) -> html.Div:
     if kwargs.get("run") not in (None, "") and "run" not in state:
         return html.Div([heading, error_card(resolve_run(kwargs["run"]).error),
                          dcc.Link("Show the newest run instead", href="/training")])
-    if not get_store().list_runs():
+    if not get_store().run_ids():
         return html.Div([heading, onboarding()])
     names = run_class_names(resolve_run(state["run"], require_complete=False).run) if state.get("run") else None
     controls = dbc.Row([
