@@ -151,6 +151,7 @@ def train(
         },
     )
     started = time.perf_counter()
+    cancel_request: CancelRequest | None = None
     try:
         with cancel_on_signals() as cancel_request:
             import_tensorflow_quietly()
@@ -159,12 +160,21 @@ def train(
             with Heartbeat(run):
                 return _train(config, run, dataset, limit, verbose, log, started, cancel_request)
     except TrainingCancelled as cancel:
-        run.finish(Status.CANCELLED, **{fmt.KEY_ERROR: str(cancel)})
-        log(f"run {run_id} {Status.CANCELLED} ({cancel})")
-        return TrainResult(run_id, Status.CANCELLED, size_bytes=run.size_bytes())
+        return _cancelled(run, str(cancel), log)
     except BaseException as error:
+        if cancel_request is not None and cancel_request.requested:
+            # The signal's exception was raised while TensorFlow traced a layer, and
+            # TensorFlow re-raised it as its own TypeError: the user still asked to cancel.
+            return _cancelled(run, cancel_request.requested, log)
         run.finish(Status.FAILED, **{fmt.KEY_ERROR: f"{type(error).__name__}: {error}"})
         raise
+
+
+def _cancelled(run: Run, reason: str, log: Callable[[str], None]) -> TrainResult:
+    """Mark ``run`` cancelled for ``reason``; return its result."""
+    run.finish(Status.CANCELLED, **{fmt.KEY_ERROR: reason})
+    log(f"run {run.run_id} {Status.CANCELLED} ({reason})")
+    return TrainResult(run.run_id, Status.CANCELLED, size_bytes=run.size_bytes())
 
 
 def _train(
