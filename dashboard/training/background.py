@@ -10,11 +10,13 @@ always sets ``secret_key`` from :func:`signing_secret`, a value every worker agr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +29,13 @@ SECRET_FILE = "signing-secret"
 # message and this marker when it restarts: a press still pending without its marker was lost.
 QUEUED_MARKER = "cnnviz:queued:{}"
 QUEUED_MARKER_SECONDS = 7 * 24 * 3600
+# When a pending press was first seen without its marker (Redis server time). It is called
+# lost only once that has lasted LOST_GRACE_SECONDS: a training whose Redis restarted under it
+# releases the store's lock a moment before its worker writes the result, and must not be
+# called lost in that moment.
+SUSPECT_MARKER = "cnnviz:suspect-lost:{}"
+LOST_GRACE_SECONDS = 5.0
+INSPECT_SECONDS = 1.0  # how long to wait for workers to say whether they hold a press
 LOST_MESSAGE = ("The training queue lost this request: Redis restarted before a worker took it, so nothing was "
                 "trained. Press Train again.")
 
@@ -128,6 +137,9 @@ def _checked_celery_manager_class():
             super().__init__(celery_app, **kwargs)
             self.redis_url = redis_url
             self.store_root = store_root
+            # The job whose result this request thread just read: Dash asks job_running
+            # after get_result, and a press that has its result is never lost.
+            self._answered = threading.local()
 
         def call_job_fn(self, key, job_fn, args, context):
             started = time.monotonic()
@@ -150,12 +162,16 @@ def _checked_celery_manager_class():
             return self._following(super().get_progress, key)
 
         def get_result(self, key, job):
-            return self._following(super().get_result, key, job)
+            result = self._following(super().get_result, key, job)
+            self._answered.job = job if result is not self.UNDEFINED else None
+            return result
 
         def job_running(self, job):
             running = self._following(super().job_running, job)
-            if running and self._following(self._lost, job):
+            if running and getattr(self._answered, "job", None) != job and self._following(self._lost, job):
                 log.warning("Train press %s: lost by the queue (Redis restarted before a worker took it)", job)
+                with contextlib.suppress(Exception):  # should its message ever come back, no worker runs it
+                    self.handle.control.revoke(job)
                 raise TrainingQueueUnavailable(LOST_MESSAGE)
             return running
 
@@ -164,17 +180,28 @@ def _checked_celery_manager_class():
 
             A task a worker took is STARTED (``task_track_started``) or further. If Redis restarts
             after a worker took it, its state reads PENDING again, but then a training holds the
-            store's lock, so a running training is never called lost.
+            store's lock (or, for a moment after it ends, its result is on its way: hence the
+            grace), or a worker still holds the task (asked last, as it takes a second).
             """
             if self.handle.AsyncResult(job).state != "PENDING":
                 return False
-            with _redis_client(self.redis_url) as client:
-                if client.exists(QUEUED_MARKER.format(job)):
-                    return False
             from artifacts import ArtifactStore
             from dashboard.training import jobs
 
-            return jobs.current(ArtifactStore(self.store_root)) is None
+            with _redis_client(self.redis_url) as client:
+                if client.exists(QUEUED_MARKER.format(job)):
+                    return False
+                if jobs.current(ArtifactStore(self.store_root)) is not None:
+                    client.delete(SUSPECT_MARKER.format(job))
+                    return False
+                seconds, micros = client.time()
+                now = seconds + micros / 1e6
+                client.set(SUSPECT_MARKER.format(job), repr(now), nx=True, ex=QUEUED_MARKER_SECONDS)
+                since = float(client.get(SUSPECT_MARKER.format(job)) or now)
+            if now - since < LOST_GRACE_SECONDS:
+                return False
+            held = self.handle.control.inspect(timeout=INSPECT_SECONDS).query_task(job) or {}
+            return not any(job in (tasks or {}) for tasks in held.values())
 
         def get_updated_props(self, key):
             return self._following(super().get_updated_props, key)

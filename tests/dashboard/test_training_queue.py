@@ -24,7 +24,7 @@ import pytest
 from artifacts import ArtifactStore
 from tests.conftest import ROOT
 from tests.dashboard.test_background_training import wait_for
-from tests.support.servers import free_port, start_redis
+from tests.support.servers import free_port, procfile_command, start_redis
 
 pytestmark = pytest.mark.slow
 
@@ -173,38 +173,126 @@ def test_four_tabs_pressing_train_at_once_all_get_an_outcome_with_diskcache(web_
     assert ArtifactStore(store).run_ids() == list(run_ids)
 
 
+def start_procfile_worker(env: dict, log_path: Path) -> subprocess.Popen:
+    """Start the Procfile's ``worker`` line (one training at a time) and wait until it is ready."""
+    env = dict(env, PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(["bash", "-c", f"exec {procfile_command('worker')}"], cwd=ROOT, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for(lambda: b"ready" in log_path.read_bytes() or worker.poll() is not None, 90,
+             "the Celery worker did not start")
+    assert worker.poll() is None, log_path.read_text()[-3000:]
+    return worker
+
+
+def restart(redis: subprocess.Popen, port: int, folder: Path) -> subprocess.Popen:
+    """Stop ``redis`` and start an empty one (no persistence) on the same port."""
+    redis.terminate()
+    redis.wait(timeout=10)
+    return start_redis(port, folder)
+
+
+def queued(tab: Tab) -> dict:
+    """Press Train in ``tab``; return the job handles the renderer polls with."""
+    status, body = tab._post({"endId": tab.end_id}, True, 60)
+    assert status == 200 and body and "cacheKey" in body, body
+    return {"cacheKey": body["cacheKey"], "job": body["job"]}
+
+
+def poll_once(tab: Tab, handles: dict) -> dict | None:
+    """One poll of a queued press, as the renderer sends it: its outcome, or None while it runs."""
+    status, body = tab._post({"endId": tab.end_id, **handles}, False, 30)
+    assert status == 200, status
+    return body["response"]["train-result"]["data"] if body and "response" in body else None
+
+
 def test_a_press_lost_in_a_redis_restart_is_told_so(web_server, tmp_path):
-    """Redis (no persistence) restarts before any worker takes a queued press: the page says it was lost."""
+    """Redis (no persistence) restarts before any worker takes a queued press: the page says it was lost.
+
+    The Procfile's worker starts after the restart (on an empty queue): the press still ends,
+    with the message, within a bounded time, and nothing is trained.
+    """
     import shutil
 
-    from tests.conftest import require
+    from tests.conftest import require, subprocess_env
     require(shutil.which("redis-server") is not None, "redis-server is not installed")
     port = free_port()
     redis_url = f"redis://127.0.0.1:{port}/0"
     store = tmp_path / "store"
     redis = start_redis(port, tmp_path)
+    worker = None
     try:
         base = web_server(store, REDIS_URL=redis_url)
         tab = Tab(base, "tab-1")
-        status, body = tab._post({"endId": tab.end_id}, True, 60)
-        assert status == 200 and body and "cacheKey" in body, body  # queued; no worker runs to take it
-        handles = {"cacheKey": body["cacheKey"], "job": body["job"]}
-        status, body = tab._post({"endId": tab.end_id, **handles}, False, 30)
-        assert status == 200 and (body is None or "response" not in body), body  # still waiting, as it should
-        redis.terminate()
-        redis.wait(timeout=10)
-        redis = start_redis(port, tmp_path)  # empty: the queued message is gone
-        started = time.monotonic()
+        handles = queued(tab)  # no worker runs to take it
+        assert poll_once(tab, handles) is None  # still waiting, as it should
+        redis = restart(redis, port, tmp_path)  # empty: the queued message is gone
+        restarted = time.monotonic()
+        worker = start_procfile_worker(subprocess_env(CNNVIZ_STORE=str(store), CNNVIZ_CACHE_DIR=str(tmp_path / "cache"),
+                                                      REDIS_URL=redis_url), tmp_path / "worker.log")
         outcome = None
-        while outcome is None and time.monotonic() - started < 30:
-            status, body = tab._post({"endId": tab.end_id, **handles}, False, 30)
-            if status == 200 and body and "response" in body:
-                outcome = body["response"]["train-result"]["data"]
+        while outcome is None and time.monotonic() - restarted < 45:
+            outcome = poll_once(tab, handles)
             time.sleep(0.5)
+        seconds = time.monotonic() - restarted
+        print(f"lost press told after {seconds:.1f} s (worker started in between)")
         assert outcome is not None, "the lost press never got an outcome"
         assert outcome["message"].startswith("The training queue lost this request"), outcome
-        assert outcome["color"] == "danger"
+        assert outcome["color"] == "danger" and "run_id" not in outcome, outcome
         assert ArtifactStore(store).run_ids() == []
+        time.sleep(2)  # the worker, now listening, still trains nothing
+        assert ArtifactStore(store).run_ids() == [] and "received" not in (tmp_path / "worker.log").read_text()
     finally:
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
+        redis.terminate()
+        redis.wait(timeout=10)
+
+
+def test_a_redis_restart_under_a_training_loses_only_the_press_still_queued(web_server, tmp_path):
+    """The worker trains press A while press B waits in the queue; Redis restarts.
+
+    A is never called lost (a training holds the store, then its result arrives): it ends
+    with its run complete. B's message is gone with Redis: once A is done, B is told so.
+    """
+    import shutil
+
+    from tests.conftest import require, subprocess_env
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
+    port = free_port()
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    store = tmp_path / "store"
+    redis = start_redis(port, tmp_path)
+    worker = None
+    try:
+        base = web_server(store, REDIS_URL=redis_url)
+        worker = start_procfile_worker(subprocess_env(CNNVIZ_STORE=str(store), CNNVIZ_CACHE_DIR=str(tmp_path / "cache"),
+                                                      REDIS_URL=redis_url), tmp_path / "worker.log")
+        tab_a, tab_b = Tab(base, "tab-a"), Tab(base, "tab-b")
+        handles_a = queued(tab_a)
+        wait_for(lambda: ArtifactStore(store).run_ids(), 30, "press A never started a training")
+        handles_b = queued(tab_b)  # the only worker slot is busy: B waits in Redis
+        for _ in range(3):
+            assert poll_once(tab_a, handles_a) is None and poll_once(tab_b, handles_b) is None
+            time.sleep(0.5)
+        redis = restart(redis, port, tmp_path)
+        outcomes: dict[str, dict] = {}
+        started = time.monotonic()
+        while len(outcomes) < 2 and time.monotonic() - started < 60:
+            for name, tab, handles in (("a", tab_a, handles_a), ("b", tab_b, handles_b)):
+                if name not in outcomes and (outcome := poll_once(tab, handles)) is not None:
+                    outcomes[name] = outcome
+                    print(f"press {name.upper()} ended {time.monotonic() - started:.1f} s after the restart: {outcome}")
+            time.sleep(0.5)
+        assert set(outcomes) == {"a", "b"}, outcomes
+        assert outcomes["a"].get("status") == "complete" and "lost" not in str(outcomes["a"]["message"]), outcomes
+        assert ArtifactStore(store).run(outcomes["a"]["run_id"]).is_complete()
+        assert outcomes["b"]["message"].startswith("The training queue lost this request"), outcomes
+        assert ArtifactStore(store).run_ids() == [outcomes["a"]["run_id"]]  # B trained nothing
+    finally:
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
         redis.terminate()
         redis.wait(timeout=10)
