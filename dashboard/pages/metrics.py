@@ -1,159 +1,41 @@
-"""Metrics page: per-class precision/recall/F1, the confusion matrix, and the digits behind each cell.
+"""Metrics page (URL ``/metrics?run=ID&digit=3&mode=normalized&cell=3-5``): its Dash wiring.
 
-URL: ``/metrics?run=ID&digit=3&mode=normalized&cell=3-5``. A digit outlines its
-row and column and narrows the gallery to its mistakes; a cell shows the test
-digits of that true -> predicted pair; a probe digit opens in the activation explorer.
+Layout and logic: ``dashboard/pages/logic/metrics.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import dash
-import dash_bootstrap_components as dbc
-import numpy as np
-from dash import Input, Output, Patch, State, dcc, html
+from dash import Input, Output, State
 
-from artifacts import ArtifactError, Status
-from dashboard.figures.digits import clicked_tile, digit_mosaic
-from dashboard.figures.metrics import (
-    METRICS,
-    cell_mark,
-    class_metrics_figure,
-    confusion_figure,
-    confusion_style,
-    confusion_values,
-    gallery_indices,
-    highlight_shapes,
-    metric_opacity,
-    probability_figure,
+from dashboard.pages.logic import metrics as logic
+from dashboard.pages.logic.metrics import (
+    METRICS_BARS,
+    METRICS_CELL,
+    METRICS_CONFUSION,
+    METRICS_CONTENT,
+    METRICS_DETAIL,
+    METRICS_DIGIT,
+    METRICS_GALLERY,
+    METRICS_GALLERY_IDS,
+    METRICS_GALLERY_TITLE,
+    METRICS_MESSAGE,
+    METRICS_MODE,
+    METRICS_NAV,
+    METRICS_QUERY,
+    METRICS_RUN,
+    METRICS_TABLE,
+    METRICS_THEME,
+    METRICS_URL,
 )
-from dashboard.store_access import choose_run, get_store, resolve_run
 from dashboard.ui import ids
-from dashboard.ui.components import (
-    class_filter_options,
-    class_word,
-    digit_filter,
-    error_card,
-    explanation,
-    notice,
-    onboarding,
-    run_class_names,
-)
-from dashboard.ui.page import manifest_of, query_store, sync_theme, sync_url, theme_store
-from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
+from dashboard.ui.page import sync_theme, sync_url
 
 dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Metrics · CNN MNIST Visualizer")
 
-METRICS_URL = "metrics-url"
-METRICS_RUN = "metrics-run"
-METRICS_QUERY = "metrics-query"
-METRICS_THEME = "metrics-theme"  # this page's copy of the app's theme (dashboard.ui.page)
-METRICS_CELL = "metrics-cell"  # dcc.Store: "T-P" of the chosen confusion cell, or None
-METRICS_GALLERY_IDS = "metrics-gallery-ids"  # dcc.Store: test indices of the gallery's tiles
-METRICS_NAV = "metrics-nav"
-METRICS_DIGIT = "metrics-digit"
-METRICS_MODE = "metrics-mode"
-METRICS_MESSAGE = "metrics-message"
-METRICS_CONTENT = "metrics-content"
-METRICS_TABLE = "metrics-table"
-METRICS_BARS = "metrics-bars"
-METRICS_CONFUSION = "metrics-confusion"
-METRICS_GALLERY_TITLE = "metrics-gallery-title"
-METRICS_GALLERY = "metrics-gallery"
-METRICS_DETAIL = "metrics-detail"
-METRICS_PROBABILITIES = "metrics-probabilities"  # a clicked non-probe digit's class probabilities
+layout = logic.layout  # Dash reads a page's layout from its own module
 
-GALLERY_LIMIT = 60
-GALLERY_COLUMNS = 10
-PROBE_MARK = "★"
-GRAPH_CONFIG = {"displaylogo": False}
-
-PRF_TEXT = """
-For one digit, say 3: **precision** is the share of the network's "3" answers that really are 3s (few
-false alarms); **recall** is the share of real 3s it answers "3" (few misses). **F1** combines both
-(their harmonic mean): it is high only when both are. **Support** is how many test digits of that class
-there are; a score on few digits is less certain.
-"""
-CONFUSION_TEXT = """
-The **confusion matrix** counts, for every true digit (row), what the network answered (column). The
-diagonal holds the right answers; everything else is a mistake, e.g. row 4, column 9 counts 4s taken for
-9s. **Normalized** divides each row by its total, so rows compare even when classes have different sizes.
-Click any cell to see the digits in it.
-"""
-
-
-def layout(**kwargs: Any) -> html.Div:
-    """Return the Metrics page for the URL's ``run``, ``digit``, ``mode`` and ``cell``."""
-    state = parse_state(kwargs)
-    heading = html.H2("Metrics", className="page-title")
-    if kwargs.get("run") not in (None, "") and "run" not in state:
-        return html.Div([heading, error_card(resolve_run(kwargs["run"]).error),
-                         dcc.Link("Show the newest run instead", href="/metrics")])
-    if not get_store().run_ids():
-        return html.Div([heading, onboarding()])
-    mode = state.get("mode") if state.get("mode") in ("counts", "normalized") else "counts"
-    names = run_class_names(resolve_run(state["run"], require_complete=False).run) if state.get("run") else None
-    controls = dbc.Row([
-        dbc.Col([dbc.Label("Digit class" if class_word(names) == "digit" else "Class", className="me-2"),
-                 digit_filter(METRICS_DIGIT, state.get("digit", "all"), names)],
-                className="d-flex align-items-center flex-wrap", lg=8),
-        dbc.Col([dbc.Label("Confusion matrix", className="me-2"),
-                 dbc.RadioItems(id=METRICS_MODE, value=mode, inline=True,
-                                options=[{"label": "counts", "value": "counts"},
-                                         {"label": "normalized by row", "value": "normalized"}])],
-                className="d-flex align-items-center", lg=4),
-    ], className="mb-2 g-2")
-    content = html.Div([
-        controls,
-        explanation("Precision, recall and F1", PRF_TEXT),
-        dbc.Row([
-            dbc.Col(html.Div(id=METRICS_TABLE), lg=4),
-            dbc.Col(dcc.Graph(id=METRICS_BARS, config=GRAPH_CONFIG), lg=8),
-        ]),
-        explanation("The confusion matrix", CONFUSION_TEXT),
-        dbc.Row([
-            dbc.Col(dcc.Graph(id=METRICS_CONFUSION, config=GRAPH_CONFIG), lg=6),
-            dbc.Col([
-                html.Div(id=METRICS_GALLERY_TITLE),
-                dcc.Graph(id=METRICS_GALLERY, config={**GRAPH_CONFIG, "displayModeBar": False},
-                          style={"display": "none"}, className="digit-gallery"),
-                dcc.Loading(html.Div(id=METRICS_DETAIL), type="dot"),
-            ], lg=6),
-        ]),
-    ], id=METRICS_CONTENT, style={"display": "none"})
-    return html.Div([
-        dcc.Store(id=METRICS_URL, data={"run": state.get("run")}),
-        dcc.Store(id=METRICS_RUN),
-        query_store(METRICS_QUERY),
-        theme_store(METRICS_THEME),
-        dcc.Store(id=METRICS_CELL, data=state.get("cell")),
-        dcc.Store(id=METRICS_GALLERY_IDS),
-        dcc.Location(id=METRICS_NAV, refresh="callback-nav"),
-        heading,
-        dcc.Loading(html.Div(id=METRICS_MESSAGE), type="dot"),
-        content,
-    ], className="metrics-page")
-
-
-def metrics_table(frame, digit: Any, names: tuple[str, ...] | None = None) -> dbc.Table:
-    """Return the per-class table (classes named by ``names``, the digits when None); the chosen row is highlighted."""
-    header = html.Thead(html.Tr([html.Th(class_word(names)), html.Th("precision"), html.Th("recall"), html.Th("F1"),
-                                 html.Th("support")]))
-    rows = [
-        html.Tr([html.Td(names[int(row["class"])] if names else int(row["class"])),
-                 *[html.Td(f"{row[m]:.3f}") for m in METRICS],
-                 html.Td(int(row["support"]))], className="table-primary" if digit == int(row["class"]) else None)
-        for _, row in frame.iterrows()
-    ]
-    return dbc.Table([header, html.Tbody(rows)], size="sm", hover=True, className="metrics-table")
-
-
-def _error(error: ArtifactError) -> dbc.Alert:
-    return error_card(f"Run '{error.run_id}' cannot be read: {error.reason} ({error.filename}).")
-
-
-@dash.callback(
+dash.callback(
     Output(METRICS_TABLE, "children"),
     Output(METRICS_BARS, "figure"),
     Output(METRICS_CONFUSION, "figure"),
@@ -165,53 +47,9 @@ def _error(error: ArtifactError) -> dbc.Alert:
     State(ids.ACTIVE_RUN, "data"),
     State(METRICS_DIGIT, "value"),
     State(METRICS_MODE, "value"),
-)
-def render(url: dict | None, theme: str | None, active: Any, digit: Any, mode: str) -> tuple:
-    """Draw the run's table, bars and confusion matrix, or an error card with the charts hidden."""
-    failed = (dash.no_update,) * 3
-    resolved = choose_run((url or {}).get("run"), active)
-    if not resolved.ok:
-        return *failed, unfinished_message(resolved) or error_card(resolved.error), {"display": "none"}, None
-    try:
-        frame, matrix = resolved.run.class_metrics(), resolved.run.confusion()
-    except ArtifactError as error:
-        return *failed, _error(error), {"display": "none"}, None
-    accuracy = np.trace(matrix) / max(1, matrix.sum())
-    summary = html.P(["Run ", html.B(resolved.run.run_id), f": {int(matrix.sum())} test digits, ",
-                      html.B(f"{accuracy:.1%}"), " answered correctly."], className="text-body-secondary")
-    names = run_class_names(resolved.run)
-    return (metrics_table(frame, digit, names), class_metrics_figure(frame, digit, theme, names),
-            confusion_figure(matrix, mode, digit, theme, names), summary, {}, resolved.run.run_id)
+)(logic.render)
 
-
-def unfinished_message(resolved) -> dbc.Alert | None:
-    """Return what a cancelled or failed run offers instead of metrics (None for other errors).
-
-    Metrics come from the test-set evaluation after the last epoch, which such a run never reached;
-    the epochs it did finish are on the Training page.
-    """
-    if resolved.run is None or resolved.manifest is None:
-        return None
-    manifest = manifest_of(resolved)
-    status = manifest.status
-    if status not in (Status.CANCELLED, Status.FAILED):
-        return None
-    try:
-        done = len(resolved.run.history())
-    except ArtifactError:
-        done = 0
-    planned = manifest.planned_epochs or "?"
-    run_id = resolved.run.run_id
-    return dbc.Alert([
-        html.H5(f"Run '{run_id}' was {status}", className="alert-heading"),
-        html.P([f"It stopped after {done} of {planned} epochs, before the test-set evaluation that these "
-                "metrics come from, so it has none. What it recorded is on the ",
-                dcc.Link("Training page", href=f"/training?run={run_id}"),
-                ": the loss and accuracy of the epochs it finished."], className="mb-0"),
-    ], color="warning", className="unfinished-run")
-
-
-@dash.callback(
+dash.callback(
     Output(METRICS_TABLE, "children", allow_duplicate=True),
     Output(METRICS_BARS, "figure", allow_duplicate=True),
     Output(METRICS_CONFUSION, "figure", allow_duplicate=True),
@@ -220,75 +58,30 @@ def unfinished_message(resolved) -> dbc.Alert | None:
     State(METRICS_RUN, "data"),
     State(METRICS_THEME, "data"),
     prevent_initial_call=True,
-)
-def highlight(digit: Any, mode: str, run_id: str | None, theme: str | None) -> tuple:
-    """Patch what a digit or the counts/normalized toggle changes: opacities, outlines, z and labels."""
-    resolved = resolve_run(run_id) if run_id else None
-    if resolved is None or not resolved.ok:
-        return (dash.no_update,) * 3
-    try:
-        frame, matrix = resolved.run.class_metrics(), resolved.run.confusion()
-    except ArtifactError:
-        return (dash.no_update,) * 3
-    bars = Patch()
-    for trace in range(len(METRICS)):
-        bars["data"][trace]["marker"]["opacity"] = metric_opacity(digit)
-    confusion = Patch()
-    values = confusion_values(matrix, mode if mode in ("counts", "normalized") else "counts")
-    style = confusion_style(mode, values)
-    confusion["data"][0]["z"] = values
-    confusion["data"][0]["zmax"] = style["zmax"]
-    confusion["data"][0]["text"] = style["text"]
-    confusion["data"][0]["hovertemplate"] = style["hovertemplate"]
-    confusion["data"][0]["colorbar"]["title"]["text"] = style["colorbar_title"]
-    return metrics_table(frame, digit, run_class_names(resolved.run)), bars, confusion
+)(logic.highlight)
 
-
-@dash.callback(
+dash.callback(
     Output(METRICS_CONFUSION, "figure", allow_duplicate=True),
     Input(METRICS_CELL, "data"),
     Input(METRICS_DIGIT, "value"),
     Input(METRICS_RUN, "data"),
     State(METRICS_THEME, "data"),
     prevent_initial_call=True,
-)
-def mark_cell(cell: str | None, digit: Any, run_id: str | None, theme: str | None) -> Patch:
-    """Outline the chosen digit's row and column and mark the chosen cell (the only writer of the shapes)."""
-    if not run_id:
-        return dash.no_update
-    match = CELL_PATTERN.fullmatch(cell or "")
-    pair = (int(match.group(1)), int(match.group(2))) if match else None
-    confusion = Patch()
-    confusion["layout"]["shapes"] = highlight_shapes(digit, theme) + cell_mark(pair, theme)
-    return confusion
+)(logic.mark_cell)
 
-
-@dash.callback(
+dash.callback(
     Output(METRICS_CELL, "data"),
     Input(METRICS_CONFUSION, "clickData"),
     prevent_initial_call=True,
-)
-def choose_cell(click: dict | None) -> str | None:
-    """Return the clicked confusion cell as "T-P" (true row, predicted column)."""
-    try:
-        point = click["points"][0]
-        cell = f"{int(point['y'])}-{int(point['x'])}"
-    except (TypeError, KeyError, IndexError, ValueError):
-        return dash.no_update
-    return cell if CELL_PATTERN.fullmatch(cell) else dash.no_update
+)(logic.choose_cell)
 
-
-@dash.callback(
+dash.callback(
     Output(METRICS_CELL, "data", allow_duplicate=True),
     Input(METRICS_DIGIT, "value"),
     prevent_initial_call=True,
-)
-def clear_cell(digit: Any) -> None:
-    """Choosing another digit clears the chosen cell: the gallery then shows that digit's mistakes."""
-    return None
+)(logic.clear_cell)
 
-
-@dash.callback(
+dash.callback(
     Output(METRICS_GALLERY, "figure"),
     Output(METRICS_GALLERY, "style"),
     Output(METRICS_GALLERY_TITLE, "children"),
@@ -298,44 +91,9 @@ def clear_cell(digit: Any) -> None:
     Input(METRICS_DIGIT, "value"),
     Input(METRICS_RUN, "data"),
     Input(METRICS_THEME, "data"),
-)
-def gallery(cell: str | None, digit: Any, run_id: str | None, theme: str | None) -> tuple:
-    """Show the digits of the chosen cell (or the chosen digit's mistakes), at most GALLERY_LIMIT."""
-    hidden = {"display": "none"}
-    if not run_id:
-        return dash.no_update, hidden, None, None, None
-    resolved = resolve_run(run_id)
-    try:
-        if not resolved.ok:
-            return dash.no_update, hidden, error_card(resolved.error), None, None
-        predictions = resolved.run.predictions()
-        probe_ids = set(resolved.run.probes()["ids"].tolist())
-    except ArtifactError as error:
-        return dash.no_update, hidden, _error(error), None, None
-    match = CELL_PATTERN.fullmatch(cell or "")
-    pair = (int(match.group(1)), int(match.group(2))) if match else None
-    labels, predicted = predictions["labels"], predictions["predicted"]
-    names = run_class_names(resolved.run)
-    chosen = gallery_indices(labels, predicted, predictions["probabilities"], pair, digit)
-    if pair:
-        what = f"True {names[pair[0]]}, predicted {names[pair[1]]}"
-    else:
-        what = "Mistakes" + ("" if digit in (None, "all") else f" involving {class_word(names)} {names[digit]}")
-    shown = chosen[:GALLERY_LIMIT]
-    more = f", showing the {len(shown)} most confident" if len(chosen) > len(shown) else ""
-    title = [html.H5(f"{what}: {len(chosen)} test digit{'s' if len(chosen) != 1 else ''}{more}"),
-             html.P(f"Click a digit: {PROBE_MARK} marks probe digits, which open in the activation explorer; "
-                    "any other digit shows its class probabilities.", className="small text-body-secondary")]
-    if len(shown) == 0:
-        return dash.no_update, hidden, [*title, notice("No test digits here.")], [], None
-    probabilities = predictions["probabilities"]
-    captions = [f"{names[labels[i]]}→{names[predicted[i]]} {float(probabilities[i, predicted[i]]):.0%}"
-                + (PROBE_MARK if int(i) in probe_ids else "") for i in shown]
-    figure = digit_mosaic(predictions["images"][shown], captions, GALLERY_COLUMNS, theme)
-    return figure, {}, title, [int(i) for i in shown], None
+)(logic.gallery)
 
-
-@dash.callback(
+dash.callback(
     Output(METRICS_NAV, "href"),
     Output(METRICS_DETAIL, "children", allow_duplicate=True),
     Input(METRICS_GALLERY, "clickData"),
@@ -343,67 +101,23 @@ def gallery(cell: str | None, digit: Any, run_id: str | None, theme: str | None)
     State(METRICS_RUN, "data"),
     State(METRICS_THEME, "data"),
     prevent_initial_call=True,
-)
-def open_digit(click: dict | None, shown: list[int] | None, run_id: str | None, theme: str | None) -> tuple:
-    """Open a clicked probe digit in the activation explorer, or show another digit's probabilities."""
-    shown = shown or []
-    tile = clicked_tile(click, min(GALLERY_COLUMNS, len(shown)), len(shown))
-    resolved = resolve_run(run_id) if run_id else None
-    if tile is None or resolved is None or not resolved.ok:
-        return dash.no_update, dash.no_update
-    index = shown[tile]
-    try:
-        probe_ids = resolved.run.probes()["ids"]
-        predictions = resolved.run.predictions()
-    except ArtifactError as error:
-        return dash.no_update, _error(error)
-    position = np.flatnonzero(probe_ids == index)
-    if len(position):
-        return "/activations" + build_search(run=resolved.run.run_id, probe=int(position[0])), dash.no_update
-    if not 0 <= index < len(predictions["labels"]):
-        return dash.no_update, notice("That digit is no longer in this run's predictions.", color="warning")
-    label, guess = int(predictions["labels"][index]), int(predictions["predicted"][index])
-    names = run_class_names(resolved.run)
-    thumb = digit_mosaic(predictions["images"][index:index + 1], [f"#{index}"], 1, theme)
-    thumb.update_layout(height=130, width=130)
-    return dash.no_update, [
-        html.H6(f"Test digit #{index}: true {names[label]}, answered {names[guess]}"),
-        html.P("Not a probe digit, so there is no layer-by-layer recording of it; here is what the network "
-               "answered.", className="small text-body-secondary"),
-        dbc.Row([
-            dbc.Col(dcc.Graph(figure=thumb, config={"displayModeBar": False, "staticPlot": True}), width="auto"),
-            dbc.Col(dcc.Graph(figure=probability_figure(predictions["probabilities"][index], label, theme, names),
-                              id=METRICS_PROBABILITIES, config=GRAPH_CONFIG)),
-        ], className="g-2 align-items-center"),
-    ]
+)(logic.open_digit)
 
-
-@dash.callback(
+dash.callback(
     Output(METRICS_QUERY, "data"),
     Input(METRICS_RUN, "data"),
     Input(METRICS_DIGIT, "value"),
     Input(METRICS_MODE, "value"),
     Input(METRICS_CELL, "data"),
     prevent_initial_call=True,
-)
-def page_query(run_id: str | None, digit: Any, mode: str, cell: str | None) -> str:
-    """Return the query string of the view: run, digit, mode and cell when not the defaults."""
-    if not run_id:
-        return dash.no_update
-    return build_search(run=run_id, digit=None if digit == "all" else digit,
-                        mode=None if mode == "counts" else mode, cell=cell)
+)(logic.page_query)
 
-
-@dash.callback(
+dash.callback(
     Output(METRICS_DIGIT, "options"),
     Input(METRICS_RUN, "data"),
     prevent_initial_call=True,
-)
-def label_classes(run_id: str | None) -> list[dict]:
-    """Label the class filter with the shown run's class names (the run may come from the active run)."""
-    if not run_id:
-        return dash.no_update
-    return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
+)(logic.label_classes)
 
 sync_url(METRICS_QUERY)
+
 sync_theme(METRICS_THEME)

@@ -1,9 +1,10 @@
 """Component ids shared across pages, defined once.
 
 The convention: an id is a string constant defined once. Page-local ids live in their
-page module and their values start with the page's name (``metrics-confusion``,
-``activations-epoch``); ids several pages share live here. Pattern-matching ids are
-built by a function next to their type constant.
+page's module (its logic module ``dashboard/pages/logic/<page>.py`` when it has one) and
+their values start with the page's name (``metrics-confusion``, ``activations-epoch``);
+ids several pages share live here. Pattern-matching ids are built by a function next to
+their type constant.
 """
 
 ACTIVE_RUN = "active-run"  # dcc.Store (local storage): the run id the user last chose

@@ -141,15 +141,10 @@ def test_configs_that_cannot_work_say_why(change, message):
 
 
 def train_page():
-    """Return the Train page module as Dash loaded it (``pages.train``).
+    """Return the Train page's logic module: its layout and what its callbacks compute."""
+    from dashboard.pages.logic import train
 
-    Importing ``dashboard.pages.train`` instead would register the page a second time.
-    """
-    import sys
-
-    import dashboard.app  # noqa: F401  (loads the pages)
-
-    return sys.modules["pages.train"]
+    return train
 
 
 def test_the_preview_lists_every_layer_or_the_problem():
@@ -163,6 +158,8 @@ def test_the_preview_lists_every_layer_or_the_problem():
 
 def test_the_train_callback_refuses_when_training_is_off(tmp_path, monkeypatch):
     from dash.background_callback.managers import BaseBackgroundCallbackManager
+
+    import dashboard.app  # noqa: F401  (registers the Train callback with its manager)
 
     layout = train_page().layout
 
@@ -242,7 +239,8 @@ def test_the_train_callback_enforces_the_forms_limits(tmp_path, monkeypatch, cha
     # so a check that is missing fails here instead of starting a training of hours.
     from dash.background_callback.managers import BaseBackgroundCallbackManager
 
-    train_page()
+    import dashboard.app  # noqa: F401  (registers the Train callback with its manager)
+
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("CNNVIZ_STORE", str(blocker / "store"))

@@ -4,7 +4,6 @@ the validation note, the form's limits and the status panel."""
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
@@ -12,16 +11,15 @@ import pytest
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
+from dashboard.pages.logic import metrics, runs, training
 from dashboard.training.jobs import JobStatus
 from tests.dashboard.test_pages_runs_metrics import call, flatten, mark_running, second_run, text_of
 
 
 @pytest.fixture(scope="module")
 def pages():
-    """The page modules as Dash registered them (importing them again would register them twice)."""
-    import dashboard.app  # noqa: F401  (registers the pages)
-
-    return {name: sys.modules[f"pages.{name}"] for name in ("runs", "training", "metrics")}
+    """The pages' logic modules: their layouts, ids and what their callbacks compute."""
+    return {"runs": runs, "training": training, "metrics": metrics}
 
 FORM = dict(epochs=2, batch_size=64, learning_rate=0.001, seed=1, blocks=2, filters=[8, 16, 32],
             kernels=["3", "5", "3"], strides=["1", "1", "1"], paddings=["valid", "valid", "same"],

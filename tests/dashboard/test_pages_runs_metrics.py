@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 import dash
@@ -18,6 +17,7 @@ from plotly.utils import PlotlyJSONEncoder
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
+from dashboard.pages.logic import metrics, runs, training
 from dashboard.ui import ids
 from tests.conftest import TINY_RUN_ID
 
@@ -26,10 +26,8 @@ ODD_IDS = ["..", "%2e%2e", "../tiny", "x" * 300, "ünïcødé", "tiny/../tiny", 
 
 @pytest.fixture(scope="module")
 def pages():
-    """The page modules as Dash registered them (importing them again would register them twice)."""
-    import dashboard.app  # noqa: F401  (registers the pages)
-
-    return {name: sys.modules[f"pages.{name}"] for name in ("runs", "training", "metrics")}
+    """The pages' logic modules: their layouts, ids and what their callbacks compute."""
+    return {"runs": runs, "training": training, "metrics": metrics}
 
 
 def call(function, *args):

@@ -30,11 +30,9 @@ def test_inside_the_app_the_apps_settings_win_over_the_environment(tmp_path, mon
 
 
 def test_pages_read_the_apps_settings_in_a_request(tmp_path, monkeypatch):
-    import sys
-
     from dashboard.app import app
+    from dashboard.pages.logic import runs
 
-    runs = sys.modules["pages.runs"]
     monkeypatch.setenv("CNNVIZ_STORE", str(tmp_path))
     monkeypatch.setenv("CNNVIZ_ALLOW_TRAINING", "1")
     off = dataclasses.replace(app.server.config[APP_CONFIG_KEY], store_root=tmp_path, allow_training=False)

@@ -13,6 +13,7 @@ import pytest
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
+from dashboard.pages.logic import metrics, runs, training
 from dashboard.training import jobs, supervisor
 from tests.conftest import TINY_RUN_ID
 from tests.dashboard.test_pages_runs_metrics import call, flatten, has_class, second_run, text_of
@@ -20,10 +21,12 @@ from tests.dashboard.test_pages_runs_metrics import call, flatten, has_class, se
 
 @pytest.fixture(scope="module")
 def pages():
-    """Every page module as Dash registered it."""
+    """The Runs, Training and Metrics pages' logic modules; the Activations and Draw page modules as Dash
+    registered them (importing those again would register them twice)."""
     import dashboard.app  # noqa: F401  (registers the pages)
 
-    return {name: sys.modules[f"pages.{name}"] for name in ("runs", "training", "metrics", "activations", "draw")}
+    registered = {name: sys.modules[f"pages.{name}"] for name in ("activations", "draw")}
+    return {"runs": runs, "training": training, "metrics": metrics, **registered}
 
 
 def edit_manifest(store, run_id: str, change) -> None:
