@@ -128,6 +128,7 @@ MAX_PROBES = 1_000  # probe_per_class is at most 100
 NPZ_MAX_MEMBERS = 256
 NPZ_MAX_BYTES = 512 * 2**20  # decompressed, for a file whose shapes the manifest cannot bound
 HEARTBEAT_STALE_SECONDS = 30.0  # six missed heartbeats (the pipeline beats every 5 s)
+HEARTBEAT_TIME = "time"  # heartbeat.json: {KEY_PID, KEY_HOST, HEARTBEAT_TIME (seconds since the epoch)}
 # Manifest fields and the JSON types they must have when present (required ones in MANIFEST_REQUIRED).
 MANIFEST_TYPES = {
     "schema_version": int,

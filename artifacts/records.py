@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -45,6 +46,17 @@ class Phase(StrEnum):
     LOADING = fmt.PHASE_LOADING
     TRAINING = fmt.PHASE_TRAINING
     EVALUATING = fmt.PHASE_EVALUATING
+
+
+def timestamp(value: Any) -> float | None:
+    """Return a manifest's ISO time (``created``, ``updated``, ``finished``) in seconds since the epoch.
+
+    None when ``value`` is not an ISO time (missing, or written by hand).
+    """
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None
 
 
 def _int(value: Any) -> int | None:

@@ -39,7 +39,7 @@ from artifacts.io import (
     write_npy,
     write_npz,
 )
-from artifacts.records import Manifest, Progress, RunSummary, Status
+from artifacts.records import Manifest, Progress, RunSummary, Status, timestamp
 from artifacts.validate import check_manifest, failure_cause, prediction_limits, probe_limits, snapshot_limits
 
 
@@ -399,7 +399,7 @@ class Run:
 
     def write_heartbeat(self, pid: int, host: str) -> None:
         """Record that the training process ``pid`` on ``host`` is alive now."""
-        write_json(self._file(fmt.HEARTBEAT), {_BEAT_PID: pid, _BEAT_HOST: host, _BEAT_TIME: time.time()},
+        write_json(self._file(fmt.HEARTBEAT), {fmt.KEY_PID: pid, fmt.KEY_HOST: host, fmt.HEARTBEAT_TIME: time.time()},
                    durable=False)
 
     def heartbeat(self) -> dict[str, Any] | None:
@@ -428,12 +428,12 @@ class Run:
         except ArtifactError:
             return False
         beat = beat if isinstance(beat, dict) else {}
-        when = beat.get(_BEAT_TIME)
+        when = beat.get(fmt.HEARTBEAT_TIME)
         if isinstance(when, bool) or not isinstance(when, (int, float)):
-            when = _timestamp(info.updated) or _timestamp(info.created) or 0.0
+            when = timestamp(info.updated) or timestamp(info.created) or 0.0
         if now - when < stale_after:
             return False
-        pid, host = beat.get(_BEAT_PID, info.pid), beat.get(_BEAT_HOST, info.host)
+        pid, host = beat.get(fmt.KEY_PID, info.pid), beat.get(fmt.KEY_HOST, info.host)
         return not (host == socket.gethostname() and _pid_alive(pid))
 
     # -- evaluation -------------------------------------------------------
@@ -630,14 +630,6 @@ class Run:
 
 
 # Keys of heartbeat.json, which only this module reads and writes.
-_BEAT_PID, _BEAT_HOST, _BEAT_TIME = "pid", "host", "time"
-
-
-def _timestamp(value: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(str(value)).timestamp()
-    except ValueError:
-        return None
 
 
 def _pid_alive(pid: Any) -> bool:

@@ -23,7 +23,8 @@ def get_store() -> ArtifactStore:
 class Resolved:
     """A lookup's outcome: ``run`` and its typed manifest ``info``, or a user-facing ``error``.
 
-    ``manifest`` is the same manifest as a dict: transitional, for pages not yet reading ``info``.
+    ``manifest`` is the same manifest as a dict: transitional, read only by the Draw page's
+    live model (whose ``get_live_model`` ignores it); everything else reads ``info``.
     """
 
     run: Run | None = None

@@ -26,6 +26,7 @@ import pandas as pd
 from artifacts import ArtifactError, ArtifactStore, Metrics, Phase, Progress, RunExistsError, RunNotFound, Status
 from artifacts.config import TrainConfig
 from artifacts.io import write_json
+from artifacts.records import timestamp
 from dashboard.training import lock, supervisor
 from dashboard.training.lock import JOBS_DIR, STALE_SECONDS
 from dashboard.training.supervisor import reap_stale
@@ -102,8 +103,8 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def current(store: ArtifactStore, stale_after: float = STALE_SECONDS) -> dict[str, Any] | None:
-    """Return the running job's lock record (``run_id``, ``pid``, ``host``, ``started``), or None."""
+def current(store: ArtifactStore, stale_after: float = STALE_SECONDS) -> lock.LockRecord | None:
+    """Return the running job's lock record (its ``run_id``, supervisor ``pid`` and ``host``, ``started``), or None."""
     return lock.live_lock(store, stale_after)
 
 
@@ -142,7 +143,7 @@ def start(
     with lock.guard(store):
         held = lock.read_lock(store)
         if held is not None and lock.job_alive(store, held, STALE_SECONDS):
-            raise TrainingBusy(held["run_id"])
+            raise TrainingBusy(held.run_id)
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
         write_json(job_dir / "config.json", config.to_dict())
@@ -168,15 +169,15 @@ def cancel(store: ArtifactStore, run_id: str | None = None) -> bool:
         run_id: cancel only if this run is the one running; None cancels whichever runs.
     """
     held = current(store)
-    if held is None or (run_id is not None and held["run_id"] != run_id):
+    if held is None or (run_id is not None and held.run_id != run_id):
         return False
-    job_dir = lock.job_dir(store, held["run_id"])
+    job_dir = lock.job_dir(store, held.run_id)
     if not job_dir.is_dir():
         return False
     write_json(job_dir / "cancel", {"requested": time.time()})
     if not lock.lock_alive(store, held, STALE_SECONDS):  # no supervisor to relay it: signal the trainer
-        trainer = supervisor.read_state(store, held["run_id"]).get("trainer_pid")
-        if lock.pid_alive(trainer, held.get("host")):
+        trainer = supervisor.read_state(store, held.run_id).get("trainer_pid")
+        if lock.pid_alive(trainer, held.host):
             with contextlib.suppress(OSError):
                 os.kill(trainer, signal.SIGTERM)
     return True
@@ -188,13 +189,13 @@ def cancel(store: ArtifactStore, run_id: str | None = None) -> bool:
 def poll(store: ArtifactStore, run_id: str) -> JobStatus:
     """Return what is known about ``run_id`` now; never raises for a missing or broken run."""
     held = current(store)
-    active = held is not None and held["run_id"] == run_id
+    active = held is not None and held.run_id == run_id
     try:
         run = store.run(run_id)
         manifest = run.info()
     except (RunNotFound, ArtifactError, ValueError):
         state = JobState.STARTING if active else JobState.MISSING
-        elapsed = time.time() - held["started"] if active else None
+        elapsed = time.time() - held.started if active and isinstance(held.started, (int, float)) else None
         return JobStatus(run_id, state, active, phase=Phase.STARTING, elapsed=elapsed)
     job = JobStatus(run_id, manifest.status, active, error=manifest.error or "", metrics=manifest.metrics,
                     epochs=manifest.planned_epochs or 0)
@@ -206,8 +207,8 @@ def poll(store: ArtifactStore, run_id: str) -> JobStatus:
         job.batches = progress.batches or 0
     with contextlib.suppress(ArtifactError):
         job.history = run.history()
-    created = lock.timestamp(manifest.created)
-    end = lock.timestamp(manifest.finished) if job.status is not Status.RUNNING else time.time()
+    created = timestamp(manifest.created)
+    end = timestamp(manifest.finished) if job.status is not Status.RUNNING else time.time()
     if created is not None and end is not None:
         job.elapsed = max(end - created, 0.0)
     if job.status is Status.RUNNING:

@@ -19,20 +19,20 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from artifacts import ArtifactError, ArtifactStore, RunNotFound, Status
-from artifacts.format import HEARTBEAT_STALE_SECONDS, KEY_HOST, KEY_PID
+from artifacts.format import HEARTBEAT_STALE_SECONDS, HEARTBEAT_TIME, KEY_HOST, KEY_PID
 from artifacts.io import read_json, write_json
+from artifacts.records import timestamp
 
 JOBS_DIR = ".training"
 LOCK_FILE = "lock.json"
 STALE_SECONDS = HEARTBEAT_STALE_SECONDS  # six missed heartbeats (the pipeline beats every 5 s)
-HEARTBEAT_TIME = "time"  # artifacts.Run.write_heartbeat's field; the store has no typed heartbeat yet
 
 
 def jobs_root(store: ArtifactStore) -> Path:
@@ -72,29 +72,50 @@ def guard(store: ArtifactStore) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def read_lock(store: ArtifactStore) -> dict[str, Any] | None:
-    """Return the lock record (``run_id``, ``pid``, ``host``, ``started``), or None when there is none."""
+@dataclass(frozen=True)
+class LockRecord:
+    """The job holding a store: its run, its supervisor's ``pid`` and ``host``, and when it ``started``.
+
+    ``started`` is in seconds since the epoch. The lock file holds these fields as JSON; what
+    a hand-edited or older file lacks is None.
+    """
+
+    run_id: str
+    pid: Any = None
+    host: Any = None
+    started: Any = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> LockRecord | None:
+        """Return the record a lock file's JSON holds, or None when it names no run."""
+        if not isinstance(data, dict):
+            return None
+        record = cls(**{field.name: data.get(field.name) for field in fields(cls)})
+        return record if isinstance(record.run_id, str) else None
+
+
+def read_lock(store: ArtifactStore) -> LockRecord | None:
+    """Return the store's lock record, or None when there is none (or it names no run)."""
     try:
-        data = read_json(lock_path(store), JOBS_DIR)
+        return LockRecord.from_json(read_json(lock_path(store), JOBS_DIR))
     except ArtifactError:
         return None
-    return data if isinstance(data, dict) and "run_id" in data else None
 
 
 def write_lock(store: ArtifactStore, run_id: str, pid: int) -> None:
     """Record ``pid`` on this host as the holder of the store's lock for ``run_id`` (call inside the guard)."""
-    write_json(lock_path(store), {"run_id": run_id, "pid": pid, "host": socket.gethostname(), "started": time.time()})
+    write_json(lock_path(store), asdict(LockRecord(run_id, pid, socket.gethostname(), time.time())))
 
 
 def release(store: ArtifactStore, run_id: str) -> None:
     """Drop the lock if it is ``run_id``'s and remove the job folder (call inside the guard)."""
     lock = read_lock(store)
-    if lock is not None and lock["run_id"] == run_id:
+    if lock is not None and lock.run_id == run_id:
         lock_path(store).unlink(missing_ok=True)
     shutil.rmtree(jobs_root(store) / run_id, ignore_errors=True)
 
 
-def live_lock(store: ArtifactStore, stale_after: float = STALE_SECONDS) -> dict[str, Any] | None:
+def live_lock(store: ArtifactStore, stale_after: float = STALE_SECONDS) -> LockRecord | None:
     """Return the lock record when its job still holds the store, else None."""
     lock = read_lock(store)
     if lock is None or not job_alive(store, lock, stale_after):
@@ -124,9 +145,9 @@ def pid_alive(pid: Any, host: Any, since: float | None = None) -> bool | None:
         return False
 
 
-def lock_alive(store: ArtifactStore, lock: dict[str, Any], stale_after: float) -> bool:
+def lock_alive(store: ArtifactStore, lock: LockRecord, stale_after: float) -> bool:
     """Return whether the lock's holder (the supervisor) lives; for another host, whether it still beats."""
-    alive = pid_alive(lock.get("pid"), lock.get("host"), lock.get("started"))
+    alive = pid_alive(lock.pid, lock.host, lock.started)
     if alive is None:  # supervisor on another host: trust its beat on the lock file
         try:
             age = time.time() - lock_path(store).stat().st_mtime
@@ -136,13 +157,13 @@ def lock_alive(store: ArtifactStore, lock: dict[str, Any], stale_after: float) -
     return alive
 
 
-def job_alive(store: ArtifactStore, lock: dict[str, Any], stale_after: float) -> bool:
+def job_alive(store: ArtifactStore, lock: LockRecord, stale_after: float) -> bool:
     """Return whether the job named by ``lock`` still works on its run."""
     # A run that reached its final status frees the store at once, although its trainer may
     # spend seconds more shutting TensorFlow down; a trainer whose supervisor died still trains.
-    if run_finished(store, lock["run_id"]):
+    if run_finished(store, lock.run_id):
         return False
-    return lock_alive(store, lock, stale_after) or trainer_alive(store, lock["run_id"], stale_after)
+    return lock_alive(store, lock, stale_after) or trainer_alive(store, lock.run_id, stale_after)
 
 
 def run_finished(store: ArtifactStore, run_id: str) -> bool:
@@ -173,14 +194,6 @@ def trainer_alive(store: ArtifactStore, run_id: str, stale_after: float) -> bool
     if alive is False:
         return False
     return time.time() - when < stale_after
-
-
-def timestamp(value: Any) -> float | None:
-    """Return an ISO time as seconds since the epoch, or None when it is not one."""
-    try:
-        return datetime.fromisoformat(str(value)).timestamp()
-    except ValueError:
-        return None
 
 
 def beat(store: ArtifactStore) -> None:

@@ -144,11 +144,11 @@ def reap_stale(store: ArtifactStore, stale_after: float = lock.STALE_SECONDS) ->
     with lock.guard(store):
         held = lock.read_lock(store)
         if held is not None and not lock.job_alive(store, held, stale_after):
-            if finalize(store, held["run_id"], "its training process stopped without finishing the run"):
-                reaped.append(held["run_id"])
-            lock.release(store, held["run_id"])
+            if finalize(store, held.run_id, "its training process stopped without finishing the run"):
+                reaped.append(held.run_id)
+            lock.release(store, held.run_id)
             held = None
-    live = held["run_id"] if held else None
+    live = held.run_id if held else None
     for summary in store.summaries():
         run_id = summary.run_id
         if summary.status is not Status.RUNNING or run_id == live:

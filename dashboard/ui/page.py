@@ -82,13 +82,9 @@ def shown_run(run_id: Any) -> Run | None:
         return None
 
 
-def manifest_of(resolved: Resolved) -> Manifest:
-    """Return a resolved run's manifest, typed (its status as the lookup shows it: a stale run is failed).
-
-    Raises:
-        artifacts.ArtifactError: the manifest does not hold what a run's must.
-    """
-    return Manifest.from_dict(resolved.manifest, resolved.run.run_id)
+def manifest_of(resolved: Resolved) -> Manifest | None:
+    """Return a resolved run's typed manifest, its status as the lookup shows it (a stale run is failed)."""
+    return resolved.info
 
 
 def query_store(component_id: str, search: str | None = None) -> dcc.Store:

@@ -89,7 +89,7 @@ def store(tmp_path):
     lock = jobs.current(store)
     if lock is not None:
         jobs.cancel(store)
-        jobs.wait(store, lock["run_id"], timeout=20, interval=0.1)
+        jobs.wait(store, lock.run_id, timeout=20, interval=0.1)
 
 
 def config(epochs: int = 3) -> TrainConfig:
@@ -172,10 +172,10 @@ def test_sigkill_of_the_trainer_leaves_the_run_failed(store, stand_in):
 def test_a_dead_supervisor_and_trainer_are_reaped(store, stand_in):
     run_id = jobs.start(config(50), "mnist-sample", store, command=stand_in("slow"))
     running_epoch(store, run_id)
-    supervisor = jobs.current(store)["pid"]
+    supervisor = jobs.current(store).pid
     trainer = store.run(run_id).heartbeat()["pid"]
     os.kill(supervisor, signal.SIGKILL)
-    assert jobs.current(store)["run_id"] == run_id  # the trainer still trains: the job holds the store
+    assert jobs.current(store).run_id == run_id  # the trainer still trains: the job holds the store
     os.kill(trainer, signal.SIGKILL)
     # kill() returns before the kernel has ended the process: wait until both are gone.
     for pid in (supervisor, trainer):
@@ -188,7 +188,7 @@ def test_a_dead_supervisor_and_trainer_are_reaped(store, stand_in):
 def test_an_orphaned_trainer_is_still_cancellable(store, stand_in):
     run_id = jobs.start(config(50), "mnist-sample", store, command=stand_in("slow"))
     running_epoch(store, run_id)
-    os.kill(jobs.current(store)["pid"], signal.SIGKILL)
+    os.kill(jobs.current(store).pid, signal.SIGKILL)
     time.sleep(0.3)
     assert jobs.cancel(store, run_id) is True
     assert jobs.wait(store, run_id, timeout=20, interval=0.05).status == "cancelled"
@@ -238,7 +238,7 @@ def test_two_concurrent_starts_in_threads_run_one_job(store, stand_in):
     for thread in threads:
         thread.join()
     assert sorted(kind for kind, _ in outcomes) == ["busy", "started"]
-    assert outcomes[0][1] == outcomes[1][1] == jobs.current(store)["run_id"]
+    assert outcomes[0][1] == outcomes[1][1] == jobs.current(store).run_id
 
 
 START_SCRIPT = textwrap.dedent(
@@ -266,5 +266,5 @@ def test_two_concurrent_starts_in_processes_run_one_job(store, stand_in):
     ]
     lines = sorted(process.communicate(timeout=30)[0].split() for process in processes)
     assert [line[0] for line in lines] == ["busy", "started"]
-    assert lines[0][1] == lines[1][1] == jobs.current(store)["run_id"]
+    assert lines[0][1] == lines[1][1] == jobs.current(store).run_id
     assert len(store.run_ids()) <= 1

@@ -41,7 +41,7 @@ from dashboard.ui.components import (
     onboarding,
     run_class_names,
 )
-from dashboard.ui.page import manifest_of, query_store, theme_store
+from dashboard.ui.page import query_store, theme_store
 from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
 
 METRICS_URL = "metrics-url"
@@ -176,9 +176,9 @@ def unfinished_message(resolved) -> dbc.Alert | None:
     Metrics come from the test-set evaluation after the last epoch, which such a run never reached;
     the epochs it did finish are on the Training page.
     """
-    if resolved.run is None or resolved.manifest is None:
+    manifest = resolved.info
+    if manifest is None:
         return None
-    manifest = manifest_of(resolved)
     status = manifest.status
     if status not in (Status.CANCELLED, Status.FAILED):
         return None

@@ -229,7 +229,8 @@ def delete_problem(store: ArtifactStore, run_id: Any) -> str | None:
         status = None  # an unreadable run may be deleted, unless a job is training it
     current = None
     try:
-        current = (jobs.current(store) or {}).get("run_id")
+        held = jobs.current(store)
+        current = held.run_id if held is not None else None
     except OSError:
         pass
     if status == Status.RUNNING or current == run_id:

@@ -201,7 +201,7 @@ def layout(**_kwargs) -> html.Div:
                                  "with ", html.Code("python -m pipeline train --config my-config.json"), "."],
                                 color="warning"))
     return html.Div([
-        dcc.Store(id=TRAIN_STARTED, data=running["run_id"] if running else None),
+        dcc.Store(id=TRAIN_STARTED, data=running.run_id if running else None),
         dcc.Store(id=TRAIN_TAB, data=uuid.uuid4().hex),
         dcc.Store(id=TRAIN_RESULT),
         dcc.Store(id=TRAIN_FINAL),
@@ -340,7 +340,8 @@ def follow(trigger, theme, started, final):
     run_id = run_id or (final if isinstance(final, str) and final else None)
     if not run_id:
         with contextlib.suppress(OSError):
-            run_id = (jobs.current(store) or {}).get("run_id")
+            held = jobs.current(store)
+            run_id = held.run_id if held is not None else None
     if not run_id and trigger == TRAIN_THEME:
         return (dash.no_update,) * 5  # the page's theme arrived: nothing is followed, nothing to redraw
     if not run_id:

@@ -32,7 +32,7 @@ from dashboard.ui.components import (
     onboarding,
     run_class_names,
 )
-from dashboard.ui.page import manifest_of, query_store, theme_store
+from dashboard.ui.page import query_store, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 TRAINING_URL = "training-url"  # dcc.Store: the run the URL asked for (None: active or newest)
@@ -124,7 +124,7 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
     empty = (dash.no_update,) * 3
     resolved = choose_run((url or {}).get("run"), active)
     partial = None
-    manifest = manifest_of(resolved) if resolved.run is not None and resolved.manifest is not None else None
+    manifest = resolved.info
     status = manifest.status if manifest is not None else None
     if not resolved.ok and manifest is not None and status in (Status.CANCELLED, Status.FAILED):
         planned = manifest.planned_epochs or "?"
