@@ -29,9 +29,6 @@ STATUS_FAILED = "failed"
 STATUS_CANCELLED = "cancelled"
 STATUSES = (STATUS_RUNNING, STATUS_COMPLETE, STATUS_FAILED, STATUS_CANCELLED)
 FINISHED_STATUSES = (STATUS_COMPLETE, STATUS_FAILED, STATUS_CANCELLED)
-# Transitional: what the dict listing ArtifactStore.list_runs puts in "status" for a run whose
-# manifest cannot be read. Never a real status; ArtifactStore.summaries() types it instead.
-LEGACY_UNREADABLE_STATUS = "error"
 
 # Columns of one history row, in order; per-class validation accuracy follows as
 # val_class_0 ... val_class_9.

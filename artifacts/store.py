@@ -166,27 +166,6 @@ class ArtifactStore:
                     continue  # deleted while listing
         return [name for _, name in sorted(entries, reverse=True)]
 
-    def list_runs(self) -> list[dict[str, Any]]:
-        """Return one summary per run, newest first; never raises for a broken run.
-
-        Each summary is the manifest plus ``size_bytes``; a run whose manifest
-        cannot be read (see :meth:`Run.manifest`) gives ``{"run_id": ..., "status":
-        "error", "error": "reason (file)"}``. Transitional: new code reads :meth:`summaries`,
-        where an unreadable run is a typed state rather than this made-up status.
-        """
-        summaries = []
-        for run_id in self.run_ids():
-            run = Run(run_id, self.root / run_id)
-            try:
-                summary = run.manifest()
-            except ArtifactError as error:
-                summary = {fmt.KEY_RUN_ID: run_id, fmt.KEY_STATUS: fmt.LEGACY_UNREADABLE_STATUS,
-                           fmt.KEY_ERROR: f"{error.reason} ({error.filename})"}
-            summary[fmt.KEY_SIZE_BYTES] = run.size_bytes()
-            summaries.append(summary)
-        summaries.sort(key=lambda item: str(item.get(fmt.KEY_CREATED, "")), reverse=True)
-        return summaries
-
     def summaries(self) -> list[RunSummary]:
         """Return one :class:`RunSummary` per run, newest first; never raises for a broken run.
 

@@ -45,10 +45,10 @@ def poll(store: ArtifactStore, done, seen: dict, errors: list) -> None:
         # Sampled before the pass: a pass that starts after the writer ended sees every run,
         # so the loop ends only after one full pass over the finished store.
         finished = done()
-        for summary in store.list_runs():
-            run_id = summary["run_id"]
-            if summary["status"] == "error":  # a manifest read failed: a torn write
-                errors.append(summary["error"])
+        for summary in store.summaries():
+            run_id = summary.run_id
+            if not summary.readable:  # a manifest read failed: a torn write
+                errors.append(summary.error)
                 continue
             run = store.run(run_id)
             try:
@@ -57,11 +57,11 @@ def poll(store: ArtifactStore, done, seen: dict, errors: list) -> None:
                     if (run.path / name).exists():
                         {fmt.PROBES: run.probes, fmt.PREDICTIONS: run.predictions, fmt.PROGRESS: run.progress}[name]()
                 run.history()
-                if summary["status"] == fmt.STATUS_COMPLETE:
+                if summary.status == fmt.STATUS_COMPLETE:
                     check_complete(run)
                     seen.setdefault(run_id, time.monotonic())
             except (ArtifactError, AssertionError) as error:
-                errors.append(f"{run_id} ({summary['status']}): {error!r}")
+                errors.append(f"{run_id} ({summary.status}): {error!r}")
         if finished:
             break
 

@@ -185,13 +185,13 @@ def test_snapshot_of_an_epoch_that_does_not_exist(run):
         run.snapshot("1")
 
 
-def test_list_runs_survives_a_broken_run(run, tmp_path):
+def test_listing_runs_survives_a_broken_run(run, tmp_path):
     (run.path / fmt.MANIFEST).write_text("{")
     store = ArtifactStore(tmp_path / "store")
     helpers.make_run(store, "fine")
-    summaries = {item["run_id"]: item for item in store.list_runs()}
-    assert summaries["fine"]["status"] == "complete"
-    assert summaries["broken-run"]["status"] == "error" and "manifest.json" in summaries["broken-run"]["error"]
+    summaries = {item.run_id: item for item in store.summaries()}
+    assert summaries["fine"].status == "complete"
+    assert not summaries["broken-run"].readable and "manifest.json" in summaries["broken-run"].error
 
 
 def test_unreadable_path_names_run_and_file(run):

@@ -58,9 +58,9 @@ def test_manifest_fields_of_the_wrong_type_are_refused(store, run, name):
     with pytest.raises(ArtifactError) as caught:
         run.manifest()
     assert caught.value.run_id == "victim" and caught.value.filename == fmt.MANIFEST
-    summaries = {s["run_id"]: s for s in store.list_runs()}
-    assert summaries["victim"]["status"] == "error" and fmt.MANIFEST in summaries["victim"]["error"]
-    assert summaries["fine"]["status"] == "complete"
+    summaries = {s.run_id: s for s in store.summaries()}
+    assert not summaries["victim"].readable and fmt.MANIFEST in summaries["victim"].error
+    assert summaries["fine"].status == "complete"
 
 
 @pytest.mark.parametrize("number", ["1" + "0" * 400, "1e400", "-1e999", str(2**64)])
@@ -77,9 +77,9 @@ def test_a_copied_run_folder_is_not_a_second_run_with_the_same_id(store, run):
     with pytest.raises(ArtifactError, match="victim-copy") as caught:
         store.run("victim-copy").manifest()
     assert "'victim'" in caught.value.reason and caught.value.filename == fmt.MANIFEST
-    summaries = {s["run_id"]: s for s in store.list_runs()}
-    assert summaries["victim"]["status"] == "complete" and summaries["victim-copy"]["status"] == "error"
-    assert [s.get("run_id") for s in store.list_runs()].count("victim") == 1
+    summaries = {s.run_id: s for s in store.summaries()}
+    assert summaries["victim"].status == "complete" and not summaries["victim-copy"].readable
+    assert [s.run_id for s in store.summaries()].count("victim") == 1
 
 
 def test_a_huge_manifest_is_refused_quickly(run):

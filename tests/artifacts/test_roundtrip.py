@@ -158,10 +158,10 @@ def test_list_runs_and_delete(store):
     helpers.make_run(store, "a")
     helpers.make_run(store, "b", complete=False)
     (store.root / "c").mkdir()  # a run folder without a manifest
-    summaries = {item["run_id"]: item for item in store.list_runs()}
-    assert summaries["a"]["status"] == "complete" and summaries["b"]["status"] == "running"
-    assert summaries["c"]["status"] == "error" and "manifest.json" in summaries["c"]["error"]
-    assert all(item["size_bytes"] >= 0 for item in summaries.values())
+    summaries = {item.run_id: item for item in store.summaries()}
+    assert summaries["a"].status == "complete" and summaries["b"].status == "running"
+    assert not summaries["c"].readable and "manifest.json" in summaries["c"].error
+    assert all(item.size_bytes >= 0 for item in summaries.values())
     store.delete_run("a")
     assert not store.exists("a") and set(store.run_ids()) == {"b", "c"}
 

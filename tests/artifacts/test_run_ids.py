@@ -57,7 +57,7 @@ def test_symlinked_run_folder_pointing_outside_is_refused(store, tmp_path):
     with pytest.raises(InvalidRunId):
         store.create_run("evil", {"config": {}, "dataset": {}})
     assert "evil" not in store.run_ids()
-    assert [item["run_id"] for item in store.list_runs()] == []
+    assert [item.run_id for item in store.summaries()] == []
     assert victim.manifest()["status"] == "complete" and victim.model_path.is_file()
 
 

@@ -95,10 +95,10 @@ def badge(driver) -> str:
 
 def wait_for_status(store: Path, run_id: str, wanted: str, timeout: float = 150) -> None:
     def status():
-        runs = {summary["run_id"]: summary for summary in ArtifactStore(store).list_runs()}
-        current = runs.get(run_id, {}).get("status")
+        runs = {summary.run_id: summary for summary in ArtifactStore(store).summaries()}
+        current = runs[run_id].status if run_id in runs else None
         if current not in (None, "running", wanted):
-            pytest.fail(f"run {run_id} ended {current}: {runs[run_id].get('error')}")
+            pytest.fail(f"run {run_id} ended {current}: {runs[run_id].problem}")
         return current == wanted
 
     wait_for(status, timeout, f"run {run_id} did not become {wanted} within {timeout} s", interval=0.5)

@@ -46,7 +46,7 @@ def assert_serving(client: DashClient, run_id: str) -> None:
 
 def status_of(store: Path, run_id: str) -> str | None:
     """Return the run's status as the store lists it (None before the run exists)."""
-    return {s["run_id"]: s.get("status") for s in ArtifactStore(store).list_runs()}.get(run_id)
+    return {s.run_id: s.status for s in ArtifactStore(store).summaries()}.get(run_id)
 
 
 def test_a_real_trainer_killed_mid_epoch_leaves_a_failed_run(web_server, tiny_store, tmp_path):

@@ -149,10 +149,10 @@ def test_a_reader_never_sees_the_run_complete_early(tmp_path):
     seen_status = []
     while True:
         finished = process.poll() is not None
-        for summary in store.list_runs():
-            assert summary["status"] != "error", summary
-            seen_status.append(summary["status"])
-            if summary["status"] == "complete":
+        for summary in store.summaries():
+            assert summary.readable, summary
+            seen_status.append(summary.status)
+            if summary.status == "complete":
                 run = store.run("watched")
                 try:
                     assert run.model_path.is_file() and len(run.history()) == 1
