@@ -42,6 +42,14 @@ class Resolved:
         return self.run is not None and self.error is None
 
 
+def unreadable(error: ArtifactError, run_id: str | None = None) -> str:
+    """Return a page's message for a run file that cannot be read: which run, why, and which file.
+
+    ``run_id`` names the run when given, else the error's own run id.
+    """
+    return f"Run '{run_id or error.run_id}' cannot be read: {error.reason} ({error.filename})."
+
+
 STOPPED = "training stopped: its process no longer runs and sent no heartbeat for a while"
 
 
@@ -106,7 +114,7 @@ def resolve_run(run_id: Any, require_complete: bool = True, store: ArtifactStore
     except (InvalidRunId, RunNotFound):
         return Resolved(error=f"There is no run '{run_id}' in the store.")
     except ArtifactError as error:
-        return Resolved(error=f"Run '{run_id}' cannot be read: {error.reason} ({error.filename}).")
+        return Resolved(error=unreadable(error, run_id))
     if info.status is Status.RUNNING and run.is_stale():
         info = info.with_status(Status.FAILED, STOPPED)
     if require_complete and not info.is_complete:

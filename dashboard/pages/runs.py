@@ -9,24 +9,6 @@ import dash
 from dash import ALL, Input, Output, State
 
 from dashboard.pages.logic import runs as logic
-from dashboard.pages.logic.runs import (
-    RUNS_ACTIVE_NOTE,
-    RUNS_COMPARE,
-    RUNS_COMPARE_SELECT,
-    RUNS_DELETE,
-    RUNS_DELETE_CONFIRM,
-    RUNS_DELETE_DISMISS,
-    RUNS_DELETE_MESSAGE,
-    RUNS_DELETE_MODAL,
-    RUNS_DELETE_TARGET,
-    RUNS_DELETE_TEXT,
-    RUNS_QUERY,
-    RUNS_ROW,
-    RUNS_SELECT,
-    RUNS_TABLE,
-    RUNS_THEME,
-    RUNS_URL,
-)
 from dashboard.ui import ids
 from dashboard.ui.page import sync_theme, sync_url
 
@@ -36,10 +18,10 @@ layout = logic.layout  # Dash reads a page's layout from its own module
 
 
 @dash.callback(
-    Output(RUNS_DELETE_MODAL, "is_open"),
-    Output(RUNS_DELETE_TARGET, "data"),
-    Output(RUNS_DELETE_TEXT, "children"),
-    Input({"type": RUNS_DELETE, "run": ALL}, "n_clicks"),
+    Output(logic.RUNS_DELETE_MODAL, "is_open"),
+    Output(logic.RUNS_DELETE_TARGET, "data"),
+    Output(logic.RUNS_DELETE_TEXT, "children"),
+    Input({"type": logic.RUNS_DELETE, "run": ALL}, "n_clicks"),
     prevent_initial_call=True,
 )
 def ask_delete(clicks: list) -> tuple:
@@ -48,14 +30,14 @@ def ask_delete(clicks: list) -> tuple:
 
 
 @dash.callback(
-    Output(RUNS_DELETE_MODAL, "is_open", allow_duplicate=True),
-    Output(RUNS_TABLE, "children"),
-    Output(RUNS_SELECT, "options"),
-    Output(RUNS_COMPARE_SELECT, "options"),
-    Output(RUNS_DELETE_MESSAGE, "children"),
-    Input(RUNS_DELETE_CONFIRM, "n_clicks"),
-    Input(RUNS_DELETE_DISMISS, "n_clicks"),
-    State(RUNS_DELETE_TARGET, "data"),
+    Output(logic.RUNS_DELETE_MODAL, "is_open", allow_duplicate=True),
+    Output(logic.RUNS_TABLE, "children"),
+    Output(logic.RUNS_SELECT, "options"),
+    Output(logic.RUNS_COMPARE_SELECT, "options"),
+    Output(logic.RUNS_DELETE_MESSAGE, "children"),
+    Input(logic.RUNS_DELETE_CONFIRM, "n_clicks"),
+    Input(logic.RUNS_DELETE_DISMISS, "n_clicks"),
+    State(logic.RUNS_DELETE_TARGET, "data"),
     prevent_initial_call=True,
 )
 def delete_run(confirm: int | None, _dismiss: int | None, run_id) -> tuple:
@@ -64,19 +46,19 @@ def delete_run(confirm: int | None, _dismiss: int | None, run_id) -> tuple:
 
 
 dash.callback(
-    Output(RUNS_SELECT, "value"),
-    Input(RUNS_URL, "data"),
+    Output(logic.RUNS_SELECT, "value"),
+    Input(logic.RUNS_URL, "data"),
     State(ids.ACTIVE_RUN, "data"),
-    State(RUNS_SELECT, "options"),
+    State(logic.RUNS_SELECT, "options"),
 )(logic.initial_run)
 
 dash.callback(
-    Output(RUNS_QUERY, "data"),
-    Output(RUNS_ACTIVE_NOTE, "children"),
-    Output(RUNS_COMPARE, "children"),
-    Input(RUNS_SELECT, "value"),
-    Input(RUNS_COMPARE_SELECT, "value"),
-    Input(RUNS_THEME, "data"),
+    Output(logic.RUNS_QUERY, "data"),
+    Output(logic.RUNS_ACTIVE_NOTE, "children"),
+    Output(logic.RUNS_COMPARE, "children"),
+    Input(logic.RUNS_SELECT, "value"),
+    Input(logic.RUNS_COMPARE_SELECT, "value"),
+    Input(logic.RUNS_THEME, "data"),
     prevent_initial_call=True,
 )(logic.show_runs)
 
@@ -86,10 +68,10 @@ dash.clientside_callback(
         var outputs = window.dash_clientside.callback_context.outputs_list || [];
         return outputs.map(function (output) { return output.id.run === active ? "table-active fw-semibold" : ""; });
     }""",
-    Output({"type": RUNS_ROW, "run": ALL}, "className"),
-    Input(RUNS_SELECT, "value"),
+    Output({"type": logic.RUNS_ROW, "run": ALL}, "className"),
+    Input(logic.RUNS_SELECT, "value"),
 )
 
-sync_url(RUNS_QUERY)
+sync_url(logic.RUNS_QUERY)
 
-sync_theme(RUNS_THEME)
+sync_theme(logic.RUNS_THEME)

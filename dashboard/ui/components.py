@@ -86,6 +86,11 @@ def class_word(names: Sequence[str] | None) -> str:
     return "digit" if names is None or is_digit_names(names) else "class"
 
 
+def class_filter_label(names: Sequence[str] | None) -> str:
+    """Return the class filter's label: "Digit class" for MNIST's digits, "Class" otherwise."""
+    return "Digit class" if class_word(names) == "digit" else "Class"
+
+
 def class_filter_options(names: Sequence[str] | None = None) -> list[dict]:
     """Return the options of the all / 0-9 class filter, labelled with the run's class names."""
     names = tuple(names or DIGIT_CLASS_NAMES)

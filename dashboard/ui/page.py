@@ -15,15 +15,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import dash
 from dash import MATCH, Input, Output, State, dcc, html
 
 from artifacts import InvalidRunId, Manifest, Run, RunNotFound
-from dashboard.store_access import Resolved, choose_run, get_store, latest_complete_run_id
+from dashboard.store_access import Resolved, choose_run, get_store, latest_complete_run_id, resolve_run
 from dashboard.ui import ids
-from dashboard.ui.components import run_unavailable
+from dashboard.ui.components import (
+    class_filter_options,
+    error_card,
+    onboarding,
+    run_class_names,
+    run_unavailable,
+)
+from dashboard.ui.urlstate import parse_state
 
 Body = Callable[[Resolved, dict[str, Any]], Any]
 _BODIES: dict[str, Body] = {}
@@ -68,6 +76,44 @@ def _body(page: str, resolved: Resolved, kwargs: dict[str, Any], asked: bool) ->
 def fill_page(kwargs: dict | None, component_id: dict, active: Any) -> Any:
     """Draw a page whose URL named no run: the active run, else the newest complete run."""
     return _body(component_id["page"], choose_run(None, active), dict(kwargs or {}), asked=False)
+
+
+@dataclass(frozen=True)
+class PageStart:
+    """The start of a page whose callbacks draw its run (Training, Metrics).
+
+    ``stop`` is the whole page when it ends there (a malformed run id in the URL, or an
+    empty store), else None; ``names`` are the URL run's class names (None when the URL
+    names no run: a callback labels the classes once the run is chosen).
+    """
+
+    state: dict[str, Any]
+    heading: html.H2
+    stop: html.Div | None
+    names: tuple[str, ...] | None
+
+
+def start_page(title: str, path: str, kwargs: dict[str, Any]) -> PageStart:
+    """Parse a page's URL ``kwargs`` and return its :class:`PageStart`; ``path`` is the page's bare URL."""
+    state = parse_state(kwargs)
+    heading = html.H2(title, className="page-title")
+    stop = None
+    if kwargs.get("run") not in (None, "") and "run" not in state:
+        stop = html.Div([heading, error_card(resolve_run(kwargs["run"]).error),
+                         dcc.Link("Show the newest run instead", href=path)])
+    elif not get_store().run_ids():
+        stop = html.Div([heading, onboarding()])
+    names = None
+    if stop is None and state.get("run"):
+        names = run_class_names(resolve_run(state["run"], require_complete=False).run)
+    return PageStart(state, heading, stop, names)
+
+
+def run_class_options(run_id: str | None) -> list[dict]:
+    """Return the class filter's options labelled with the shown run's class names (no update before a run)."""
+    if not run_id:
+        return dash.no_update
+    return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
 
 
 def shown_run(run_id: Any) -> Run | None:

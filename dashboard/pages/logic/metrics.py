@@ -16,7 +16,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Patch, dcc, html
 
-from artifacts import ArtifactError, Status
+from artifacts import ArtifactError, Run, Status
 from dashboard.figures.digits import clicked_tile, digit_mosaic
 from dashboard.figures.metrics import (
     METRICS,
@@ -30,19 +30,18 @@ from dashboard.figures.metrics import (
     metric_opacity,
     probability_figure,
 )
-from dashboard.store_access import choose_run, get_store, resolve_run
+from dashboard.store_access import choose_run, resolve_run, unreadable
 from dashboard.ui.components import (
-    class_filter_options,
+    class_filter_label,
     class_word,
     digit_filter,
     error_card,
     explanation,
     notice,
-    onboarding,
     run_class_names,
 )
-from dashboard.ui.page import query_store, theme_store
-from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
+from dashboard.ui.page import query_store, run_class_options, start_page, theme_store
+from dashboard.ui.urlstate import CELL_PATTERN, build_search
 
 METRICS_URL = "metrics-url"
 METRICS_RUN = "metrics-run"
@@ -84,18 +83,14 @@ Click any cell to see the digits in it.
 
 def layout(**kwargs: Any) -> html.Div:
     """Return the Metrics page for the URL's ``run``, ``digit``, ``mode`` and ``cell``."""
-    state = parse_state(kwargs)
-    heading = html.H2("Metrics", className="page-title")
-    if kwargs.get("run") not in (None, "") and "run" not in state:
-        return html.Div([heading, error_card(resolve_run(kwargs["run"]).error),
-                         dcc.Link("Show the newest run instead", href="/metrics")])
-    if not get_store().run_ids():
-        return html.Div([heading, onboarding()])
+    start = start_page("Metrics", "/metrics", kwargs)
+    if start.stop is not None:
+        return start.stop
+    state = start.state
     mode = state.get("mode") if state.get("mode") in ("counts", "normalized") else "counts"
-    names = run_class_names(resolve_run(state["run"], require_complete=False).run) if state.get("run") else None
     controls = dbc.Row([
-        dbc.Col([dbc.Label("Digit class" if class_word(names) == "digit" else "Class", className="me-2"),
-                 digit_filter(METRICS_DIGIT, state.get("digit", "all"), names)],
+        dbc.Col([dbc.Label(class_filter_label(start.names), className="me-2"),
+                 digit_filter(METRICS_DIGIT, state.get("digit", "all"), start.names)],
                 className="d-flex align-items-center flex-wrap", lg=8),
         dbc.Col([dbc.Label("Confusion matrix", className="me-2"),
                  dbc.RadioItems(id=METRICS_MODE, value=mode, inline=True,
@@ -129,7 +124,7 @@ def layout(**kwargs: Any) -> html.Div:
         dcc.Store(id=METRICS_CELL, data=state.get("cell")),
         dcc.Store(id=METRICS_GALLERY_IDS),
         dcc.Location(id=METRICS_NAV, refresh="callback-nav"),
-        heading,
+        start.heading,
         dcc.Loading(html.Div(id=METRICS_MESSAGE), type="dot"),
         content,
     ], className="metrics-page")
@@ -148,8 +143,20 @@ def metrics_table(frame, digit: Any, names: tuple[str, ...] | None = None) -> db
     return dbc.Table([header, html.Tbody(rows)], size="sm", hover=True, className="metrics-table")
 
 
+def _complete_run(run_id: str | None) -> Run | None:
+    """Return the complete run a callback draws (its run store's id); None before one is shown, or when it is gone."""
+    resolved = resolve_run(run_id) if run_id else None
+    return resolved.run if resolved is not None and resolved.ok else None
+
+
+def _cell_pair(cell: str | None) -> tuple[int, int] | None:
+    """Return the chosen confusion cell "T-P" as (true, predicted), or None."""
+    match = CELL_PATTERN.fullmatch(cell or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
 def _error(error: ArtifactError) -> dbc.Alert:
-    return error_card(f"Run '{error.run_id}' cannot be read: {error.reason} ({error.filename}).")
+    return error_card(unreadable(error))
 
 
 def render(url: dict | None, theme: str | None, active: Any, digit: Any, mode: str) -> tuple:
@@ -199,11 +206,11 @@ def unfinished_message(resolved) -> dbc.Alert | None:
 
 def highlight(digit: Any, mode: str, run_id: str | None, theme: str | None) -> tuple:
     """Patch what a digit or the counts/normalized toggle changes: opacities, outlines, z and labels."""
-    resolved = resolve_run(run_id) if run_id else None
-    if resolved is None or not resolved.ok:
+    run = _complete_run(run_id)
+    if run is None:
         return (dash.no_update,) * 3
     try:
-        frame, matrix = resolved.run.class_metrics(), resolved.run.confusion()
+        frame, matrix = run.class_metrics(), run.confusion()
     except ArtifactError:
         return (dash.no_update,) * 3
     bars = Patch()
@@ -217,15 +224,14 @@ def highlight(digit: Any, mode: str, run_id: str | None, theme: str | None) -> t
     confusion["data"][0]["text"] = style["text"]
     confusion["data"][0]["hovertemplate"] = style["hovertemplate"]
     confusion["data"][0]["colorbar"]["title"]["text"] = style["colorbar_title"]
-    return metrics_table(frame, digit, run_class_names(resolved.run)), bars, confusion
+    return metrics_table(frame, digit, run_class_names(run)), bars, confusion
 
 
 def mark_cell(cell: str | None, digit: Any, run_id: str | None, theme: str | None) -> Patch:
     """Outline the chosen digit's row and column and mark the chosen cell (the only writer of the shapes)."""
     if not run_id:
         return dash.no_update
-    match = CELL_PATTERN.fullmatch(cell or "")
-    pair = (int(match.group(1)), int(match.group(2))) if match else None
+    pair = _cell_pair(cell)
     confusion = Patch()
     confusion["layout"]["shapes"] = highlight_shapes(digit, theme) + cell_mark(pair, theme)
     return confusion
@@ -259,8 +265,7 @@ def gallery(cell: str | None, digit: Any, run_id: str | None, theme: str | None)
         probe_ids = set(resolved.run.probes()["ids"].tolist())
     except ArtifactError as error:
         return dash.no_update, hidden, _error(error), None, None
-    match = CELL_PATTERN.fullmatch(cell or "")
-    pair = (int(match.group(1)), int(match.group(2))) if match else None
+    pair = _cell_pair(cell)
     labels, predicted = predictions["labels"], predictions["predicted"]
     names = run_class_names(resolved.run)
     chosen = gallery_indices(labels, predicted, predictions["probabilities"], pair, digit)
@@ -286,22 +291,22 @@ def open_digit(click: dict | None, shown: list[int] | None, run_id: str | None, 
     """Open a clicked probe digit in the activation explorer, or show another digit's probabilities."""
     shown = shown or []
     tile = clicked_tile(click, min(GALLERY_COLUMNS, len(shown)), len(shown))
-    resolved = resolve_run(run_id) if run_id else None
-    if tile is None or resolved is None or not resolved.ok:
+    run = _complete_run(run_id)
+    if tile is None or run is None:
         return dash.no_update, dash.no_update
     index = shown[tile]
     try:
-        probe_ids = resolved.run.probes()["ids"]
-        predictions = resolved.run.predictions()
+        probe_ids = run.probes()["ids"]
+        predictions = run.predictions()
     except ArtifactError as error:
         return dash.no_update, _error(error)
     position = np.flatnonzero(probe_ids == index)
     if len(position):
-        return "/activations" + build_search(run=resolved.run.run_id, probe=int(position[0])), dash.no_update
+        return "/activations" + build_search(run=run.run_id, probe=int(position[0])), dash.no_update
     if not 0 <= index < len(predictions["labels"]):
         return dash.no_update, notice("That digit is no longer in this run's predictions.", color="warning")
     label, guess = int(predictions["labels"][index]), int(predictions["predicted"][index])
-    names = run_class_names(resolved.run)
+    names = run_class_names(run)
     thumb = digit_mosaic(predictions["images"][index:index + 1], [f"#{index}"], 1, theme)
     thumb.update_layout(height=130, width=130)
     return dash.no_update, [
@@ -324,9 +329,4 @@ def page_query(run_id: str | None, digit: Any, mode: str, cell: str | None) -> s
                         mode=None if mode == "counts" else mode, cell=cell)
 
 
-def label_classes(run_id: str | None) -> list[dict]:
-    """Label the class filter with the shown run's class names (the run may come from the active run)."""
-    if not run_id:
-        return dash.no_update
-    return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
-
+label_classes = run_class_options  # the class filter labelled with the shown run's class names

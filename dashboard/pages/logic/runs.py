@@ -18,7 +18,7 @@ from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound, R
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
 from dashboard.settings import current_settings
-from dashboard.store_access import choose_run, describe_architecture, get_store, resolve_run, run_summaries
+from dashboard.store_access import choose_run, describe_architecture, get_store, resolve_run, run_summaries, unreadable
 from dashboard.training import jobs
 from dashboard.ui import ids
 from dashboard.ui.components import (
@@ -312,8 +312,7 @@ def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> l
         confusion = confusion_difference_figure(first.run.confusion(), second.run.confusion(), "normalized",
                                                 run_id, compare_id, theme, names)
     except ArtifactError as error:
-        return [html.H4("Compare two runs"), error_card(f"Run '{error.run_id}' cannot be read: {error.reason} "
-                                                        f"({error.filename}).")]
+        return [html.H4("Compare two runs"), error_card(unreadable(error))]
     return [
         html.H4(f"{run_id} compared with {compare_id}"),
         text,

@@ -21,19 +21,17 @@ from dashboard.figures.training import (
     timing_figure,
     validation_note,
 )
-from dashboard.store_access import choose_run, get_store, resolve_run
+from dashboard.store_access import choose_run, resolve_run, unreadable
 from dashboard.ui.components import (
-    class_filter_options,
-    class_word,
+    class_filter_label,
     digit_filter,
     error_card,
     explanation,
     notice,
-    onboarding,
     run_class_names,
 )
-from dashboard.ui.page import query_store, theme_store
-from dashboard.ui.urlstate import build_search, parse_state
+from dashboard.ui.page import query_store, run_class_options, start_page, theme_store
+from dashboard.ui.urlstate import build_search
 
 TRAINING_URL = "training-url"  # dcc.Store: the run the URL asked for (None: active or newest)
 TRAINING_RUN = "training-run"  # dcc.Store: the run id the page shows, once resolved
@@ -76,18 +74,13 @@ crawls. Constant here unless the run's settings lower it over time.
 
 def layout(**kwargs: Any) -> html.Div:
     """Return the Training page for the URL's ``run`` and ``digit``."""
-    state = parse_state(kwargs)
-    heading = html.H2("Training", className="page-title")
-    if kwargs.get("run") not in (None, "") and "run" not in state:
-        return html.Div([heading, error_card(resolve_run(kwargs["run"]).error),
-                         dcc.Link("Show the newest run instead", href="/training")])
-    if not get_store().run_ids():
-        return html.Div([heading, onboarding()])
-    names = run_class_names(resolve_run(state["run"], require_complete=False).run) if state.get("run") else None
+    start = start_page("Training", "/training", kwargs)
+    if start.stop is not None:
+        return start.stop
+    state = start.state
     controls = dbc.Row([
-        dbc.Col([dbc.Label(f"{class_word(names).capitalize()} class" if names is None or class_word(names) == "digit"
-                           else "Class", className="me-2"),
-                 digit_filter(TRAINING_DIGIT, state.get("digit", "all"), names)],
+        dbc.Col([dbc.Label(class_filter_label(start.names), className="me-2"),
+                 digit_filter(TRAINING_DIGIT, state.get("digit", "all"), start.names)],
                 className="d-flex align-items-center flex-wrap", lg=9),
         dbc.Col([dbc.Button([html.I(className="bi bi-download me-1"), "History as CSV"],
                             id=TRAINING_DOWNLOAD_BUTTON, color="secondary", outline=True, size="sm"),
@@ -109,7 +102,7 @@ def layout(**kwargs: Any) -> html.Div:
         dcc.Store(id=TRAINING_RUN),
         query_store(TRAINING_QUERY),
         theme_store(TRAINING_THEME),
-        heading,
+        start.heading,
         dcc.Loading(html.Div(id=TRAINING_MESSAGE), type="dot"),
         content,
     ], className="training-page")
@@ -136,8 +129,7 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
     try:
         history = resolved.run.history()
     except ArtifactError as error:
-        return *empty, error_card(f"Run '{resolved.run.run_id}' cannot be read: {error.reason} "
-                                  f"({error.filename})."), hidden, None, None
+        return *empty, error_card(unreadable(error, resolved.run.run_id)), hidden, None, None
     if history.empty:
         message = f"{partial} It recorded no epochs." if partial else "This run recorded no epochs."
         return *empty, error_card(message), hidden, None, None
@@ -184,9 +176,4 @@ def download_history(clicks: int | None, run_id: str | None) -> dict:
     return dcc.send_data_frame(history.to_csv, f"{resolved.run.run_id}-history.csv", index=False)
 
 
-def label_classes(run_id: str | None) -> list[dict]:
-    """Label the class filter with the shown run's class names (the run may come from the active run)."""
-    if not run_id:
-        return dash.no_update
-    return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
-
+label_classes = run_class_options  # the class filter labelled with the shown run's class names
