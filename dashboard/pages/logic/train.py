@@ -93,6 +93,11 @@ def _bounds(key: str) -> dict[str, float]:
     return {"min": low, "max": high}
 
 
+def _number(component_id: Any, key: str, value: float, step: float | str = 1, **extra) -> dbc.Input:
+    """Return a number input bounded by the form's limit ``key`` (the server checks the same one)."""
+    return dbc.Input(id=component_id, type="number", **_bounds(key), step=step, value=value, **extra)
+
+
 def _labelled(label: str, control, hint: str | None = None, width: int = 6) -> dbc.Col:
     parts = [dbc.Label(label, html_for=control.id if isinstance(control.id, str) else None,
                        className="small fw-semibold mb-1"), control]
@@ -109,10 +114,8 @@ def _choice(component_id, value, options: list[dict]) -> dcc.Dropdown:
 
 def _block_row(index: int) -> html.Div:
     default = DEFAULTS.conv_blocks[min(index, len(DEFAULTS.conv_blocks) - 1)]
-    small = {"size": "sm"}
     controls = [
-        dbc.Input(id=block_id("filters", index), type="number", **_bounds("filters"), step=1,
-                  value=default.filters, **small),
+        _number(block_id("filters", index), "filters", default.filters, size="sm"),
         _choice(block_id("kernel_size", index), default.kernel_size,
                 [{"label": f"{k}×{k}", "value": k} for k in KERNEL_SIZES]),
         _choice(block_id("strides", index), default.strides, [{"label": str(s), "value": s} for s in (1, 2)]),
@@ -143,11 +146,8 @@ def _form(allowed: bool) -> dbc.Card:
                      dbc.FormFeedback(id=TRAIN_RUN_NAME_FEEDBACK, type="invalid"),
                      dbc.FormText(f"Blank: named by date and time. {RUN_NAME_HINT[0].upper()}{RUN_NAME_HINT[1:]}.")],
                     md=12, className="mb-2"),
-            _labelled("Epochs", dbc.Input(id=TRAIN_EPOCHS, type="number", **_bounds("epochs"), step=1,
-                                          value=DEFAULTS.epochs), width=4),
-            _labelled("Batch size", dbc.Input(id=TRAIN_BATCH, type="number", **_bounds("batch_size"), step=1,
-                                              value=DEFAULTS.batch_size),
-                      width=4),
+            _labelled("Epochs", _number(TRAIN_EPOCHS, "epochs", DEFAULTS.epochs), width=4),
+            _labelled("Batch size", _number(TRAIN_BATCH, "batch_size", DEFAULTS.batch_size), width=4),
             _labelled("Seed", dbc.Input(id=TRAIN_SEED, type="number", min=0, step=1, value=DEFAULTS.seed), width=4),
         ]),
         html.Hr(className="my-2"),
@@ -158,9 +158,7 @@ def _form(allowed: bool) -> dbc.Card:
         *[_block_row(index) for index in range(3)],
         html.Hr(className="my-2"),
         dbc.Row([
-            _labelled("Dense units", dbc.Input(id=TRAIN_DENSE, type="number", **_bounds("dense_units"), step=1,
-                                               value=DEFAULTS.dense_units),
-                      width=4),
+            _labelled("Dense units", _number(TRAIN_DENSE, "dense_units", DEFAULTS.dense_units), width=4),
             dbc.Col([dbc.Label("Dropout", className="small fw-semibold mb-1"),
                      dcc.Slider(id=TRAIN_DROPOUT, **_bounds("dropout_rate"), step=0.05, value=DEFAULTS.dropout_rate,
                                 marks={0: "0", 0.3: "0.3", 0.6: "0.6", 0.9: "0.9"},
@@ -171,8 +169,8 @@ def _form(allowed: bool) -> dbc.Card:
         html.Details([
             html.Summary("Advanced", className="small"),
             dbc.Row([
-                _labelled("Learning rate", dbc.Input(id=TRAIN_LEARNING_RATE, type="number", **_bounds("learning_rate"),
-                                                     step="any", value=DEFAULTS.learning_rate), width=6),
+                _labelled("Learning rate", _number(TRAIN_LEARNING_RATE, "learning_rate", DEFAULTS.learning_rate,
+                                                   step="any"), width=6),
                 _labelled("Training digits", dbc.Input(id=TRAIN_LIMIT, type="number", min=MIN_TRAINING_DIGITS, step=1,
                                                        placeholder="all"), "blank: all of them", width=6),
             ], className="mt-2"),
