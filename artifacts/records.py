@@ -10,7 +10,7 @@ into a :class:`TrainConfig` once, here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -71,6 +71,23 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _fields(data: Any, kinds: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    """Return each of ``kinds``' keys read from a JSON object by its reader (None when of another type).
+
+    ``data`` that is not an object reads as an empty one.
+    """
+    data = data if isinstance(data, dict) else {}
+    return {key: kind(data.get(key)) for key, kind in kinds.items()}
+
+
+def _present(record: Any, keys: Iterable[str]) -> dict[str, Any]:
+    """Return ``record``'s fields named by ``keys`` that are not None, for its JSON."""
+    return {key: getattr(record, key) for key in keys if getattr(record, key) is not None}
+
+
+_SIZE_KINDS = {"train_size": _int, "validation_size": _int, "test_size": _int}
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """The data a run trained on: ``name`` ("" before the data is loaded), its source and split sizes."""
@@ -88,8 +105,7 @@ class DatasetInfo:
         data = data if isinstance(data, dict) else {}
         split = data.get("split")
         return cls(name=_text(data.get("name")) or "", source=_text(data.get("source")) or "",
-                   train_size=_int(data.get("train_size")), validation_size=_int(data.get("validation_size")),
-                   test_size=_int(data.get("test_size")), split=dict(split) if isinstance(split, dict) else {})
+                   split=dict(split) if isinstance(split, dict) else {}, **_fields(data, _SIZE_KINDS))
 
     @property
     def test_split_note(self) -> str:
@@ -101,15 +117,14 @@ class DatasetInfo:
         """Return the JSON the manifest records (empty name and missing sizes left out)."""
         data: dict[str, Any] = {"name": self.name} if self.name else {}
         data["source"] = self.source
-        for key in ("train_size", "validation_size", "test_size"):
-            if getattr(self, key) is not None:
-                data[key] = getattr(self, key)
+        data.update(_present(self, _SIZE_KINDS))
         if self.split:
             data["split"] = dict(self.split)
         return data
 
 
-_METRIC_FIELDS = ("test_accuracy", "test_loss", "best_val_accuracy", "epochs_completed", "train_seconds")
+_METRIC_KINDS = {"test_accuracy": _number, "test_loss": _number, "best_val_accuracy": _number,
+                 "epochs_completed": _int, "train_seconds": _number}
 
 
 @dataclass(frozen=True)
@@ -125,15 +140,11 @@ class Metrics:
     @classmethod
     def from_dict(cls, data: Any) -> Metrics:
         """Build from the manifest's ``metrics`` object (numbers already checked by the validator)."""
-        data = data if isinstance(data, dict) else {}
-        return cls(test_accuracy=_number(data.get("test_accuracy")), test_loss=_number(data.get("test_loss")),
-                   best_val_accuracy=_number(data.get("best_val_accuracy")),
-                   epochs_completed=_int(data.get("epochs_completed")),
-                   train_seconds=_number(data.get("train_seconds")))
+        return cls(**_fields(data, _METRIC_KINDS))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON the manifest records (None fields left out)."""
-        return {key: getattr(self, key) for key in _METRIC_FIELDS if getattr(self, key) is not None}
+        return _present(self, _METRIC_KINDS)
 
 
 @dataclass(frozen=True)
@@ -264,6 +275,10 @@ def _layer_specs(items: tuple[Mapping[str, Any], ...]) -> list[LayerSpec] | None
     return specs
 
 
+_PROGRESS_KINDS = {"epoch": _int, "epochs": _int, "batch": _int, "batches": _int, "loss": _number,
+                   "accuracy": _number, "pid": _int, "updated": _number}
+
+
 @dataclass(frozen=True)
 class Progress:
     """A training job's last progress record: its ``phase`` (None when not recorded) and where it is."""
@@ -294,20 +309,17 @@ class Progress:
         if phase is not None and phase not in fmt.PHASES:
             raise bad(f"unknown phase {str(phase)[:40]!r}")
         values: dict[str, Any] = {"phase": None if phase is None else Phase(phase)}
-        for key, kind in (("epoch", _int), ("epochs", _int), ("batch", _int), ("batches", _int),
-                          ("loss", _number), ("accuracy", _number), ("pid", _int), ("updated", _number)):
-            value = data.get(key)
-            if value is None:
-                continue
-            typed = kind(value)
-            if typed is None:
-                raise bad(f"field {key!r} is not a number ({str(value)[:40]!r})")
-            values[key] = typed
+        typed = _fields(data, _PROGRESS_KINDS)
+        for key, value in typed.items():
+            if value is None and data.get(key) is not None:
+                raise bad(f"field {key!r} is not a number ({str(data[key])[:40]!r})")
+            if value is not None:
+                values[key] = value
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON :meth:`artifacts.Run.write_progress` records (None fields left out)."""
-        data = {key: getattr(self, key) for key in fmt.PROGRESS_KEYS if getattr(self, key) is not None}
+        data = _present(self, fmt.PROGRESS_KEYS)
         if self.phase is not None:
             data["phase"] = str(self.phase)
         return data
