@@ -360,12 +360,16 @@ class Run:
         body["updated"] = time.time()
         write_json(self._file(fmt.PROGRESS), body, durable=False)  # rewritten twice a second
 
-    def progress(self) -> dict[str, Any] | None:
-        """Return the last progress record, or None before the first one."""
-        path = self._file(fmt.PROGRESS)
+    def _last_record(self, name: str) -> Any:
+        """Return the JSON of the run's rewritten record ``name`` (progress, heartbeat), or None before the first."""
+        path = self._file(name)
         if not path.exists():
             return None
         return read_json(path, self.run_id)
+
+    def progress(self) -> dict[str, Any] | None:
+        """Return the last progress record, or None before the first one."""
+        return self._last_record(fmt.PROGRESS)
 
     def progress_info(self) -> Progress | None:
         """Return the last progress record, typed, or None before the first one.
@@ -383,10 +387,7 @@ class Run:
 
     def heartbeat(self) -> dict[str, Any] | None:
         """Return the last heartbeat ``{pid, host, time}``, or None."""
-        path = self._file(fmt.HEARTBEAT)
-        if not path.exists():
-            return None
-        return read_json(path, self.run_id)
+        return self._last_record(fmt.HEARTBEAT)
 
     def is_stale(self, now: float | None = None, stale_after: float = fmt.HEARTBEAT_STALE_SECONDS) -> bool:
         """Return True when the run says ``running`` but its trainer is gone.

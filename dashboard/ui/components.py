@@ -86,9 +86,13 @@ def class_word(names: Sequence[str] | None) -> str:
     return "digit" if names is None or is_digit_names(names) else "class"
 
 
-def class_filter_label(names: Sequence[str] | None) -> str:
-    """Return the class filter's label: "Digit class" for MNIST's digits, "Class" otherwise."""
-    return "Digit class" if class_word(names) == "digit" else "Class"
+def class_filter(component_id: str, value: Any, names: Sequence[str] | None = None) -> list:
+    """Return the labelled all / 0-9 class filter ("Digit class" for MNIST's digits, else "Class").
+
+    Args: as :func:`digit_filter`.
+    """
+    label = "Digit class" if class_word(names) == "digit" else "Class"
+    return [dbc.Label(label, className="me-2"), digit_filter(component_id, value, names)]
 
 
 def class_filter_options(names: Sequence[str] | None = None) -> list[dict]:

@@ -32,9 +32,8 @@ from dashboard.figures.metrics import (
 )
 from dashboard.store_access import choose_run, resolve_run, unreadable
 from dashboard.ui.components import (
-    class_filter_label,
+    class_filter,
     class_word,
-    digit_filter,
     error_card,
     explanation,
     notice,
@@ -89,8 +88,7 @@ def layout(**kwargs: Any) -> html.Div:
     state = start.state
     mode = state.get("mode") if state.get("mode") in ("counts", "normalized") else "counts"
     controls = dbc.Row([
-        dbc.Col([dbc.Label(class_filter_label(start.names), className="me-2"),
-                 digit_filter(METRICS_DIGIT, state.get("digit", "all"), start.names)],
+        dbc.Col(class_filter(METRICS_DIGIT, state.get("digit", "all"), start.names),
                 className="d-flex align-items-center flex-wrap", lg=8),
         dbc.Col([dbc.Label("Confusion matrix", className="me-2"),
                  dbc.RadioItems(id=METRICS_MODE, value=mode, inline=True,

@@ -23,8 +23,7 @@ from dashboard.figures.training import (
 )
 from dashboard.store_access import choose_run, resolve_run, unreadable
 from dashboard.ui.components import (
-    class_filter_label,
-    digit_filter,
+    class_filter,
     error_card,
     explanation,
     notice,
@@ -79,8 +78,7 @@ def layout(**kwargs: Any) -> html.Div:
         return start.stop
     state = start.state
     controls = dbc.Row([
-        dbc.Col([dbc.Label(class_filter_label(start.names), className="me-2"),
-                 digit_filter(TRAINING_DIGIT, state.get("digit", "all"), start.names)],
+        dbc.Col(class_filter(TRAINING_DIGIT, state.get("digit", "all"), start.names),
                 className="d-flex align-items-center flex-wrap", lg=9),
         dbc.Col([dbc.Button([html.I(className="bi bi-download me-1"), "History as CSV"],
                             id=TRAINING_DOWNLOAD_BUTTON, color="secondary", outline=True, size="sm"),
