@@ -8,6 +8,7 @@ must give the same numbers within that rounding.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 from artifacts import ArtifactStore
 from artifacts import format as fmt
 from dashboard.inference import Network
-from tests.conftest import TINY_RUN_ID
+from tests.conftest import ROOT, TINY_RUN_ID, subprocess_env
 
 FLOAT32_STEP = float(np.finfo(np.float32).eps)
 
@@ -134,5 +135,11 @@ def test_weights_that_do_not_fit_the_network_are_refused(run, config):
         Network(config, weights)
 
 
-def test_no_tensorflow_in_this_process():
-    assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+def test_the_engine_never_imports_tensorflow(tiny_store):
+    code = ("import sys; from artifacts import ArtifactStore; from dashboard.inference import Network; "
+            f"run = ArtifactStore({str(tiny_store)!r}).run({TINY_RUN_ID!r}); config = run.info().config; "
+            "Network(config, run.weights(config.epochs)).analyse(run.probes()['images']); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=subprocess_env(), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
