@@ -135,6 +135,19 @@ def test_the_numpy_engine_answers_uploads_as_the_tensorflow_model_does(default_r
             np.testing.assert_allclose(values, reference, rtol=1e-4, atol=1e-4, err_msg=name)
 
 
+def test_a_run_without_stored_weights_falls_back_to_tensorflow(default_run_store, tmp_path, mnist_test_set):
+    import shutil
+
+    store_root = tmp_path / "store"
+    shutil.copytree(default_run_store, store_root)
+    run = ArtifactStore(store_root).run("default")
+    shutil.rmtree(run.path / fmt.WEIGHTS_DIR)  # as a run trained before weights were stored
+    model = get_live_model(run, run.manifest())
+    assert model.backend == live_model.TENSORFLOW
+    images, labels = mnist_test_set
+    assert int(np.argmax(model.analyse(images[0]).probabilities)) == int(labels[0])
+
+
 def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store, draw_page, mnist_test_set,
                                       monkeypatch):
     """Every server callback the new digit triggers, run as Dash runs them, shares one analysis."""
