@@ -54,6 +54,24 @@ SNAPSHOT_PROBE_INDEX = "probe_index"
 SNAPSHOT_SALIENCY = "saliency"
 SNAPSHOT_PROBABILITIES = "probabilities"
 
+# The network's weights after each epoch (0 = the random initialisation), one npz per epoch:
+# WEIGHTS_DIR/epoch_NNN.npz (named like snapshots), keys weight_key(layer, WEIGHT_KERNEL or WEIGHT_BIAS)
+# for every Conv2D and Dense layer of the run's layer plan, in Keras' shapes: conv kernels
+# (kh, kw, in, out), dense kernels (in, out), biases (out,). Every epoch but the last is stored in
+# WEIGHTS_DTYPE (compact: a default run stays under 50 MB); the last in FINAL_WEIGHTS_DTYPE, so it
+# answers as model.keras does.
+WEIGHTS_DIR = "weights"
+WEIGHT_KERNEL = "kernel"
+WEIGHT_BIAS = "bias"
+WEIGHT_ROLES = (WEIGHT_KERNEL, WEIGHT_BIAS)
+WEIGHTS_DTYPE = "float16"
+FINAL_WEIGHTS_DTYPE = "float32"
+
+
+def weight_key(layer: str, role: str) -> str:
+    """Return the npz key of ``layer``'s ``role`` (:data:`WEIGHT_KERNEL` or :data:`WEIGHT_BIAS`) in a weights file."""
+    return f"{layer}__{role}"
+
 # Progress phases written to progress.json ("phase"), in order; "starting" is the
 # dashboard's name for a job whose trainer has not written progress yet.
 PHASE_STARTING = "starting"
@@ -103,6 +121,11 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 def snapshot_name(epoch: int) -> str:
     """Return the file name of the snapshot taken after ``epoch`` (0 = untrained)."""
     return f"epoch_{epoch:03d}.npz"
+
+
+def weights_name(epoch: int) -> str:
+    """Return the file name (inside :data:`WEIGHTS_DIR`) of the weights after ``epoch`` (0 = untrained)."""
+    return snapshot_name(epoch)
 
 
 def is_valid_run_id(run_id: object) -> bool:

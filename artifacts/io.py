@@ -136,9 +136,10 @@ def _reject_constant(name: str) -> None:
 _CORRUPT = (OSError, ValueError, EOFError, KeyError, SyntaxError, zipfile.BadZipFile, zlib.error, struct.error)
 
 
-# Deflate level 1, not numpy's default 6: snapshots are written during training,
-# and level 1 is three times faster for 4% more bytes (mostly ReLU zeros either way).
-NPZ_COMPRESSLEVEL = 1
+# Deflate level 6, numpy's default: a default run stores 16 snapshots and 16 epochs of weights,
+# and level 6 keeps it under 50 MB (snapshots 4% smaller than at level 1, about 0.1 s more per
+# snapshot written during training; reading is as fast).
+NPZ_COMPRESSLEVEL = 6
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray], durable: bool = True) -> None:
@@ -283,6 +284,6 @@ def write_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _rel(path: Path) -> str:
-    # Snapshots live one folder down; name them with their folder so the message
+    # Snapshots and weights live one folder down; name them with their folder so the message
     # tells the user exactly which file is broken.
-    return f"{path.parent.name}/{path.name}" if path.parent.name == "snapshots" else path.name
+    return f"{path.parent.name}/{path.name}" if path.parent.name in (fmt.SNAPSHOT_DIR, fmt.WEIGHTS_DIR) else path.name

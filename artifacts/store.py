@@ -40,7 +40,14 @@ from artifacts.io import (
     write_npz,
 )
 from artifacts.records import Manifest, Progress, RunSummary, Status, timestamp
-from artifacts.validate import check_manifest, failure_cause, prediction_limits, probe_limits, snapshot_limits
+from artifacts.validate import (
+    check_manifest,
+    failure_cause,
+    prediction_limits,
+    probe_limits,
+    snapshot_limits,
+    weight_shapes,
+)
 
 
 class InvalidRunId(ValueError):
@@ -559,6 +566,62 @@ class Run:
         path = self._snapshot_file(int(epoch))
         limits = snapshot_limits(self._limits_manifest())
         return _cached(path, lambda p: read_npz(p, self.run_id, (fmt.SNAPSHOT_PROBE_INDEX,), limits))
+
+    # -- weights ----------------------------------------------------------
+
+    def weights_path(self, epoch: int) -> Path:
+        """The path of the weights after ``epoch`` (which may not exist)."""
+        if not isinstance(epoch, (int, np.integer)) or isinstance(epoch, bool) or epoch < 0:
+            raise ArtifactError(self.run_id, f"{fmt.WEIGHTS_DIR}/epoch_?", f"invalid epoch {epoch!r}")
+        return self._file(f"{fmt.WEIGHTS_DIR}/{fmt.weights_name(int(epoch))}")
+
+    def write_weights(self, epoch: int, weights: dict[str, np.ndarray], final: bool = False) -> None:
+        """Write the network's weights after ``epoch`` (0 = the random initialisation).
+
+        Args:
+            weights: every array :func:`artifacts.validate.weight_shapes` names, by key.
+            final: the run's last epoch, stored in ``FINAL_WEIGHTS_DTYPE`` (every other in ``WEIGHTS_DTYPE``).
+
+        Raises:
+            ValueError: an array is missing, or has another shape than the run's config gives it.
+        """
+        shapes = weight_shapes(self.manifest(), self.run_id)
+        arrays = {key: np.asarray(value) for key, value in weights.items()}
+        wrong = sorted(key for key, shape in shapes.items() if key not in arrays or arrays[key].shape != shape)
+        if wrong or set(arrays) != set(shapes):
+            raise ValueError(f"weights {wrong or sorted(set(arrays) - set(shapes))} do not match the run's config")
+        dtype = fmt.FINAL_WEIGHTS_DTYPE if final else fmt.WEIGHTS_DTYPE
+        # Not fsynced here, during training: finish() flushes the whole run.
+        write_npz(self.weights_path(epoch), {key: arrays[key].astype(dtype) for key in shapes}, durable=False)
+
+    def weight_epochs(self) -> list[int]:
+        """Return the epochs whose weights are stored, ascending (empty for runs written before weights were)."""
+        folder = self._file(fmt.WEIGHTS_DIR)
+        if not folder.is_dir():
+            return []
+        matches = (fmt.SNAPSHOT_PATTERN.match(name) for name in os.listdir(folder))
+        return sorted(int(match.group(1)) for match in matches if match)
+
+    def weights(self, epoch: int) -> dict[str, np.ndarray]:
+        """Return the network's weights after ``epoch``, by :func:`artifacts.format.weight_key`, as stored.
+
+        Raises:
+            ArtifactError: a missing, truncated or corrupted file; an array missing, of another
+                shape than the run's config gives it, not floating point, or holding NaN or infinity;
+                or a manifest whose config cannot be read.
+        """
+        path = self.weights_path(epoch)
+        name = f"{fmt.WEIGHTS_DIR}/{path.name}"
+        shapes = weight_shapes(self.manifest(), self.run_id)
+        arrays = _cached(path, lambda p: read_npz(p, self.run_id, tuple(shapes), shapes))
+        for key, shape in shapes.items():
+            array = arrays[key]
+            if array.shape != shape or array.dtype.kind != "f":
+                raise ArtifactError(self.run_id, name, f"array {key!r} is {array.dtype} {array.shape}, expected "
+                                    f"floats of shape {shape}")
+            if not np.isfinite(array).all():
+                raise ArtifactError(self.run_id, name, f"array {key!r} holds NaN or infinity")
+        return arrays
 
     # -- model and sizes --------------------------------------------------
 

@@ -133,6 +133,33 @@ def snapshot_limits(manifest: dict[str, Any]) -> dict[str, tuple[int, ...]] | No
     return limits
 
 
+def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int, ...]]:
+    """Return the exact shape of every array of a weights file, by key, from the run's config.
+
+    Raises:
+        ArtifactError: the manifest's config is not valid (the weights cannot be checked).
+    """
+    try:
+        config = TrainConfig.from_dict(manifest.get(fmt.KEY_CONFIG) or {})
+        plan = layer_plan(config)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ArtifactError(run_id, fmt.MANIFEST, f"its config cannot be read ({error})") from None
+    shapes: dict[str, tuple[int, ...]] = {}
+    size = 1  # the previous layer's channels (or units, after Flatten)
+    blocks = iter(config.conv_blocks)
+    for spec in plan:
+        if spec.kind == "Conv2D":
+            block = next(blocks)
+            shapes[fmt.weight_key(spec.name, fmt.WEIGHT_KERNEL)] = (block.kernel_size, block.kernel_size, size,
+                                                                    block.filters)
+        elif spec.kind == "Dense":
+            shapes[fmt.weight_key(spec.name, fmt.WEIGHT_KERNEL)] = (size, spec.output_shape[0])
+        if spec.kind in ("Conv2D", "Dense"):
+            shapes[fmt.weight_key(spec.name, fmt.WEIGHT_BIAS)] = (spec.output_shape[-1],)
+        size = spec.output_shape[-1]
+    return shapes
+
+
 # -- why a trainer died ----------------------------------------------------------------
 
 # TensorFlow's and absl's log lines ("I0000 00:00:17... port.cc:153] ..."), its start-up

@@ -2,9 +2,10 @@
 
 Per digit (warm, model loaded): decoding and MNIST-style preprocessing of a 280x280 canvas
 PNG (what draw.js sends), then one live-model call for probabilities, every captured layer's
-activations and the saliency map. Separately, the figure builders the page's two answer
-callbacks call for that digit, and the size of their JSON. One-off: importing TensorFlow
-and loading the run's model (what the first visitor of the page waits for).
+activations and the saliency map: the numpy engine from the run's stored weights, beside the
+same analysis through TensorFlow (the fallback for older runs). Separately, the figure builders
+the page's answer callback calls for that digit, and the size of their JSON. One-off: loading
+each (for TensorFlow, importing it too: what the first visitor of the page waits for).
 
 Usage::
 
@@ -36,7 +37,7 @@ from PIL import Image  # noqa: E402
 
 from artifacts import ArtifactStore  # noqa: E402
 from benchmarks.results import machine, write_section  # noqa: E402
-from dashboard.draw.live_model import get_live_model  # noqa: E402
+from dashboard.draw.live_model import NUMPY, TENSORFLOW, get_live_model  # noqa: E402
 from dashboard.draw.preprocess import preprocess_upload  # noqa: E402
 from dashboard.figures.activations import (  # noqa: E402
     activation_surface,
@@ -76,7 +77,7 @@ def percentile(values: list[float], share: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", required=True, help="artifact store holding the run")
-    parser.add_argument("--run", required=True, help="run id (a complete run with model.keras)")
+    parser.add_argument("--run", required=True, help="run id (a complete run with model.keras and stored weights)")
     parser.add_argument("--digits", type=int, default=200, help="drawn digits to time")
     parser.add_argument("--no-write", action="store_true", help="print the figures, do not update results.md")
     args = parser.parse_args(argv)
@@ -84,29 +85,32 @@ def main(argv: list[str] | None = None) -> int:
     run = ArtifactStore(args.store).run(args.run)
     manifest = run.manifest()
     drawings = canvas_drawings(args.digits)
+    first = preprocess_upload(drawings[0], LIMIT)
 
+    # The numpy engine first, in a process without TensorFlow, as the web process runs it.
     start = time.perf_counter()
-    import tensorflow  # noqa: F401  (timed on its own: the first visitor pays for it once)
+    engine = get_live_model(run, manifest)
+    engine_load = time.perf_counter() - start
+    if engine.backend != NUMPY or "tensorflow" in sys.modules:
+        raise SystemExit(f"run {args.run} has no stored weights: the live model is {engine.backend}")
+    start = time.perf_counter()
+    engine.analyse(first)
+    engine_first = time.perf_counter() - start
 
-    import_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    model = get_live_model(run, manifest)
-    load_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    model.analyse(preprocess_upload(drawings[0], LIMIT))
-    first_call_seconds = time.perf_counter() - start
     for url in drawings[:10]:  # warm-up, not counted
-        model.analyse(preprocess_upload(url, LIMIT))
-
-    preprocess_ms, model_ms, total_ms, figures_ms, figure_bytes = [], [], [], [], []
+        engine.analyse(preprocess_upload(url, LIMIT))
+    preprocess_ms, engine_ms, keras_ms, total_ms, figures_ms, figure_bytes = [], [], [], [], [], []
+    drawn, answers = [], []
     for url in drawings:
         start = time.perf_counter()
         pixels = preprocess_upload(url, LIMIT)
         middle = time.perf_counter()
-        analysis = model.analyse(pixels)
+        analysis = engine.analyse(pixels)
         end = time.perf_counter()
+        drawn.append(pixels)
+        answers.append(int(np.argmax(analysis.probabilities)))
         preprocess_ms.append((middle - start) * 1000)
-        model_ms.append((end - middle) * 1000)
+        engine_ms.append((end - middle) * 1000)
         total_ms.append((end - start) * 1000)
         start = time.perf_counter()
         conv = analysis.activations[0][1]
@@ -122,18 +126,43 @@ def main(argv: list[str] | None = None) -> int:
         figures_ms.append((time.perf_counter() - start) * 1000)
         figure_bytes.append(size)
 
+    # Then TensorFlow in the same process, on the same digits (its threads would slow the engine's loop).
+    start = time.perf_counter()
+    import tensorflow  # noqa: F401  (timed on its own: the fallback's first visitor pays for it once)
+
+    import_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    keras_model = get_live_model(run, manifest, backend=TENSORFLOW)
+    keras_load = time.perf_counter() - start
+    start = time.perf_counter()
+    keras_model.analyse(first)
+    keras_first = time.perf_counter() - start
+    for pixels in drawn[:10]:  # warm-up, not counted
+        keras_model.analyse(pixels)
+    agree = 0
+    for pixels, answer in zip(drawn, answers, strict=True):
+        start = time.perf_counter()
+        reference = keras_model.analyse(pixels)
+        keras_ms.append((time.perf_counter() - start) * 1000)
+        agree += int(np.argmax(reference.probabilities) == answer)
+
     result = {
         "p50_ms": percentile(total_ms, 50),
         "p95_ms": percentile(total_ms, 95),
         "preprocess_p50_ms": percentile(preprocess_ms, 50),
-        "model_p50_ms": percentile(model_ms, 50),
-        "model_p95_ms": percentile(model_ms, 95),
+        "engine_p50_ms": percentile(engine_ms, 50),
+        "engine_p95_ms": percentile(engine_ms, 95),
+        "keras_p50_ms": percentile(keras_ms, 50),
+        "keras_p95_ms": percentile(keras_ms, 95),
         "figures_p50_ms": percentile(figures_ms, 50),
         "figures_p95_ms": percentile(figures_ms, 95),
         "figures_kb": statistics.median(figure_bytes) / 1024,
+        "engine_load_s": engine_load,
+        "engine_first_s": engine_first,
         "import_s": import_seconds,
-        "load_s": load_seconds,
-        "first_call_s": first_call_seconds,
+        "keras_load_s": keras_load,
+        "keras_first_s": keras_first,
+        "agree": agree,
     }
     body = report(result, args, len(drawings))
     print(body)
@@ -148,8 +177,10 @@ def report(result: dict, args: argparse.Namespace, count: int) -> str:
     rows = [
         ("preprocess (decode PNG, MNIST-style 28x28) + live model (probabilities, 6 layers' activations, "
          "saliency)", result["p50_ms"], result["p95_ms"]),
-        ("of which the live model (one forward and one backward pass)", result["model_p50_ms"],
-         result["model_p95_ms"]),
+        ("of which the live model: numpy engine from the stored weights (one forward and one backward pass)",
+         result["engine_p50_ms"], result["engine_p95_ms"]),
+        ("the same analysis through TensorFlow (the fallback for runs without stored weights)",
+         result["keras_p50_ms"], result["keras_p95_ms"]),
         ("figure builders of the one answer callback (6 figures) + JSON", result["figures_p50_ms"],
          result["figures_p95_ms"]),
     ]
@@ -158,6 +189,7 @@ def report(result: dict, args: argparse.Namespace, count: int) -> str:
 `{' '.join(['.venv/bin/python', 'benchmarks/bench_draw.py', *sys.argv[1:]])}` on {machine()};
 run `{args.run}` (the default model), {count} drawn digits (MNIST test digits drawn white on black
 on a 280x280 canvas PNG, as draw.js sends them), warm. Preprocessing alone: {result['preprocess_p50_ms']:.1f} ms p50.
+The engine and TensorFlow predict the same class for {result['agree']} of {count} digits.
 Load average during the run: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min; shared cores).
 
 | per drawn digit (server) | p50 | p95 |
@@ -167,9 +199,11 @@ Load average during the run: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (
 Goal p95 < {GOAL_P95_MS:.0f} ms for predict + activations + saliency: **{verdict}**. The six figures'
 JSON is {result['figures_kb']:.0f} kB per digit (before gzip).
 
-One-off cost in a fresh web process: importing TensorFlow {result['import_s']:.2f} s, loading the model and
-building the activation model {result['load_s']:.2f} s, first call (tracing) {result['first_call_s']:.2f} s.
-The page starts this load when it opens (the "model ready" badge), so a visitor rarely waits for it.
+One-off cost in a fresh web process. Numpy engine: reading the last epoch's weights and building the
+network {result['engine_load_s']:.2f} s, first call {result['engine_first_s'] * 1000:.1f} ms; no TensorFlow.
+TensorFlow fallback: importing TensorFlow {result['import_s']:.2f} s, loading the model and building the
+activation model {result['keras_load_s']:.2f} s, first call (tracing) {result['keras_first_s']:.2f} s.
+The page starts this load when it opens (the "model ready" badge).
 """
 
 

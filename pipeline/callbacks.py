@@ -21,7 +21,7 @@ HEARTBEAT_INTERVAL = 5.0  # seconds between heartbeats, even while one long step
 
 
 class StoreCallback(keras.callbacks.Callback):
-    """Each epoch: append the history row, store a snapshot; each batch: progress.
+    """Each epoch: append the history row, store a snapshot and the weights; each batch: progress.
 
     Args:
         run: the run being written.
@@ -52,6 +52,7 @@ class StoreCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         # Epoch 0: the untrained network, to compare with the trained one.
         self.run.write_snapshot(0, self.capture.snapshot(self.probe_images, self.probe_index))
+        self.run.write_weights(0, self.capture.weights())
         self._progress(epoch=0, batch=0, logs={}, phase=Phase.TRAINING)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -67,6 +68,8 @@ class StoreCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         self.run.write_snapshot(epoch + 1, self.capture.snapshot(self.probe_images, self.probe_index))
+        # The last epoch's weights are the model fit returns (model.keras): stored at full precision.
+        self.run.write_weights(epoch + 1, self.capture.weights(), final=epoch + 1 == self.epochs)
         row = {
             "epoch": epoch + 1,
             "loss": _float(logs.get("loss")),

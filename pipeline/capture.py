@@ -1,7 +1,8 @@
 """Capture what the dashboard shows of a model: kernels, activations, saliency, probabilities.
 
-Activations, probabilities and saliency come from :class:`pipeline.probe.Probe`, the same
-pass the Draw page's live model runs; a capture adds the kernels and stores float16.
+Activations, probabilities and saliency come from :class:`pipeline.probe.Probe`; a capture adds
+the kernels and stores float16. :meth:`Capture.weights` gives every layer's weights, which the
+Draw page's numpy engine (:mod:`dashboard.inference`) runs without TensorFlow.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ class Capture:
         self.model = model
         self.conv_names = list(conv_names)
         self.probe = Probe(model, layer_names)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Return every Conv2D and Dense layer's kernel and bias, keyed as :func:`artifacts.format.weight_key` says."""
+        arrays: dict[str, np.ndarray] = {}
+        for layer in self.model.layers:
+            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+                arrays[fmt.weight_key(layer.name, fmt.WEIGHT_KERNEL)] = np.asarray(layer.kernel)
+                arrays[fmt.weight_key(layer.name, fmt.WEIGHT_BIAS)] = np.asarray(layer.bias)
+        return arrays
 
     def snapshot(self, images: np.ndarray, probe_index: np.ndarray) -> dict[str, np.ndarray]:
         """Return a snapshot's arrays for ``images`` (n, 28, 28) uint8.

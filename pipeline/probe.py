@@ -1,8 +1,8 @@
 """The one forward and backward pass behind everything the dashboard shows of a model's answer.
 
-Both the training capture (:mod:`pipeline.capture`, every epoch) and the Draw page's live
-model (:mod:`dashboard.draw.live_model`, every stroke) call :class:`Probe`, so a snapshot and
-a drawn digit are analysed by the same code.
+The training capture (:mod:`pipeline.capture`, every epoch) calls :class:`Probe`, and so does the
+Draw page's live model for runs without stored weights (:mod:`dashboard.draw.live_model`); its
+numpy engine (:mod:`dashboard.inference`) computes the same quantities, and tests hold it to this.
 
 The model is called directly (not ``predict``, which builds a dataset per call) inside one
 ``tf.function``, traced once per batch size: eager execution of the same ops takes several

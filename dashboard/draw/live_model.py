@@ -1,27 +1,30 @@
-"""The live model behind the Draw page: the only module of the web process that uses TensorFlow.
+"""The live model behind the Draw page: a run's network answering one digit at a time.
 
-TensorFlow is imported on first use, never at import time, so the rest of the dashboard
-starts without it. Each process loads a run's ``model.keras`` once and keeps it, keyed by
-the run id and the file's modification time (a retrained run is loaded again).
-
-The analysis itself is :class:`pipeline.probe.Probe`, the pass the training capture runs
-for every snapshot, so a drawn digit and a stored snapshot are computed by the same code.
-The pipeline, like TensorFlow, is imported only when a model is loaded.
+A run that stored its weights (every run since they are stored) is answered by the numpy
+engine of :mod:`dashboard.inference`, from the weights of its last epoch: no TensorFlow in the
+web process. Older runs fall back to their ``model.keras`` through TensorFlow and
+:class:`pipeline.probe.Probe` (the pass the training capture runs), imported on first use only,
+never at import time. Each process keeps a few models, keyed by the run id and its files'
+modification times (a retrained run is loaded again).
 """
 
 from __future__ import annotations
 
 import threading
+import zipfile
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from artifacts import ArtifactError, Run
-from artifacts.config import captured_layers
+from artifacts.config import TrainConfig, captured_layers
 
 CACHE_SIZE = 2  # models kept per process; each is a few MB
+NUMPY = "numpy"  # the engine of dashboard.inference, from the stored weights
+TENSORFLOW = "tensorflow"  # model.keras through Keras, for runs without stored weights
 
 
 class ModelUnavailable(RuntimeError):
@@ -45,19 +48,21 @@ class Analysis:
 
 
 class LiveModel:
-    """A loaded model with a probe over the captured layers.
+    """A run's network, ready to analyse digits.
 
     Args:
-        model: the run's Keras model (raw 0-255 pixels in, softmax out).
-        layer_names: the layers to report, as :func:`artifacts.config.captured_layers` names them.
+        probe: takes (n, 28, 28) raw pixels and returns an object with ``activations`` ((layer
+            name, (n, ...)) for every captured layer), ``probabilities`` (n, 10) and ``saliency``
+            (n, 28, 28): a :class:`dashboard.inference.Network`'s ``analyse`` or a
+            :class:`pipeline.probe.Probe`.
+        layer_names: the captured layers, as :func:`artifacts.config.captured_layers` names them.
+        backend: :data:`NUMPY` or :data:`TENSORFLOW`.
     """
 
-    def __init__(self, model: Any, layer_names: list[str]):
-        from pipeline.probe import Probe
-
-        self.model = model
+    def __init__(self, probe: Callable[[np.ndarray], Any], layer_names: list[str], backend: str):
+        self.probe = probe
         self.layer_names = list(layer_names)
-        self.probe = Probe(model, self.layer_names)
+        self.backend = backend
 
     def analyse(self, image: np.ndarray) -> Analysis:
         """Return probabilities, every captured layer's activations and the saliency of one digit.
@@ -79,48 +84,83 @@ class LiveModel:
         return Analysis(result.probabilities[0], activations, result.saliency[0])
 
 
-_MODELS: OrderedDict[tuple[str, int], LiveModel] = OrderedDict()
+_MODELS: OrderedDict[tuple, LiveModel] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def get_live_model(run: Run, manifest: dict[str, Any]) -> LiveModel:
+def get_live_model(run: Run, manifest: dict[str, Any], backend: str | None = None) -> LiveModel:
     """Return the run's live model, loading it on first use (thread-safe, cached per process).
 
     Args:
         run: a complete run.
-        manifest: its manifest (for the config that names the captured layers).
+        manifest: its manifest.
+        backend: None for :data:`NUMPY` when the run stored the weights of its last epoch, else
+            :data:`TENSORFLOW`; or one of them, to compare the two.
 
     Raises:
-        ModelUnavailable: no model file, an unreadable one, or a config that does not match it.
+        ModelUnavailable: no model file, an unreadable one or unreadable weights, or a config
+            that does not match them.
     """
-    path = run.model_path
     try:
-        mtime = path.stat().st_mtime_ns
+        config = run.info().config
+        layer_names = captured_layers(config)
+    except (ArtifactError, TypeError, ValueError) as error:
+        raise ModelUnavailable(f"Run '{run.run_id}' has a config this version cannot read ({error}).") from None
+    try:
+        model_mtime = run.model_path.stat().st_mtime_ns
     except OSError:
         raise ModelUnavailable(f"Run '{run.run_id}' has no saved model, so it cannot classify new digits.") from None
-    key = (run.run_id, mtime)
+    weights = run.weights_path(config.epochs)
+    if backend is None:
+        backend = NUMPY if weights.is_file() else TENSORFLOW
+    weights_mtime = _mtime(weights) if backend == NUMPY else None
+    key = (run.run_id, backend, model_mtime, weights_mtime)
     # One lock for loading too: two first requests must not load the same model twice.
     with _LOCK:
         if key in _MODELS:
             _MODELS.move_to_end(key)
             return _MODELS[key]
-        live = _load(run, manifest)
+        if backend == NUMPY:
+            live = _engine(run, config, layer_names)
+        else:
+            live = _load(run, layer_names)
         _MODELS[key] = live
         while len(_MODELS) > CACHE_SIZE:
             _MODELS.popitem(last=False)
         return live
 
 
-def _load(run: Run, manifest: dict[str, Any]) -> LiveModel:
+def _mtime(path) -> int | None:
     try:
-        layer_names = captured_layers(run.info().config)
-    except (ArtifactError, TypeError, ValueError) as error:
-        raise ModelUnavailable(f"Run '{run.run_id}' has a config this version cannot read ({error}).") from None
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _engine(run: Run, config: TrainConfig, layer_names: list[str]) -> LiveModel:
+    from dashboard.inference import Network
+
+    # The answer comes from the stored weights, but a run whose model file is damaged is a damaged
+    # run: the page says so rather than answer for a model that no longer loads.
+    if not zipfile.is_zipfile(run.model_path):
+        raise ModelUnavailable(f"The model of run '{run.run_id}' cannot be loaded (not a .keras archive).")
+    try:
+        network = Network(config, run.weights(config.epochs))
+    except ArtifactError as error:
+        raise ModelUnavailable(f"The weights of run '{run.run_id}' cannot be read: {error.reason}.") from None
+    except ValueError as error:
+        raise ModelUnavailable(f"The weights of run '{run.run_id}' do not fit its network ({error}).") from None
+    return LiveModel(network.analyse, layer_names, NUMPY)
+
+
+def _load(run: Run, layer_names: list[str]) -> LiveModel:
     import keras
+
+    from pipeline.probe import Probe
 
     try:
         model = keras.models.load_model(run.model_path, compile=False, safe_mode=True)
-        live = LiveModel(model, layer_names)
+        live = LiveModel(Probe(model, layer_names), layer_names, TENSORFLOW)
         # Tracing the probe's tf.function takes longer than a stroke's analysis: do it now, not on the first stroke.
         live.probe(np.zeros((1, 28, 28), dtype=np.float32))
         return live

@@ -6,7 +6,8 @@ The digit itself is not in the URL: a drawing does not fit in one.
 The canvas lives in ``assets/draw.js``; each finished stroke arrives as a PNG data URL in
 :data:`CANVAS_PNG`. Drawings and uploads go through :func:`read_image` (decode safely, then
 MNIST-style preprocessing), test digits come from the run's test split. The model runs in
-:mod:`dashboard.draw.live_model`, the only place the web process uses TensorFlow.
+:mod:`dashboard.draw.live_model`: in numpy from the run's stored weights, or (runs from before
+weights were stored) through TensorFlow, the only place the web process may use it.
 """
 
 from __future__ import annotations

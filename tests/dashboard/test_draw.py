@@ -160,6 +160,19 @@ def test_no_digit_shows_the_placeholder_and_a_missing_model_a_message(draw, stor
     assert "has no saved model" in str(error)
 
 
+def test_damaged_weights_are_a_message_not_a_crash(draw, store_copy, use_store):
+    use_store(store_copy)
+    from artifacts import ArtifactStore
+
+    run = ArtifactStore(store_copy).run("tiny")
+    path = run.weights_path(run.info().config.epochs)
+    path.write_bytes(path.read_bytes()[:1000])
+    digit = {"pixels": np.zeros((28, 28), dtype=int).tolist(), "source": "drawing", "label": None}
+    placeholder, results, walk, error, *_ = draw.show_answer(digit, "light", "tiny")
+    assert (placeholder, results, walk) == (parts.HIDDEN, parts.HIDDEN, parts.HIDDEN)
+    assert "The weights of run 'tiny' cannot be read: corrupted array file" in str(error)
+
+
 def test_a_malformed_digit_store_value_is_a_message_not_a_crash(draw):
     _, _, _, error, *_ = draw.show_answer({"pixels": [[1, 2], [3]]}, "light", "tiny")
     assert "28x28" in str(error)

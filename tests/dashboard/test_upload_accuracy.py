@@ -1,7 +1,8 @@
 """The Draw page's live model: real MNIST digits through the upload path, consistency with the pipeline.
 
-The only dashboard test file that imports TensorFlow in the pytest process (through
-``dashboard.draw.live_model``); nothing here forks after that.
+The only dashboard test file that imports TensorFlow in the pytest process (the live model's
+fallback for runs without stored weights, compared here with the numpy engine); nothing here
+forks after that.
 """
 
 from __future__ import annotations
@@ -82,15 +83,18 @@ def test_live_analysis_matches_the_pipelines_capture(default_run):
 
 
 def test_every_probe_digit_matches_the_final_snapshot_within_float16_rounding(default_run):
-    """The Draw page and the training capture share one probe: a stored snapshot is the live analysis in float16.
+    """The TensorFlow fallback (runs without stored weights) and the training capture share one probe: a
+    stored snapshot is the live analysis in float16.
 
     The capture's batch of probes, sent through the live model's probe, rounds to the stored
     float16 values exactly (half a float16 step). One digit at a time, as the page sends them,
-    oneDNN sums in another order: a few float16 steps apart at most.
+    oneDNN sums in another order: a few float16 steps apart at most. (The numpy engine, which
+    answers for runs with stored weights, is held to the same snapshots in test_inference.py.)
     """
     run, manifest = default_run
     snapshot = run.snapshot(run.snapshot_epochs()[-1])
-    model = get_live_model(run, manifest)
+    model = get_live_model(run, manifest, backend=live_model.TENSORFLOW)
+    assert model.backend == live_model.TENSORFLOW
     images = run.probes()["images"][snapshot[fmt.SNAPSHOT_PROBE_INDEX]]
 
     def stored_pairs(row, probabilities, saliency, activations):
@@ -112,6 +116,36 @@ def test_every_probe_digit_matches_the_final_snapshot_within_float16_rounding(de
         analysis = model.analyse(images[row])
         for live, stored in stored_pairs(row, analysis.probabilities, analysis.saliency, analysis.activations):
             assert float16_steps(live, stored) <= 4
+
+
+def test_the_numpy_engine_answers_uploads_as_the_tensorflow_model_does(default_run, draw_page, mnist_test_set):
+    """A run with stored weights is answered without TensorFlow, with the answers model.keras gives."""
+    run, manifest = default_run
+    engine = get_live_model(run, manifest)
+    keras_model = get_live_model(run, manifest, backend=live_model.TENSORFLOW)
+    assert (engine.backend, keras_model.backend) == (live_model.NUMPY, live_model.TENSORFLOW)
+    images, _ = mnist_test_set
+    for image in images[:100]:
+        digit, _ = draw_page.read_image(png_data_url(image), "upload", LIMIT)
+        pixels = draw_page.digit_pixels(digit)
+        ours, theirs = engine.analyse(pixels), keras_model.analyse(pixels)
+        assert ours.probabilities.argmax() == theirs.probabilities.argmax()
+        np.testing.assert_allclose(ours.probabilities, theirs.probabilities, atol=1e-5)
+        for (name, values), (_, reference) in zip(ours.activations, theirs.activations, strict=True):
+            np.testing.assert_allclose(values, reference, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_a_run_without_stored_weights_falls_back_to_tensorflow(default_run_store, tmp_path, mnist_test_set):
+    import shutil
+
+    store_root = tmp_path / "store"
+    shutil.copytree(default_run_store, store_root)
+    run = ArtifactStore(store_root).run("default")
+    shutil.rmtree(run.path / fmt.WEIGHTS_DIR)  # as a run trained before weights were stored
+    model = get_live_model(run, run.manifest())
+    assert model.backend == live_model.TENSORFLOW
+    images, labels = mnist_test_set
+    assert int(np.argmax(model.analyse(images[0]).probabilities)) == int(labels[0])
 
 
 def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store, draw_page, mnist_test_set,

@@ -81,6 +81,24 @@ def test_snapshots(run, config):
     assert not np.array_equal(first[fmt.KERNEL_PREFIX + "conv_1"], last[fmt.KERNEL_PREFIX + "conv_1"])
 
 
+def test_weights_of_every_epoch_and_the_last_as_model_keras_holds_them(run, config):
+    assert run.weight_epochs() == list(range(config.epochs + 1))
+    model = load_model(run.model_path)
+    final = run.weights(config.epochs)
+    for layer in model.layers:
+        if hasattr(layer, "kernel"):
+            for role, variable in ((fmt.WEIGHT_KERNEL, layer.kernel), (fmt.WEIGHT_BIAS, layer.bias)):
+                np.testing.assert_array_equal(final[fmt.weight_key(layer.name, role)], np.asarray(variable))
+    assert {array.dtype for array in final.values()} == {np.dtype(fmt.FINAL_WEIGHTS_DTYPE)}
+    for epoch in range(config.epochs):
+        weights = run.weights(epoch)
+        assert {array.dtype for array in weights.values()} == {np.dtype(fmt.WEIGHTS_DTYPE)}
+        assert weights.keys() == final.keys()
+    # Epoch 0 is the initialisation: snapshot 0's kernels are the same weights.
+    np.testing.assert_array_equal(run.weights(0)["conv_1__kernel"], run.snapshot(0)[fmt.KERNEL_PREFIX + "conv_1"])
+    assert not np.array_equal(run.weights(0)["dense__kernel"], run.weights(1)["dense__kernel"])
+
+
 def test_predictions_sum_to_one(run):
     predictions = run.predictions()
     n = run.manifest()["dataset"]["test_size"]
