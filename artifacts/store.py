@@ -40,6 +40,7 @@ from artifacts.io import (
     write_npz,
 )
 from artifacts.records import Manifest, Progress, RunSummary, Status, timestamp
+from artifacts.snapshots import pooled_pairs, with_pooled, without_pooled
 from artifacts.validate import (
     check_manifest,
     failure_cause,
@@ -528,8 +529,10 @@ class Run:
         """Write the snapshot taken after ``epoch`` (0 = before training)."""
         if fmt.SNAPSHOT_PROBE_INDEX not in arrays:
             raise ValueError(f"a snapshot needs {fmt.SNAPSHOT_PROBE_INDEX!r}")
+        # Pooled activations are derived again on read (artifacts.snapshots): a fifth of a run's size.
+        stored = without_pooled(arrays, pooled_pairs(self._limits_manifest()))
         # Not fsynced here, during training: finish() flushes the whole run.
-        write_npz(self._snapshot_file(epoch), arrays, durable=False)
+        write_npz(self._snapshot_file(epoch), stored, durable=False)
 
     def snapshot_epochs(self) -> list[int]:
         """Return the epochs that have a snapshot, ascending.
@@ -564,8 +567,10 @@ class Run:
         if not isinstance(epoch, (int, np.integer)) or epoch < 0:
             raise ArtifactError(self.run_id, f"{fmt.SNAPSHOT_DIR}/epoch_?", f"invalid epoch {epoch!r}")
         path = self._snapshot_file(int(epoch))
-        limits = snapshot_limits(self._limits_manifest())
-        return _cached(path, lambda p: read_npz(p, self.run_id, (fmt.SNAPSHOT_PROBE_INDEX,), limits))
+        manifest = self._limits_manifest()
+        limits, pairs = snapshot_limits(manifest), pooled_pairs(manifest)
+        required = (fmt.SNAPSHOT_PROBE_INDEX,)
+        return _cached(path, lambda p: with_pooled(read_npz(p, self.run_id, required, limits), pairs))
 
     # -- weights ----------------------------------------------------------
 

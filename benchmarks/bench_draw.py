@@ -83,13 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     run = ArtifactStore(args.store).run(args.run)
-    manifest = run.manifest()
     drawings = canvas_drawings(args.digits)
     first = preprocess_upload(drawings[0], LIMIT)
 
     # The numpy engine first, in a process without TensorFlow, as the web process runs it.
     start = time.perf_counter()
-    engine = get_live_model(run, manifest)
+    engine = get_live_model(run)
     engine_load = time.perf_counter() - start
     if engine.backend != NUMPY or "tensorflow" in sys.modules:
         raise SystemExit(f"run {args.run} has no stored weights: the live model is {engine.backend}")
@@ -132,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    keras_model = get_live_model(run, manifest, backend=TENSORFLOW)
+    keras_model = get_live_model(run, backend=TENSORFLOW)
     keras_load = time.perf_counter() - start
     start = time.perf_counter()
     keras_model.analyse(first)

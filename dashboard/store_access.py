@@ -32,11 +32,6 @@ class Resolved:
     error: str | None = None
 
     @property
-    def manifest(self) -> dict[str, Any] | None:
-        """The manifest as a dict (transitional; read :attr:`info`)."""
-        return None if self.info is None else self.info.to_dict()
-
-    @property
     def ok(self) -> bool:
         """True when the run was found and its manifest read."""
         return self.run is not None and self.error is None

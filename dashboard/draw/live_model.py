@@ -88,12 +88,11 @@ _MODELS: OrderedDict[tuple, LiveModel] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def get_live_model(run: Run, manifest: dict[str, Any], backend: str | None = None) -> LiveModel:
+def get_live_model(run: Run, backend: str | None = None) -> LiveModel:
     """Return the run's live model, loading it on first use (thread-safe, cached per process).
 
     Args:
         run: a complete run.
-        manifest: its manifest.
         backend: None for :data:`NUMPY` when the run stored the weights of its last epoch, else
             :data:`TENSORFLOW`; or one of them, to compare the two.
 

@@ -247,11 +247,11 @@ def digit_from_test_set(n_clicks, run_id):
 
 # -- the answer ----------------------------------------------------------------
 
-def analyse(run_id: str, digit: dict) -> tuple[np.ndarray, Analysis, dict]:
+def analyse(run_id: str, digit: dict) -> tuple[np.ndarray, Analysis]:
     """Run the active run's model on a digit.
 
     Returns:
-        (pixels, analysis, manifest).
+        (pixels, analysis).
 
     Raises:
         ModelUnavailable: the run or its model cannot be used (message for the page).
@@ -261,7 +261,7 @@ def analyse(run_id: str, digit: dict) -> tuple[np.ndarray, Analysis, dict]:
     if not resolved.ok:
         raise ModelUnavailable(resolved.error)
     pixels = digit_pixels(digit)
-    return pixels, get_live_model(resolved.run, resolved.manifest).analyse(pixels), resolved.manifest
+    return pixels, get_live_model(resolved.run).analyse(pixels)
 
 
 class DigitAnalysis:
@@ -287,7 +287,7 @@ class DigitAnalysis:
         """
         if self._result is None and self._error is None:
             try:
-                pixels, analysis, _ = analyse(self.run_id, self.digit)
+                pixels, analysis = analyse(self.run_id, self.digit)
                 self._result = pixels, analysis
             except (ModelUnavailable, ValueError) as error:
                 self._error = error
@@ -343,7 +343,7 @@ def warm_up(run_id):
     if not resolved.ok:
         return "no model", "danger"
     try:
-        get_live_model(resolved.run, resolved.manifest)
+        get_live_model(resolved.run)
     except ModelUnavailable:
         return "model unavailable", "danger"
     return "model ready", "success"

@@ -39,7 +39,7 @@ def png_data_url(image: np.ndarray, scale: int = 4) -> str:
 @pytest.fixture(scope="module")
 def default_run(default_run_store):
     run = ArtifactStore(default_run_store).run("default")
-    return run, run.manifest()
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +48,10 @@ def draw_page():
 
 
 def test_real_mnist_digits_uploaded_at_4x_are_classified(default_run, draw_page, mnist_test_set):
-    run, manifest = default_run
+    run = default_run
     images, labels = mnist_test_set
     picks = np.random.default_rng(2024).choice(len(images), SAMPLE, replace=False)
-    model = get_live_model(run, manifest)
+    model = get_live_model(run)
     correct = 0
     for index in picks:
         digit, error = draw_page.read_image(png_data_url(images[index]), "upload", LIMIT)
@@ -65,10 +65,10 @@ def test_real_mnist_digits_uploaded_at_4x_are_classified(default_run, draw_page,
 
 def test_live_analysis_matches_the_pipelines_capture(default_run):
     """Probabilities, activations and saliency agree with the last snapshot the pipeline wrote."""
-    run, manifest = default_run
+    run = default_run
     snapshot = run.snapshot(run.snapshot_epochs()[-1])
     probes = run.probes()
-    model = get_live_model(run, manifest)
+    model = get_live_model(run)
     for row, position in enumerate(snapshot[fmt.SNAPSHOT_PROBE_INDEX][:5]):
         analysis = model.analyse(probes["images"][position])
         assert np.allclose(analysis.probabilities, snapshot[fmt.SNAPSHOT_PROBABILITIES][row], atol=2e-3)
@@ -91,9 +91,9 @@ def test_every_probe_digit_matches_the_final_snapshot_within_float16_rounding(de
     oneDNN sums in another order: a few float16 steps apart at most. (The numpy engine, which
     answers for runs with stored weights, is held to the same snapshots in test_inference.py.)
     """
-    run, manifest = default_run
+    run = default_run
     snapshot = run.snapshot(run.snapshot_epochs()[-1])
-    model = get_live_model(run, manifest, backend=live_model.TENSORFLOW)
+    model = get_live_model(run, backend=live_model.TENSORFLOW)
     assert model.backend == live_model.TENSORFLOW
     images = run.probes()["images"][snapshot[fmt.SNAPSHOT_PROBE_INDEX]]
 
@@ -120,9 +120,9 @@ def test_every_probe_digit_matches_the_final_snapshot_within_float16_rounding(de
 
 def test_the_numpy_engine_answers_uploads_as_the_tensorflow_model_does(default_run, draw_page, mnist_test_set):
     """A run with stored weights is answered without TensorFlow, with the answers model.keras gives."""
-    run, manifest = default_run
-    engine = get_live_model(run, manifest)
-    keras_model = get_live_model(run, manifest, backend=live_model.TENSORFLOW)
+    run = default_run
+    engine = get_live_model(run)
+    keras_model = get_live_model(run, backend=live_model.TENSORFLOW)
     assert (engine.backend, keras_model.backend) == (live_model.NUMPY, live_model.TENSORFLOW)
     images, _ = mnist_test_set
     for image in images[:100]:
@@ -142,7 +142,7 @@ def test_a_run_without_stored_weights_falls_back_to_tensorflow(default_run_store
     shutil.copytree(default_run_store, store_root)
     run = ArtifactStore(store_root).run("default")
     shutil.rmtree(run.path / fmt.WEIGHTS_DIR)  # as a run trained before weights were stored
-    model = get_live_model(run, run.manifest())
+    model = get_live_model(run)
     assert model.backend == live_model.TENSORFLOW
     images, labels = mnist_test_set
     assert int(np.argmax(model.analyse(images[0]).probabilities)) == int(labels[0])
@@ -154,8 +154,8 @@ def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store,
     import dashboard.app
 
     use_store(default_run_store)
-    run, manifest = default_run
-    get_live_model(run, manifest)  # loaded as the page opens (warm_up), not by the stroke
+    run = default_run
+    get_live_model(run)  # loaded as the page opens (warm_up), not by the stroke
     analysed = []
     original = LiveModel.analyse
     monkeypatch.setattr(LiveModel, "analyse", lambda self, image: analysed.append(1) or original(self, image))
@@ -184,12 +184,11 @@ def test_the_model_is_loaded_once_and_again_when_its_file_changes(default_run_st
     store_root = tmp_path / "store"
     shutil.copytree(default_run_store, store_root)
     run = ArtifactStore(store_root).run("default")
-    manifest = run.manifest()
-    first = get_live_model(run, manifest)
-    assert get_live_model(run, manifest) is first
+    first = get_live_model(run)
+    assert get_live_model(run) is first
     stat = run.model_path.stat()
     os.utime(run.model_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    assert get_live_model(run, manifest) is not first
+    assert get_live_model(run) is not first
 
 
 def test_a_missing_or_corrupted_model_is_a_message(default_run_store, tmp_path):
@@ -198,13 +197,12 @@ def test_a_missing_or_corrupted_model_is_a_message(default_run_store, tmp_path):
     store_root = tmp_path / "store"
     shutil.copytree(default_run_store, store_root)
     run = ArtifactStore(store_root).run("default")
-    manifest = run.manifest()
     run.model_path.write_bytes(b"PK\x03\x04 this is not a keras archive")
     with pytest.raises(ModelUnavailable, match="cannot be loaded"):
-        get_live_model(run, manifest)
+        get_live_model(run)
     run.model_path.unlink()
     with pytest.raises(ModelUnavailable, match="has no saved model"):
-        get_live_model(run, manifest)
+        get_live_model(run)
 
 
 def test_the_page_shows_the_answer_for_an_upload(default_run_store, use_store, draw_page, mnist_test_set):
