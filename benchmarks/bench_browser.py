@@ -227,6 +227,18 @@ class Page:
         raise BenchError(f"no element {selector!r} on {self.driver.current_url}: the page's UI has changed "
                          "(update the ids benchmarks/bench_browser.py uses)")
 
+    def rect(self, element) -> tuple[float, float, float, float]:
+        """Scroll ``element`` to the middle of the window at once; return its (left, top, width, height) there."""
+        return tuple(self.script(
+            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});"
+            "var r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height];", element))
+
+    def pointer(self):
+        """Return a W3C action builder whose pointer moves instantly to window coordinates."""
+        from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+        return ActionBuilder(self.driver, duration=0)
+
     def props(self, component_id: str) -> dict:
         """Return the props the Dash renderer holds for ``component_id``.
 
@@ -376,16 +388,14 @@ class Session:
 
     def stroke(self, offset: float) -> None:
         """Draw a vertical stroke (a "1") on the Draw canvas with the mouse, ``offset`` of the width right."""
-        from selenium.webdriver.common.action_chains import ActionChains
-
-        canvas = self.page.element(self.ids["canvas"])
-        self.page.script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", canvas)
-        side = canvas.size["width"]
-        actions = ActionChains(self.page.driver, duration=10)
-        actions.move_to_element(canvas).move_by_offset(int(side * offset), -int(side * 0.3)).click_and_hold()
-        for _ in range(12):
-            actions.move_by_offset(0, int(side * 0.05))
-        actions.release().perform()
+        left, top, width, height = self.page.rect(self.page.element(self.ids["canvas"]))
+        x = int(left + width * (0.5 + offset))
+        builder = self.page.pointer()
+        builder.pointer_action.move_to_location(x, int(top + height * 0.2)).pointer_down()
+        for step in range(1, 13):
+            builder.pointer_action.move_to_location(x, int(top + height * (0.2 + 0.05 * step))).pause(0.01)
+        builder.pointer_action.pointer_up()
+        builder.perform()
 
     def draw(self) -> None:
         """Open /draw, stroke at once (first prediction from navigation start), then three later strokes."""
@@ -430,8 +440,9 @@ class Session:
                 f"theme {state}", lambda: page.script("arguments[0].click();", page.element(ids["theme_switch"]))))
 
         page.load(self.url("/metrics"), "load /metrics")
-        self.row("`/metrics` confusion cell click", goal).add(page.act(
-            "confusion click", lambda: self.click_cell(1 + repetition % 9, 0)))
+        row, column = self.worst_cell()
+        self.row("`/metrics` confusion cell click (the cell with most mistakes)", goal).add(page.act(
+            "confusion click", lambda: self.click_cell(row, column)))
 
         page.load(self.url("/model"), "load /model")
         model_slider = page.props(ids["model_epoch"])
@@ -444,15 +455,27 @@ class Session:
             self.row("`/` choose a run", goal).add(page.act(
                 f"choose run {run}", lambda r=run: page.set_props(ids["runs_select"], value=r)))
 
+    def worst_cell(self) -> tuple[int, int]:
+        """Return (true, predicted) of the off-diagonal confusion cell with the most digits (a user's first click)."""
+        graph = self.page.element(self.ids["confusion"], ".js-plotly-plot")
+        counts = self.page.script(
+            "var gd = arguments[0]; var cd = gd.calcdata && gd.calcdata[0] && gd.calcdata[0][0];"
+            "var z = cd && cd.z ? cd.z : (gd.data[0] || {}).z;"
+            "try { return Array.from(z, function (row) { return Array.from(row); }); } catch (e) { return null; }",
+            graph)
+        if not counts or len(counts) != 10 or any(len(row) != 10 for row in counts):
+            return 2, 0  # the matrix's values are not readable as 10x10: a cell that has mistakes in most runs
+        cells = [(float(counts[r][c] or 0), r, c) for r in range(10) for c in range(10) if r != c]
+        _, row, column = max(cells)
+        return row, column
+
     def click_cell(self, row: int, column: int) -> None:
         """Click the confusion matrix's cell (true ``row``, predicted ``column``) with the mouse."""
-        from selenium.webdriver.common.action_chains import ActionChains
-
-        drag = self.page.element(self.ids["confusion"], ".nsewdrag")
-        self.page.script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", drag)
-        width, height = drag.size["width"], drag.size["height"]
-        ActionChains(self.page.driver, duration=10).move_to_element(drag).move_by_offset(
-            int((column + 0.5) / 10 * width - width / 2), int((row + 0.5) / 10 * height - height / 2)).click().perform()
+        left, top, width, height = self.page.rect(self.page.element(self.ids["confusion"], ".nsewdrag"))
+        builder = self.page.pointer()
+        builder.pointer_action.move_to_location(int(left + (column + 0.5) / 10 * width),
+                                                int(top + (row + 0.5) / 10 * height)).click()
+        builder.perform()
 
     def scrub(self, path: str, slider_id: str, graph_id: str) -> None:
         """Drag ``slider_id`` from its value to the first epoch, the last and the first again; count frames a second.
@@ -460,17 +483,13 @@ class Session:
         Ending on another epoch than it started makes even a slider that commits only on release draw
         one frame, which shows the drag took.
         """
-        from selenium.webdriver.common.actions.action_builder import ActionBuilder
-
         page = self.page
         page.load(self.url(path), f"load {path}")
         props = page.props(slider_id)
         low, high, step = int(props["min"]), int(props["max"]), int(props.get("step") or 1)
         found = page.driver.find_elements("css selector", f'[id="{slider_id}"] .dash-slider-root')
         root = found[0] if found else page.element(slider_id)
-        page.script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", root)
-        left, top, width, height = page.script(
-            "var r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height];", root)
+        left, top, width, height = page.rect(root)
         value = int(props.get("value") if props.get("value") is not None else high)
         epochs = list(range(low, high + 1, step))
         path_values = list(range(value, low - 1, -step)) + epochs[1:] + epochs[::-1][1:]
@@ -479,7 +498,7 @@ class Session:
             return int(left + 2 + (epoch - low) / max(1, high - low) * (width - 4))
 
         frames_before = page.script("return (window.__bench.frames[arguments[0]] || 0);", graph_id)
-        builder = ActionBuilder(page.driver, duration=0)
+        builder = page.pointer()
         pointer = builder.pointer_action
         pointer.move_to_location(x_of(path_values[0]), int(top + height / 2)).pointer_down()
         for epoch in path_values[1:]:
