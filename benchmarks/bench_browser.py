@@ -312,22 +312,25 @@ def worker_rss_mb(master: int) -> list[float]:
     return sizes
 
 
-def ensure_store(store: Path | None, run_id: str | None) -> tuple[Path, str]:
-    """Return a store with the default run (trained if missing) and a second run to switch to."""
+def ensure_store(store: Path | None, run_id: str | None) -> tuple[Path, str, str | None]:
+    """Return (store, run to measure, another complete run for the run switch or None).
+
+    Without ``store``: benchmarks/.work/store with the default run (trained if missing) and a small
+    second run (trained if missing). A given store is only read: the switch uses another run in it.
+    """
     if store is None:
         from benchmarks.bench_dashboard import ensure_store as ensure_default
 
         store, found = ensure_default(WORK / "store")
-        run_id = run_id or found
-    elif run_id is None:
-        runs = sorted(p.parent.name for p in store.glob("*/manifest.json") if p.parent.name != SECOND_RUN)
-        if not runs:
-            raise BenchError(f"no run in {store}")
-        run_id = runs[0]
-    if not (store / SECOND_RUN / "manifest.json").exists():
-        subprocess.run([sys.executable, "-m", "pipeline", "train", *SECOND_RUN_ARGS, "--store", str(store),
-                        "--run-id", SECOND_RUN, "--quiet"], check=True, cwd=ROOT, env=child_env(store))
-    return store, run_id
+        if not (store / SECOND_RUN / "manifest.json").exists():
+            subprocess.run([sys.executable, "-m", "pipeline", "train", *SECOND_RUN_ARGS, "--store", str(store),
+                            "--run-id", SECOND_RUN, "--quiet"], check=True, cwd=ROOT, env=child_env(store))
+        return store, run_id or found, SECOND_RUN
+    runs = sorted(p.parent.name for p in store.glob("*/manifest.json"))
+    run_id = run_id or next((run for run in runs if run != SECOND_RUN), None)
+    if run_id is None or run_id not in runs:
+        raise BenchError(f"no run {run_id or ''} in {store}")
+    return store, run_id, next((run for run in runs if run != run_id), None)
 
 
 def page_ids() -> dict[str, str]:
@@ -336,7 +339,9 @@ def page_ids() -> dict[str, str]:
     Raises:
         BenchError: a page no longer defines one of them (names the module and constant).
     """
+    # Building the app to read its pages' constants: keep it off the user's store and cache.
     os.environ.setdefault("CNNVIZ_STORE", str(WORK / "store"))
+    os.environ.setdefault("CNNVIZ_CACHE_DIR", str(WORK / "browser-cache"))
     importlib.import_module("dashboard.app")  # registers the pages, so their modules import
     wanted = {
         "probe_picker": ("dashboard.pages.activations", "PICKER"),
@@ -365,9 +370,10 @@ class Session:
     """One repetition's measurements against one server; appends to the shared rows."""
 
     def __init__(self, page: Page, base: str, run_id: str, ids: dict[str, str], rows: dict[str, Row],
-                 on_progress: Callable[[str], None] | None = None):
+                 on_progress: Callable[[str], None] | None = None, other_run: str | None = None):
         self.page, self.base, self.run_id, self.ids, self.rows = page, base, run_id, ids, rows
         self.on_progress = on_progress
+        self.other_run = other_run  # the run "choose a run" switches to (None: that row is left out)
 
     def row(self, what: str, goal: float, unit: str = "ms") -> Row:
         """Return the row ``what`` (created on first use)."""
@@ -450,8 +456,10 @@ class Session:
         self.row("`/model` epoch (one slider step)", goal).add(page.act(
             "model epoch", lambda: page.set_props(ids["model_epoch"], value=target)))
 
+        if self.other_run is None:
+            return
         page.load(self.url("/"), "load /")
-        for run in (SECOND_RUN, self.run_id):
+        for run in (self.other_run, self.run_id):
             self.row("`/` choose a run", goal).add(page.act(
                 f"choose run {run}", lambda r=run: page.set_props(ids["runs_select"], value=r)))
 
@@ -511,7 +519,8 @@ class Session:
 
 
 def measure(store: Path, run_id: str, repeat: int, timeout: float, log_dir: Path,
-            on_progress: Callable[[str], None] | None = None, verbose: bool = False) -> dict[str, Row]:
+            on_progress: Callable[[str], None] | None = None, verbose: bool = False,
+            other_run: str | None = None) -> dict[str, Row]:
     """Run ``repeat`` repetitions (a fresh gunicorn each) and return the rows by name."""
     on_progress = on_progress or (lambda text: print(text, flush=True))
     ids = page_ids()
@@ -520,7 +529,7 @@ def measure(store: Path, run_id: str, repeat: int, timeout: float, log_dir: Path
     try:
         for repetition in range(repeat):
             with gunicorn(store, log_dir / f"gunicorn-browser-{repetition}.log") as (base, master):
-                session = Session(page, base, run_id, ids, rows, on_progress if verbose else None)
+                session = Session(page, base, run_id, ids, rows, on_progress if verbose else None, other_run)
                 session.visit([path for path in PAGES if path != "/draw"])
                 before = max(worker_rss_mb(master))
                 on_progress(f"[{repetition + 1}/{repeat}] every page but Draw visited; worker RSS max {before:.0f} MB")
@@ -616,9 +625,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
     WORK.mkdir(parents=True, exist_ok=True)
-    store, run_id = ensure_store(args.store, args.run)
     try:
-        rows = measure(store.resolve(), run_id, repeat, args.timeout, WORK, verbose=args.verbose)
+        store, run_id, other_run = ensure_store(args.store, args.run)
+        if other_run is None:
+            print(f"bench_browser: {store} holds no second run: '/ choose a run' is left out", flush=True)
+        rows = measure(store.resolve(), run_id, repeat, args.timeout, WORK, verbose=args.verbose, other_run=other_run)
     except BenchError as error:
         print(f"bench_browser: {error}", file=sys.stderr)
         return 2
