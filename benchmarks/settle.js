@@ -78,6 +78,21 @@
     return "(unnamed graph)";
   }
 
+  // A frame counts for every element with an id around what was drawn, so a view's id finds it
+  // however the view is built inside (a Plotly graph, or an image whose src changes).
+  function countFrame(element) {
+    var node = element;
+    while (node && node !== document.body) {
+      if (node.id) { B.frames[node.id] = (B.frames[node.id] || 0) + 1; }
+      node = node.parentElement;
+    }
+  }
+  new MutationObserver(function (records) {
+    records.forEach(function (record) {
+      if (record.target.tagName === "IMG") { countFrame(record.target); }
+    });
+  }).observe(document, { attributes: true, attributeFilter: ["src"], subtree: true });
+
   // Every Plotly call that draws is counted while its promise is pending; a
   // finished call is one frame of the graph it drew.
   var DRAWING = ["newPlot", "react", "restyle", "relayout", "update", "redraw", "animate", "extendTraces",
@@ -97,8 +112,7 @@
           finished = true;
           B.plotting -= 1;
           if (name !== "purge") {
-            var key = graphName(element);
-            B.frames[key] = (B.frames[key] || 0) + 1;
+            countFrame(element);
             B.plots += 1;
           }
         };
@@ -169,6 +183,10 @@
     if (B.inflight > 0) { return "requests in flight"; }
     if (B.plotting > 0) { return "plotting"; }
     if (document.querySelector('[data-dash-is-loading="true"]')) { return "loading"; }
+    var images = document.images;
+    for (var m = 0; m < images.length; m += 1) {
+      if (!images[m].complete && visible(images[m])) { return "image loading: " + graphName(images[m]); }
+    }
     var graphs = document.querySelectorAll(".dash-graph");
     for (var g = 0; g < graphs.length; g += 1) {
       if (!visible(graphs[g])) { continue; }
