@@ -12,8 +12,8 @@ page has a run to switch to. Each repetition starts the Procfile's web line (gun
    release to the settled answer; reads the workers' RSS again;
 3. loads every navbar page (navigation start to settled);
 4. times the interactions (from the input event, or the URL change, to settled);
-5. drags the epoch slider of /activations and /model through every epoch and back and counts the
-   frames drawn in the feature-map / filter graph per second.
+5. drags the epoch slider of /activations and /model through every epoch (last to first, to last,
+   to first) and counts the frames drawn in the feature-map / filter graph per second.
 
 "Settled" (benchmarks/settle.js, installed before the app's scripts by CDP
 Page.addScriptToEvaluateOnNewDocument): the Dash renderer hydrated with no callback queued or
@@ -601,8 +601,8 @@ def write_results(results: list[dict], run_id: str, repeat: int) -> None:
         "no Dash callback queued or in flight, no Plotly draw pending, then 150 ms of quiet (not counted). "
         "Server: the callbacks' Server-Timing summed; waiting: wall time with a callback request outstanding; "
         "long tasks: main-thread tasks over 50 ms; KB: callback response bodies. Scrubbing drags the slider "
-        f"through every epoch and back at one epoch per {SCRUB_STEP_MS} ms and counts the frames the graph "
-        "draws per second until settled. Goals met at p95 (p5 for frame rates).",
+        f"from the last epoch to the first, the last and the first again at one epoch per {SCRUB_STEP_MS} ms "
+        "and counts the frames the graph draws per second until settled. Goals met at p95 (p5 for frame rates).",
         "",
         table(results),
     ]))
