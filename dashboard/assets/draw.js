@@ -6,6 +6,9 @@
 // canvas is sent to the server as a PNG data URL through the page's dcc.Store; an empty
 // canvas sends null. The board is white ink on black, like MNIST's digits. An uploaded or
 // test digit is shown on the board as its 28x28 pixels; drawing on it starts a new drawing.
+// Two resolutions ("pixels": a 28x28 grid whose cells are the network's pixels, sent as a
+// 28x28 PNG; "smooth": the full board): the strokes are kept as points, so switching repaints
+// the same drawing at the other resolution.
 (function () {
   var CANVAS_ID = "draw-canvas";
   var STORE_ID = "draw-canvas-png";
@@ -14,7 +17,8 @@
   var INK = "#ffffff";
   var BOARD = "#000000";
   var SIDE = 28;  // MNIST pixels per side
-  var state = { canvas: null, strokes: [], current: null, brush: 18, picture: null };
+  var GRID_LINE = "rgba(255, 255, 255, 0.12)";
+  var state = { canvas: null, strokes: [], current: null, brush: 18, picture: null, mode: "smooth" };
 
   function canvasElement() {
     return document.getElementById(CANVAS_ID);
@@ -70,6 +74,82 @@
     }
   }
 
+  // -- the 28x28 grid: a stroke lights every cell its brush square passes over ----------
+
+  function cellsWide(stroke, cell) {
+    return Math.max(1, Math.round(stroke.width / cell));
+  }
+
+  function lightPoint(grid, point, cell, wide) {
+    var top = Math.floor(point[1] / cell - wide / 2 + 0.5);
+    var left = Math.floor(point[0] / cell - wide / 2 + 0.5);
+    for (var row = Math.max(top, 0); row < Math.min(top + wide, SIDE); row++) {
+      for (var column = Math.max(left, 0); column < Math.min(left + wide, SIDE); column++) {
+        grid[row][column] = 255;
+      }
+    }
+  }
+
+  function lightSegment(grid, from, to, cell, wide) {
+    // Quarter-cell steps: no cell the stroke crosses is skipped.
+    var steps = Math.ceil(Math.hypot(to[0] - from[0], to[1] - from[1]) / (cell / 4)) + 1;
+    for (var i = 0; i <= steps; i++) {
+      var t = i / steps;
+      lightPoint(grid, [from[0] + (to[0] - from[0]) * t, from[1] + (to[1] - from[1]) * t], cell, wide);
+    }
+  }
+
+  function emptyGrid() {
+    var grid = [];
+    for (var row = 0; row < SIDE; row++) { grid.push(new Array(SIDE).fill(0)); }
+    return grid;
+  }
+
+  function strokeGrid(grid, stroke, cell) {
+    var wide = cellsWide(stroke, cell);
+    lightPoint(grid, stroke.points[0], cell, wide);
+    for (var i = 1; i < stroke.points.length; i++) {
+      lightSegment(grid, stroke.points[i - 1], stroke.points[i], cell, wide);
+    }
+  }
+
+  function drawingGrid() {
+    var grid = emptyGrid();
+    var cell = state.canvas.width / SIDE;
+    state.strokes.forEach(function (stroke) { strokeGrid(grid, stroke, cell); });
+    return grid;
+  }
+
+  function paintGridLines(ctx, canvas) {
+    var cell = canvas.width / SIDE;
+    ctx.strokeStyle = GRID_LINE;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (var k = 1; k < SIDE; k++) {
+      var at = Math.round(k * cell) + 0.5;
+      ctx.moveTo(at, 0); ctx.lineTo(at, canvas.height);
+      ctx.moveTo(0, at); ctx.lineTo(canvas.width, at);
+    }
+    ctx.stroke();
+  }
+
+  function gridDataUrl(grid) {
+    var small = document.createElement("canvas");
+    small.width = SIDE;
+    small.height = SIDE;
+    var ctx = small.getContext("2d");
+    var image = ctx.createImageData(SIDE, SIDE);
+    for (var row = 0; row < SIDE; row++) {
+      for (var column = 0; column < SIDE; column++) {
+        var at = (row * SIDE + column) * 4;
+        image.data[at] = image.data[at + 1] = image.data[at + 2] = grid[row][column];
+        image.data[at + 3] = 255;
+      }
+    }
+    ctx.putImageData(image, 0, 0);
+    return small.toDataURL("image/png");
+  }
+
   function isPicture(pixels) {
     return Array.isArray(pixels) && pixels.length === SIDE &&
       pixels.every(function (row) { return Array.isArray(row) && row.length === SIDE; });
@@ -82,6 +162,12 @@
     ctx.fillStyle = BOARD;
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     if (state.picture) { paintPicture(ctx, canvas, state.picture); }
+    canvas.setAttribute("data-mode", state.mode);
+    if (state.mode === "pixels") {
+      if (state.strokes.length) { paintPicture(ctx, canvas, drawingGrid()); }
+      paintGridLines(ctx, canvas);
+      return;
+    }
     ctx = context();
     state.strokes.forEach(function (stroke) {
       dot(ctx, stroke.points[0], stroke.width);
@@ -98,8 +184,14 @@
             (event.clientY - rect.top) * canvas.height / rect.height];
   }
 
+  // What the server gets: the 28x28 grid itself, or the smooth board's picture.
+  function drawingUrl() {
+    if (!state.strokes.length) { return null; }
+    return state.mode === "pixels" ? gridDataUrl(drawingGrid()) : state.canvas.toDataURL("image/png");
+  }
+
   function publish() {
-    var data = state.strokes.length ? state.canvas.toDataURL("image/png") : null;
+    var data = drawingUrl();
     if (window.dash_clientside && window.dash_clientside.set_props) {
       window.dash_clientside.set_props(STORE_ID, { data: data });
     }
@@ -127,6 +219,7 @@
     var width = state.brush * canvas.width / 280;
     state.current = { id: event.pointerId, width: width, points: [position(canvas, event)] };
     state.strokes.push(state.current);
+    if (state.mode === "pixels") { repaint(); return; }
     dot(context(), state.current.points[0], width);
   });
 
@@ -138,11 +231,13 @@
     var events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
     if (!events.length) { events = [event]; }
     var ctx = context();
+    var pixels = state.mode === "pixels";
     events.forEach(function (each) {
       var point = position(state.canvas, each);
-      segment(ctx, stroke.points[stroke.points.length - 1], point, stroke.width);
+      if (!pixels) { segment(ctx, stroke.points[stroke.points.length - 1], point, stroke.width); }
       stroke.points.push(point);
     });
+    if (pixels) { repaint(); }
   });
 
   function finish(event) {
@@ -182,7 +277,7 @@
       bind(canvas);
       state.strokes.pop();
       repaint();
-      return state.strokes.length ? canvas.toDataURL("image/png") : null;
+      return drawingUrl();
     },
     clear: function (send) {
       var canvas = canvasElement();
@@ -192,6 +287,16 @@
       state.picture = null;
       repaint();
       return send ? null : window.dash_clientside.no_update;
+    },
+    // Switch the board's resolution ("pixels" or "smooth"): the same strokes, repainted and sent
+    // again; nothing is sent when there is no drawing (an empty board, or a shown upload).
+    setMode: function (mode) {
+      state.mode = mode === "pixels" ? "pixels" : "smooth";
+      var canvas = canvasElement();
+      if (!canvas) { return window.dash_clientside.no_update; }
+      bind(canvas);
+      repaint();
+      return state.strokes.length ? drawingUrl() : window.dash_clientside.no_update;
     },
     // Show an uploaded or test digit (the page's digit store value) on the board; a drawing
     // is already there. Returns what the board shows, for the page's store.

@@ -81,8 +81,12 @@ LAYER_TEXT = {
 }
 
 
-def input_card(max_bytes: int) -> dbc.Card:
-    """Return the card with the canvas, its tools, the upload and the test-digit button."""
+def input_card(max_bytes: int, board_switch=None) -> dbc.Card:
+    """Return the card with the canvas, its tools, the upload and the test-digit button.
+
+    Args:
+        board_switch: the board's resolution switch (:func:`dashboard.draw.canvas.mode_control`), under the tools.
+    """
     tools = dbc.Row([
         dbc.Col([dbc.Label("Brush", html_for=BRUSH, className="small mb-0"),
                  dcc.Slider(id=BRUSH, min=6, max=40, step=2, value=22, marks=None,
@@ -112,6 +116,7 @@ def input_card(max_bytes: int) -> dbc.Card:
         html.H5("Your digit", className="card-title"),
         html.Canvas(id=CANVAS, width=CANVAS_SIDE, height=CANVAS_SIDE, title="Draw a digit here"),
         tools,
+        board_switch,
         upload,
         dbc.Button([html.I(className="bi bi-shuffle me-2"), "Random test digit"], id=RANDOM, color="info",
                    outline=True, className="w-100 mt-2"),

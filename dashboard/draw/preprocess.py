@@ -11,7 +11,9 @@ Pillow and scipy.ndimage, no TensorFlow. Two steps:
   dark ground, cropped to the ink, scaled to fit 20x20 keeping the aspect ratio, and placed
   in a 28x28 frame so that its centre of mass is at the centre.
 
-:func:`preprocess_upload` chains both; the Draw page's callbacks call exactly that.
+:func:`preprocess_upload` chains both; the Draw page's callbacks call exactly that. A drawing made
+on the board's 28x28 grid is already at the network's resolution: :func:`grid_to_mnist` only moves
+it so its centre of mass is in the middle, and :func:`preprocess_canvas` picks that for a 28x28 board.
 """
 
 from __future__ import annotations
@@ -207,6 +209,46 @@ def preprocess_upload(contents: object, max_bytes: int) -> np.ndarray:
         ImageRejected: any reason the image cannot be used (message for the page).
     """
     return to_mnist(decode_image(decode_data_url(contents, max_bytes), max_bytes))
+
+
+def grid_to_mnist(gray: np.ndarray) -> np.ndarray:
+    """Return a digit drawn on the 28x28 grid as the network's input: each cell is one input pixel.
+
+    Nothing is cropped, scaled or widened (a one-cell stroke stays one pixel wide); the ink is
+    made light on dark and moved by whole pixels so its centre of mass is at the centre, as far
+    as that keeps every lit cell in the frame.
+
+    Args:
+        gray: (28, 28) gray levels in [0, 1] (or 0-255).
+
+    Returns:
+        uint8 (28, 28), ink 0-255 on 0, brightest pixel 255.
+
+    Raises:
+        ImageRejected: the picture is not 28x28 or has no ink.
+    """
+    values = np.asarray(gray, dtype=np.float32)
+    if values.shape != (FRAME, FRAME):
+        raise ImageRejected(f"A drawing on the 28x28 grid must be 28x28 pixels, not {values.shape}.")
+    if values.max() > 1.0:
+        values = values / 255.0
+    ink = _ink(values)
+    rows, cols = np.nonzero(ink > 0)
+    centre_row, centre_col = ndimage.center_of_mass(ink)
+    down = int(np.clip(round(FRAME / 2 - centre_row), -rows.min(), FRAME - 1 - rows.max()))
+    right = int(np.clip(round(FRAME / 2 - centre_col), -cols.min(), FRAME - 1 - cols.max()))
+    moved = np.roll(ink, (down, right), axis=(0, 1))  # no wrap-around: the shift keeps every lit cell inside
+    return np.clip(np.rint(moved * 255.0), 0, 255).astype(np.uint8)
+
+
+def preprocess_canvas(contents: object, max_bytes: int) -> np.ndarray:
+    """Return the model input for the Draw board's data URL: a 28x28 board is the grid, any other size a drawing.
+
+    Raises:
+        ImageRejected: any reason the image cannot be used (message for the page).
+    """
+    gray = decode_image(decode_data_url(contents, max_bytes), max_bytes)
+    return grid_to_mnist(gray) if gray.shape == (FRAME, FRAME) else to_mnist(gray)
 
 
 def _ink(values: np.ndarray) -> np.ndarray:

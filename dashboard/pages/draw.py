@@ -19,6 +19,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 
 from artifacts import ArtifactError, Manifest
 from artifacts.config import captured_layers
+from dashboard.draw.canvas import URL_KEY, mode_control, mode_of, read_canvas
 from dashboard.draw.layout import (
     BOARD_SHOWS,
     BRUSH,
@@ -64,6 +65,7 @@ from dashboard.draw.layout import (
 )
 from dashboard.draw.live_model import Analysis, ModelUnavailable, get_live_model
 from dashboard.draw.preprocess import ImageRejected, preprocess_upload
+from dashboard.draw.whatif_view import start_settings, whatif_card
 from dashboard.figures.activations import (
     activation_surface,
     dense_bars,
@@ -78,7 +80,7 @@ from dashboard.store_access import Resolved, resolve_run
 from dashboard.ui import ids
 from dashboard.ui.components import error_card, run_class_names
 from dashboard.ui.page import manifest_of, query_store, register_body, run_page, sync_theme, sync_url, theme_store
-from dashboard.ui.urlstate import build_search, parse_state
+from dashboard.ui.urlstate import build_search, parse_search, parse_state
 
 dash.register_page(__name__, path="/draw", name="Draw", order=6, title="Draw a digit")
 
@@ -143,6 +145,7 @@ def body(resolved: Resolved, kwargs: dict):
     except (ArtifactError, TypeError, ValueError) as error:
         return error_card(f"Run '{resolved.run.run_id}' has a configuration this page cannot read ({error}).")
     names = [name for name, _, _ in steps]
+    board = mode_of(state)
     layer = names.index(state["layer"]) if state.get("layer") in names else 0
     max_bytes = current_settings().max_upload_bytes
     head = html.Div([
@@ -155,7 +158,8 @@ def body(resolved: Resolved, kwargs: dict):
     return html.Div([
         dcc.Store(id=RUN, data=resolved.run.run_id),
         # The view the URL asked for: a callback pushes a new query only when it differs.
-        query_store(QUERY, build_search(run=resolved.run.run_id, layer=names[layer], channel=state.get("channel"))),
+        query_store(QUERY, build_search(run=resolved.run.run_id, layer=names[layer], channel=state.get("channel"),
+                                        **{URL_KEY: board if state.get(URL_KEY) else None})),
         theme_store(THEME),
         dcc.Store(id=CANVAS_PNG),
         dcc.Store(id=BOARD_SHOWS),
@@ -164,7 +168,7 @@ def body(resolved: Resolved, kwargs: dict):
         dcc.Store(id=CHANNEL, data=state.get("channel")),
         head,
         dbc.Row([
-            dbc.Col(input_card(max_bytes), lg=4, className="mb-3"),
+            dbc.Col(input_card(max_bytes, mode_control(board)), lg=4, className="mb-3"),
             dbc.Col(html.Div([
                 html.Div(placeholder(), id=PLACEHOLDER),
                 html.Div(id=MODEL_ERROR),
@@ -172,6 +176,7 @@ def body(resolved: Resolved, kwargs: dict):
             ]), lg=8),
         ]),
         html.Div(walk_card(steps, layer), id=WALK, style=HIDDEN),
+        whatif_card(start_settings(manifest_of(resolved).config)),
     ], className="draw-page")
 
 
@@ -196,7 +201,7 @@ def digit_from_canvas(data):
     """Preprocess the canvas after each stroke; an empty canvas clears the result."""
     if not data:
         return (None, *_message("The canvas is empty: draw a digit with your mouse, pen or finger.", "info"))
-    digit, error = read_image(data, "drawing", current_settings().max_upload_bytes)
+    digit, error = read_canvas(data, current_settings().max_upload_bytes)
     return (digit, *_message(error))
 
 
@@ -421,7 +426,8 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
         name, kind, description = steps[min(max(int(layer or 0), 0), len(steps) - 1)]
     except (ArtifactError, TypeError, ValueError, IndexError):
         return nothing, nothing, nothing, nothing, nothing
-    query = build_search(run=run_id, layer=name, channel=channel)
+    # The rest of the URL's state (the board's mode) stays as it is.
+    query = build_search(**{**parse_search(shown_query), "run": run_id, "layer": name, "channel": channel})
     if ctx.triggered_id not in (LAYER, CHANNEL) or query == shown_query:
         query = nothing
     if not isinstance(digit, dict):

@@ -1,8 +1,8 @@
 """The page state that URLs carry: parse and validate query parameters, build query strings.
 
 Parameters: run, digit (0-9 or "all"), probe, layer, channel, epoch, cell ("3-5": true 3,
-predicted 5), mode, compare. Anything malformed is dropped rather than trusted; a page
-then falls back to its default for that parameter.
+predicted 5), mode, compare, canvas (the Draw board's resolution). Anything malformed is dropped
+rather than trusted; a page then falls back to its default for that parameter.
 """
 
 from __future__ import annotations
@@ -53,9 +53,10 @@ def parse_state(params: dict[str, Any]) -> dict[str, Any]:
     cell = params.get("cell")
     if isinstance(cell, str) and CELL_PATTERN.fullmatch(cell):
         state["cell"] = cell
-    mode = params.get("mode")
-    if isinstance(mode, str) and re.fullmatch(r"[a-z]{1,16}", mode):
-        state["mode"] = mode
+    for key in ("mode", "canvas"):
+        value = params.get(key)
+        if isinstance(value, str) and re.fullmatch(r"[a-z]{1,16}", value):
+            state[key] = value
     return state
 
 
