@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions import interaction
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
+from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.common.by import By
 
 from tests.browser.test_draw_browser import BOARD_PIXELS, INPUT_PIXELS
@@ -124,3 +127,45 @@ def test_changing_the_stride_changes_the_maps(page):
     page.wait_for_contains_text("#draw-whatif-conv .gtitle", "of 14x14", timeout=30)
     kernels = page.find_element("#draw-whatif-kernels").text
     assert re.search(r"trained conv_1 kernels", kernels), kernels
+
+
+def pointer_stroke(page, kind: str, start: tuple[float, float], step: tuple[float, float], count: int = 8) -> None:
+    """Draw one stroke with a touch or pen pointer, in shares of the board's side from its centre."""
+    canvas = page.find_element("#draw-canvas")
+    page.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    rect = page.driver.execute_script("var r = arguments[0].getBoundingClientRect();"
+                                      "return [r.left + r.width / 2, r.top + r.height / 2, r.width];", canvas)
+    x, y = rect[0] + rect[2] * start[0], rect[1] + rect[2] * start[1]
+    builder = ActionBuilder(page.driver, mouse=PointerInput(kind, kind))
+    builder.pointer_action.move_to_location(x, y).pointer_down()
+    for _ in range(count):
+        x, y = x + rect[2] * step[0], y + rect[2] * step[1]
+        builder.pointer_action.move_to_location(x, y)
+    builder.pointer_action.pointer_up()
+    builder.perform()
+
+
+@pytest.mark.parametrize("mode", ["pixels", "smooth"])
+def test_touch_pen_undo_and_clear_work_on_both_boards(page, mode):
+    page.driver.get(page.driver.current_url.split("?")[0] + f"?run=tiny&canvas={mode}")
+    page.wait_for_text_to_equal("#draw-ready", "model ready", timeout=90)
+    wait_until(lambda: page.find_element("#draw-canvas").get_attribute("data-mode") == mode,
+               message=f"the board did not start in {mode} mode")
+    page.driver.execute_script("window.pointerKinds = [];"
+                               "document.addEventListener('pointerdown', function (e) {"
+                               " window.pointerKinds.push(e.pointerType); }, true);")
+    pointer_stroke(page, interaction.POINTER_TOUCH, (0, -0.3), (0, 0.07))
+    page.wait_for_style_to_equal("#draw-results", "display", "block", timeout=60)
+    wait_until(lambda: lit_cells(page) > 5, message="the touch stroke left no ink")
+    touched = lit_cells(page)
+    pointer_stroke(page, interaction.POINTER_PEN, (-0.25, -0.3), (0.06, 0))
+    wait_until(lambda: lit_cells(page) > touched, message="the pen stroke left no ink")
+    assert page.driver.execute_script("return window.pointerKinds") == ["touch", "pen"]
+    if mode == "pixels":
+        wait_until(lambda: input_lit(page) == lit_cells(page), message="the grid is not what the network gets")
+    page.driver.execute_script("document.getElementById('draw-undo').click()")
+    wait_until(lambda: lit_cells(page) == touched, message="undo did not remove the pen stroke")
+    page.driver.execute_script("document.getElementById('draw-clear').click()")
+    page.wait_for_contains_text("#draw-message", "canvas is empty", timeout=30)
+    assert lit_cells(page) == 0
+    page.wait_for_style_to_equal("#draw-results", "display", "none", timeout=30)
