@@ -60,7 +60,8 @@ The network was trained on MNIST, so a new digit is prepared the way MNIST's wer
 into **light ink on a dark background** (a dark-on-light picture is inverted), **cropped** to the ink,
 **scaled** to fit a 20x20 box keeping its proportions (thin strokes are thickened first so they survive),
 and placed in a 28x28 frame with its **centre of mass** in the middle. The small picture is exactly
-what the network receives.
+what the network receives. On the **28x28 pixels** board each cell already is one of those pixels:
+nothing is scaled or thickened, the drawing is only moved so its centre of mass is in the middle.
 """
 WALK = """
 Step through the network one layer at a time, or press **Play**. Convolution and pooling layers show

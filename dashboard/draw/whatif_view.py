@@ -50,7 +50,7 @@ number of **filters** the number of maps. The output side of an n x n input is
 (n + 2p − k) / s + 1, rounded down, where p is the padding on each side. Pooling then halves it.
 Filters that the trained network has (same kernel size, up to its number of filters) use its
 learned kernels; the others are random (seeded, so they stay the same) and show what an untrained
-filter sees.
+filter sees. Only this card changes: the network's answer above still comes from the trained network.
 """
 
 
