@@ -220,3 +220,20 @@ def test_the_formula_matches_the_maps_for_every_setting():
                 result = whatif.what_if(digit, settings, None)
                 side = int(result.formula.rsplit("= ", 1)[1])
                 assert result.conv.shape == (side, side, 4) and result.pool.shape == (side // 2, side // 2, 4)
+
+
+def test_damaged_or_missing_weights_give_random_kernels_and_say_why(draw, store_copy, use_store):
+    use_store(store_copy)
+    run = ArtifactStore(store_copy).run(TINY_RUN_ID)
+    config = run.info().config
+    block = config.conv_blocks[0]
+    digit = {"pixels": np.full((28, 28), 80).tolist(), "source": "drawing", "label": None}
+    values = (block.strides, block.padding, block.kernel_size, 8)
+    path = run.weights_path(config.epochs)
+    path.write_bytes(path.read_bytes()[:1000])
+    _, kernels, message, is_open, _, conv, _ = view.show_what_if(digit, *values, "light", TINY_RUN_ID)
+    assert "All 8 filters are seeded random kernels: its weights cannot be read" in kernels
+    assert is_open is False and "8 maps of" in conv.layout.title.text
+    path.unlink()
+    _, kernels, *_ = view.show_what_if(digit, *values, "light", TINY_RUN_ID)
+    assert "seeded random kernels: this run stored no weights" in kernels
