@@ -24,7 +24,7 @@ def _snapshot(config: TrainConfig, rng: np.random.Generator) -> dict[str, np.nda
         if spec.kind == "MaxPooling2D":
             conv = arrays[fmt.ACTIVATION_PREFIX + spec.name.replace("pool", "conv")]
             # A pooling window taken directly, as MaxPooling2D does, not through artifacts.snapshots.
-            n, h, w, c = spec.output_shape[0], *spec.output_shape[:2], spec.output_shape[2]
+            h, w, c = spec.output_shape
             pooled = np.empty((3, h, w, c), np.float16)
             for i in range(h):
                 for j in range(w):

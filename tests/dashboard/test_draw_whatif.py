@@ -6,8 +6,6 @@ The what-if's shapes and values against Keras are in tests/pipeline/test_whatif_
 from __future__ import annotations
 
 import json
-import statistics
-import time
 
 import dash
 import numpy as np
@@ -178,7 +176,7 @@ def callback_request(app, values: tuple) -> dict:
             "state": [{"id": view.RUN, "property": "data", "value": "tiny"}]}
 
 
-def test_a_forged_callback_request_gets_a_message_and_each_change_settles_fast(draw):
+def test_a_forged_callback_request_gets_a_message_and_every_setting_draws(draw):
     import dashboard.app
 
     app = dashboard.app.app
@@ -189,20 +187,14 @@ def test_a_forged_callback_request_gets_a_message_and_each_change_settles_fast(d
         body = response.get_json()["response"]
         assert expected in body[view.ALERT]["children"] and "Traceback" not in response.get_data(as_text=True)
         assert view.CONV not in body  # nothing drawn for a refused setting
-    # 20 changes through the whole request (checks, convolution, figures, JSON): each under 0.5 s.
-    settings = [(s, p, k, f) for s in (1, 2) for p in ("valid", "same") for k in (3, 5) for f in (8, 64)][:20]
-    settings += settings[: 20 - len(settings)]
-    times = []
+    # Every setting through the whole request (checks, convolution, figures, JSON) draws its maps;
+    # how fast is measured in benchmarks/bench_browser.py, not here.
+    settings = [(s, p, k, f) for s in (1, 2) for p in ("valid", "same") for k in (3, 5) for f in (8, 64)]
     for values in settings:
-        start = time.perf_counter()
         response = client.post("/_dash-update-component", json=callback_request(app, values))
-        times.append(time.perf_counter() - start)
         body = response.get_json()["response"]
         side = whatif.formula(whatif.Settings(*values)).rsplit("= ", 1)[1]
         assert f"{values[3]} maps of {side}x{side}" in json.dumps(body[view.CONV]["figure"]["layout"]["title"])
-    print(f"what-if callback over {len(times)} changes: p50 {statistics.median(times) * 1000:.0f} ms, "
-          f"max {max(times) * 1000:.0f} ms")
-    assert statistics.median(times) < 0.5 and max(times) < 1.5
 
 
 def test_without_a_digit_the_size_is_shown_and_the_page_asks_for_a_digit(draw):
