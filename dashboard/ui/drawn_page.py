@@ -8,7 +8,8 @@ their figures in the light theme, in the layout itself (no callback round trip a
 the theme they were drawn with in their own copy of THEME (:func:`drawn_theme_store`). The copy
 changes only when the app's theme differs from it (:func:`sync_drawn_theme`), and then a page
 callback sends :func:`theme_patch`: the properties that differ between the figure's two themes
-(its template, theme-dependent colours), not the figure.
+(its template, theme-dependent colours), not the figure. Figures whose two themes differ
+  only in their template are switched in the browser (:func:`swap_templates`): no request at all.
 - URL. :func:`write_query` writes the view's query string from its controls in the browser, at
   load (the run the page chose) and on every change; :func:`dashboard.ui.page.sync_url` pushes it.
 """
@@ -24,6 +25,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, dcc
 from dash.dependencies import DashDependency
 
+from dashboard.figures.style import apply_theme
 from dashboard.ui import ids
 
 DRAWN_THEME = "light"  # the theme every page layout draws its figures in
@@ -47,6 +49,29 @@ def sync_drawn_theme(component_id: str) -> None:
         Output(component_id, "data"),
         Input(ids.THEME, "data"),
         State(component_id, "data"),
+    )
+
+
+def template_json(theme: str) -> dict:
+    """Return the JSON of the Plotly template the figure builders give ``theme`` (dashboard.figures.style)."""
+    return json.loads(apply_theme(go.Figure(), theme).to_json())["layout"]["template"]
+
+
+def swap_templates(component_id: str, graph_ids: list[str]) -> None:
+    """Switch ``graph_ids``' templates in the browser when the page's drawn theme store changes.
+
+    Only for figures whose light and dark builds differ in nothing but their template (a test says
+    which); others need :func:`theme_patch`. The figures are patched, not redrawn from new data.
+    """
+    templates = json.dumps({theme: template_json(theme) for theme in ("light", "dark")})
+    dash.clientside_callback(
+        "function(theme) { var templates = TEMPLATES; var chosen = templates[theme] || templates.light;"
+        " var outputs = window.dash_clientside.callback_context.outputs_list || [];"
+        " return outputs.map(function () { var patch = new window.dash_clientside.Patch();"
+        "   patch.assign(['layout', 'template'], chosen); return patch.build(); }); }".replace("TEMPLATES", templates),
+        *[Output(graph_id, "figure", allow_duplicate=True) for graph_id in graph_ids],
+        Input(component_id, "data"),
+        prevent_initial_call=True,
     )
 
 

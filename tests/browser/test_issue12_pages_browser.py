@@ -105,22 +105,39 @@ def test_a_page_whose_url_names_its_run_draws_with_no_callback_request(served, p
     assert_no_severe(served)
 
 
-def test_the_theme_switch_patches_the_training_figures_in_one_request(served):
+def toggle_theme(duo) -> None:
+    duo.driver.find_element(By.CSS_SELECTOR, ".navbar .theme-toggle input").click()
+
+
+def test_the_theme_switch_changes_the_training_figures_in_the_browser(served):
     open_settled(served, "/training?run=tiny")
     light = figure_value(served, "training-curves", "gd._fullLayout.font.color")
     before = mark(served)
-    served.driver.find_element(By.CSS_SELECTOR, ".navbar .theme-toggle input").click()
-    recorded = settle(served)[before:]
+    toggle_theme(served)
+    for graph in ("training-curves", "training-classes", "training-timing"):
+        assert wait_until(lambda g=graph: figure_value(served, g, "gd._fullLayout.font.color") != light)
+    assert page_calls(settle(served)[before:]) == []
+    toggle_theme(served)  # back to light: the figures are as they were drawn
+    assert wait_until(lambda: figure_value(served, "training-curves", "gd._fullLayout.font.color") == light)
+    assert_no_severe(served)
+
+
+def test_the_theme_switch_patches_the_metrics_figures_in_one_request(served):
+    open_settled(served, "/metrics?run=tiny&digit=2")
+    light = figure_value(served, "metrics-confusion", "JSON.stringify(gd.data[0].colorscale)")
+    before = mark(served)
+    toggle_theme(served)
+    recorded = [entry for entry in settle(served)[before:] if "_pages" not in entry["output"]]
     assert len(recorded) == 1
     response = json.loads(recorded[0]["body"])["response"]
-    for graph in ("training-curves", "training-classes", "training-timing"):
+    for graph in ("metrics-bars", "metrics-confusion"):
         figure = response[graph]["figure"]
-        assert figure.get("__dash_patch_update") and "data" not in json.dumps(
-            [op["location"][0] for op in figure["operations"]])
-    assert wait_until(lambda: figure_value(served, "training-curves", "gd._fullLayout.font.color") != light)
-    # Back to light: the figures are as they were drawn.
-    served.driver.find_element(By.CSS_SELECTOR, ".navbar .theme-toggle input").click()
-    assert wait_until(lambda: figure_value(served, "training-curves", "gd._fullLayout.font.color") == light)
+        assert figure.get("__dash_patch_update")  # a Patch: what changed, not the figure
+        changed = [op["location"] for op in figure["operations"]]
+        assert ["layout", "template"] in changed and not any(place[-1] in ("x", "y", "z") for place in changed)
+    assert wait_until(lambda: figure_value(served, "metrics-confusion", "JSON.stringify(gd.data[0].colorscale)")
+                      != light)
+    assert figure_value(served, "metrics-confusion", "gd.layout.shapes.length") == 2  # the digit's outline stays
     assert_no_severe(served)
 
 

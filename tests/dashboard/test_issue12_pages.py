@@ -11,7 +11,7 @@ from artifacts import ArtifactStore
 from dashboard.figures.metrics import confusion_figure
 from dashboard.figures.training import curves_figure
 from dashboard.pages.logic import metrics, runs, train, training
-from dashboard.ui.drawn_page import theme_patch
+from dashboard.ui.drawn_page import template_json, theme_patch
 from tests.dashboard.test_pages_runs_metrics import call, flatten, ids_in, second_run, text_of
 
 
@@ -65,10 +65,16 @@ def test_training_draws_its_figures_in_the_layout(tiny_store, use_store):
     assert len(figure.data) == 10 and figure.data[3].line.width > figure.data[2].line.width
     run_store = next(node for node in flatten(page) if node["props"].get("id") == training.TRAINING_RUN)
     assert run_store["props"]["data"] == "tiny"
-    # The theme callback patches all three figures from light (what the layout drew) to dark.
-    patches = call(training.retheme, "dark", "tiny", 3)
-    assert all(["layout", "template"] in [op["location"] for op in patch.to_plotly_json()["operations"]]
-               for patch in patches)
+    # The three figures' themes differ in their template alone: the browser swaps it (swap_templates).
+    run = ArtifactStore(tiny_store).run("tiny")
+    history = run.history()
+    for build in (lambda t: training.curves_figure(history, t),
+                  lambda t: training.class_accuracy_figure(history, 3, t, None),
+                  lambda t: training.timing_figure(history, t)):
+        for theme in ("dark", "light"):
+            operations = theme_patch(build, theme).to_plotly_json()["operations"]
+            assert operations == [{"operation": "Assign", "location": ["layout", "template"],
+                                   "params": {"value": template_json(theme)}}]
 
 
 def test_training_without_a_url_run_leaves_the_choice_to_the_page_contract(tiny_store, use_store):

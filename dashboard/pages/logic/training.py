@@ -29,8 +29,8 @@ from dashboard.ui.components import (
     notice,
     run_class_names,
 )
+from dashboard.ui.drawn_page import DRAWN_THEME, drawn_theme_store
 from dashboard.ui.page import query_store, run_class_options, run_page, start_page
-from dashboard.ui.drawn_page import DRAWN_THEME, drawn_theme_store, theme_patch
 from dashboard.ui.urlstate import build_search, parse_state
 
 TRAINING_RUN = "training-run"  # dcc.Store: the run id the page shows, once resolved
@@ -166,21 +166,6 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
     names = run_class_names(resolved.run)
     return (curves_figure(history, theme), class_accuracy_figure(history, digit, theme, names),
             timing_figure(history, theme), message, {}, resolved.run.run_id, note)
-
-
-def retheme(theme: str | None, run_id: str | None, digit: Any) -> tuple:
-    """Patch the three figures from the other theme into ``theme`` (see :mod:`dashboard.ui.drawn_page`)."""
-    resolved = resolve_run(run_id, require_complete=False) if run_id else None
-    if resolved is None or resolved.run is None:
-        return (dash.no_update,) * 3
-    try:
-        history = resolved.run.history()
-    except ArtifactError:
-        return (dash.no_update,) * 3
-    names = run_class_names(resolved.run)
-    return (theme_patch(lambda t: curves_figure(history, t), theme),
-            theme_patch(lambda t: class_accuracy_figure(history, digit, t, names), theme),
-            theme_patch(lambda t: timing_figure(history, t), theme))
 
 
 def digit_styles() -> dict[str, list[dict]]:
