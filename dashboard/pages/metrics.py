@@ -12,7 +12,7 @@ import dash
 from dash import Input, Output, State
 
 from dashboard.pages.logic import metrics as logic
-from dashboard.ui.drawn_page import sync_drawn_theme, write_query
+from dashboard.ui.drawn_page import swap_templates, sync_drawn_theme, write_query
 from dashboard.ui.page import register_body, sync_url
 
 dash.register_page(__name__, path="/metrics", name="Metrics", order=2, title="Metrics · CNN MNIST Visualizer")
@@ -62,8 +62,9 @@ dash.callback(
     prevent_initial_call=True,
 )(logic.click_cell)
 
+swap_templates(logic.METRICS_THEME, [logic.METRICS_BARS])  # its themes differ in the template alone
+
 dash.callback(
-    Output(logic.METRICS_BARS, "figure", allow_duplicate=True),
     Output(logic.METRICS_CONFUSION, "figure", allow_duplicate=True),
     Output(logic.METRICS_GALLERY, "figure", allow_duplicate=True),
     Input(logic.METRICS_THEME, "data"),

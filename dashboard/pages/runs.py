@@ -11,7 +11,7 @@ from dash import ALL, Input, Output, State
 
 from dashboard.pages.logic import runs as logic
 from dashboard.ui import ids
-from dashboard.ui.drawn_page import sync_drawn_theme
+from dashboard.ui.drawn_page import swap_templates, sync_drawn_theme
 from dashboard.ui.page import sync_url
 
 dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN MNIST Visualizer")
@@ -64,9 +64,9 @@ dash.callback(
     prevent_initial_call=True,
 )(logic.show_runs)
 
+swap_templates(logic.RUNS_THEME, [logic.RUNS_COMPARE_CURVES, logic.RUNS_COMPARE_F1])  # the template alone differs
+
 dash.callback(
-    Output(logic.RUNS_COMPARE_CURVES, "figure"),
-    Output(logic.RUNS_COMPARE_F1, "figure"),
     Output(logic.RUNS_COMPARE_CONFUSION, "figure"),
     Input(logic.RUNS_THEME, "data"),
     State(logic.RUNS_SELECT, "value"),

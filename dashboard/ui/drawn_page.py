@@ -66,9 +66,10 @@ def swap_templates(component_id: str, graph_ids: list[str]) -> None:
     templates = json.dumps({theme: template_json(theme) for theme in ("light", "dark")})
     dash.clientside_callback(
         "function(theme) { var templates = TEMPLATES; var chosen = templates[theme] || templates.light;"
-        " var outputs = window.dash_clientside.callback_context.outputs_list || [];"
-        " return outputs.map(function () { var patch = new window.dash_clientside.Patch();"
-        "   patch.assign(['layout', 'template'], chosen); return patch.build(); }); }".replace("TEMPLATES", templates),
+        " function swap() { var patch = new window.dash_clientside.Patch();"
+        "   patch.assign(['layout', 'template'], chosen); return patch.build(); }"
+        " var outputs = window.dash_clientside.callback_context.outputs_list;"
+        " return Array.isArray(outputs) ? outputs.map(swap) : swap(); }".replace("TEMPLATES", templates),
         *[Output(graph_id, "figure", allow_duplicate=True) for graph_id in graph_ids],
         Input(component_id, "data"),
         prevent_initial_call=True,

@@ -125,16 +125,18 @@ def test_the_theme_switch_changes_the_training_figures_in_the_browser(served):
 def test_the_theme_switch_patches_the_metrics_figures_in_one_request(served):
     open_settled(served, "/metrics?run=tiny&digit=2")
     light = figure_value(served, "metrics-confusion", "JSON.stringify(gd.data[0].colorscale)")
+    bars_light = figure_value(served, "metrics-bars", "gd._fullLayout.font.color")
     before = mark(served)
     toggle_theme(served)
     recorded = [entry for entry in settle(served)[before:] if "_pages" not in entry["output"]]
     assert len(recorded) == 1
     response = json.loads(recorded[0]["body"])["response"]
-    for graph in ("metrics-bars", "metrics-confusion"):
-        figure = response[graph]["figure"]
-        assert figure.get("__dash_patch_update")  # a Patch: what changed, not the figure
-        changed = [op["location"] for op in figure["operations"]]
-        assert ["layout", "template"] in changed and not any(place[-1] in ("x", "y", "z") for place in changed)
+    figure = response["metrics-confusion"]["figure"]
+    assert figure.get("__dash_patch_update")  # a Patch: what changed, not the figure
+    changed = [op["location"] for op in figure["operations"]]
+    assert ["layout", "template"] in changed and not any(place[-1] in ("x", "y", "z") for place in changed)
+    assert "metrics-bars" not in response  # its template is swapped in the browser
+    assert wait_until(lambda: figure_value(served, "metrics-bars", "gd._fullLayout.font.color") != bars_light)
     assert wait_until(lambda: figure_value(served, "metrics-confusion", "JSON.stringify(gd.data[0].colorscale)")
                       != light)
     assert figure_value(served, "metrics-confusion", "gd.layout.shapes.length") == 2  # the digit's outline stays
@@ -186,6 +188,9 @@ def test_each_metrics_interaction_is_one_request(served):
 
 def test_choosing_a_second_run_is_one_request_and_the_theme_patches_the_comparison(served):
     open_settled(served, "/?run=tiny")
+    toggle_theme(served)  # nothing compared yet: nothing to patch, and no error
+    assert page_calls(settle(served)) == []
+    toggle_theme(served)
     before = mark(served)
     served.driver.execute_script("window.dash_clientside.set_props('runs-compare-select', {value: 'tiny-b'});")
     served.wait_for_element("#runs-compare-confusion .js-plotly-plot", timeout=15)
@@ -195,4 +200,14 @@ def test_choosing_a_second_run_is_one_request_and_the_theme_patches_the_comparis
     served.driver.find_element(By.CSS_SELECTOR, ".navbar .theme-toggle input").click()
     recorded = page_calls(settle(served)[before:])
     assert len(recorded) == 1 and "runs-compare-confusion.figure" in recorded[0]
+    assert_no_severe(served)
+
+
+@pytest.mark.parametrize("path", ["/training", "/metrics"])
+def test_a_page_whose_url_names_no_run_asks_once_for_the_active_run(served, path):
+    recorded = page_calls(open_settled(served, path))
+    assert len(recorded) == 1 and "page-body" in recorded[0]  # the page contract's one call
+    assert wait_until(lambda: "run=tiny" in served.driver.current_url)  # the run it chose, in the URL
+    graph = "training-curves" if path == "/training" else "metrics-confusion"
+    assert figure_value(served, graph, "gd.data.length") >= 1
     assert_no_severe(served)

@@ -8,8 +8,8 @@ import json
 import plotly.io
 
 from artifacts import ArtifactStore
-from dashboard.figures.metrics import confusion_figure
-from dashboard.figures.training import curves_figure
+from dashboard.figures.metrics import class_metrics_figure, confusion_figure, f1_difference_figure
+from dashboard.figures.training import compare_curves_figure, curves_figure
 from dashboard.pages.logic import metrics, runs, train, training
 from dashboard.ui.drawn_page import template_json, theme_patch
 from tests.dashboard.test_pages_runs_metrics import call, flatten, ids_in, second_run, text_of
@@ -85,6 +85,18 @@ def test_training_without_a_url_run_leaves_the_choice_to_the_page_contract(tiny_
     assert set(graphs(body)) == {training.TRAINING_CURVES, training.TRAINING_CLASSES, training.TRAINING_TIMING}
 
 
+def test_the_figures_whose_template_the_browser_swaps_differ_in_nothing_else(store_copy):
+    store = ArtifactStore(store_copy)
+    first, second = store.run("tiny"), store.run(second_run(store_copy))
+    builders = [lambda t: class_metrics_figure(first.class_metrics(), 3, t),  # Metrics bars
+                lambda t: compare_curves_figure(first.history(), second.history(), "a", "b", t),  # Runs
+                lambda t: f1_difference_figure(first.class_metrics(), second.class_metrics(), "a", "b", t)]
+    for build in builders:
+        for theme in ("dark", "light"):
+            operations = theme_patch(build, theme).to_plotly_json()["operations"]
+            assert [op["location"] for op in operations] == [["layout", "template"]]
+
+
 def test_metrics_draws_figures_and_gallery_in_the_layout(tiny_store, use_store):
     use_store(tiny_store)
     page = metrics.layout(run="tiny", digit="3", cell="3-5", mode="normalized")
@@ -122,9 +134,9 @@ def test_runs_draws_the_url_run_and_its_comparison_in_the_layout(store_copy, use
     assert select["props"]["value"] == "tiny"
     assert set(graphs(page)) == {runs.RUNS_COMPARE_CURVES, runs.RUNS_COMPARE_F1, runs.RUNS_COMPARE_CONFUSION}
     assert runs.RUNS_URL not in ids_in(page)  # nothing to ask the browser at load
-    patches = call(runs.retheme, "dark", "tiny", other)
-    assert len(patches) == 3 and all(patch.to_plotly_json()["operations"] for patch in patches)
-    assert call(runs.retheme, "dark", "tiny", runs.NO_COMPARE) == (runs.dash.no_update,) * 3
+    patch = call(runs.retheme, "dark", "tiny", other).to_plotly_json()
+    assert [op["location"] for op in patch["operations"]] == [["data", 0, "colorscale"], ["layout", "template"]]
+    assert call(runs.retheme, "dark", "tiny", runs.NO_COMPARE) is runs.dash.no_update
 
 
 def test_train_shows_the_default_network_preview_in_the_layout(tiny_store, use_store):

@@ -279,21 +279,23 @@ def click_cell(click: dict | None, digit: Any, run_id: str | None, theme: str | 
 
 
 def retheme(theme: str | None, run_id: str | None, digit: Any, mode: str, cell: str | None) -> tuple:
-    """Patch the bars, the confusion matrix and the gallery from the other theme into ``theme``."""
+    """Patch the confusion matrix and the gallery from the other theme into ``theme``.
+
+    The bars differ between themes in their template alone: the browser swaps it.
+    """
     run = _complete_run(run_id)
     if run is None:
-        return (dash.no_update,) * 3
+        return (dash.no_update,) * 2
     try:
-        frame, matrix = run.class_metrics(), run.confusion()
+        matrix = run.confusion()
     except ArtifactError:
-        return (dash.no_update,) * 3
+        return (dash.no_update,) * 2
     names = run_class_names(run)
     mode = mode if mode in ("counts", "normalized") else "counts"
-    tiles = gallery(cell, digit, run_id, theme)[0]
-    return (theme_patch(lambda t: class_metrics_figure(frame, digit, t, names), theme),
-            theme_patch(lambda t: confusion_figure(matrix, mode, digit, t, names, _cell_pair(cell)), theme),
-            dash.no_update if tiles is dash.no_update else
-            theme_patch(lambda t: gallery(cell, digit, run_id, t)[0], theme))
+    confusion = theme_patch(lambda t: confusion_figure(matrix, mode, digit, t, names, _cell_pair(cell)), theme)
+    if gallery(cell, digit, run_id, theme)[0] is dash.no_update:  # no digits shown: nothing to patch
+        return confusion, dash.no_update
+    return confusion, theme_patch(lambda t: gallery(cell, digit, run_id, t)[0], theme)
 
 
 def mark_cell(cell: str | None, digit: Any, run_id: str | None, theme: str | None) -> Patch:

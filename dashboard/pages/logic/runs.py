@@ -307,26 +307,24 @@ def active_note(run_id: str) -> list:
             ", ", dcc.Link("metrics", href=f"/metrics?run={run_id}"), "."]
 
 
-def retheme(theme: str | None, run_id: str | None, compare_id: str | None) -> tuple:
-    """Patch the comparison's three figures from the other theme into ``theme`` (no comparison: no update)."""
+def retheme(theme: str | None, run_id: str | None, compare_id: str | None) -> Any:
+    """Patch the confusion difference from the other theme into ``theme`` (no comparison: no update).
+
+    The curves and the F1 difference differ between themes in their template alone: the browser swaps it.
+    """
     compare_id = _compare_id(compare_id)
-    unchanged = (dash.no_update,) * 3
     if not run_id or not compare_id or compare_id == run_id:
-        return unchanged
+        return dash.no_update
     first, second = resolve_run(run_id), resolve_run(compare_id)
     if not (first.ok and second.ok):
-        return unchanged
+        return dash.no_update
     try:
-        histories = first.run.history(), second.run.history()
-        frames = first.run.class_metrics(), second.run.class_metrics()
         matrices = first.run.confusion(), second.run.confusion()
     except ArtifactError:
-        return unchanged
+        return dash.no_update
     names = run_class_names(first.run)
-    return (theme_patch(lambda t: compare_curves_figure(*histories, run_id, compare_id, t), theme),
-            theme_patch(lambda t: f1_difference_figure(*frames, run_id, compare_id, t, names), theme),
-            theme_patch(lambda t: confusion_difference_figure(*matrices, "normalized", run_id, compare_id, t, names),
-                        theme))
+    return theme_patch(lambda t: confusion_difference_figure(*matrices, "normalized", run_id, compare_id, t, names),
+                       theme)
 
 
 def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> list:
@@ -359,6 +357,3 @@ def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> l
             dbc.Col(dcc.Graph(figure=confusion, id=RUNS_COMPARE_CONFUSION, config={"displaylogo": False}), lg=6),
         ]),
     ]
-
-
-
