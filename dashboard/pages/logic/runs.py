@@ -52,6 +52,7 @@ RUNS_DELETE_MESSAGE = "runs-delete-message"
 RUNS_COMPARE_CURVES = "runs-compare-curves"
 RUNS_COMPARE_F1 = "runs-compare-f1"
 RUNS_COMPARE_CONFUSION = "runs-compare-confusion"
+RUNS_PLOTLY = "runs-plotly"  # a graph nobody sees: see the layout
 NO_COMPARE = "(none)"  # the compare select's "no second run" value: never a valid run id
 
 COMPARE_TEXT = """
@@ -215,6 +216,9 @@ def layout(**kwargs: Any) -> html.Div:
         ], id=RUNS_DELETE_MODAL, is_open=False),
         dcc.Loading(html.Div(compare_section(shown, _compare_id(compare_id), DRAWN_THEME) if shown else None,
                              id=RUNS_COMPARE), type="dot"),
+        # The browser loads and compiles Plotly (about half a second here) for the first graph a page
+        # mounts: a hidden one has it done while the user reads the table, not when a comparison opens.
+        dcc.Graph(id=RUNS_PLOTLY, style={"display": "none"}, config={"staticPlot": True}),
     ], className="runs-page")
 
 
