@@ -3,13 +3,13 @@
 A page that draws its figures in its layout needs no callback round trip at load. Two things it
 cannot know on the server are settled in the browser:
 
-- Theme. The theme lives in the browser (the app's THEME store), so a layout cannot know it: pages draw
-their figures in the light theme, in the layout itself (no callback round trip at load), and keep
-the theme they were drawn with in their own copy of THEME (:func:`drawn_theme_store`). The copy
-changes only when the app's theme differs from it (:func:`sync_drawn_theme`), and then a page
-callback sends :func:`theme_patch`: the properties that differ between the figure's two themes
-(its template, theme-dependent colours), not the figure. Figures whose two themes differ
-  only in their template are switched in the browser (:func:`swap_templates`): no request at all.
+- Theme. The theme lives in the browser (the app's THEME store). Pages draw their figures in the
+  light theme and keep the theme they were drawn in, in their own copy of THEME
+  (:func:`drawn_theme_store`). The copy changes only when the app's theme differs from it
+  (:func:`sync_drawn_theme`); then a page callback sends :func:`theme_patch`: the properties that
+  differ between the figure's two themes (its template, theme-dependent colours), not the figure.
+  Figures whose two themes differ only in their template are switched in the browser
+  (:func:`swap_templates`): no request at all.
 - URL. :func:`write_query` writes the view's query string from its controls in the browser, at
   load (the run the page chose) and on every change; :func:`dashboard.ui.page.sync_url` pushes it.
 """
