@@ -1,6 +1,7 @@
 """Runs page (URL ``/?run=A&compare=B``): its Dash wiring.
 
-Layout and logic: ``dashboard/pages/logic/runs.py``.
+Layout and logic: ``dashboard/pages/logic/runs.py``. A URL that names a run is drawn in the layout
+(the comparison too); choosing a run or a second one is one callback, the theme one that patches.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from dash import ALL, Input, Output, State
 
 from dashboard.pages.logic import runs as logic
 from dashboard.ui import ids
-from dashboard.ui.page import sync_theme, sync_url
+from dashboard.ui.drawn_page import swap_templates, sync_drawn_theme
+from dashboard.ui.page import sync_url
 
 dash.register_page(__name__, path="/", name="Runs", order=0, title="Runs · CNN MNIST Visualizer")
 
@@ -58,20 +60,35 @@ dash.callback(
     Output(logic.RUNS_COMPARE, "children"),
     Input(logic.RUNS_SELECT, "value"),
     Input(logic.RUNS_COMPARE_SELECT, "value"),
-    Input(logic.RUNS_THEME, "data"),
+    State(logic.RUNS_THEME, "data"),
     prevent_initial_call=True,
 )(logic.show_runs)
 
+swap_templates(logic.RUNS_THEME, [logic.RUNS_COMPARE_CURVES, logic.RUNS_COMPARE_F1])  # the template alone differs
+
+dash.callback(
+    Output(logic.RUNS_COMPARE_CONFUSION, "figure"),
+    Input(logic.RUNS_THEME, "data"),
+    State(logic.RUNS_SELECT, "value"),
+    State(logic.RUNS_COMPARE_SELECT, "value"),
+    prevent_initial_call=True,
+)(logic.retheme)
+
 dash.clientside_callback(
-    # The active run's row is highlighted in the table, in the browser: no round trip.
-    """function(active) {
+    # In the browser, no round trip: the shown run becomes the app's active run (also when the
+    # layout chose it, with no callback at load), and its row is highlighted in the table.
+    """function(active, _table) {
+        if (active) { window.dash_clientside.set_props("ACTIVE_RUN", {data: active}); }
         var outputs = window.dash_clientside.callback_context.outputs_list || [];
         return outputs.map(function (output) { return output.id.run === active ? "table-active fw-semibold" : ""; });
-    }""",
+    }""".replace("ACTIVE_RUN", ids.ACTIVE_RUN),
     Output({"type": logic.RUNS_ROW, "run": ALL}, "className"),
     Input(logic.RUNS_SELECT, "value"),
+    # An input nothing writes: without it the renderer skips this call at load, as it waits for
+    # RUNS_SELECT from initial_run, which does not run when the layout chose the run.
+    Input(logic.RUNS_TABLE, "id"),
 )
 
 sync_url(logic.RUNS_QUERY)
 
-sync_theme(logic.RUNS_THEME)
+sync_drawn_theme(logic.RUNS_THEME)

@@ -12,7 +12,7 @@ from dash import ALL, Input, Output, State
 
 from dashboard.pages.logic import train as logic
 from dashboard.training.form import BLOCK_FIELDS
-from dashboard.ui.page import sync_theme
+from dashboard.ui.drawn_page import sync_drawn_theme
 
 dash.register_page(__name__, path="/train", name="Train", order=7, title="Train · CNN MNIST Visualizer")
 
@@ -26,10 +26,11 @@ FORM_STATES = [
 ]
 FORM_INPUTS = [Input(state.component_id, state.component_property) for state in FORM_STATES]
 
-dash.callback(Output({"type": logic.TRAIN_BLOCK_ROW, "index": ALL}, "style"), Input(logic.TRAIN_BLOCKS, "value"))(
-    logic.show_blocks)
+# The layout shows the default form's blocks and preview: these answer changes only.
+dash.callback(Output({"type": logic.TRAIN_BLOCK_ROW, "index": ALL}, "style"), Input(logic.TRAIN_BLOCKS, "value"),
+              prevent_initial_call=True)(logic.show_blocks)
 
-dash.callback(Output(logic.TRAIN_PREVIEW, "children"), *FORM_INPUTS)(logic.preview)
+dash.callback(Output(logic.TRAIN_PREVIEW, "children"), *FORM_INPUTS, prevent_initial_call=True)(logic.preview)
 
 dash.callback(
     Output(logic.TRAIN_RESULT, "data"),
@@ -98,4 +99,4 @@ dash.callback(
     prevent_initial_call=True,
 )(logic.check_run_name)
 
-sync_theme(logic.TRAIN_THEME)
+sync_drawn_theme(logic.TRAIN_THEME)

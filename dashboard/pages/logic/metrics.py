@@ -30,7 +30,7 @@ from dashboard.figures.metrics import (
     metric_opacity,
     probability_figure,
 )
-from dashboard.store_access import choose_run, resolve_run, unreadable
+from dashboard.store_access import Resolved, choose_run, resolve_run, unreadable
 from dashboard.ui.components import (
     class_filter,
     class_word,
@@ -39,10 +39,10 @@ from dashboard.ui.components import (
     notice,
     run_class_names,
 )
-from dashboard.ui.page import query_store, run_class_options, start_page, theme_store
-from dashboard.ui.urlstate import CELL_PATTERN, build_search
+from dashboard.ui.drawn_page import DRAWN_THEME, drawn_theme_store, theme_patch
+from dashboard.ui.page import query_store, run_class_options, run_page, start_page
+from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
 
-METRICS_URL = "metrics-url"
 METRICS_RUN = "metrics-run"
 METRICS_QUERY = "metrics-query"
 METRICS_THEME = "metrics-theme"  # this page's copy of the app's theme (dashboard.ui.page)
@@ -81,51 +81,74 @@ Click any cell to see the digits in it.
 
 
 def layout(**kwargs: Any) -> html.Div:
-    """Return the Metrics page for the URL's ``run``, ``digit``, ``mode`` and ``cell``."""
+    """Return the Metrics page for the URL's ``run``, ``digit``, ``mode`` and ``cell``.
+
+    A URL that names a run is drawn at once, figures and gallery too (no callback round trip at
+    load); without one the page contract's shell draws :func:`body` for the browser's active run.
+    """
     start = start_page("Metrics", "/metrics", kwargs)
     if start.stop is not None:
         return start.stop
     state = start.state
+    drawn = draw(state["run"], state, start.names) if state.get("run") else run_page("metrics", kwargs)
+    return html.Div([start.heading, drawn], className="metrics-page")
+
+
+def body(resolved: Resolved, kwargs: dict[str, Any]) -> html.Div:
+    """Return the page's body for the run the page contract chose (the URL named none)."""
+    return draw(resolved.run.run_id, parse_state(kwargs), run_class_names(resolved.run))
+
+
+def draw(run_id: str, state: dict[str, Any], names: tuple[str, ...] | None) -> html.Div:
+    """Return the page's body for ``run_id`` and the URL's ``state``, drawn in the layout's theme."""
+    digit, cell = state.get("digit", "all"), state.get("cell")
     mode = state.get("mode") if state.get("mode") in ("counts", "normalized") else "counts"
+    table, bars, confusion, message, style, shown = render({"run": run_id}, DRAWN_THEME, None, digit, mode)
+    gallery_parts = (dash.no_update, {"display": "none"}, None, None, None)
+    if shown:
+        confusion.update_layout(shapes=highlight_shapes(digit, DRAWN_THEME) + cell_mark(_cell_pair(cell), DRAWN_THEME))
+        gallery_parts = gallery(cell, digit, shown, DRAWN_THEME)
+    tiles, tiles_style, gallery_title, gallery_ids, detail = gallery_parts
     controls = dbc.Row([
-        dbc.Col(class_filter(METRICS_DIGIT, state.get("digit", "all"), start.names),
-                className="d-flex align-items-center flex-wrap", lg=8),
+        dbc.Col(class_filter(METRICS_DIGIT, digit, names), className="d-flex align-items-center flex-wrap", lg=8),
         dbc.Col([dbc.Label("Confusion matrix", className="me-2"),
                  dbc.RadioItems(id=METRICS_MODE, value=mode, inline=True,
                                 options=[{"label": "counts", "value": "counts"},
                                          {"label": "normalized by row", "value": "normalized"}])],
                 className="d-flex align-items-center", lg=4),
     ], className="mb-2 g-2")
+
+    def figure(drawn: Any) -> dict:
+        return {} if drawn is dash.no_update else {"figure": drawn}
+
     content = html.Div([
         controls,
         explanation("Precision, recall and F1", PRF_TEXT),
         dbc.Row([
-            dbc.Col(html.Div(id=METRICS_TABLE), lg=4),
-            dbc.Col(dcc.Graph(id=METRICS_BARS, config=GRAPH_CONFIG), lg=8),
+            dbc.Col(html.Div(None if table is dash.no_update else table, id=METRICS_TABLE), lg=4),
+            dbc.Col(dcc.Graph(id=METRICS_BARS, config=GRAPH_CONFIG, **figure(bars)), lg=8),
         ]),
         explanation("The confusion matrix", CONFUSION_TEXT),
         dbc.Row([
-            dbc.Col(dcc.Graph(id=METRICS_CONFUSION, config=GRAPH_CONFIG), lg=6),
+            dbc.Col(dcc.Graph(id=METRICS_CONFUSION, config=GRAPH_CONFIG, **figure(confusion)), lg=6),
             dbc.Col([
-                html.Div(id=METRICS_GALLERY_TITLE),
+                html.Div(gallery_title, id=METRICS_GALLERY_TITLE),
                 dcc.Graph(id=METRICS_GALLERY, config={**GRAPH_CONFIG, "displayModeBar": False},
-                          style={"display": "none"}, className="digit-gallery"),
-                dcc.Loading(html.Div(id=METRICS_DETAIL), type="dot"),
+                          style=tiles_style, className="digit-gallery", **figure(tiles)),
+                dcc.Loading(html.Div(detail, id=METRICS_DETAIL), type="dot"),
             ], lg=6),
         ]),
-    ], id=METRICS_CONTENT, style={"display": "none"})
+    ], id=METRICS_CONTENT, style=style)
     return html.Div([
-        dcc.Store(id=METRICS_URL, data={"run": state.get("run")}),
-        dcc.Store(id=METRICS_RUN),
+        dcc.Store(id=METRICS_RUN, data=shown),
         query_store(METRICS_QUERY),
-        theme_store(METRICS_THEME),
-        dcc.Store(id=METRICS_CELL, data=state.get("cell")),
-        dcc.Store(id=METRICS_GALLERY_IDS),
+        drawn_theme_store(METRICS_THEME),
+        dcc.Store(id=METRICS_CELL, data=cell),
+        dcc.Store(id=METRICS_GALLERY_IDS, data=gallery_ids),
         dcc.Location(id=METRICS_NAV, refresh="callback-nav"),
-        start.heading,
-        dcc.Loading(html.Div(id=METRICS_MESSAGE), type="dot"),
+        html.Div(message, id=METRICS_MESSAGE),
         content,
-    ], className="metrics-page")
+    ])
 
 
 def metrics_table(frame, digit: Any, names: tuple[str, ...] | None = None) -> dbc.Table:
@@ -223,6 +246,56 @@ def highlight(digit: Any, mode: str, run_id: str | None, theme: str | None) -> t
     confusion["data"][0]["hovertemplate"] = style["hovertemplate"]
     confusion["data"][0]["colorbar"]["title"]["text"] = style["colorbar_title"]
     return metrics_table(frame, digit, run_class_names(run)), bars, confusion
+
+
+def choose_digit(digit: Any, mode: str, run_id: str | None, theme: str | None) -> tuple:
+    """Answer a class filter change at once: table, bars, outlines, no chosen cell, that digit's mistakes.
+
+    Returns:
+        (table, bars Patch, confusion Patch, cell, gallery figure, gallery style, gallery title,
+        gallery ids, detail).
+    """
+    table, bars, confusion = highlight(digit, mode, run_id, theme)
+    if confusion is not dash.no_update:
+        confusion["layout"]["shapes"] = highlight_shapes(digit, theme)
+    return (table, bars, confusion, None, *gallery(None, digit, run_id, theme))
+
+
+def choose_mode(mode: str, digit: Any, run_id: str | None, theme: str | None) -> Patch:
+    """Answer the counts/normalized toggle: the confusion matrix's values, colour range and labels."""
+    return highlight(digit, mode, run_id, theme)[2]
+
+
+def click_cell(click: dict | None, digit: Any, run_id: str | None, theme: str | None) -> tuple:
+    """Answer a click on a confusion cell: the chosen cell, its mark and its digits.
+
+    Returns:
+        (cell, confusion Patch, gallery figure, gallery style, gallery title, gallery ids, detail).
+    """
+    cell = choose_cell(click)
+    if cell is dash.no_update:
+        return (dash.no_update,) * 7
+    return (cell, mark_cell(cell, digit, run_id, theme), *gallery(cell, digit, run_id, theme))
+
+
+def retheme(theme: str | None, run_id: str | None, digit: Any, mode: str, cell: str | None) -> tuple:
+    """Patch the confusion matrix and the gallery from the other theme into ``theme``.
+
+    The bars differ between themes in their template alone: the browser swaps it.
+    """
+    run = _complete_run(run_id)
+    if run is None:
+        return (dash.no_update,) * 2
+    try:
+        matrix = run.confusion()
+    except ArtifactError:
+        return (dash.no_update,) * 2
+    names = run_class_names(run)
+    mode = mode if mode in ("counts", "normalized") else "counts"
+    confusion = theme_patch(lambda t: confusion_figure(matrix, mode, digit, t, names, _cell_pair(cell)), theme)
+    if gallery(cell, digit, run_id, theme)[0] is dash.no_update:  # no digits shown: nothing to patch
+        return confusion, dash.no_update
+    return confusion, theme_patch(lambda t: gallery(cell, digit, run_id, t)[0], theme)
 
 
 def mark_cell(cell: str | None, digit: Any, run_id: str | None, theme: str | None) -> Patch:

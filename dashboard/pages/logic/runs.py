@@ -29,7 +29,8 @@ from dashboard.ui.components import (
     run_class_names,
     status_badge,
 )
-from dashboard.ui.page import query_store, theme_store
+from dashboard.ui.drawn_page import DRAWN_THEME, drawn_theme_store, theme_patch
+from dashboard.ui.page import query_store
 from dashboard.ui.urlstate import build_search, parse_state
 
 RUNS_URL = "runs-url"  # dcc.Store: the run and compare ids the URL asked for
@@ -51,6 +52,7 @@ RUNS_DELETE_MESSAGE = "runs-delete-message"
 RUNS_COMPARE_CURVES = "runs-compare-curves"
 RUNS_COMPARE_F1 = "runs-compare-f1"
 RUNS_COMPARE_CONFUSION = "runs-compare-confusion"
+RUNS_PLOTLY = "runs-plotly"  # a graph nobody sees: see the layout
 NO_COMPARE = "(none)"  # the compare select's "no second run" value: never a valid run id
 
 COMPARE_TEXT = """
@@ -172,23 +174,29 @@ def layout(**kwargs: Any) -> html.Div:
     if not summaries:
         return html.Div([heading, *notes, onboarding()])
     body, options = table_and_options(summaries)
+    shown = None  # the URL's run when it can be shown: the page is then drawn here, no callback at load
     if "run" in state:
         asked = resolve_run(state["run"])
         if not asked.ok:
             notes.append(notice(asked.error, color="warning"))
+        else:
+            shown = state["run"]
+    compare_id = state.get("compare", NO_COMPARE)
     controls = dbc.Row([
         dbc.Col([dbc.Label("Active run", html_for=RUNS_SELECT),
-                 dcc.Dropdown(id=RUNS_SELECT, options=options, placeholder="no complete run", clearable=False,
-                              searchable=False)], md=4),
+                 dcc.Dropdown(id=RUNS_SELECT, options=options, value=shown, placeholder="no complete run",
+                              clearable=False, searchable=False)], md=4),
         dbc.Col([dbc.Label("Compare with", html_for=RUNS_COMPARE_SELECT),
                  dcc.Dropdown(id=RUNS_COMPARE_SELECT, options=[{"label": "(none)", "value": NO_COMPARE}, *options],
-                              value=state.get("compare", NO_COMPARE), clearable=False, searchable=False)], md=4),
-        dbc.Col(html.Div(id=RUNS_ACTIVE_NOTE, className="small text-body-secondary pt-4"), md=4),
+                              value=compare_id, clearable=False, searchable=False)], md=4),
+        dbc.Col(html.Div(active_note(shown) if shown else None, id=RUNS_ACTIVE_NOTE,
+                         className="small text-body-secondary pt-4"), md=4),
     ], className="mb-3 g-3")
     return html.Div([
-        dcc.Store(id=RUNS_URL, data={"run": state.get("run"), "compare": state.get("compare")}),
+        # Only when the URL names no run the page can show: initial_run then asks for the active run.
+        None if shown else dcc.Store(id=RUNS_URL, data={"run": state.get("run"), "compare": state.get("compare")}),
         query_store(RUNS_QUERY),
-        theme_store(RUNS_THEME),
+        drawn_theme_store(RUNS_THEME),
         heading,
         explanation("What is a run?", "A **run** is one network trained once: its settings, the numbers it "
                     "recorded after every epoch, and the finished model. Click a run's name to make it the "
@@ -206,7 +214,11 @@ def layout(**kwargs: Any) -> html.Div:
                              dbc.Button([html.I(className="bi bi-trash me-1"), "Delete"], id=RUNS_DELETE_CONFIRM,
                                         color="danger")]),
         ], id=RUNS_DELETE_MODAL, is_open=False),
-        dcc.Loading(html.Div(id=RUNS_COMPARE), type="dot"),
+        dcc.Loading(html.Div(compare_section(shown, _compare_id(compare_id), DRAWN_THEME) if shown else None,
+                             id=RUNS_COMPARE), type="dot"),
+        # The browser loads and compiles Plotly (about half a second here) for the first graph a page
+        # mounts: a hidden one has it done while the user reads the table, not when a comparison opens.
+        dcc.Graph(id=RUNS_PLOTLY, style={"display": "none"}, config={"staticPlot": True}),
     ], className="runs-page")
 
 
@@ -281,15 +293,42 @@ def show_runs(run_id: str | None, compare_id: str | None, theme: str | None) -> 
     """Make ``run_id`` the active run, update the URL and draw the comparison with ``compare_id``."""
     if not run_id:
         return "", "", ""
-    note = ["Showing ", html.B(run_id), " on every page: ",
-            dcc.Link("training", href=f"/training?run={run_id}"), ", ",
-            dcc.Link("metrics", href=f"/metrics?run={run_id}"), "."]
-    compare_id = None if compare_id in (None, "", NO_COMPARE) else compare_id
+    compare_id = _compare_id(compare_id)
     query = build_search(run=run_id, compare=compare_id if compare_id != run_id else None)
     # set_props, not an Output: the active-run store lives in the app shell, and an
     # Output there would make the renderer look for this page's inputs on every page.
     dash.set_props(ids.ACTIVE_RUN, {"data": run_id})
-    return query, note, compare_section(run_id, compare_id, theme)
+    return query, active_note(run_id), compare_section(run_id, compare_id, theme)
+
+
+def _compare_id(compare_id: Any) -> str | None:
+    return None if compare_id in (None, "", NO_COMPARE) else compare_id
+
+
+def active_note(run_id: str) -> list:
+    """Return the note saying which run every page shows, with links to its Training and Metrics pages."""
+    return ["Showing ", html.B(run_id), " on every page: ", dcc.Link("training", href=f"/training?run={run_id}"),
+            ", ", dcc.Link("metrics", href=f"/metrics?run={run_id}"), "."]
+
+
+def retheme(theme: str | None, run_id: str | None, compare_id: str | None) -> Any:
+    """Patch the confusion difference from the other theme into ``theme`` (no comparison: no update).
+
+    The curves and the F1 difference differ between themes in their template alone: the browser swaps it.
+    """
+    compare_id = _compare_id(compare_id)
+    if not run_id or not compare_id or compare_id == run_id:
+        return dash.no_update
+    first, second = resolve_run(run_id), resolve_run(compare_id)
+    if not (first.ok and second.ok):
+        return dash.no_update
+    try:
+        matrices = first.run.confusion(), second.run.confusion()
+    except ArtifactError:
+        return dash.no_update
+    names = run_class_names(first.run)
+    return theme_patch(lambda t: confusion_difference_figure(*matrices, "normalized", run_id, compare_id, t, names),
+                       theme)
 
 
 def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> list:
@@ -322,6 +361,3 @@ def compare_section(run_id: str, compare_id: str | None, theme: str | None) -> l
             dbc.Col(dcc.Graph(figure=confusion, id=RUNS_COMPARE_CONFUSION, config={"displaylogo": False}), lg=6),
         ]),
     ]
-
-
-

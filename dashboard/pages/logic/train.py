@@ -46,7 +46,7 @@ from dashboard.training.form import (
     status_panel,
 )
 from dashboard.ui import ids
-from dashboard.ui.page import theme_store
+from dashboard.ui.drawn_page import drawn_theme_store
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,21 @@ def _choice(component_id, value, options: list[dict]) -> dcc.Dropdown:
                         className="train-choice")
 
 
+def _block_default(index: int):
+    return DEFAULTS.conv_blocks[min(index, len(DEFAULTS.conv_blocks) - 1)]
+
+
+def default_form_values() -> tuple:
+    """Return the values the form shows at load, in the order :func:`preview` takes them (the form's States)."""
+    blocks = [_block_default(index) for index in range(3)]
+    return (DEFAULTS.epochs, DEFAULTS.batch_size, DEFAULTS.learning_rate, DEFAULTS.seed, len(DEFAULTS.conv_blocks),
+            [b.filters for b in blocks], [b.kernel_size for b in blocks], [b.strides for b in blocks],
+            [b.padding for b in blocks], [b.activation for b in blocks], [b.pooling for b in blocks],
+            DEFAULTS.dense_units, DEFAULTS.dropout_rate, DEFAULTS.augmentation)
+
+
 def _block_row(index: int) -> html.Div:
-    default = DEFAULTS.conv_blocks[min(index, len(DEFAULTS.conv_blocks) - 1)]
+    default = _block_default(index)
     controls = [
         _number(block_id("filters", index), "filters", default.filters, size="sm"),
         _choice(block_id("kernel_size", index), default.kernel_size,
@@ -128,6 +141,7 @@ def _block_row(index: int) -> html.Div:
         dbc.Row([dbc.Col(html.Span(f"{index + 1}", className="badge text-bg-secondary mt-1"), width="auto"),
                  *[dbc.Col(control, className="px-1") for control in controls]], className="g-1 align-items-center"),
         id={"type": TRAIN_BLOCK_ROW, "index": index}, className="mb-1",
+        style=show_blocks(len(DEFAULTS.conv_blocks))[index],
     )
 
 
@@ -203,7 +217,7 @@ def layout(**_kwargs) -> html.Div:
         dcc.Store(id=TRAIN_TAB, data=uuid.uuid4().hex),
         dcc.Store(id=TRAIN_RESULT),
         dcc.Store(id=TRAIN_FINAL),
-        theme_store(TRAIN_THEME),
+        drawn_theme_store(TRAIN_THEME),
         dcc.Interval(id=TRAIN_INTERVAL, interval=1000, disabled=running is None),
         html.H3("Train a network"),
         html.P("Choose the layers and how to train them. The preview shows what every layer makes of a "
@@ -213,7 +227,8 @@ def layout(**_kwargs) -> html.Div:
             dbc.Col(_form(settings.allow_training), lg=6),
             dbc.Col([
                 dbc.Card(dbc.CardBody([html.H5("Network preview", className="card-title"),
-                                       html.Div(id=TRAIN_PREVIEW)]), className="mb-3"),
+                                       html.Div(preview(*default_form_values()), id=TRAIN_PREVIEW)]),
+                         className="mb-3"),
                 dbc.Card(dbc.CardBody([
                     html.H5("Training", className="card-title"),
                     html.Div(id=TRAIN_MESSAGE),

@@ -21,7 +21,7 @@ from dashboard.figures.training import (
     timing_figure,
     validation_note,
 )
-from dashboard.store_access import choose_run, resolve_run, unreadable
+from dashboard.store_access import Resolved, choose_run, resolve_run, unreadable
 from dashboard.ui.components import (
     class_filter,
     error_card,
@@ -29,10 +29,10 @@ from dashboard.ui.components import (
     notice,
     run_class_names,
 )
-from dashboard.ui.page import query_store, run_class_options, start_page, theme_store
-from dashboard.ui.urlstate import build_search
+from dashboard.ui.drawn_page import DRAWN_THEME, drawn_theme_store
+from dashboard.ui.page import query_store, run_class_options, run_page, start_page
+from dashboard.ui.urlstate import build_search, parse_state
 
-TRAINING_URL = "training-url"  # dcc.Store: the run the URL asked for (None: active or newest)
 TRAINING_RUN = "training-run"  # dcc.Store: the run id the page shows, once resolved
 TRAINING_QUERY = "training-query"
 TRAINING_THEME = "training-theme"  # this page's copy of the app's theme (dashboard.ui.page)
@@ -72,38 +72,60 @@ crawls. Constant here unless the run's settings lower it over time.
 
 
 def layout(**kwargs: Any) -> html.Div:
-    """Return the Training page for the URL's ``run`` and ``digit``."""
+    """Return the Training page for the URL's ``run`` and ``digit``.
+
+    A URL that names a run is drawn at once, figures and all (no callback round trip at load);
+    without one the page contract's shell draws :func:`body` for the browser's active run.
+    """
     start = start_page("Training", "/training", kwargs)
     if start.stop is not None:
         return start.stop
     state = start.state
+    if state.get("run"):
+        drawn = draw(state["run"], state.get("digit", "all"), start.names)
+    else:
+        drawn = run_page("training", kwargs)
+    return html.Div([start.heading, drawn], className="training-page")
+
+
+def body(resolved: Resolved, kwargs: dict[str, Any]) -> html.Div:
+    """Return the page's body for the run the page contract chose (the URL named none)."""
+    state = parse_state(kwargs)
+    return draw(resolved.run.run_id, state.get("digit", "all"), run_class_names(resolved.run))
+
+
+def draw(run_id: str, digit: Any, names: tuple[str, ...] | None) -> html.Div:
+    """Return the page's body for ``run_id``: its figures drawn in the layout's theme, or why it cannot be."""
+    curves, classes, timing, message, style, shown, note = render({"run": run_id}, DRAWN_THEME, None, digit)
     controls = dbc.Row([
-        dbc.Col(class_filter(TRAINING_DIGIT, state.get("digit", "all"), start.names),
-                className="d-flex align-items-center flex-wrap", lg=9),
+        dbc.Col(class_filter(TRAINING_DIGIT, digit, names), className="d-flex align-items-center flex-wrap", lg=9),
         dbc.Col([dbc.Button([html.I(className="bi bi-download me-1"), "History as CSV"],
                             id=TRAINING_DOWNLOAD_BUTTON, color="secondary", outline=True, size="sm"),
                  dcc.Download(id=TRAINING_DOWNLOAD)], className="text-lg-end", lg=3),
     ], className="mb-2 g-2")
+
+    def graph(component_id: str, figure: Any) -> dcc.Graph:
+        return dcc.Graph(id=component_id, config=GRAPH_CONFIG, **({} if figure is dash.no_update else
+                                                                   {"figure": figure}))
+
     content = html.Div([
         explanation("Loss and accuracy", LOSS_TEXT),
         explanation("Training, validation and overfitting", VALIDATION_TEXT),
-        dcc.Graph(id=TRAINING_CURVES, config=GRAPH_CONFIG),
-        html.Div(id=TRAINING_NOTE),
+        graph(TRAINING_CURVES, curves),
+        html.Div(note, id=TRAINING_NOTE),
         controls,
         explanation("Accuracy per digit", CLASS_TEXT),
-        dcc.Graph(id=TRAINING_CLASSES, config=GRAPH_CONFIG),
+        graph(TRAINING_CLASSES, classes),
         explanation("Time per epoch and learning rate", TIMING_TEXT),
-        dcc.Graph(id=TRAINING_TIMING, config=GRAPH_CONFIG),
-    ], id=TRAINING_CONTENT, style={"display": "none"})
+        graph(TRAINING_TIMING, timing),
+    ], id=TRAINING_CONTENT, style=style)
     return html.Div([
-        dcc.Store(id=TRAINING_URL, data={"run": state.get("run")}),
-        dcc.Store(id=TRAINING_RUN),
+        dcc.Store(id=TRAINING_RUN, data=shown),
         query_store(TRAINING_QUERY),
-        theme_store(TRAINING_THEME),
-        start.heading,
-        dcc.Loading(html.Div(id=TRAINING_MESSAGE), type="dot"),
+        drawn_theme_store(TRAINING_THEME),
+        html.Div(message, id=TRAINING_MESSAGE),
         content,
-    ], className="training-page")
+    ])
 
 
 def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tuple:
@@ -144,6 +166,11 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
     names = run_class_names(resolved.run)
     return (curves_figure(history, theme), class_accuracy_figure(history, digit, theme, names),
             timing_figure(history, theme), message, {}, resolved.run.run_id, note)
+
+
+def digit_styles() -> dict[str, list[dict]]:
+    """Return each class filter value's line styles (:func:`class_line_style`) keyed "all", "0".."9"."""
+    return {str(key): class_line_style(key) for key in ("all", *range(10))}
 
 
 def highlight_digit(digit: Any) -> Patch:
