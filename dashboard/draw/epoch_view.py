@@ -137,7 +137,7 @@ def across_epochs(pixels: np.ndarray | None, digit: dict | None, epoch: object, 
     )
 
 
-def caption(epochs: list[int], probabilities: np.ndarray, names, label: int | None) -> list:
+def caption(epochs: list[int], probabilities: np.ndarray, names, label: int | None) -> html.Span:
     """Return the sentence over the lines: the final answer and since when the network has given it."""
     answer = int(probabilities[-1].argmax())
     since = settled_since(epochs, probabilities)
@@ -152,7 +152,7 @@ def caption(epochs: list[int], probabilities: np.ndarray, names, label: int | No
         text.append(f" The true label is {names[label]}: the trained network gets this digit wrong.")
     elif label is not None:
         text.append(f" The true label is {names[label]}.")
-    return text
+    return html.Span(text)
 
 
 def digit_from_url(raw: object, run_id: str | None) -> tuple:
