@@ -14,9 +14,8 @@ import numpy as np
 from dash import dcc, html
 
 from dashboard.draw.epochs import (
+    across_epochs,
     final_epoch,
-    model_at,
-    probabilities_across_epochs,
     read_test_digit,
     settled_since,
     stored_epochs,
@@ -95,7 +94,7 @@ def epochs_card() -> dbc.Card:
     ]), className="mb-3")
 
 
-def across_epochs(pixels: np.ndarray | None, digit: dict | None, epoch: object, theme: str | None,
+def card_outputs(pixels: np.ndarray | None, digit: dict | None, epoch: object, theme: str | None,
                   run_id: str | None) -> tuple:
     """Return the card's outputs: its style, epoch 0's and the last epoch's figures, the lines, the caption, the note.
 
@@ -123,10 +122,10 @@ def across_epochs(pixels: np.ndarray | None, digit: dict | None, epoch: object, 
     label = digit.get("label") if isinstance(digit, dict) else None
     names = run_class_names(run)
     try:
-        _, probabilities = probabilities_across_epochs(run, pixels)
-        first, final = model_at(run, epochs[0]).analyse(pixels), model_at(run, epochs[-1]).analyse(pixels)
+        journey = across_epochs(run, pixels)
     except (ModelUnavailable, ValueError) as error:
         return SHOWN, nothing, nothing, nothing, error_card(str(error)), note
+    epochs, probabilities, first, final = journey.epochs, journey.probabilities, journey.first, journey.last
     return (
         SHOWN,
         epoch_saliency(pixels, first.probabilities, first.saliency, epochs[0], last, theme, names, label),

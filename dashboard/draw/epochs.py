@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 
 from artifacts import ArtifactError, Run
 from artifacts.config import captured_layers
-from dashboard.draw.live_model import NUMPY, LiveModel, ModelUnavailable, get_live_model
+from dashboard.draw.live_model import NUMPY, Analysis, LiveModel, ModelUnavailable, get_live_model
 
 CACHE_MAX_ENGINES = 64  # engines kept per process: four default runs' 16 epochs
 CACHE_MAX_BYTES = 96 * 2**20  # their float32 weights; a default run's 16 epochs take 14 MB
@@ -119,8 +120,25 @@ def _engine(run: Run, epoch: int) -> LiveModel:
     return live
 
 
-def probabilities_across_epochs(run: Run, pixels: np.ndarray) -> tuple[list[int], np.ndarray]:
-    """Return the stored epochs and one digit's class probabilities after each: ``(epochs, (len(epochs), classes))``.
+@dataclass(frozen=True)
+class AcrossEpochs:
+    """One digit through the network after every stored epoch.
+
+    Attributes:
+        epochs: the stored epochs, ascending.
+        probabilities: float32 (len(epochs), classes), the class probabilities after each.
+        first: the first stored epoch's (epoch 0, the untrained network's) whole analysis.
+        last: the last stored epoch's.
+    """
+
+    epochs: list[int]
+    probabilities: np.ndarray
+    first: Analysis
+    last: Analysis
+
+
+def across_epochs(run: Run, pixels: np.ndarray) -> AcrossEpochs:
+    """Return one digit's answers after every stored epoch: one pass of each epoch's network.
 
     Args:
         pixels: (28, 28) raw pixels 0-255.
@@ -135,8 +153,13 @@ def probabilities_across_epochs(run: Run, pixels: np.ndarray) -> tuple[list[int]
     image = np.asarray(pixels, dtype=np.float32)
     if image.shape != (28, 28):
         raise ValueError(f"expected a 28x28 image, not {image.shape}")
-    rows = [model_at(run, epoch).probe(image[None]).probabilities[0] for epoch in epochs]
-    return epochs, np.stack(rows).astype(np.float32, copy=False)
+    # The probe's whole result (what LiveModel.analyse unpacks): the first and last epochs' saliency
+    # and activations come from the same pass as their probabilities.
+    results = [model_at(run, epoch).probe(image[None]) for epoch in epochs]
+    first, last = (Analysis(result.probabilities[0], [(name, values[0]) for name, values in result.activations],
+                            result.saliency[0]) for result in (results[0], results[-1]))
+    probabilities = np.stack([result.probabilities[0] for result in results]).astype(np.float32, copy=False)
+    return AcrossEpochs(epochs, probabilities, first, last)
 
 
 def settled_since(epochs: list[int], probabilities: np.ndarray) -> int:

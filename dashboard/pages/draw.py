@@ -526,7 +526,7 @@ def show_epochs(digit, epoch, theme, run_id):
         pixels = digit_pixels(digit) if isinstance(digit, dict) else None
     except ValueError:
         pixels = None  # show_answer shows the message
-    return epoch_view.across_epochs(pixels, digit, epoch, theme, run_id)
+    return epoch_view.card_outputs(pixels, digit, epoch, theme, run_id)
 
 
 callback(

@@ -176,12 +176,12 @@ def test_all_epochs_of_the_default_run_answer_one_digit_in_well_under_half_a_sec
     pixels = run.predictions()["images"][0]
     across.clear_cache()
     started = time.perf_counter()
-    epochs, _ = across.probabilities_across_epochs(run, pixels)
+    epochs = across.across_epochs(run, pixels).epochs
     cold = time.perf_counter() - started
     timings = []
     for _ in range(5):
         started = time.perf_counter()
-        across.probabilities_across_epochs(run, pixels)
+        across.across_epochs(run, pixels)
         timings.append(time.perf_counter() - started)
     print(f"{len(epochs)} epochs for one digit: {cold * 1000:.0f} ms loading them, then "
           f"{min(timings) * 1000:.0f}-{max(timings) * 1000:.0f} ms")
