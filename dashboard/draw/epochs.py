@@ -15,6 +15,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 import numpy as np
 
@@ -240,9 +241,17 @@ def read_test_digit(run: Run, raw: object) -> tuple[dict | None, str | None]:
             "label": int(predictions["labels"][index]), "index": index}, None
 
 
-def url_state(run: Run, digit: object, epoch: object) -> dict:
-    """Return the Draw page's URL parameters for the epoch (when not the last) and a test digit's number."""
+def url_state(run: Run, digit: object, epoch: object, shown_query: object = None) -> dict:
+    """Return the Draw page's URL parameters for the epoch (when not the last) and a test digit's number.
+
+    Args:
+        shown_query: the query the address bar shows: while there is no digit yet (the URL's test digit
+            still loading, or refused with a message) its ``test`` stays.
+    """
     state: dict = {"epoch": None, "test": None}
+    if not isinstance(digit, dict) and isinstance(shown_query, str):
+        raw = parse_qs(shown_query.lstrip("?")).get("test")
+        state["test"] = parse_test_number(raw[0])[0] if raw else None
     try:
         number = whole_number(epoch)
         if number is not None and number != final_epoch(run):

@@ -433,7 +433,7 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
         name, kind, description = steps[min(max(int(layer or 0), 0), len(steps) - 1)]
     except (ArtifactError, TypeError, ValueError, IndexError):
         return nothing, nothing, nothing, nothing, nothing
-    query = build_search(run=run_id, layer=name, channel=channel, **url_state(resolved.run, digit, epoch))
+    query = build_search(run=run_id, layer=name, channel=channel, **url_state(resolved.run, digit, epoch, shown_query))
     if ctx.triggered_id not in (LAYER, CHANNEL, epoch_view.EPOCH) or query == shown_query:
         query = nothing
     if not isinstance(digit, dict):
