@@ -246,3 +246,23 @@ def test_a_non_probe_digit_in_the_metrics_gallery_links_to_draw(use_store, tiny_
     links = [node["props"] for node in flatten(detail) if node.get("type") == "Link"]
     assert [link["href"] for link in links] == [f"/draw?run=tiny&test={other}"]
     assert "Follow it through the layers" in text_of(detail)
+
+
+# -- the pure parts ----------------------------------------------------------------
+
+def test_since_when_the_answer_has_been_the_last_epochs():
+    rows = np.eye(10, dtype=np.float32)
+    assert across.settled_since([0, 1, 2, 3], rows[[4, 7, 7, 7]]) == 1
+    assert across.settled_since([0, 1, 2, 3], rows[[7, 7, 7, 7]]) == 0
+    assert across.settled_since([0, 1, 2, 3], rows[[7, 4, 7, 2]]) == 3
+    assert across.settled_since([0, 5, 10], rows[[1, 7, 7]]) == 5
+
+
+def test_the_probability_lines_refuse_mismatched_shapes():
+    from dashboard.figures.epochs import probabilities_by_epoch
+
+    with pytest.raises(ValueError, match="for 3 epochs"):
+        probabilities_by_epoch([0, 1, 2], np.zeros((2, 10)))
+    figure = probabilities_by_epoch([0, 1], np.eye(10)[[3, 7]], true_label=3, current=None)
+    assert figure.data[7].name == "7 (its answer)" and figure.data[3].name == "3 (true label)"
+    assert figure.data[3].line.dash == "dash" and not figure.layout.shapes
