@@ -1,7 +1,7 @@
 """Draw page: draw, upload or pick a digit and follow it through the active run's network.
 
-URL: ``/draw?run=ID&layer=conv_2&channel=5`` (the layer and channel of the step-by-step walk).
-The digit itself is not in the URL: a drawing does not fit in one.
+URL: ``/draw?run=ID&layer=conv_2&channel=5&epoch=3&test=42`` (the layer and channel of the step-by-step
+walk, the epoch whose network answers, a test digit's number). A drawing does not fit in a URL.
 
 The canvas lives in ``assets/draw.js``; each finished stroke arrives as a PNG data URL in
 :data:`CANVAS_PNG`. Drawings and uploads go through :func:`read_image` (decode safely, then
@@ -19,7 +19,9 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 
 from artifacts import ArtifactError, Manifest
 from artifacts.config import captured_layers
+from dashboard.draw import epoch_view
 from dashboard.draw.canvas import URL_KEY, mode_control, mode_of, read_canvas
+from dashboard.draw.epochs import epoch_choice, model_at, parse_test_number, url_state
 from dashboard.draw.layout import (
     BOARD_SHOWS,
     BRUSH,
@@ -148,6 +150,8 @@ def body(resolved: Resolved, kwargs: dict):
     board = mode_of(state)
     layer = names.index(state["layer"]) if state.get("layer") in names else 0
     max_bytes = current_settings().max_upload_bytes
+    epochs, epoch, epoch_message = epoch_choice(resolved.run, kwargs.get("epoch"))
+    test = kwargs.get("test")
     head = html.Div([
         html.H3(["Draw a digit ", html.Small(f"run {resolved.run.run_id}", className="text-body-secondary"),
                  dbc.Badge("loading the model…", id=READY, color="secondary", className="ms-2 fs-6 align-middle")]),
@@ -159,7 +163,10 @@ def body(resolved: Resolved, kwargs: dict):
         dcc.Store(id=RUN, data=resolved.run.run_id),
         # The view the URL asked for: a callback pushes a new query only when it differs.
         query_store(QUERY, build_search(run=resolved.run.run_id, layer=names[layer], channel=state.get("channel"),
+                                        epoch=None if not epochs or epoch == epochs[-1] else epoch,
+                                        test=parse_test_number(test)[0],
                                         **{URL_KEY: board if state.get(URL_KEY) else None})),
+        dcc.Store(id=epoch_view.TEST_REQUEST, data=None if test is None else str(test)[:40]),
         theme_store(THEME),
         dcc.Store(id=CANVAS_PNG),
         dcc.Store(id=BOARD_SHOWS),
@@ -170,11 +177,13 @@ def body(resolved: Resolved, kwargs: dict):
         dbc.Row([
             dbc.Col(input_card(max_bytes, mode_control(board)), lg=4, className="mb-3"),
             dbc.Col(html.Div([
+                epoch_view.epoch_control(epochs, epoch, epoch_message),
                 html.Div(placeholder(), id=PLACEHOLDER),
                 html.Div(id=MODEL_ERROR),
                 html.Div(result_row(), id=RESULTS, style=HIDDEN),
             ]), lg=8),
         ]),
+        html.Div(epoch_view.epochs_card(), id=epoch_view.EPOCHS_CARD, style=HIDDEN),
         html.Div(walk_card(steps, layer), id=WALK, style=HIDDEN),
         whatif_card(start_settings(manifest_of(resolved).config)),
     ], className="draw-page")
@@ -252,8 +261,8 @@ def digit_from_test_set(n_clicks, run_id):
 
 # -- the answer ----------------------------------------------------------------
 
-def analyse(run_id: str, digit: dict) -> tuple[np.ndarray, Analysis]:
-    """Run the active run's model on a digit.
+def analyse(run_id: str, digit: dict, epoch: object = None) -> tuple[np.ndarray, Analysis]:
+    """Run the active run's model (after ``epoch``; None: the last) on a digit.
 
     Returns:
         (pixels, analysis).
@@ -266,7 +275,7 @@ def analyse(run_id: str, digit: dict) -> tuple[np.ndarray, Analysis]:
     if not resolved.ok:
         raise ModelUnavailable(resolved.error)
     pixels = digit_pixels(digit)
-    return pixels, get_live_model(resolved.run).analyse(pixels)
+    return pixels, model_at(resolved.run, epoch).analyse(pixels)
 
 
 class DigitAnalysis:
@@ -275,11 +284,13 @@ class DigitAnalysis:
     Args:
         run_id: the run whose model answers.
         digit: a :data:`DIGIT` store value.
+        epoch: the epoch whose network answers (None: the last).
     """
 
-    def __init__(self, run_id: str, digit: dict):
+    def __init__(self, run_id: str, digit: dict, epoch: object = None):
         self.run_id = run_id
         self.digit = digit
+        self.epoch = epoch
         self._result: tuple[np.ndarray, Analysis] | None = None
         self._error: Exception | None = None
 
@@ -292,7 +303,7 @@ class DigitAnalysis:
         """
         if self._result is None and self._error is None:
             try:
-                pixels, analysis = analyse(self.run_id, self.digit)
+                pixels, analysis = analyse(self.run_id, self.digit, self.epoch)
                 self._result = pixels, analysis
             except (ModelUnavailable, ValueError) as error:
                 self._error = error
@@ -413,7 +424,8 @@ def input_step(name: str, pixels: np.ndarray, theme: str | None) -> tuple:
     return picture, surface
 
 
-def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: DigitAnalysis | None = None) -> tuple:
+def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: DigitAnalysis | None = None,
+               epoch: object = None) -> tuple:
     """Return the walk's outputs for the chosen layer: feature maps and one channel in 3D, or bars; and the query.
 
     Args:
@@ -427,8 +439,9 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
     except (ArtifactError, TypeError, ValueError, IndexError):
         return nothing, nothing, nothing, nothing, nothing
     # The rest of the URL's state (the board's mode) stays as it is.
-    query = build_search(**{**parse_search(shown_query), "run": run_id, "layer": name, "channel": channel})
-    if ctx.triggered_id not in (LAYER, CHANNEL) or query == shown_query:
+    query = build_search(**{**parse_search(shown_query), "run": run_id, "layer": name, "channel": channel,
+                            **url_state(resolved.run, digit, epoch, shown_query)})
+    if ctx.triggered_id not in (LAYER, CHANNEL, epoch_view.EPOCH) or query == shown_query:
         query = nothing
     if not isinstance(digit, dict):
         return nothing, nothing, nothing, nothing, query
@@ -443,7 +456,7 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
         picture, surface = input_step(name, pixels, theme)
         return picture, surface, SHOWN, caption, query
     try:
-        _, analysis = (analysed or DigitAnalysis(run_id, digit)).get()
+        _, analysis = (analysed or DigitAnalysis(run_id, digit, epoch)).get()
     except (ModelUnavailable, ValueError):
         return nothing, nothing, nothing, nothing, query  # show_answer shows the message
     values = dict(analysis.activations)[name]
@@ -482,21 +495,56 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
     Input(LAYER, "value"),
     Input(CHANNEL, "data"),
     Input(ids.THEME, "data"),
+    Input(epoch_view.EPOCH, "value"),
     State(RUN, "data"),
     State(QUERY, "data"),
 )
-def show_digit(digit, layer, channel, theme, run_id, shown_query):
-    """Show the answer and the walk's layer for a digit, from one run of the model.
+def show_digit(digit, layer, channel, theme, epoch, run_id, shown_query):
+    """Show the answer and the walk's layer for a digit, from one run of the model after ``epoch``.
 
-    A new digit or theme redraws both; a new layer or channel only the walk (the answer stays).
+    A new digit, theme or epoch redraws both; a new layer or channel only the walk (the answer stays).
     """
-    analysed = DigitAnalysis(run_id, digit) if isinstance(digit, dict) else None
+    analysed = DigitAnalysis(run_id, digit, epoch) if isinstance(digit, dict) else None
     triggers = set(ctx.triggered_prop_ids.values())
     if triggers and triggers <= {LAYER, CHANNEL}:
         answer = (dash.no_update,) * 9
     else:
         answer = show_answer(digit, theme, run_id, analysed)
-    return (*answer, *show_layer(digit, layer, channel, theme, run_id, shown_query, analysed))
+    return (*answer, *show_layer(digit, layer, channel, theme, run_id, shown_query, analysed, epoch))
+
+
+# -- across training: the epoch's network, untrained against trained, a test digit by number --
+
+@callback(
+    Output(epoch_view.EPOCHS_CARD, "style"),
+    Output(epoch_view.UNTRAINED, "figure"),
+    Output(epoch_view.TRAINED, "figure"),
+    Output(epoch_view.TIMELINE, "figure"),
+    Output(epoch_view.TIMELINE_CAPTION, "children"),
+    Output(epoch_view.EPOCH_NOTE, "children"),
+    Input(DIGIT, "data"),
+    Input(epoch_view.EPOCH, "value"),
+    Input(THEME, "data"),
+    State(RUN, "data"),
+)
+def show_epochs(digit, epoch, theme, run_id):
+    """Show the digit across training: epoch 0 beside the last epoch, each class's probability at every epoch."""
+    try:
+        pixels = digit_pixels(digit) if isinstance(digit, dict) else None
+    except ValueError:
+        pixels = None  # show_answer shows the message
+    return epoch_view.card_outputs(pixels, digit, epoch, theme, run_id)
+
+
+callback(
+    Output(DIGIT, "data", allow_duplicate=True),
+    Output(MESSAGE, "children", allow_duplicate=True),
+    Output(MESSAGE, "color", allow_duplicate=True),
+    Output(MESSAGE, "is_open", allow_duplicate=True),
+    Input(epoch_view.TEST_REQUEST, "data"),
+    State(RUN, "data"),
+    prevent_initial_call="initial_duplicate",
+)(epoch_view.digit_from_url)
 
 
 # -- client side: the canvas tools and the address bar --------------------------

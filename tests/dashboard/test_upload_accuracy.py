@@ -19,7 +19,8 @@ from PIL import Image
 from artifacts import ArtifactStore
 from artifacts import format as fmt
 from dashboard.draw import layout as parts
-from dashboard.draw import live_model
+from dashboard.draw import live_model, whatif_view
+from dashboard.draw.epoch_view import EPOCH as DRAW_EPOCH
 from dashboard.draw.live_model import LiveModel, ModelUnavailable, get_live_model
 from dashboard.ui import ids
 from tests.dashboard.test_draw import draw_module, triggered_by
@@ -162,7 +163,10 @@ def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store,
     images, _ = mnist_test_set
     digit, *_ = draw_page.digit_from_canvas(png_data_url(images[0]))
     values = {f"{parts.DIGIT}.data": digit, f"{parts.LAYER}.value": 1, f"{parts.CHANNEL}.data": None,
-              f"{ids.THEME}.data": "light", f"{parts.RUN}.data": "default", f"{parts.QUERY}.data": ""}
+              f"{ids.THEME}.data": "light", f"{parts.RUN}.data": "default", f"{parts.QUERY}.data": "",
+              f"{DRAW_EPOCH}.value": None, f"{draw_page.THEME}.data": "light",
+              f"{whatif_view.STRIDE}.value": 1, f"{whatif_view.PADDING}.value": "valid",
+              f"{whatif_view.KERNEL}.value": 3, f"{whatif_view.FILTERS}.value": 32}
     outputs = []
     for entry in dashboard.app.app.callback_map.values():
         inputs = [f"{item['id']}.{item['property']}" for item in entry["inputs"]]
@@ -176,6 +180,10 @@ def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store,
     # The answer (input, saliency, probabilities, stacked layers) and the walk's feature maps were all drawn.
     assert "Saliency: pixels that sway the answer" in titles and "All layers stacked" in titles
     assert "conv_1: 32 feature maps" in titles
+    # The card across training runs each stored epoch's network once, through its probe (not counted above).
+    assert "Epoch 0 (untrained)" in titles and "epoch by epoch" in titles
+    # The what-if reflows conv_1 from the trained kernels, without the model.
+    assert "32 maps of 26x26" in titles
 
 
 def test_the_model_is_loaded_once_and_again_when_its_file_changes(default_run_store, tmp_path):

@@ -382,8 +382,11 @@ def open_digit(click: dict | None, shown: list[int] | None, run_id: str | None, 
     thumb.update_layout(height=130, width=130)
     return dash.no_update, [
         html.H6(f"Test digit #{index}: true {names[label]}, answered {names[guess]}"),
-        html.P("Not a probe digit, so there is no layer-by-layer recording of it; here is what the network "
-               "answered.", className="small text-body-secondary"),
+        html.P(["Not a probe digit, so there is no recording of it from training; here is what the network "
+                "answered. ", dcc.Link([html.I(className="bi bi-layers me-1"), "Follow it through the layers"],
+                                      href="/draw" + build_search(run=run.run_id, test=index),
+                                      className="metrics-follow link-info")],
+               className="small text-body-secondary"),
         dbc.Row([
             dbc.Col(dcc.Graph(figure=thumb, config={"displayModeBar": False, "staticPlot": True}), width="auto"),
             dbc.Col(dcc.Graph(figure=probability_figure(predictions["probabilities"][index], label, theme, names),

@@ -1,0 +1,171 @@
+"""The Draw page's epoch control and "across training" card: ids, layout and the callbacks' work.
+
+The page (:mod:`dashboard.pages.draw`) registers the callbacks; these functions do what they do.
+The epoch slider moves the page's answer, saliency and walk to the network after that epoch;
+the card shows the untrained network (epoch 0) beside the trained one (the last epoch) and every
+class's probability for the digit across all epochs.
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import numpy as np
+from dash import dcc, html
+
+from dashboard.draw.epochs import (
+    across_epochs,
+    final_epoch,
+    read_test_digit,
+    settled_since,
+    stored_epochs,
+    whole_number,
+)
+from dashboard.draw.live_model import ModelUnavailable
+from dashboard.figures.epochs import epoch_saliency, probabilities_by_epoch, stage
+from dashboard.store_access import resolve_run
+from dashboard.ui.components import error_card, run_class_names
+from dashboard.ui.epochs import epoch_slider
+
+EPOCH = "draw-epoch"  # dcc.Slider over the stored epochs (hidden, value None, for runs without them)
+EPOCH_NOTE = "draw-epoch-note"  # which epoch the page shows
+EPOCHS_CARD = "draw-epochs"  # the "across training" card, shown once there is a digit
+UNTRAINED = "draw-epoch-first"  # epoch 0's answer and saliency
+TRAINED = "draw-epoch-last"  # the last epoch's
+TIMELINE = "draw-epoch-timeline"  # each class's probability across the epochs
+TIMELINE_CAPTION = "draw-epoch-caption"
+TEST_REQUEST = "draw-test-request"  # dcc.Store: the URL's raw ``test`` value (a test digit's number)
+
+SHOWN = {"display": "block"}
+HIDDEN = {"display": "none"}
+GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
+NO_WEIGHTS = ("This run was trained before the weights of every epoch were stored, so the Draw page shows its "
+              "final model only. Train a new run to see how the network's answer grew, epoch by epoch.")
+EXPLAIN = ("Move the slider to see the answer, saliency and layers of the network after any epoch of its "
+           "training: epoch 0 is the random initialisation, before it saw a single digit.")
+
+
+def epoch_control(epochs: list[int], epoch: int | None, message: str | None) -> html.Div:
+    """Return the epoch slider over the stored ``epochs``, or a note when there are none.
+
+    Args:
+        epoch: the epoch to start at (the URL's, else the last).
+        message: why the URL's epoch was not taken as it was (shown under the slider).
+    """
+    if not epochs:
+        return html.Div([
+            dbc.Alert([html.I(className="bi bi-clock-history me-2"), NO_WEIGHTS], color="secondary",
+                      className="py-2 small mb-2", id=f"{EPOCH}-none"),
+            # The page's callbacks take the slider's value: it exists, hidden, and says "the final model".
+            html.Div(dcc.Slider(id=EPOCH, min=0, max=1, step=1, value=None, disabled=True), style=HIDDEN),
+            html.Div(id=EPOCH_NOTE, style=HIDDEN),
+        ])
+    return html.Div([
+        dbc.Row([
+            dbc.Col(dbc.Label([html.I(className="bi bi-clock-history me-1"), "Epoch"], html_for=EPOCH,
+                              className="mb-0 fw-semibold"), width="auto"),
+            dbc.Col(epoch_slider(EPOCH, epochs, epoch if epoch is not None else epochs[-1]), className="pt-2"),
+        ], className="g-2 align-items-center"),
+        html.Div(note_text(epoch, epochs[-1]), id=EPOCH_NOTE, className="small text-body-secondary"),
+        html.Div(message, className="small text-warning") if message else None,
+    ], className="draw-epoch mb-2")
+
+
+def note_text(epoch: int | None, last: int) -> str:
+    """Return the line under the slider: which network answers."""
+    epoch = last if epoch is None else epoch
+    when = {"untrained": " (untrained: the random initialisation)", "trained": " (trained)"}.get(stage(epoch, last), "")
+    return f"The network after epoch {epoch} of {last}{when} answers below. {EXPLAIN}"
+
+
+def epochs_card() -> dbc.Card:
+    """Return the card of the digit across training: epoch 0 beside the last epoch, and the probability lines."""
+    def graph(component_id: str, height: int) -> dcc.Graph:
+        return dcc.Graph(id=component_id, config=GRAPH_CONFIG, style={"height": f"{height}px"})
+
+    return dbc.Card(dbc.CardBody([
+        html.H5("Untrained against trained: when did the network learn to read your digit?", className="card-title"),
+        dbc.Row([
+            dbc.Col(graph(UNTRAINED, 280), md=6),
+            dbc.Col(graph(TRAINED, 280), md=6),
+        ], className="g-2"),
+        html.Div(id=TIMELINE_CAPTION, className="small my-2"),
+        graph(TIMELINE, 340),
+    ]), className="mb-3")
+
+
+def card_outputs(pixels: np.ndarray | None, digit: dict | None, epoch: object, theme: str | None,
+                  run_id: str | None) -> tuple:
+    """Return the card's outputs: its style, epoch 0's and the last epoch's figures, the lines, the caption, the note.
+
+    Args:
+        pixels: the digit's (28, 28) pixels, None when there is no digit (the card hides).
+        digit: its :data:`DIGIT` store value (for the label).
+        epoch: the slider's value (None: the last epoch).
+    """
+    nothing = dash.no_update
+    resolved = resolve_run(run_id)
+    if not resolved.ok:
+        return HIDDEN, nothing, nothing, nothing, nothing, nothing
+    run = resolved.run
+    try:
+        epochs = stored_epochs(run)
+        last = final_epoch(run)
+    except ModelUnavailable:
+        return HIDDEN, nothing, nothing, nothing, nothing, nothing
+    if not epochs:
+        return HIDDEN, nothing, nothing, nothing, nothing, nothing
+    shown = whole_number(epoch)
+    note = note_text(shown if shown in epochs else None, last)
+    if pixels is None:
+        return HIDDEN, nothing, nothing, nothing, nothing, note
+    label = digit.get("label") if isinstance(digit, dict) else None
+    names = run_class_names(run)
+    try:
+        journey = across_epochs(run, pixels)
+    except (ModelUnavailable, ValueError) as error:
+        return SHOWN, nothing, nothing, nothing, error_card(str(error)), note
+    epochs, probabilities, first, final = journey.epochs, journey.probabilities, journey.first, journey.last
+    return (
+        SHOWN,
+        epoch_saliency(pixels, first.probabilities, first.saliency, epochs[0], last, theme, names, label),
+        epoch_saliency(pixels, final.probabilities, final.saliency, epochs[-1], last, theme, names, label),
+        probabilities_by_epoch(epochs, probabilities, theme, names, label, shown if shown in epochs else last),
+        caption(epochs, probabilities, names, label),
+        note,
+    )
+
+
+def caption(epochs: list[int], probabilities: np.ndarray, names, label: int | None) -> html.Span:
+    """Return the sentence over the lines: the final answer and since when the network has given it."""
+    answer = int(probabilities[-1].argmax())
+    since = settled_since(epochs, probabilities)
+    text = [html.Strong(f"The trained network reads {names[answer]}"),
+            f" ({float(probabilities[-1, answer]):.0%}); "]
+    if since == epochs[0]:
+        text.append(f"it gave that answer from epoch {since} on, before any training: the random network's "
+                    "guess happened to match.")
+    else:
+        text.append(f"it has answered {names[answer]} since epoch {since}.")
+    if label is not None and answer != label:
+        text.append(f" The true label is {names[label]}: the trained network gets this digit wrong.")
+    elif label is not None:
+        text.append(f" The true label is {names[label]}.")
+    return html.Span(text)
+
+
+def digit_from_url(raw: object, run_id: str | None) -> tuple:
+    """Load the test digit a URL names (``test=42``) into the page; a bad number gets a message, never a traceback.
+
+    Returns:
+        (digit or no update, message, colour, open).
+    """
+    if raw is None or raw == "":
+        return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+    resolved = resolve_run(run_id)
+    if not resolved.ok:
+        return dash.no_update, resolved.error, "danger", True
+    digit, message = read_test_digit(resolved.run, raw)
+    if digit is None:
+        return dash.no_update, message, "danger", True
+    return digit, None, "info", False
