@@ -15,14 +15,19 @@ from dash import Input, Output, Patch, State, callback, ctx, dcc, html
 from artifacts import ArtifactError
 from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_SALIENCY
 from dashboard.figures import activations as figs
+from dashboard.figures.digits import PITCH_X as PICKER_PITCH
+from dashboard.figures.digits import clicked_tile, digit_mosaic, empty_grid, selected_shape
 from dashboard.pages.logic.activations import (
     ViewError,
     choose_channel,
     default_probe,
+    dense_layer,
+    epoch_frames,
     flat_layers,
     history_positions,
     layer_channels,
     layer_maps,
+    layer_size,
     load_row,
     picker_positions,
     spatial_layers,
@@ -66,7 +71,11 @@ MOSAIC = "activations-mosaic"
 SURFACE = "activations-surface"
 SURFACE_KEY = "activations-surface-key"
 STACK = "activations-stack"
+STACK_SHOW = "activations-stack-show"
+STACK_BOX = "activations-stack-box"
 DENSE = "activations-dense"
+FRAMES = "activations-frames"  # every epoch's frame of the views the slider scrubs (dashboard/assets/frames.js)
+PICKER_COLUMNS = 10
 AVERAGE = "average"
 GRAPH_CONFIG = {"displaylogo": False}
 SMALL_CONFIG = {"displayModeBar": False}
@@ -132,6 +141,7 @@ def body(resolved: Resolved, kwargs: dict):
         dcc.Graph(id=PICKER, config=SMALL_CONFIG, style={"height": "auto"}),
         html.Div(id=SUMMARY, className="my-2"),
         dbc.Label("Epoch (0 = before training)"),
+        # Dragging moves drag_value, swapped in the browser; letting go sets value (URL, stacked view).
         epoch_slider(EPOCH, epochs, epoch),
         dbc.Alert([
             html.Div(id=NOTE),
@@ -165,15 +175,20 @@ def body(resolved: Resolved, kwargs: dict):
                      explanation("Reading the 3D surface", explanations.SURFACE + explanations.SURFACE_EPOCHS)], lg=5),
         ], className="g-2"),
         dbc.Row([
-            dbc.Col([dcc.Graph(id=STACK, style={"height": "520px"}, **graph),
-                     explanation("The stacked view", explanations.STACKED)], lg=6),
+            dbc.Col([
+                # The stacked view is the page's heaviest drawing (half a second in a browser without a
+                # GPU): it is built only once asked for.
+                dbc.Switch(id=STACK_SHOW, label="Show every layer stacked in 3D", value=False, className="mt-2"),
+                dbc.Collapse(dcc.Graph(id=STACK, style={"height": "520px"}, **graph), id=STACK_BOX,
+                             is_open=False),
+                explanation("The stacked view", explanations.STACKED)], lg=6),
             dbc.Col([dcc.Graph(id=DENSE, style={"height": "360px"}, **graph),
                      explanation("Dense layers", explanations.DENSE)], lg=6),
         ], className="g-2"),
     ])
     return html.Div([
         dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME), dcc.Store(id=PROBE, data=probe),
-        dcc.Store(id=SURFACE_KEY),
+        dcc.Store(id=SURFACE_KEY), dcc.Store(id=FRAMES),
         html.H3(["Activation explorer ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
         *messages,
         dbc.Row([dbc.Col(controls, lg=3), dbc.Col(views, lg=9)]),
@@ -202,9 +217,7 @@ def select_probe(click, digit, _nearest, probe, run_id):
         return dash.no_update
     if ctx.triggered_id == PICKER and click:
         shown = picker_positions(labels, digit)
-        point = click["points"][0]
-        columns = figs.mosaic_columns(len(shown), 10)
-        slot = figs.channel_at(point["y"], point["x"], 28, 28, columns, len(shown))
+        slot = clicked_tile(click, min(PICKER_COLUMNS, len(shown)), len(shown), pitch_y=PICKER_PITCH)
         return int(shown[slot]) if slot is not None else dash.no_update
     if ctx.triggered_id == NEAREST:
         return default_probe(labels, int(labels[probe]), with_history, near=probe)
@@ -216,37 +229,28 @@ def select_probe(click, digit, _nearest, probe, run_id):
 @callback(Output(PICKER, "figure"), Input(DIGIT, "value"), Input(PROBE, "data"), Input(THEME, "data"),
           State(RUN, "data"))
 def draw_picker(digit, probe, theme, run_id):
-    """Draw the thumbnails of the class's probe digits with the chosen one framed."""
+    """Draw the thumbnails of the class's probe digits (the app's digit grid, as one PNG), the chosen one framed."""
     try:
         run, _ = _run(run_id)
         probes = run.probes()
     except (ViewError, ArtifactError):
         return dash.no_update
     shown = picker_positions(probes["labels"], digit)
+    slot = np.flatnonzero(shown == probe)
+    slot = int(slot[0]) if slot.size else None
     if ctx.triggered_id == PROBE:
         # Only the frame moves: patch the rectangle instead of resending the thumbnails.
-        slot = np.flatnonzero(shown == probe)
         patch = Patch()
-        patch["layout"]["shapes"][0] = figs.highlight_shape(
-            int(slot[0]) if slot.size else None, 28, 28, figs.mosaic_columns(len(shown), 10))
+        patch["layout"]["shapes"][0] = selected_shape(slot, min(PICKER_COLUMNS, max(len(shown), 1)), PICKER_PITCH)
         return patch
-    return figs.probe_picker(probes["images"][shown], shown, probe, theme)
+    if not len(shown):
+        return empty_grid("No probe digits of this class", theme)
+    return digit_mosaic(probes["images"][shown], None, PICKER_COLUMNS, theme, selected=slot, image=True,
+                        hover="click to open this digit")
 
 
-@callback(
-    Output(SUMMARY, "children"),
-    Output(NOTE, "children"),
-    Output(NOTE_BOX, "is_open"),
-    Output(INPUT, "figure"),
-    Output(SALIENCY, "figure"),
-    Output(PROBABILITIES, "figure"),
-    Input(PROBE, "data"),
-    Input(EPOCH, "value"),
-    Input(THEME, "data"),
-    State(RUN, "data"),
-)
 def draw_digit(probe, epoch, theme, run_id):
-    """Draw the chosen digit, its saliency and its class probabilities at the chosen epoch."""
+    """Return the summary, note, and the chosen digit, its saliency and its class probabilities at ``epoch``."""
     try:
         run, manifest = _run(run_id)
         if probe is None:
@@ -277,14 +281,8 @@ def draw_digit(probe, epoch, theme, run_id):
     return summary, note, note is not None, *figures
 
 
-def _layer_inputs():
-    return (Input(PROBE, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"), Input(EPOCH, "value"),
-            Input(MODE, "value"), Input(DIGIT, "value"), Input(THEME, "data"), State(RUN, "data"))
-
-
-@callback(Output(MOSAIC, "figure"), *_layer_inputs())
 def draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id):
-    """Draw the chosen layer's feature maps as one mosaic, the chosen channel framed."""
+    """Return the chosen layer's feature maps as one image, the chosen channel framed (a Patch for a channel)."""
     try:
         run, _ = _run(run_id)
         maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
@@ -297,7 +295,7 @@ def draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id):
         patch["layout"]["shapes"][0] = figs.highlight_shape(channel, height, width,
                                                             figs.mosaic_columns(channels))
         return patch
-    return figs.feature_map_mosaic(maps, f"Feature maps: {caption}", theme, highlight=channel)
+    return figs.feature_map_image(maps, f"Feature maps: {caption}", theme, highlight=channel)
 
 
 @callback(Output(CHANNEL, "value"), Output(CHANNEL, "max"), Input(MOSAIC, "clickData"), Input(LAYER, "value"),
@@ -310,19 +308,25 @@ def select_channel(click, layer, channel, run_id):
     try:
         _, manifest = _run(run_id)
         channels = layer_channels(manifest, layer)
+        height, width = layer_size(manifest, layer)
     except (ViewError, ArtifactError, KeyError, ValueError, TypeError):
         return dash.no_update, dash.no_update
     if ctx.triggered_id == MOSAIC and click:
-        clicked = click["points"][0].get("customdata")
-        if isinstance(clicked, int) and clicked >= 0:
+        point = click["points"][0]
+        try:
+            clicked = figs.channel_at(round(float(point["y"])), round(float(point["x"])), height, width,
+                                      figs.mosaic_columns(channels), channels)
+        except (KeyError, TypeError, ValueError):
+            clicked = None
+        if clicked is not None:
             return clicked, channels - 1
     value = channel if isinstance(channel, int) and 0 <= channel < channels else 0
     return (value if value != channel else dash.no_update), channels - 1
 
 
-@callback(Output(SURFACE, "figure"), Output(SURFACE_KEY, "data"), *_layer_inputs(), State(SURFACE_KEY, "data"))
 def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn):
-    """Draw the chosen channel as a 3D surface; when only its values change, patch z (keeps the camera)."""
+    """Return the chosen channel as a 3D surface and its key; a Patch of z when only its values change (keeps the
+    camera)."""
     try:
         run, _ = _run(run_id)
         maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
@@ -339,10 +343,23 @@ def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, dr
     return figs.activation_surface(maps[:, :, channel], title, theme), key
 
 
-@callback(Output(STACK, "figure"), Output(DENSE, "figure"), Input(PROBE, "data"), Input(EPOCH, "value"),
-          Input(THEME, "data"), State(RUN, "data"))
+def draw_dense(run, manifest, probe: int, epoch, theme):
+    """Return the bars of the first dense layer's outputs for the probe at ``epoch`` ({} when there is none).
+
+    Raises:
+        ViewError, ArtifactError: the probe's snapshot cannot be read.
+    """
+    snapshot, row, shown = load_row(run, probe, epoch)
+    dense = dense_layer(manifest, snapshot)
+    if dense is None:
+        return {}
+    values = snapshot[ACTIVATION_PREFIX + dense][row]
+    return figs.dense_bars(values, f"Dense layer '{dense}': {len(values)} units, probe {probe}, epoch {shown}",
+                           theme)
+
+
 def draw_stack(probe, epoch, theme, run_id):
-    """Draw every layer of the digit stacked in 3D, and the first dense layer's outputs."""
+    """Return every layer of the digit stacked in 3D, and the first dense layer's outputs."""
     try:
         run, manifest = _run(run_id)
         snapshot, row, shown = load_row(run, int(probe), epoch)
@@ -351,14 +368,75 @@ def draw_stack(probe, epoch, theme, run_id):
                  if ACTIVATION_PREFIX + name in snapshot]
         order = [spec.name for spec in manifest.layers()]
         stack += [(name, snapshot[ACTIVATION_PREFIX + name][row]) for name in sorted(names, key=order.index)]
-        dense = [name for name in flat_layers(manifest) if name != "output" and ACTIVATION_PREFIX + name in snapshot]
         stack_figure = figs.stacked_layers(stack, theme)
-        dense_figure = (figs.dense_bars(snapshot[ACTIVATION_PREFIX + dense[0]][row],
-                                        f"Dense layer '{dense[0]}': {len(snapshot[ACTIVATION_PREFIX + dense[0]][row])} "
-                                        f"units, probe {probe}, epoch {shown}", theme) if dense else {})
+        dense_figure = draw_dense(run, manifest, int(probe), epoch, theme)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
         return {}, {}
     return stack_figure, dense_figure
+
+
+LAYER_VIEWS = (PROBE, LAYER, CHANNEL, MODE, DIGIT, THEME, None)  # what redraws the mosaic and surface
+DIGIT_VIEWS = (PROBE, THEME, None)  # what redraws the digit, saliency, probabilities and dense bars
+
+
+@callback(
+    Output(SUMMARY, "children"), Output(NOTE, "children"), Output(NOTE_BOX, "is_open"),
+    Output(INPUT, "figure"), Output(SALIENCY, "figure"), Output(PROBABILITIES, "figure"),
+    Output(MOSAIC, "figure"), Output(SURFACE, "figure"), Output(SURFACE_KEY, "data"),
+    Output(DENSE, "figure"), Output(FRAMES, "data"),
+    Input(PROBE, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"), Input(MODE, "value"),
+    Input(DIGIT, "value"), Input(THEME, "data"),
+    State(EPOCH, "value"), State(RUN, "data"), State(SURFACE_KEY, "data"),
+)
+def draw_views(probe, layer, channel, average, digit, theme, epoch, run_id, drawn):
+    """Draw every view the interaction changed in ONE request, and send every epoch's frame of them.
+
+    The epoch is not an Input: dashboard/assets/frames.js swaps the frames while the slider moves.
+    A channel change patches the mosaic's frame and the surface's z; a digit class change outside
+    the class average leaves the views to the probe it chooses.
+    """
+    trigger = ctx.triggered_id
+    keep = dash.no_update
+    if trigger == DIGIT and not average:
+        return (keep,) * 11
+    digit_views = (keep,) * 6
+    dense = keep
+    if trigger in DIGIT_VIEWS:
+        digit_views = draw_digit(probe, epoch, theme, run_id)
+    mosaic = draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id)
+    surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn)
+    try:
+        run, manifest = _run(run_id)
+        if trigger in DIGIT_VIEWS:
+            dense = draw_dense(run, manifest, int(probe), epoch, theme)
+        frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit)
+    except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
+        frames = None
+        dense = {} if trigger in DIGIT_VIEWS else keep
+    return (*digit_views, mosaic, surface, key, dense, frames)
+
+
+dash.clientside_callback(
+    "function() { return window.cnnviz.activationFrame.apply(null, arguments); }",
+    Output(SUMMARY, "children", allow_duplicate=True), Output(NOTE, "children", allow_duplicate=True),
+    Output(NOTE_BOX, "is_open", allow_duplicate=True), Output(SALIENCY, "figure", allow_duplicate=True),
+    Output(PROBABILITIES, "figure", allow_duplicate=True), Output(MOSAIC, "figure", allow_duplicate=True),
+    Output(SURFACE, "figure", allow_duplicate=True), Output(DENSE, "figure", allow_duplicate=True),
+    Input(EPOCH, "drag_value"), Input(EPOCH, "value"),
+    State(FRAMES, "data"), State(SALIENCY, "figure"), State(PROBABILITIES, "figure"), State(MOSAIC, "figure"),
+    State(SURFACE, "figure"), State(DENSE, "figure"),
+    prevent_initial_call=True,
+)
+
+
+@callback(Output(STACK, "figure"), Output(STACK_BOX, "is_open"), Input(STACK_SHOW, "value"),
+          Input(PROBE, "data"), Input(EPOCH, "value"), Input(THEME, "data"), State(RUN, "data"))
+def draw_stack_view(show, probe, epoch, theme, run_id):
+    """Draw the stacked 3D view once the switch asks for it (never before), then follow probe and epoch."""
+    if not show:
+        return dash.no_update, False
+    stack, _ = draw_stack(probe, epoch, theme, run_id)
+    return stack, True
 
 
 @callback(

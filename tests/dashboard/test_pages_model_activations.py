@@ -21,6 +21,7 @@ from dash._utils import AttributeDict
 import dashboard.app  # noqa: F401  (registers the pages as Dash imports them)
 from artifacts import ArtifactStore
 from artifacts.format import SNAPSHOT_PROBE_INDEX
+from dashboard.figures import digits
 from dashboard.pages.logic import activations as activation_logic
 from dashboard.ui.urlstate import parse_search
 
@@ -113,7 +114,10 @@ def test_digit_filter_moves_the_probe_into_the_class(tiny):
     assert call(activations.select_probe, activations.DIGIT, None, "all", None, chosen, "tiny") is dash.no_update
     picker = call(activations.draw_picker, None, 7, chosen, "light", "tiny")
     shown = np.flatnonzero(labels == 7)
-    assert np.asarray(picker.data[0].z).shape[1] == len(shown) * 29 - 1
+    # The picker is the app's digit grid drawn as one PNG: as many tiles as the class has probes.
+    assert picker.layout.meta["count"] == len(shown)
+    assert picker.layout.meta["width"] == len(shown) * digits.PITCH_X - digits.GAP
+    assert picker.data[0].type == "image" and picker.data[0].source.startswith("data:image/png;base64,")
     click = {"points": [{"x": 29 + 3, "y": 4}]}  # inside the second thumbnail
     assert call(activations.select_probe, activations.PICKER, click, 7, None, chosen, "tiny") == shown[1]
     patch = call(activations.draw_picker, activations.PROBE, 7, int(shown[1]), "light", "tiny")

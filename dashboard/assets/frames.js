@@ -1,0 +1,92 @@
+// Epoch scrubbing in the browser: the server sends every epoch's frame of a page's views once
+// (a dcc.Store), and these functions swap the dragged epoch's frame into the figures. No
+// request while the slider moves; Plotly redraws only what changed.
+(function () {
+  function noUpdates(count) {
+    var list = [];
+    for (var index = 0; index < count; index++) { list.push(window.dash_clientside.no_update); }
+    return list;
+  }
+
+  // The slider value that fired: drag_value while dragging, value once let go (or on a key).
+  function firedEpoch(drag, value) {
+    var fired = (window.dash_clientside.callback_context.triggered || [])[0];
+    var raw = fired && /\.drag_value$/.test(fired.prop_id) ? drag : value;
+    return raw === null || raw === undefined ? value : raw;
+  }
+
+  function nearest(epochs, value) {
+    var best = null;
+    (epochs || []).forEach(function (epoch) {
+      if (best === null || Math.abs(epoch - value) < Math.abs(best - value)) { best = epoch; }
+    });
+    return best;
+  }
+
+  function drawn(figure) { return figure && figure.data && figure.data.length ? figure : null; }
+
+  // A copy of ``figure`` whose trace ``index`` takes ``changes`` and whose title reads ``title``.
+  function swap(figure, index, changes, title) {
+    var data = figure.data.slice();
+    data[index] = Object.assign({}, data[index], changes);
+    var layout = Object.assign({}, figure.layout);
+    if (title !== undefined) { layout.title = Object.assign({}, layout.title, {text: title}); }
+    return Object.assign({}, figure, {data: data, layout: layout});
+  }
+
+  function badge(text, color, className) {
+    return {namespace: "dash_bootstrap_components", type: "Badge",
+            props: {children: text, color: color, className: className}};
+  }
+
+  var last = {};  // per page: the frames and epoch last drawn, so a let-go after a drag draws nothing
+
+  function unchanged(page, frames, epoch) {
+    if (last[page] && last[page].frames === frames && last[page].epoch === epoch) { return true; }
+    last[page] = {frames: frames, epoch: epoch};
+    return false;
+  }
+
+  window.cnnviz = Object.assign(window.cnnviz || {}, {
+    // Activations: summary, note, note shown, saliency, probabilities, mosaic, surface, dense.
+    activationFrame: function (drag, value, frames, saliency, probabilities, mosaic, surface, dense) {
+      var skip = noUpdates(8);
+      if (!frames || !frames.frames) { return skip; }
+      var epoch = nearest(frames.epochs, firedEpoch(drag, value));
+      var frame = frames.frames[String(epoch)];
+      if (!frame || unchanged("activations", frames, epoch)) { return skip; }
+      var out = skip.slice();
+      var summary = frame.summary;
+      out[0] = {namespace: "dash_html_components", type: "Div", props: {children: [
+        badge(summary.label, "secondary", "me-1"), badge(summary.predicted, summary.right ? "success" : "danger")
+      ]}};
+      out[1] = frame.note;
+      out[2] = Boolean(frame.note);
+      if (drawn(saliency)) { out[3] = swap(saliency, 1, {z: frame.saliency}); }
+      if (drawn(probabilities)) {
+        var bars = frame.probabilities;
+        out[4] = swap(probabilities, 0, {
+          y: bars.y, text: bars.text,
+          marker: Object.assign({}, probabilities.data[0].marker, {color: bars.colors})
+        }, bars.title);
+      }
+      if (drawn(mosaic) && mosaic.data.length > 1) {
+        var tiles = frame.mosaic;
+        var image = swap(mosaic, 0, {source: tiles.source}, tiles.title);
+        out[5] = swap(image, 1, {marker: Object.assign({}, mosaic.data[1].marker, {cmin: tiles.low, cmax: tiles.high})});
+      }
+      if (drawn(surface)) { out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title); }
+      if (drawn(dense) && frame.dense) { out[7] = swap(dense, 0, {y: frame.dense.y}, frame.dense.title); }
+      return out;
+    },
+
+    // Architecture: the filter grid's weights, colour range and title.
+    filterFrame: function (drag, value, frames, filters) {
+      if (!frames || !frames.frames || !drawn(filters)) { return window.dash_clientside.no_update; }
+      var epoch = nearest(frames.epochs, firedEpoch(drag, value));
+      var frame = frames.frames[String(epoch)];
+      if (!frame || unchanged("model", frames, epoch)) { return window.dash_clientside.no_update; }
+      return swap(filters, 0, {z: frame.z, zmin: -frame.bound, zmax: frame.bound}, frame.title);
+    }
+  });
+})();
