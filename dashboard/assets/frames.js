@@ -39,18 +39,20 @@
             props: {children: text, color: color, className: className}};
   }
 
-  var last = {};  // per page: the frames and epoch last drawn, so a let-go after a drag draws nothing
+  // Per page: the frames and the epoch last drawn, so that the slider's drag_value set on mount
+  // (the epoch the server drew, ``frames.drawn``) or a let-go after a drag draws nothing again.
+  var last = {};
 
   function unchanged(page, frames, epoch) {
-    if (last[page] && last[page].frames === frames && last[page].epoch === epoch) { return true; }
+    var shown = last[page] && last[page].frames === frames ? last[page].epoch : frames.drawn;
     last[page] = {frames: frames, epoch: epoch};
-    return false;
+    return shown === epoch;
   }
 
   window.cnnviz = Object.assign(window.cnnviz || {}, {
-    // Activations: summary, note, note shown, saliency, probabilities, mosaic, surface, dense.
-    activationFrame: function (drag, value, frames, saliency, probabilities, mosaic, surface, dense) {
-      var skip = noUpdates(8);
+    // Activations: summary, note, note shown, saliency, probabilities, mosaic, surface, dense, channel map.
+    activationFrame: function (drag, value, frames, saliency, probabilities, mosaic, surface, dense, channel) {
+      var skip = noUpdates(9);
       if (!frames || !frames.frames) { return skip; }
       var epoch = nearest(frames.epochs, firedEpoch(drag, value));
       var frame = frames.frames[String(epoch)];
@@ -77,6 +79,7 @@
       }
       if (drawn(surface)) { out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title); }
       if (drawn(dense) && frame.dense) { out[7] = swap(dense, 0, {y: frame.dense.y}, frame.dense.title); }
+      if (drawn(channel)) { out[8] = swap(channel, 0, {z: frame.surface.z}, frame.surface.map_title); }
       return out;
     },
 

@@ -303,6 +303,31 @@ def activation_surface(
     return figure
 
 
+def channel_heatmap(channel_map: np.ndarray, title: str, theme: str | None = None) -> go.Figure:
+    """Draw one feature map flat, its values on hover: the 2D companion of :func:`activation_surface`.
+
+    Raises:
+        ValueError: ``channel_map`` is not 2-D.
+    """
+    channel_map = np.asarray(channel_map, dtype=np.float32)
+    if channel_map.ndim != 2:
+        raise ValueError(f"channel_map must be (h, w), not shape {channel_map.shape}")
+    figure = go.Figure(
+        go.Heatmap(
+            z=channel_map,
+            colorscale=ACTIVATION_SCALE,
+            colorbar=dict(title=dict(text="activation", side="right"), thickness=12),
+            hovertemplate="row %{y}, column %{x}<br>activation %{z:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(title=dict(text=title, font=dict(size=15)),
+                         xaxis=dict(title=dict(text="column")), yaxis=dict(title=dict(text="row")))
+    image_axes(figure)
+    apply_theme(figure, theme)
+    figure.update_layout(margin=dict(l=40, r=10, t=TITLE_TOP, b=40))
+    return figure
+
+
 def layer_plane(array: np.ndarray, channel: int | None = None) -> np.ndarray:
     """Return the 2-D map a stacked view shows for one layer.
 

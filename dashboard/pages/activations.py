@@ -69,6 +69,9 @@ SALIENCY = "activations-saliency"
 PROBABILITIES = "activations-probabilities"
 MOSAIC = "activations-mosaic"
 SURFACE = "activations-surface"
+CHANNEL_MAP = "activations-channel-map"
+CHANNEL_TABS = "activations-channel-tabs"
+MAP_TAB, SURFACE_TAB = "map", "surface"
 SURFACE_KEY = "activations-surface-key"
 STACK = "activations-stack"
 STACK_SHOW = "activations-stack-show"
@@ -78,6 +81,8 @@ FRAMES = "activations-frames"  # every epoch's frame of the views the slider scr
 PICKER_COLUMNS = 10
 AVERAGE = "average"
 GRAPH_CONFIG = {"displaylogo": False}
+# A graph not drawn yet: no axes, so no tick labels for Plotly to lay out.
+NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
 SMALL_CONFIG = {"displayModeBar": False}
 
 
@@ -171,15 +176,23 @@ def body(resolved: Resolved, kwargs: dict):
             dbc.Col([dcc.Graph(id=MOSAIC, style={"height": "430px"}, **graph),
                      explanation("What are feature maps?", explanations.FEATURE_MAPS + explanations.CONVOLUTION
                                  + explanations.POOLING)], lg=7),
-            dbc.Col([dcc.Graph(id=SURFACE, style={"height": "430px"}, **graph),
-                     explanation("Reading the 3D surface", explanations.SURFACE + explanations.SURFACE_EPOCHS)], lg=5),
+            dbc.Col([
+                # The chosen channel flat (its values on hover) or in 3D; the surface, a WebGL scene that
+                # takes a third of a second to set up without a GPU, is drawn once its tab is opened.
+                dbc.Tabs([
+                    dbc.Tab(dcc.Graph(id=CHANNEL_MAP, style={"height": "400px"}, **graph), label="Channel map",
+                            tab_id=MAP_TAB),
+                    dbc.Tab(dcc.Graph(id=SURFACE, figure=NOT_DRAWN, style={"height": "400px"}, **graph),
+                            label="3D surface", tab_id=SURFACE_TAB),
+                ], id=CHANNEL_TABS, active_tab=MAP_TAB),
+                explanation("Reading the 3D surface", explanations.SURFACE + explanations.SURFACE_EPOCHS)], lg=5),
         ], className="g-2"),
         dbc.Row([
             dbc.Col([
                 # The stacked view is the page's heaviest drawing (half a second in a browser without a
                 # GPU): it is built only once asked for.
                 dbc.Switch(id=STACK_SHOW, label="Show every layer stacked in 3D", value=False, className="mt-2"),
-                dbc.Collapse(dcc.Graph(id=STACK, style={"height": "520px"}, **graph), id=STACK_BOX,
+                dbc.Collapse(dcc.Graph(id=STACK, figure=NOT_DRAWN, style={"height": "520px"}, **graph), id=STACK_BOX,
                              is_open=False),
                 explanation("The stacked view", explanations.STACKED)], lg=6),
             dbc.Col([dcc.Graph(id=DENSE, style={"height": "360px"}, **graph),
@@ -245,8 +258,11 @@ def draw_picker(digit, probe, theme, run_id):
         return patch
     if not len(shown):
         return empty_grid("No probe digits of this class", theme)
-    return digit_mosaic(probes["images"][shown], None, PICKER_COLUMNS, theme, selected=slot, image=True,
-                        hover="click to open this digit")
+    figure = digit_mosaic(probes["images"][shown], None, PICKER_COLUMNS, theme, selected=slot, image=True,
+                          hover="click to open this digit")
+    # The sidebar is narrow: size the graph to its width (about 30 px per row of thumbnails).
+    figure.update_layout(height=24 + 30 * -(-len(shown) // PICKER_COLUMNS))
+    return figure
 
 
 def draw_digit(probe, epoch, theme, run_id):
@@ -375,45 +391,56 @@ def draw_stack(probe, epoch, theme, run_id):
     return stack_figure, dense_figure
 
 
-LAYER_VIEWS = (PROBE, LAYER, CHANNEL, MODE, DIGIT, THEME, None)  # what redraws the mosaic and surface
 DIGIT_VIEWS = (PROBE, THEME, None)  # what redraws the digit, saliency, probabilities and dense bars
 
 
 @callback(
     Output(SUMMARY, "children"), Output(NOTE, "children"), Output(NOTE_BOX, "is_open"),
     Output(INPUT, "figure"), Output(SALIENCY, "figure"), Output(PROBABILITIES, "figure"),
-    Output(MOSAIC, "figure"), Output(SURFACE, "figure"), Output(SURFACE_KEY, "data"),
+    Output(MOSAIC, "figure"), Output(CHANNEL_MAP, "figure"), Output(SURFACE, "figure"), Output(SURFACE_KEY, "data"),
     Output(DENSE, "figure"), Output(FRAMES, "data"),
     Input(PROBE, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"), Input(MODE, "value"),
-    Input(DIGIT, "value"), Input(THEME, "data"),
+    Input(DIGIT, "value"), Input(THEME, "data"), Input(CHANNEL_TABS, "active_tab"),
     State(EPOCH, "value"), State(RUN, "data"), State(SURFACE_KEY, "data"),
 )
-def draw_views(probe, layer, channel, average, digit, theme, epoch, run_id, drawn):
+def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id, drawn):
     """Draw every view the interaction changed in ONE request, and send every epoch's frame of them.
 
     The epoch is not an Input: dashboard/assets/frames.js swaps the frames while the slider moves.
     A channel change patches the mosaic's frame and the surface's z; a digit class change outside
-    the class average leaves the views to the probe it chooses.
+    the class average leaves the views to the probe it chooses; the 3D surface is drawn only while
+    its tab is open (opening it draws it and nothing else).
     """
     trigger = ctx.triggered_id
     keep = dash.no_update
+    shown = tab == SURFACE_TAB
+    if trigger == CHANNEL_TABS:
+        if not shown or drawn:
+            return (keep,) * 12
+        surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None)
+        return (*(keep,) * 8, surface, key, keep, keep)
     if trigger == DIGIT and not average:
-        return (keep,) * 11
+        return (keep,) * 12
     digit_views = (keep,) * 6
     dense = keep
     if trigger in DIGIT_VIEWS:
         digit_views = draw_digit(probe, epoch, theme, run_id)
     mosaic = draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id)
-    surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn)
+    surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn) \
+        if shown else (keep, None)
     try:
         run, manifest = _run(run_id)
+        maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
+        chosen = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
+        channel_map = figs.channel_heatmap(maps[:, :, chosen], f"Channel {chosen}: {caption}", theme)
         if trigger in DIGIT_VIEWS:
             dense = draw_dense(run, manifest, int(probe), epoch, theme)
         frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit)
+        frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
-        frames = None
+        channel_map, frames = {}, None
         dense = {} if trigger in DIGIT_VIEWS else keep
-    return (*digit_views, mosaic, surface, key, dense, frames)
+    return (*digit_views, mosaic, channel_map, surface, key, dense, frames)
 
 
 dash.clientside_callback(
@@ -422,9 +449,10 @@ dash.clientside_callback(
     Output(NOTE_BOX, "is_open", allow_duplicate=True), Output(SALIENCY, "figure", allow_duplicate=True),
     Output(PROBABILITIES, "figure", allow_duplicate=True), Output(MOSAIC, "figure", allow_duplicate=True),
     Output(SURFACE, "figure", allow_duplicate=True), Output(DENSE, "figure", allow_duplicate=True),
+    Output(CHANNEL_MAP, "figure", allow_duplicate=True),
     Input(EPOCH, "drag_value"), Input(EPOCH, "value"),
     State(FRAMES, "data"), State(SALIENCY, "figure"), State(PROBABILITIES, "figure"), State(MOSAIC, "figure"),
-    State(SURFACE, "figure"), State(DENSE, "figure"),
+    State(SURFACE, "figure"), State(DENSE, "figure"), State(CHANNEL_MAP, "figure"),
     prevent_initial_call=True,
 )
 

@@ -140,7 +140,7 @@ def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, avera
 
     Sent once per probe, layer, channel or mode; dashboard/assets/frames.js draws the dragged
     epoch's frame with no request to the server. A frame holds the feature-map mosaic (palette
-    PNG and colour range), the chosen channel's map for the 3D surface, the saliency map, the
+    PNG and colour range), the chosen channel's map (its 2D map and 3D surface), the saliency map, the
     class probabilities (heights, colours, labels, title), the dense layer's outputs, the
     summary badges and the "only the final epoch" note; arrays are float32 typed-array specs.
 
@@ -172,7 +172,8 @@ def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, avera
         predicted = parts["predicted"]
         frames[str(epoch)] = {
             "mosaic": {**mosaic_frame(maps), "title": f"Feature maps: {caption}"},
-            "surface": {"z": typed_array(maps[:, :, chosen]), "title": f"Channel {chosen} in 3D: {caption}"},
+            "surface": {"z": typed_array(maps[:, :, chosen]), "title": f"Channel {chosen} in 3D: {caption}",
+                        "map_title": f"Channel {chosen}: {caption}"},
             "saliency": typed_array(snapshot[SNAPSHOT_SALIENCY][row]),
             "probabilities": {"y": typed_array(probabilities), "colors": parts["colors"], "text": parts["text"],
                               "title": parts["title"]},
