@@ -86,6 +86,12 @@ NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}
 SMALL_CONFIG = {"displayModeBar": False}
 
 
+def fired_only(component_id: str) -> bool:
+    """Return whether ``component_id`` is the only input that fired this call (Dash calls once for
+    changes that arrive together: a class chosen and then its probe, a layer and then its channel)."""
+    return {prop.rsplit(".", 1)[0] for prop in ctx.triggered_prop_ids} == {component_id}
+
+
 def _run(run_id):
     """Return the run the layout chose and its manifest (the layout resolved it: no second choice).
 
@@ -251,7 +257,7 @@ def draw_picker(digit, probe, theme, run_id):
     shown = picker_positions(probes["labels"], digit)
     slot = np.flatnonzero(shown == probe)
     slot = int(slot[0]) if slot.size else None
-    if ctx.triggered_id == PROBE:
+    if fired_only(PROBE):
         # Only the frame moves: patch the rectangle instead of resending the thumbnails.
         patch = Patch()
         patch["layout"]["shapes"][0] = selected_shape(slot, min(PICKER_COLUMNS, max(len(shown), 1)), PICKER_PITCH)
@@ -306,7 +312,7 @@ def draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id):
         return {}
     height, width, channels = maps.shape
     channel = channel if isinstance(channel, int) and 0 <= channel < channels else None
-    if ctx.triggered_id == CHANNEL:
+    if fired_only(CHANNEL):
         patch = Patch()
         patch["layout"]["shapes"][0] = figs.highlight_shape(channel, height, width,
                                                             figs.mosaic_columns(channels))
@@ -411,19 +417,22 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
     the class average leaves the views to the probe it chooses; the 3D surface is drawn only while
     its tab is open (opening it draws it and nothing else).
     """
-    trigger = ctx.triggered_id
+    # Dash calls this once for changes that arrive together (a class chosen, then its probe), so look
+    # at every input that fired, not the first.
+    fired = {prop.rsplit(".", 1)[0] for prop in ctx.triggered_prop_ids} or {None}
     keep = dash.no_update
     shown = tab == SURFACE_TAB
-    if trigger == CHANNEL_TABS:
+    if fired == {CHANNEL_TABS}:
         if not shown or drawn:
             return (keep,) * 12
         surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None)
         return (*(keep,) * 8, surface, key, keep, keep)
-    if trigger == DIGIT and not average:
+    if fired <= {DIGIT, CHANNEL_TABS} and not average:
         return (keep,) * 12
+    redraw_digit = bool(fired & set(DIGIT_VIEWS))
     digit_views = (keep,) * 6
     dense = keep
-    if trigger in DIGIT_VIEWS:
+    if redraw_digit:
         digit_views = draw_digit(probe, epoch, theme, run_id)
     mosaic = draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id)
     surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn) \
@@ -433,13 +442,13 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
         maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
         chosen = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
         channel_map = figs.channel_heatmap(maps[:, :, chosen], f"Channel {chosen}: {caption}", theme)
-        if trigger in DIGIT_VIEWS:
+        if redraw_digit:
             dense = draw_dense(run, manifest, int(probe), epoch, theme)
         frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit)
         frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
         channel_map, frames = {}, None
-        dense = {} if trigger in DIGIT_VIEWS else keep
+        dense = {} if redraw_digit else keep
     return (*digit_views, mosaic, channel_map, surface, key, dense, frames)
 
 

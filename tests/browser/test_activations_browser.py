@@ -86,9 +86,10 @@ PITCH, GAP = 31, 3  # dashboard.figures.digits: a tile and its gap, in pixels
 
 
 def click_centred(dash_duo, element) -> None:
-    """Scroll ``element`` to the middle of the window and click it (as the page's own click, which
-    nothing laid over the bottom of a short window can intercept)."""
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", element)
+    """Click ``element`` as the page's own click (nothing laid over a short window can intercept it),
+    leaving the page scrolled to the top as it was loaded."""
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();"
+                                   " window.scrollTo(0, 0);", element)
 
 
 def open_3d(dash_duo) -> None:
