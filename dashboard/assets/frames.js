@@ -51,35 +51,56 @@
 
   window.cnnviz = Object.assign(window.cnnviz || {}, {
     // Activations: summary, note, note shown, saliency, probabilities, mosaic, surface, dense, channel map.
-    activationFrame: function (drag, value, frames, saliency, probabilities, mosaic, surface, dense, channel) {
+    // While the handle is dragged only the views a scrub is about follow (the feature maps, the open
+    // tab's channel view, the probabilities and the verdict): a frame then costs about a third of a
+    // full one, so it keeps up with the drag. Letting go draws the rest (saliency, dense outputs and
+    // the closed tab's view) at the epoch let go on.
+    activationFrame: function (drag, value, frames, tab, saliency, probabilities, mosaic, surface, dense, channel) {
       var skip = noUpdates(9);
       if (!frames || !frames.frames) { return skip; }
+      var fired = (window.dash_clientside.callback_context.triggered || [])[0];
+      var dragging = Boolean(fired && /\.drag_value$/.test(fired.prop_id));
       var epoch = nearest(frames.epochs, firedEpoch(drag, value));
       var frame = frames.frames[String(epoch)];
-      if (!frame || unchanged("activations", frames, epoch)) { return skip; }
+      var state = last.activations && last.activations.frames === frames ? last.activations
+        : {epoch: frames.drawn, full: true};
+      if (!frame || (state.epoch === epoch && (dragging || state.full))) { return skip; }
+      var main = state.epoch !== epoch;  // the views a drag draws; drawn already when only the rest is due
+      var rest = !dragging;
+      last.activations = {frames: frames, epoch: epoch, full: rest};
+      var surfaceOpen = tab === "surface";
       var out = skip.slice();
-      var summary = frame.summary;
-      out[0] = {namespace: "dash_html_components", type: "Div", props: {children: [
-        badge(summary.label, "secondary", "me-1"), badge(summary.predicted, summary.right ? "success" : "danger")
-      ]}};
-      out[1] = frame.note;
-      out[2] = Boolean(frame.note);
-      if (drawn(saliency)) { out[3] = swap(saliency, 1, {z: frame.saliency}); }
-      if (drawn(probabilities)) {
-        var bars = frame.probabilities;
-        out[4] = swap(probabilities, 0, {
-          y: bars.y, text: bars.text,
-          marker: Object.assign({}, probabilities.data[0].marker, {color: bars.colors})
-        }, bars.title);
+      if (main) {
+        var summary = frame.summary;
+        out[0] = {namespace: "dash_html_components", type: "Div", props: {children: [
+          badge(summary.label, "secondary", "me-1"), badge(summary.predicted, summary.right ? "success" : "danger")
+        ]}};
+        out[1] = frame.note;
+        out[2] = Boolean(frame.note);
+        if (drawn(probabilities)) {
+          var bars = frame.probabilities;
+          out[4] = swap(probabilities, 0, {
+            y: bars.y, text: bars.text,
+            marker: Object.assign({}, probabilities.data[0].marker, {color: bars.colors})
+          }, bars.title);
+        }
+        if (drawn(mosaic) && mosaic.data.length > 1) {
+          var tiles = frame.mosaic;
+          var image = swap(mosaic, 0, {source: tiles.source}, tiles.title);
+          out[5] = swap(image, 1, {marker: Object.assign({}, mosaic.data[1].marker,
+                                                         {cmin: tiles.low, cmax: tiles.high})});
+        }
       }
-      if (drawn(mosaic) && mosaic.data.length > 1) {
-        var tiles = frame.mosaic;
-        var image = swap(mosaic, 0, {source: tiles.source}, tiles.title);
-        out[5] = swap(image, 1, {marker: Object.assign({}, mosaic.data[1].marker, {cmin: tiles.low, cmax: tiles.high})});
+      if (rest) {
+        if (drawn(saliency)) { out[3] = swap(saliency, 1, {z: frame.saliency}); }
+        if (drawn(dense) && frame.dense) { out[7] = swap(dense, 0, {y: frame.dense.y}, frame.dense.title); }
       }
-      if (drawn(surface)) { out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title); }
-      if (drawn(dense) && frame.dense) { out[7] = swap(dense, 0, {y: frame.dense.y}, frame.dense.title); }
-      if (drawn(channel)) { out[8] = swap(channel, 0, {z: frame.surface.z}, frame.surface.map_title); }
+      if ((surfaceOpen ? main : rest) && drawn(surface)) {
+        out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title);
+      }
+      if ((surfaceOpen ? rest : main) && drawn(channel)) {
+        out[8] = swap(channel, 0, {z: frame.surface.z}, frame.surface.map_title);
+      }
       return out;
     },
 

@@ -460,7 +460,8 @@ dash.clientside_callback(
     Output(SURFACE, "figure", allow_duplicate=True), Output(DENSE, "figure", allow_duplicate=True),
     Output(CHANNEL_MAP, "figure", allow_duplicate=True),
     Input(EPOCH, "drag_value"), Input(EPOCH, "value"),
-    State(FRAMES, "data"), State(SALIENCY, "figure"), State(PROBABILITIES, "figure"), State(MOSAIC, "figure"),
+    State(FRAMES, "data"), State(CHANNEL_TABS, "active_tab"), State(SALIENCY, "figure"),
+    State(PROBABILITIES, "figure"), State(MOSAIC, "figure"),
     State(SURFACE, "figure"), State(DENSE, "figure"), State(CHANNEL_MAP, "figure"),
     prevent_initial_call=True,
 )
