@@ -31,6 +31,7 @@ from dashboard.pages.logic.activations import (
     load_row,
     picker_positions,
     spatial_layers,
+    surface_frames,
 )
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
@@ -444,8 +445,17 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
         channel_map = figs.channel_heatmap(maps[:, :, chosen], f"Channel {chosen}: {caption}", theme)
         if redraw_digit:
             dense = draw_dense(run, manifest, int(probe), epoch, theme)
-        frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit)
-        frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
+        if fired == {THEME}:
+            frames = keep  # the frames hold no colour of the theme
+        elif fired == {CHANNEL}:
+            # Only the channel's views change: resend their part of each frame, not the mosaics.
+            frames = Patch()
+            for name, frame in surface_frames(run, int(probe), layer, channel, bool(average), digit).items():
+                frames["frames"][name]["surface"] = frame
+            frames["drawn"] = nearest_epoch(run.snapshot_epochs(), epoch)
+        else:
+            frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit)
+            frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
         channel_map, frames = {}, None
         dense = {} if redraw_digit else keep

@@ -135,6 +135,29 @@ def dense_layer(manifest: Manifest, snapshot: dict) -> str | None:
     return names[0] if names else None
 
 
+def surface_frame(maps: np.ndarray, channel, caption: str) -> dict:
+    """Return one epoch's frame of the chosen channel's views: its map (typed array) and both titles."""
+    chosen = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
+    return {"z": typed_array(maps[:, :, chosen]), "title": f"Channel {chosen} in 3D: {caption}",
+            "map_title": f"Channel {chosen}: {caption}"}
+
+
+def surface_frames(run, probe: int, layer: str, channel, average: bool, digit) -> dict[str, dict]:
+    """Return :func:`surface_frame` for every stored epoch that can be drawn (what a channel change resends).
+
+    Raises:
+        ArtifactError: a snapshot cannot be read.
+    """
+    frames = {}
+    for epoch in run.snapshot_epochs():
+        try:
+            maps, caption = layer_maps(run, layer, probe, epoch, average, digit)
+        except (ViewError, KeyError, IndexError, ValueError):
+            continue
+        frames[str(epoch)] = surface_frame(maps, channel, caption)
+    return frames
+
+
 def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, average: bool, digit) -> dict:
     """Return every stored epoch's frame of the views that follow the epoch slider, for the browser to swap.
 
@@ -164,7 +187,6 @@ def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, avera
             maps, caption = layer_maps(run, layer, probe, epoch, average, digit)
         except (ViewError, KeyError, IndexError, ValueError):
             continue
-        chosen = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
         probabilities = snapshot[SNAPSHOT_PROBABILITIES][row]
         parts = probability_parts(probabilities, label, names)
         dense = dense_layer(manifest, snapshot)
@@ -172,8 +194,7 @@ def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, avera
         predicted = parts["predicted"]
         frames[str(epoch)] = {
             "mosaic": {**mosaic_frame(maps), "title": f"Feature maps: {caption}"},
-            "surface": {"z": typed_array(maps[:, :, chosen]), "title": f"Channel {chosen} in 3D: {caption}",
-                        "map_title": f"Channel {chosen}: {caption}"},
+            "surface": surface_frame(maps, channel, caption),
             "saliency": typed_array(snapshot[SNAPSHOT_SALIENCY][row]),
             "probabilities": {"y": typed_array(probabilities), "colors": parts["colors"], "text": parts["text"],
                               "title": parts["title"]},
