@@ -26,12 +26,12 @@ from dashboard.pages.logic.activations import (
     flat_layers,
     history_positions,
     layer_channels,
+    layer_frames,
     layer_maps,
     layer_size,
     load_row,
     picker_positions,
     spatial_layers,
-    surface_frames,
 )
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
@@ -79,6 +79,7 @@ STACK_SHOW = "activations-stack-show"
 STACK_BOX = "activations-stack-box"
 DENSE = "activations-dense"
 FRAMES = "activations-frames"  # every epoch's frame of the views the slider scrubs (dashboard/assets/frames.js)
+FRAMES_KEY = "activations-frames-key"  # the probe, layer, channel... the browser's frames are of
 PICKER_COLUMNS = 10
 AVERAGE = "average"
 GRAPH_CONFIG = {"displaylogo": False}
@@ -208,7 +209,7 @@ def body(resolved: Resolved, kwargs: dict):
     ])
     return html.Div([
         dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME), dcc.Store(id=PROBE, data=probe),
-        dcc.Store(id=SURFACE_KEY), dcc.Store(id=FRAMES),
+        dcc.Store(id=SURFACE_KEY), dcc.Store(id=FRAMES), dcc.Store(id=FRAMES_KEY),
         html.H3(["Activation explorer ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
         *messages,
         dbc.Row([dbc.Col(controls, lg=3), dbc.Col(views, lg=9)]),
@@ -405,12 +406,12 @@ DIGIT_VIEWS = (PROBE, THEME, None)  # what redraws the digit, saliency, probabil
     Output(SUMMARY, "children"), Output(NOTE, "children"), Output(NOTE_BOX, "is_open"),
     Output(INPUT, "figure"), Output(SALIENCY, "figure"), Output(PROBABILITIES, "figure"),
     Output(MOSAIC, "figure"), Output(CHANNEL_MAP, "figure"), Output(SURFACE, "figure"), Output(SURFACE_KEY, "data"),
-    Output(DENSE, "figure"), Output(FRAMES, "data"),
+    Output(DENSE, "figure"), Output(FRAMES, "data"), Output(FRAMES_KEY, "data"),
     Input(PROBE, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"), Input(MODE, "value"),
     Input(DIGIT, "value"), Input(THEME, "data"), Input(CHANNEL_TABS, "active_tab"),
-    State(EPOCH, "value"), State(RUN, "data"), State(SURFACE_KEY, "data"),
+    State(EPOCH, "value"), State(RUN, "data"), State(SURFACE_KEY, "data"), State(FRAMES_KEY, "data"),
 )
-def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id, drawn):
+def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id, drawn, sent=None):
     """Draw every view the interaction changed in ONE request, and send every epoch's frame of them.
 
     The epoch is not an Input: dashboard/assets/frames.js swaps the frames while the slider moves.
@@ -425,11 +426,11 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
     shown = tab == SURFACE_TAB
     if fired == {CHANNEL_TABS}:
         if not shown or drawn:
-            return (keep,) * 12
+            return (keep,) * 13
         surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None)
-        return (*(keep,) * 8, surface, key, keep, keep)
+        return (*(keep,) * 8, surface, key, keep, keep, keep)
     if fired <= {DIGIT, CHANNEL_TABS} and not average:
-        return (keep,) * 12
+        return (keep,) * 13
     redraw_digit = bool(fired & set(DIGIT_VIEWS))
     digit_views = (keep,) * 6
     dense = keep
@@ -445,21 +446,29 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
         channel_map = figs.channel_heatmap(maps[:, :, chosen], f"Channel {chosen}: {caption}", theme)
         if redraw_digit:
             dense = draw_dense(run, manifest, int(probe), epoch, theme)
-        if fired == {THEME}:
-            frames = keep  # the frames hold no colour of the theme
-        elif fired == {CHANNEL}:
-            # Only the channel's views change: resend their part of each frame, not the mosaics.
+        # What the browser's frames were made for: resend only what differs (they hold no theme colour).
+        frames_key = {"run": run_id, "probe": int(probe), "layer": layer, "channel": channel,
+                      "average": bool(average), "digit": digit if average else None}
+        sent = sent if isinstance(sent, dict) else {}
+        if sent == frames_key:
+            frames = keep
+        elif all(sent.get(name) == frames_key[name] for name in ("run", "probe")):
+            # The digit stays (a layer, channel, mode or averaged class): resend only the layer's part of
+            # each frame, and for a channel alone not even the mosaics.
             frames = Patch()
-            for name, frame in surface_frames(run, int(probe), layer, channel, bool(average), digit).items():
-                frames["frames"][name]["surface"] = frame
+            mosaic_too = any(sent.get(name) != frames_key[name] for name in ("layer", "average", "digit"))
+            parts = layer_frames(run, int(probe), layer, channel, bool(average), digit, mosaic=mosaic_too)
+            for name, part in parts.items():
+                for view, value in part.items():
+                    frames["frames"][name][view] = value
             frames["drawn"] = nearest_epoch(run.snapshot_epochs(), epoch)
         else:
             frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit)
             frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
-        channel_map, frames = {}, None
+        channel_map, frames, frames_key = {}, None, None
         dense = {} if redraw_digit else keep
-    return (*digit_views, mosaic, channel_map, surface, key, dense, frames)
+    return (*digit_views, mosaic, channel_map, surface, key, dense, frames, frames_key)
 
 
 dash.clientside_callback(

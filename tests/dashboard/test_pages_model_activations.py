@@ -279,7 +279,7 @@ def decoded(spec: dict) -> np.ndarray:
 def test_one_request_draws_the_views_and_every_epochs_frame(tiny):
     args = (4, "conv_1", 5, False, "all", "light", activations.MAP_TAB, 2, "tiny", None)
     out = call(activations.draw_views, None, *args)
-    assert len(out) == 12
+    assert len(out) == 13
     summary, mosaic, channel_map, surface, frames = out[0], out[6], out[7], out[8], out[11]
     assert "label 1" in texts(summary) and "epoch 2" in mosaic.layout.title.text
     assert surface is dash.no_update  # the 3D surface waits for its tab
@@ -300,13 +300,23 @@ def test_one_request_draws_the_views_and_every_epochs_frame(tiny):
 
 
 def test_a_theme_keeps_the_frames_and_a_channel_resends_only_its_part(tiny):
-    args = (4, "conv_1", 5, False, "all", "dark", activations.MAP_TAB, 2, "tiny", None)
-    assert fire(activations.draw_views, [activations.THEME], *args)[11] is dash.no_update
+    first = call(activations.draw_views, None, 4, "conv_1", 2, False, "all", "light", activations.MAP_TAB, 2,
+                 "tiny", None)
+    sent = first[12]  # what the browser's frames are of
+    args = (4, "conv_1", 5, False, "all", "dark", activations.MAP_TAB, 2, "tiny", None, sent)
+    theme = fire(activations.draw_views, [activations.THEME], 4, "conv_1", 2, False, "all", "dark",
+                 activations.MAP_TAB, 2, "tiny", None, sent)
+    assert theme[11] is dash.no_update and theme[0] is not dash.no_update
     out = fire(activations.draw_views, [activations.CHANNEL], *args)
     assert out[0] is dash.no_update and isinstance(out[6], Patch)  # the digit stays, the mosaic's frame moves
     operations = out[11].to_plotly_json()["operations"]
     assert {tuple(op["location"][2:]) for op in operations if op["location"][0] == "frames"} == {("surface",)}
     assert len([op for op in operations if op["location"][0] == "frames"]) == 3
+    layer = fire(activations.draw_views, [activations.LAYER, activations.CHANNEL], 4, "pool_1", 5, False, "all",
+                 "dark", activations.MAP_TAB, 2, "tiny", None, out[12])
+    changed = {tuple(op["location"][2:]) for op in layer[11].to_plotly_json()["operations"]
+               if op["location"][0] == "frames"}
+    assert changed == {("surface",), ("mosaic",)} and "pool_1" in layer[6].layout.title.text
     opened = fire(activations.draw_views, [activations.CHANNEL_TABS], 4, "conv_1", 5, False, "all", "dark",
                   activations.SURFACE_TAB, 2, "tiny", None)
     assert opened[8].data[0].type == "surface" and opened[6] is dash.no_update  # opening the tab draws only it

@@ -142,8 +142,11 @@ def surface_frame(maps: np.ndarray, channel, caption: str) -> dict:
             "map_title": f"Channel {chosen}: {caption}"}
 
 
-def surface_frames(run, probe: int, layer: str, channel, average: bool, digit) -> dict[str, dict]:
-    """Return :func:`surface_frame` for every stored epoch that can be drawn (what a channel change resends).
+def layer_frames(run, probe: int, layer: str, channel, average: bool, digit,
+                 mosaic: bool = True) -> dict[str, dict]:
+    """Return every drawable epoch's ``{"surface": surface_frame, "mosaic": ...}`` (the mosaic only with ``mosaic``).
+
+    What a layer or mode change resends of :func:`epoch_frames` (a channel change: the surface part).
 
     Raises:
         ArtifactError: a snapshot cannot be read.
@@ -154,7 +157,9 @@ def surface_frames(run, probe: int, layer: str, channel, average: bool, digit) -
             maps, caption = layer_maps(run, layer, probe, epoch, average, digit)
         except (ViewError, KeyError, IndexError, ValueError):
             continue
-        frames[str(epoch)] = surface_frame(maps, channel, caption)
+        frames[str(epoch)] = {"surface": surface_frame(maps, channel, caption)}
+        if mosaic:
+            frames[str(epoch)]["mosaic"] = {**mosaic_frame(maps), "title": f"Feature maps: {caption}"}
     return frames
 
 
