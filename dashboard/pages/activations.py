@@ -3,6 +3,11 @@
 URL: ``/activations?run=ID&digit=3&probe=31&layer=conv_2&channel=5&epoch=4&mode=average``.
 ``probe`` is a position in the run's probe set; ``mode=average`` shows the chosen
 layer's mean over the probe digits of the chosen class.
+
+Speed (issue 12): one server call per interaction (:func:`draw_views`) draws what changed and
+sends every epoch's frame of the views once; dragging the epoch slider swaps frames in the
+browser (dashboard/assets/frames.js), no request. The 3D views (the channel's surface, the
+stacked layers) are drawn only once their tab or switch asks for them.
 """
 
 from __future__ import annotations
