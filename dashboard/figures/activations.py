@@ -7,10 +7,14 @@ would spell out as text).
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
+from PIL import Image
 
 from dashboard.figures.style import (
     ACTIVATION_SCALE,
@@ -27,8 +31,6 @@ SALIENCY_OVERLAY_SCALE = [
     [0.5, "rgba(255,80,0,0.6)"],
     [1.0, "rgba(200,0,0,0.9)"],
 ]
-# Probe thumbnails: -1 (the gaps) see-through, 0-255 black to white.
-PICKER_SCALE = [[0.0, "rgba(0,0,0,0)"], [0.5 / 256, "rgba(0,0,0,0)"], [0.5 / 256, "#000000"], [1.0, "#ffffff"]]
 # The stacked view's default look, seen without perspective (every floor looks alike): floors far
 # enough apart, and seen from low enough, that none hides the one below it (the input under conv_1),
 # and dense layers as bands instead of edge-on lines. Floors shrink when there are more than 7.
@@ -99,6 +101,111 @@ def highlight_shape(channel: int | None, height: int, width: int, columns: int) 
                 visible=True, line=dict(color=HIGHLIGHT_COLOR, width=3))
 
 
+def _palette(scale: str) -> list[int]:
+    # 255 colours of a Plotly scale, index 0 left for the see-through gaps.
+    colors = plotly.colors.get_colorscale(scale)
+    points = plotly.colors.sample_colorscale(colors, np.linspace(0, 1, 255).tolist(), colortype="tuple")
+    return [0, 0, 0] + [int(round(channel * 255)) for color in points for channel in color]
+
+
+_PALETTES: dict[str, list[int]] = {}
+
+
+def indexed_png(z: np.ndarray, low: float, high: float, scale: str = ACTIVATION_SCALE) -> str:
+    """Return ``z`` coloured by ``scale`` from ``low`` to ``high`` as a palette PNG data URI, NaN see-through.
+
+    One byte per pixel before compression: a 32-channel mosaic is a few KB, where the same
+    heatmap as float32 is about 120 KB of JSON and a per-pixel colour pass in the browser.
+    """
+    z = np.asarray(z, dtype=np.float32)
+    span = high - low if high > low else 1.0
+    finite = np.isfinite(z)
+    index = np.zeros(z.shape, dtype=np.uint8)
+    index[finite] = 1 + np.clip(np.rint((z[finite] - low) / span * 254), 0, 254).astype(np.uint8)
+    image = Image.fromarray(index, mode="P")
+    image.putpalette(_PALETTES.setdefault(scale, _palette(scale)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=0, compress_level=6)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def mosaic_range(activation: np.ndarray) -> tuple[float, float]:
+    """Return a mosaic's colour range: from min(0, smallest) to the largest finite value (1 wide if flat)."""
+    finite = activation[np.isfinite(activation)]
+    high = float(finite.max()) if finite.size else 1.0
+    low = min(0.0, float(finite.min())) if finite.size else 0.0
+    return low, (high if high > low else low + 1.0)
+
+
+def mosaic_frame(activation: np.ndarray, columns: int | None = None) -> dict:
+    """Return one frame of :func:`feature_map_image`: ``{"source": PNG data URI, "low", "high"}``.
+
+    The Activations page sends one per epoch so that the browser swaps them while the epoch
+    slider is dragged (see dashboard/assets/frames.js).
+    """
+    activation = np.asarray(activation, dtype=np.float32)
+    columns = mosaic_columns(activation.shape[2], columns)
+    z, _ = tile_mosaic(activation, columns)
+    low, high = mosaic_range(activation)
+    return {"source": indexed_png(z, low, high), "low": low, "high": high}
+
+
+def feature_map_image(
+    activation: np.ndarray,
+    title: str,
+    theme: str | None = None,
+    columns: int | None = None,
+    highlight: int | None = None,
+) -> go.Figure:
+    """Tile every channel of one layer's activation into one image: :func:`feature_map_mosaic`, light.
+
+    The same tiles, colours, frame and colour bar as the heatmap, drawn as a palette PNG
+    (``go.Image``, trace 0): a few KB instead of a float per pixel. Hover names no values (the
+    chosen channel's are in the 3D surface's hover); a click's (x, y) names its channel through
+    :func:`channel_at` with ``layout.meta``.
+
+    Args:
+        activation: (h, w, c) feature maps of one digit (or a class mean).
+        title: figure title.
+        theme: "light" or "dark".
+        columns: tiles per row; default about twice as wide as tall.
+        highlight: channel whose tile gets a coloured frame (``layout.shapes[0]``).
+
+    Returns:
+        Trace 0 the image, trace 1 an empty scatter that carries the colour bar (``marker.cmin``/``cmax``).
+
+    Raises:
+        ValueError: ``activation`` is not 3-D.
+    """
+    activation = np.asarray(activation, dtype=np.float32)
+    if activation.ndim != 3:
+        raise ValueError(f"activation must be (h, w, c), not shape {activation.shape}")
+    height, width, channels = activation.shape
+    columns = mosaic_columns(channels, columns)
+    frame = mosaic_frame(activation, columns)
+    rows = math.ceil(channels / columns)
+    figure = go.Figure([
+        go.Image(source=frame["source"], hovertemplate="click: this channel in 3D<extra></extra>"),
+        go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+                   marker=dict(colorscale=ACTIVATION_SCALE, cmin=frame["low"], cmax=frame["high"], color=[0],
+                               showscale=True,
+                               colorbar=dict(title=dict(text="activation", side="right"), thickness=12))),
+    ])
+    figure.update_layout(
+        title=dict(text=title, font=dict(size=15)),
+        shapes=[highlight_shape(highlight, height, width, columns)],
+        xaxis=dict(showticklabels=False, range=[-0.5, columns * (width + 1) - 1.5],
+                   title=dict(text=f"{channels} channel{'s' if channels != 1 else ''}, {columns} per row")),
+        yaxis=dict(showticklabels=False, range=[rows * (height + 1) - 1.5, -0.5]),
+        meta=dict(height=height, width=width, columns=columns, channels=channels),
+    )
+    figure.update_xaxes(showgrid=False, zeroline=False, constrain="domain")
+    figure.update_yaxes(showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
+    apply_theme(figure, theme)
+    figure.update_layout(margin=dict(l=20, r=20, t=TITLE_TOP, b=35))
+    return figure
+
+
 def feature_map_mosaic(
     activation: np.ndarray,
     title: str,
@@ -128,16 +235,14 @@ def feature_map_mosaic(
     height, width, channels = activation.shape
     columns = mosaic_columns(channels, columns)
     z, channel_of = tile_mosaic(activation, columns)
-    finite = activation[np.isfinite(activation)]
-    high = float(finite.max()) if finite.size else 1.0
-    low = min(0.0, float(finite.min())) if finite.size else 0.0
+    low, high = mosaic_range(activation)
     figure = go.Figure(
         go.Heatmap(
             z=z,
             customdata=channel_of,
             colorscale=ACTIVATION_SCALE,
             zmin=low,
-            zmax=high if high > low else low + 1.0,
+            zmax=high,
             hoverongaps=False,
             colorbar=dict(title=dict(text="activation", side="right"), thickness=12),
             hovertemplate="channel %{customdata}<br>value %{z:.3f}<extra></extra>",
@@ -195,6 +300,31 @@ def activation_surface(
     )
     apply_theme(figure, theme)
     figure.update_layout(margin=dict(l=0, r=0, t=TITLE_TOP, b=0))
+    return figure
+
+
+def channel_heatmap(channel_map: np.ndarray, title: str, theme: str | None = None) -> go.Figure:
+    """Draw one feature map flat, its values on hover: the 2D companion of :func:`activation_surface`.
+
+    Raises:
+        ValueError: ``channel_map`` is not 2-D.
+    """
+    channel_map = np.asarray(channel_map, dtype=np.float32)
+    if channel_map.ndim != 2:
+        raise ValueError(f"channel_map must be (h, w), not shape {channel_map.shape}")
+    figure = go.Figure(
+        go.Heatmap(
+            z=channel_map,
+            colorscale=ACTIVATION_SCALE,
+            colorbar=dict(title=dict(text="activation", side="right"), thickness=12),
+            hovertemplate="row %{y}, column %{x}<br>activation %{z:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(title=dict(text=title, font=dict(size=15)),
+                         xaxis=dict(title=dict(text="column")), yaxis=dict(title=dict(text="row")))
+    image_axes(figure)
+    apply_theme(figure, theme)
+    figure.update_layout(margin=dict(l=40, r=10, t=TITLE_TOP, b=40))
     return figure
 
 
@@ -388,9 +518,44 @@ def probability_bars(
         ValueError: not a 1-D array.
     """
     probabilities = np.asarray(probabilities, dtype=np.float32)
-    names = [str(k) for k in range(len(probabilities))] if names is None else list(names)
     if probabilities.ndim != 1:
         raise ValueError(f"probabilities must be 1-D, not shape {probabilities.shape}")
+    parts = probability_parts(probabilities, true_label, names, title)
+    names = parts["names"]
+    colors = parts["colors"]
+    figure = go.Figure(
+        go.Bar(
+            x=np.arange(len(probabilities)),
+            y=probabilities,
+            marker_color=colors,
+            text=parts["text"],
+            textposition="outside",
+            hovertext=names,
+            hovertemplate="%{hovertext}: %{y:.1%}<extra></extra>",
+        )
+    )
+    digits = names == [str(k) for k in range(len(names))]
+    figure.update_layout(
+        title=dict(text=parts["title"], font=dict(size=15)),
+        xaxis=dict(title=dict(text="digit class" if digits else "class"), tickmode="array",
+                   tickvals=list(range(len(names))), ticktext=names),
+        yaxis=dict(title=dict(text="probability"), range=[0, 1.15], tickformat=".0%"),
+    )
+    apply_theme(figure, theme)
+    return figure
+
+
+def probability_parts(probabilities: np.ndarray, true_label: int | None = None, names=None,
+                      title: str | None = None) -> dict:
+    """Return what :func:`probability_bars` draws besides the bars' heights, for one set of probabilities.
+
+    Returns:
+        ``{"names", "colors", "text", "title", "predicted"}``: class names, bar colours (predicted
+        class green when right, red when wrong, the true class green), bar labels, the title with
+        its verdict, and the predicted class. The Activations page sends these per epoch.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    names = [str(k) for k in range(len(probabilities))] if names is None else list(names)
     predicted = int(np.argmax(probabilities))
     colors = [BAR_COLOR] * len(probabilities)
     if true_label is not None and 0 <= true_label < len(colors):
@@ -399,29 +564,11 @@ def probability_bars(
             colors[true_label] = TRUE_COLOR
     else:
         colors[predicted] = CLASS_COLORS[predicted % len(CLASS_COLORS)]
-    figure = go.Figure(
-        go.Bar(
-            x=np.arange(len(probabilities)),
-            y=probabilities,
-            marker_color=colors,
-            text=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities],
-            textposition="outside",
-            hovertext=names,
-            hovertemplate="%{hovertext}: %{y:.1%}<extra></extra>",
-        )
-    )
     verdict = f"predicted {names[predicted]}"
     if true_label is not None and 0 <= true_label < len(names):
         verdict += f", true {names[true_label]}" + (" ✓" if predicted == true_label else " ✗")
-    digits = names == [str(k) for k in range(len(names))]
-    figure.update_layout(
-        title=dict(text=f"{title or 'Class probabilities'} ({verdict})", font=dict(size=15)),
-        xaxis=dict(title=dict(text="digit class" if digits else "class"), tickmode="array",
-                   tickvals=list(range(len(names))), ticktext=names),
-        yaxis=dict(title=dict(text="probability"), range=[0, 1.15], tickformat=".0%"),
-    )
-    apply_theme(figure, theme)
-    return figure
+    return {"names": names, "colors": colors, "text": [f"{p:.0%}" if p >= 0.01 else "" for p in probabilities],
+            "title": f"{title or 'Class probabilities'} ({verdict})", "predicted": predicted}
 
 
 def dense_bars(values: np.ndarray, title: str, theme: str | None = None) -> go.Figure:
@@ -441,57 +588,8 @@ def dense_bars(values: np.ndarray, title: str, theme: str | None = None) -> go.F
     return figure
 
 
-def probe_picker(
-    images: np.ndarray,
-    positions: np.ndarray,
-    selected: int | None = None,
-    theme: str | None = None,
-    columns: int = 10,
-) -> go.Figure:
-    """Thumbnails of probe digits in one heatmap, to pick one with a click.
-
-    A click's (x, y) names the thumbnail: ``channel_at(y, x, 28, 28, columns, n)``
-    with ``columns = mosaic_columns(n, columns)`` gives its index into ``positions``
-    (no per-pixel customdata, which would double the figure for 100 digits).
-
-    Args:
-        images: (n, 28, 28) uint8 digits to show.
-        positions: (n,) their positions in the run's probe set.
-        selected: the position to frame, if shown.
-        theme: "light" or "dark".
-        columns: thumbnails per row at most.
-
-    Returns:
-        A figure with one int16 heatmap (-1 in the see-through gaps), sized to its rows.
-    """
-    images = np.asarray(images)
-    positions = np.asarray(positions, dtype=np.int64)
-    count = len(images)
-    figure = go.Figure()
-    if count == 0:
-        figure.add_annotation(text="No probe digits of this class", showarrow=False, x=0.5, y=0.5,
-                              xref="paper", yref="paper")
-        figure.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False), height=80)
-    else:
-        height, width = images.shape[1:]
-        columns = mosaic_columns(count, columns)
-        z, slot_of = tile_mosaic(np.moveaxis(images, 0, -1), columns)
-        z = np.where(slot_of >= 0, z, -1).astype(np.int16)
-        figure.add_trace(
-            go.Heatmap(
-                z=z,
-                colorscale=PICKER_SCALE,
-                zmin=-1,
-                zmax=255,
-                showscale=False,
-                hovertemplate="click to open this digit<extra></extra>",
-            )
-        )
-        slot = np.flatnonzero(positions == selected)
-        shape = highlight_shape(int(slot[0]) if slot.size else None, height, width, columns)
-        figure.update_layout(shapes=[shape], xaxis=dict(visible=False), yaxis=dict(visible=False),
-                             height=24 + 30 * math.ceil(count / columns))
-        image_axes(figure)
-    apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=2, r=2, t=2, b=2), dragmode=False, plot_bgcolor="rgba(0,0,0,0)")
-    return figure
+def typed_array(array: np.ndarray) -> dict:
+    """Return ``array`` as Plotly.js's typed-array spec (float32, base64), for figures patched in the browser."""
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    return {"dtype": "f4", "bdata": base64.b64encode(array.tobytes()).decode("ascii"),
+            "shape": ",".join(str(size) for size in array.shape)}

@@ -149,6 +149,22 @@ def kernel_tiles(kernel: np.ndarray, input_channel: int | None = None) -> np.nda
     return kernel[:, :, input_channel, :]
 
 
+def _bound(tiles: np.ndarray) -> float:
+    return float(np.nanmax(np.abs(tiles))) or 1.0
+
+
+def kernel_grid_values(kernel: np.ndarray, input_channel: int | None = None,
+                       columns: int | None = None) -> tuple[np.ndarray, float]:
+    """Return the z (NaN gaps) and colour bound of :func:`kernel_grid` without building a figure.
+
+    Raises:
+        ValueError: see :func:`kernel_tiles`.
+    """
+    tiles = kernel_tiles(kernel, input_channel)
+    z, _ = tile_mosaic(tiles, mosaic_columns(tiles.shape[2], columns))
+    return z, _bound(tiles)
+
+
 def kernel_grid(
     kernel: np.ndarray,
     title: str,
@@ -175,7 +191,7 @@ def kernel_grid(
     height, width, filters = tiles.shape
     columns = mosaic_columns(filters, columns)
     z, filter_of = tile_mosaic(tiles, columns)
-    bound = float(np.nanmax(np.abs(tiles))) or 1.0
+    bound = _bound(tiles)
     figure = go.Figure(
         go.Heatmap(
             z=z,

@@ -14,7 +14,7 @@ from artifacts import ArtifactError
 from artifacts.config import conv_layers
 from artifacts.format import KERNEL_PREFIX
 from dashboard.figures.architecture import architecture_blocks, kernel_grid
-from dashboard.pages.logic.model import MEAN, channel_options, layer_table
+from dashboard.pages.logic.model import MEAN, channel_options, filter_frames, filter_title, layer_table
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
 from dashboard.ui.components import error_card, explanation, notice
@@ -42,7 +42,12 @@ CHANNEL = "model-channel"
 EPOCH = "model-epoch"
 FILTERS = "model-filters"
 FILTERS_ERROR = "model-filters-error"
+FRAMES = "model-frames"  # every epoch's filter grid, swapped in the browser (dashboard/assets/frames.js)
+BLOCKS_SHOW = "model-blocks-show"
+BLOCKS_BOX = "model-blocks-box"
 GRAPH_CONFIG = {"displaylogo": False}
+# A graph not drawn yet: no axes, so no tick labels for Plotly to lay out.
+NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
 
 
 def layout(**kwargs):
@@ -66,8 +71,12 @@ def body(resolved: Resolved, kwargs: dict):
         explanation("How to read this page", explanations.ARCHITECTURE),
     ])
     blocks = dbc.Card(dbc.CardBody([
-        dcc.Graph(id=BLOCKS, config=GRAPH_CONFIG, style={"height": "380px"}),
         layer_table(architecture),
+        # The 3D blocks are a WebGL scene (over a second to set up in a browser without a GPU):
+        # drawn only once asked for.
+        dbc.Switch(id=BLOCKS_SHOW, label="Show the network as 3D blocks", value=False),
+        dbc.Collapse(dcc.Graph(id=BLOCKS, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "380px"}),
+                     id=BLOCKS_BOX, is_open=False),
         explanation("Convolution, padding and stride", explanations.CONVOLUTION + explanations.PADDING
                     + explanations.STRIDE),
         explanation("Pooling", explanations.POOLING),
@@ -97,16 +106,15 @@ def body(resolved: Resolved, kwargs: dict):
             dcc.Loading(dcc.Graph(id=FILTERS, config=GRAPH_CONFIG, style={"height": "420px"}), delay_show=300),
             explanation("What are filters?", explanations.FILTERS + explanations.EPOCHS),
         ]))
-    return html.Div([dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME), head, blocks,
-                     filters])
+    return html.Div([dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME),
+                     dcc.Store(id=FRAMES), head, blocks, filters])
 
 
 register_body("model", body)
 
 
-@callback(Output(BLOCKS, "figure"), Input(THEME, "data"), State(RUN, "data"))
 def draw_blocks(theme, run_id):
-    """Draw the 3D block picture of the run's layers."""
+    """Return the 3D block picture of the run's layers (no_update when they cannot be read)."""
     run = shown_run(run_id)
     try:
         architecture = run.info().architecture if run is not None else None
@@ -115,6 +123,15 @@ def draw_blocks(theme, run_id):
     if not architecture:
         return dash.no_update
     return architecture_blocks(list(architecture), theme)
+
+
+@callback(Output(BLOCKS, "figure"), Output(BLOCKS_BOX, "is_open"), Input(BLOCKS_SHOW, "value"),
+          Input(THEME, "data"), State(RUN, "data"))
+def draw_blocks_view(show, theme, run_id):
+    """Draw the 3D blocks once the switch asks for them (never before)."""
+    if not show:
+        return dash.no_update, False
+    return draw_blocks(theme, run_id), True
 
 
 @callback(
@@ -139,18 +156,11 @@ def update_channels(layer, channel, epoch, run_id):
     return options, channel if channel in values else MEAN
 
 
-@callback(
-    Output(FILTERS, "figure"),
-    Output(FILTERS_ERROR, "children"),
-    Output(QUERY, "data"),
-    Input(LAYER, "value"),
-    Input(CHANNEL, "value"),
-    Input(EPOCH, "value"),
-    Input(THEME, "data"),
-    State(RUN, "data"),
-)
 def draw_filters(layer, channel, epoch, theme, run_id):
-    """Draw the chosen conv layer's filters at the chosen epoch and record the view in the URL."""
+    """Return the chosen conv layer's filters at ``epoch``, an error (or None) and the view's query.
+
+    The query is no_update on a first draw (a page load), which must add no history entry.
+    """
     run = shown_run(run_id)
     if run is None:
         return dash.no_update, error_card(f"There is no run '{str(run_id)[:40]}' in the store."), dash.no_update
@@ -169,18 +179,57 @@ def draw_filters(layer, channel, epoch, theme, run_id):
         kernel = run.snapshot(epoch).get(KERNEL_PREFIX + str(layer))
         if kernel is None:
             return {}, notice(f"The snapshot of epoch {epoch} has no kernel for {layer}.", "warning"), query
-        if kernel.shape[2] == 1:
-            which = ""
-        elif input_channel is None:
-            which = " (mean over input channels)"
-        else:
-            which = f" (input channel {input_channel})"
-        title = f"{layer}: {kernel.shape[3]} filters, epoch {epoch}{which}"
+        title = filter_title(str(layer), kernel.shape, epoch, input_channel)
         figure = kernel_grid(kernel, title, theme, input_channel if kernel.shape[2] > 1 else None)
     except (ArtifactError, ValueError, TypeError) as error:
         reason = error.reason if isinstance(error, ArtifactError) else str(error)
         return {}, error_card(f"The filters cannot be shown: {reason}"), query
     return figure, None, query
+
+
+@callback(
+    Output(FILTERS, "figure"),
+    Output(FILTERS_ERROR, "children"),
+    Output(FRAMES, "data"),
+    Input(LAYER, "value"),
+    Input(CHANNEL, "value"),
+    Input(THEME, "data"),
+    State(EPOCH, "value"),
+    State(RUN, "data"),
+)
+def draw_filter_views(layer, channel, theme, epoch, run_id):
+    """Draw the filters at the slider's epoch and send every epoch's grid, which the browser swaps on a drag."""
+    figure, error, _ = draw_filters(layer, channel, epoch, theme, run_id)
+    run = shown_run(run_id)
+    try:
+        frames = filter_frames(run, str(layer), channel if isinstance(channel, int) else None) if run else None
+        if frames is not None:
+            frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
+    except (ArtifactError, ValueError, TypeError):
+        frames = None
+    return figure, error, frames
+
+
+dash.clientside_callback(
+    "function(drag, value, frames, figure) { return window.cnnviz.filterFrame(drag, value, frames, figure); }",
+    Output(FILTERS, "figure", allow_duplicate=True),
+    Input(EPOCH, "drag_value"), Input(EPOCH, "value"), State(FRAMES, "data"), State(FILTERS, "figure"),
+    prevent_initial_call=True,
+)
+
+
+@callback(Output(QUERY, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"), Input(EPOCH, "value"),
+          State(RUN, "data"), prevent_initial_call=True)
+def record_query(layer, channel, epoch, run_id):
+    """Write the view's state as a query string once the user changes it (a page load adds no history entry)."""
+    run = shown_run(run_id)
+    try:
+        epoch = nearest_epoch(run.snapshot_epochs(), epoch) if run else None
+    except (ArtifactError, ValueError):
+        epoch = None
+    if epoch is None:
+        return dash.no_update
+    return build_search(run=run_id, layer=layer, channel=channel if isinstance(channel, int) else None, epoch=epoch)
 
 
 sync_url(QUERY)

@@ -19,8 +19,9 @@ def slider_step(epochs: list[int]) -> int:
     return reduce(math.gcd, gaps, 0) or 1
 
 
-# Every page's epoch slider: redraw once the value is let go (a drag over 15 epochs would otherwise
-# ask for every layer's figures 15 times), the value shown while hovering.
+# Every page's epoch slider: ``value`` changes once the handle is let go (what the server and the URL
+# follow); while it is dragged only ``drag_value`` moves, which the pages' frames.js follows in the
+# browser without a request. The value is shown while hovering.
 SLIDER_OPTIONS = {"updatemode": "mouseup", "tooltip": {"placement": "bottom", "always_visible": False}}
 
 

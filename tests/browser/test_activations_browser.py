@@ -80,15 +80,34 @@ def explorer(dash_duo, tiny_store, use_store):
 
 # What Plotly drew (decoded), not the spec it was sent: a patched z and a fresh one compare equal.
 SURFACE_Z = "JSON.stringify(Array.from(gd._fullData[0].z, function (row) { return Array.from(row); }))"
-# Numpy arrays reach Plotly as {dtype, bdata, shape} specs; plain lists are nested arrays.
-PICKER_WIDTH = ("(gd.data[0].z.shape ? Number(String(gd.data[0].z.shape).split(',')[1])"
-                " : gd.data[0].z[0].length)")
+# The picker is the app's digit grid drawn as one image; its width in pixels is in layout.meta.
+PICKER_WIDTH = "gd.layout.meta.width"
+PITCH, GAP = 31, 3  # dashboard.figures.digits: a tile and its gap, in pixels
+
+
+def click_centred(dash_duo, element) -> None:
+    """Click ``element`` as the page's own click (nothing laid over a short window can intercept it),
+    leaving the page scrolled to the top as it was loaded."""
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();"
+                                   " window.scrollTo(0, 0);", element)
+
+
+def open_3d(dash_duo) -> None:
+    """Open the chosen channel's 3D surface tab (drawn only once opened)."""
+    click_centred(dash_duo, dash_duo.driver.find_element(
+        By.XPATH, "//*[@id='activations-channel-tabs']//a[normalize-space()='3D surface']"))
+
+
+def show_switch(dash_duo, switch_id: str) -> None:
+    """Turn on a dbc.Switch."""
+    click_centred(dash_duo, dash_duo.driver.find_element(By.ID, switch_id))
 
 
 def test_model_page_loads_and_epoch_slider_redraws_filters(dash_duo, explorer):
     dash_duo.wait_for_page(f"{explorer}/model?run=tiny&layer=conv_1")
     title = wait_for(lambda: figure_data(dash_duo, "model-filters", "gd.layout.title.text"), message="filters")
     assert "epoch 2" in title
+    show_switch(dash_duo, "model-blocks-show")  # the 3D blocks are drawn once asked for
     assert wait_for(lambda: figure_data(dash_duo, "model-blocks", "gd.data.length"), message="blocks") >= 9
     dash_duo.find_element("#model-epoch [role=slider]").send_keys(Keys.HOME)
     wait_for(lambda: "epoch 0" in (figure_data(dash_duo, "model-filters", "gd.layout.title.text") or ""),
@@ -100,6 +119,10 @@ def test_model_page_loads_and_epoch_slider_redraws_filters(dash_duo, explorer):
 
 def test_activation_explorer_digit_filter_epoch_slider_and_shared_url(dash_duo, explorer):
     dash_duo.wait_for_page(f"{explorer}/activations?run=tiny&layer=conv_1")
+    # The 3D views are drawn once asked for: open the surface's tab, turn on the stacked view.
+    wait_for(lambda: figure_data(dash_duo, "activations-mosaic", "gd.data[0].type"), message="mosaic")
+    open_3d(dash_duo)
+    show_switch(dash_duo, "activations-stack-show")
     wait_for(lambda: figure_data(dash_duo, "activations-surface", "gd.data[0].type") == "surface", message="surface")
     wait_for(lambda: figure_data(dash_duo, "activations-stack", "gd.data.length"), message="stacked view")
     all_width = wait_for(lambda: figure_data(dash_duo, "activations-picker", PICKER_WIDTH),
@@ -108,9 +131,9 @@ def test_activation_explorer_digit_filter_epoch_slider_and_shared_url(dash_duo, 
     # The digit filter: only the three probes of class 7 remain, and a 7 is chosen.
     label = dash_duo.driver.find_element(By.XPATH, "//*[@id='activations-digit']//label[normalize-space()='7']")
     label.click()
-    wait_for(lambda: figure_data(dash_duo, "activations-picker", PICKER_WIDTH) == 3 * 29 - 1,
+    wait_for(lambda: figure_data(dash_duo, "activations-picker", PICKER_WIDTH) == 3 * PITCH - GAP,
              message="the picker to show class 7")
-    assert all_width == 10 * 29 - 1
+    assert all_width == 10 * PITCH - GAP
     wait_for(lambda: "label 7" in dash_duo.find_element("#activations-summary").text, message="a 7 chosen: "
              + dash_duo.find_element("#activations-summary").text)
 
@@ -138,6 +161,8 @@ def test_activation_explorer_digit_filter_epoch_slider_and_shared_url(dash_duo, 
     url = dash_duo.driver.current_url
     dash_duo.wait_for_page(f"{explorer}/model")
     dash_duo.wait_for_page(url)
+    wait_for(lambda: figure_data(dash_duo, "activations-mosaic", "gd.data[0].type"), message="mosaic")
+    open_3d(dash_duo)
     wait_for(lambda: figure_data(dash_duo, "activations-surface", "gd.layout.title.text") == title,
              message="the same surface after reopening")
     assert figure_data(dash_duo, "activations-surface", SURFACE_Z) == surface
@@ -148,8 +173,8 @@ def test_activation_explorer_digit_filter_epoch_slider_and_shared_url(dash_duo, 
 
 
 def surface_title(dash_duo) -> str:
-    """Return the 3D surface's title, or "" before it is drawn."""
-    return figure_data(dash_duo, "activations-surface", "gd.layout.title.text") or ""
+    """Return the chosen channel's map's title (the 3D surface's tab is closed on load), or "" before it is drawn."""
+    return figure_data(dash_duo, "activations-channel-map", "gd.layout.title.text") or ""
 
 
 def step_epoch(dash_duo, key: str, expected: str) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from dashboard.figures import activations as figs
 from dashboard.figures import architecture as arch
+from dashboard.figures import digits
 
 
 def known_activation(height=3, width=4, channels=5) -> np.ndarray:
@@ -141,18 +146,42 @@ def test_dense_bars_and_input_digit():
 
 
 def test_probe_picker_tiles_digits_and_clicks_name_them():
+    # The picker is the app's one digit grid (figures/digits.py), drawn as a PNG without captions.
     images = np.stack([np.full((28, 28), 10 * k, dtype=np.uint8) for k in range(12)])
     positions = np.arange(40, 52)
-    figure = figs.probe_picker(images, positions, selected=45, columns=10)
-    z = np.asarray(figure.data[0].z)
-    assert z.shape == (2 * 29 - 1, 10 * 29 - 1)
-    top, left = figs.tile_origin(11, 28, 28, 10)
-    assert (z[top:top + 28, left:left + 28] == 110).all() and z[28, 0] == -1
-    slot = figs.channel_at(top + 5, left + 5, 28, 28, 10, 12)
+    figure = digits.digit_mosaic(images, None, 10, "light", selected=5, image=True)
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(figure.data[0].source.split(",", 1)[1]))))
+    assert pixels.shape == (2 * digits.PITCH_X, 10 * digits.PITCH_X - digits.GAP)
+    top, left = digits.PITCH_X, 1 * digits.PITCH_X  # tile 11: row 1, column 1
+    assert (pixels[top:top + 28, left:left + 28] == 110).all() and pixels[28, 0] == digits.GAP_VALUE["light"]
+    slot = digits.clicked_tile({"points": [{"x": left + 5, "y": top + 5}]}, 10, 12, pitch_y=digits.PITCH_X)
     assert positions[slot] == 51
-    assert figure.layout.shapes[0].visible and figure.layout.shapes[0].x0 == 5 * 29 - 0.5
-    empty = figs.probe_picker(np.zeros((0, 28, 28), np.uint8), np.zeros(0, int))
+    assert figure.layout.shapes[0].visible and figure.layout.shapes[0].x0 == 5 * digits.PITCH_X - 1
+    empty = digits.empty_grid("No probe digits of this class", "light")
     assert "No probe digits" in empty.layout.annotations[0].text
+
+
+def test_feature_map_image_draws_the_mosaic_tiles_in_the_activation_colours():
+    activation = known_activation()
+    figure = figs.feature_map_image(activation, "conv_1", columns=2, highlight=3)
+    image, colorbar = figure.data
+    assert image.type == "image" and colorbar.marker.colorbar.title.text == "activation"
+    assert (colorbar.marker.cmin, colorbar.marker.cmax) == (0.0, float(activation.max()))
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(image.source.split(",", 1)[1]))).convert("RGBA"))
+    assert pixels.shape[:2] == (3 * 4 - 1, 2 * 5 - 1)
+    assert (pixels[3, :, 3] == 0).all() and (pixels[:, 4, 3] == 0).all()  # see-through gaps
+    top, left = figs.tile_origin(4, 3, 4, 2)
+    assert pixels[top + 2, left + 3, 3] == 255  # channel 4's largest value: opaque, the scale's top colour
+    assert tuple(pixels[top + 2, left + 3, :3]) == (253, 231, 37)  # Viridis' yellow
+    assert figure.layout.shapes[0].visible and figure.layout.meta["columns"] == 2
+    frame = figs.mosaic_frame(activation, 2)
+    assert frame["source"] == image.source and frame["high"] == float(activation.max())
+
+
+def test_typed_array_is_plotly_binary_float32():
+    spec = figs.typed_array(np.arange(6, dtype=np.float64).reshape(2, 3))
+    assert spec["dtype"] == "f4" and spec["shape"] == "2,3"
+    np.testing.assert_array_equal(np.frombuffer(base64.b64decode(spec["bdata"]), np.float32), np.arange(6))
 
 
 def test_architecture_blocks_one_box_per_layer_sized_by_shape():

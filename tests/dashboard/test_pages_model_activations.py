@@ -21,6 +21,7 @@ from dash._utils import AttributeDict
 import dashboard.app  # noqa: F401  (registers the pages as Dash imports them)
 from artifacts import ArtifactStore
 from artifacts.format import SNAPSHOT_PROBE_INDEX
+from dashboard.figures import digits
 from dashboard.pages.logic import activations as activation_logic
 from dashboard.ui.urlstate import parse_search
 
@@ -113,7 +114,10 @@ def test_digit_filter_moves_the_probe_into_the_class(tiny):
     assert call(activations.select_probe, activations.DIGIT, None, "all", None, chosen, "tiny") is dash.no_update
     picker = call(activations.draw_picker, None, 7, chosen, "light", "tiny")
     shown = np.flatnonzero(labels == 7)
-    assert np.asarray(picker.data[0].z).shape[1] == len(shown) * 29 - 1
+    # The picker is the app's digit grid drawn as one PNG: as many tiles as the class has probes.
+    assert picker.layout.meta["count"] == len(shown)
+    assert picker.layout.meta["width"] == len(shown) * digits.PITCH_X - digits.GAP
+    assert picker.data[0].type == "image" and picker.data[0].source.startswith("data:image/png;base64,")
     click = {"points": [{"x": 29 + 3, "y": 4}]}  # inside the second thumbnail
     assert call(activations.select_probe, activations.PICKER, click, 7, None, chosen, "tiny") == shown[1]
     patch = call(activations.draw_picker, activations.PROBE, 7, int(shown[1]), "light", "tiny")
@@ -251,3 +255,79 @@ def test_a_channel_the_layer_lacks_shows_the_channel_drawn(tiny):
     assert call(activations.select_channel, activations.CHANNEL, None, "conv_1", 999, "tiny") == (0, channels - 1)
     assert call(activations.select_channel, activations.CHANNEL, None, "conv_1", 3, "tiny") == (
         dash.no_update, channels - 1)
+
+
+def fire(function, fired: list[str], *args):
+    """Run a callback as Dash would after every component in ``fired`` changed together."""
+
+    def run():
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": f"{name}.value", "value": None}
+                                                          for name in fired]))
+        return function(*args)
+
+    return copy_context().run(run)
+
+
+def decoded(spec: dict) -> np.ndarray:
+    """Return a typed-array spec (as frames carry them) as a numpy array."""
+    import base64
+
+    shape = [int(size) for size in spec["shape"].split(",")]
+    return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.float32).reshape(shape)
+
+
+def test_one_request_draws_the_views_and_every_epochs_frame(tiny):
+    args = (4, "conv_1", 5, False, "all", "light", activations.MAP_TAB, 2, "tiny", None)
+    out = call(activations.draw_views, None, *args)
+    assert len(out) == 13
+    summary, mosaic, channel_map, surface, frames = out[0], out[6], out[7], out[8], out[11]
+    assert "label 1" in texts(summary) and "epoch 2" in mosaic.layout.title.text
+    assert surface is dash.no_update  # the 3D surface waits for its tab
+    assert channel_map.layout.title.text == "Channel 5: conv_1, probe 4, epoch 2"
+    assert frames["epochs"] == [0, 1, 2] and frames["drawn"] == 2 and sorted(frames["frames"]) == ["0", "1", "2"]
+    snapshot = tiny.snapshot(1)
+    row = int(np.flatnonzero(snapshot[SNAPSHOT_PROBE_INDEX] == 4)[0])
+    frame = frames["frames"]["1"]
+    np.testing.assert_array_equal(decoded(frame["surface"]["z"]), snapshot["act__conv_1"][row][:, :, 5])
+    np.testing.assert_array_equal(decoded(frame["saliency"]), snapshot["saliency"][row].astype(np.float32))
+    np.testing.assert_array_equal(decoded(frame["probabilities"]["y"]),
+                                  snapshot["probabilities"][row].astype(np.float32))
+    assert frame["mosaic"]["title"] == "Feature maps: conv_1, probe 4, epoch 1"
+    assert frame["mosaic"]["source"].startswith("data:image/png;base64,") and frame["note"] is None
+    # A class chosen and its probe, fired together, redraw the digit (not left to a later call).
+    assert fire(activations.draw_views, [activations.DIGIT, activations.PROBE], *args)[0] is not dash.no_update
+    assert all(value is dash.no_update for value in fire(activations.draw_views, [activations.DIGIT], *args))
+
+
+def test_a_theme_keeps_the_frames_and_a_channel_resends_only_its_part(tiny):
+    first = call(activations.draw_views, None, 4, "conv_1", 2, False, "all", "light", activations.MAP_TAB, 2,
+                 "tiny", None)
+    sent = first[12]  # what the browser's frames are of
+    args = (4, "conv_1", 5, False, "all", "dark", activations.MAP_TAB, 2, "tiny", None, sent)
+    theme = fire(activations.draw_views, [activations.THEME], 4, "conv_1", 2, False, "all", "dark",
+                 activations.MAP_TAB, 2, "tiny", None, sent)
+    assert theme[11] is dash.no_update and theme[0] is not dash.no_update
+    out = fire(activations.draw_views, [activations.CHANNEL], *args)
+    assert out[0] is dash.no_update and isinstance(out[6], Patch)  # the digit stays, the mosaic's frame moves
+    operations = out[11].to_plotly_json()["operations"]
+    assert {tuple(op["location"][2:]) for op in operations if op["location"][0] == "frames"} == {("surface",)}
+    assert len([op for op in operations if op["location"][0] == "frames"]) == 3
+    layer = fire(activations.draw_views, [activations.LAYER, activations.CHANNEL], 4, "pool_1", 5, False, "all",
+                 "dark", activations.MAP_TAB, 2, "tiny", None, out[12])
+    changed = {tuple(op["location"][2:]) for op in layer[11].to_plotly_json()["operations"]
+               if op["location"][0] == "frames"}
+    assert changed == {("surface",), ("mosaic",)} and "pool_1" in layer[6].layout.title.text
+    opened = fire(activations.draw_views, [activations.CHANNEL_TABS], 4, "conv_1", 5, False, "all", "dark",
+                  activations.SURFACE_TAB, 2, "tiny", None)
+    assert opened[8].data[0].type == "surface" and opened[6] is dash.no_update  # opening the tab draws only it
+
+
+def test_model_filters_come_with_every_epochs_grid(tiny):
+    figure, error, frames = call(model.draw_filter_views, None, "conv_2", 3, "light", 1, "tiny")
+    assert error is None and "epoch 1" in figure.layout.title.text and frames["drawn"] == 1
+    for epoch in (0, 2):
+        frame = frames["frames"][str(epoch)]
+        kernel = tiny.snapshot(epoch)["kernel__conv_2"].astype(np.float32)
+        np.testing.assert_allclose(decoded(frame["z"])[0:3, 0:3], kernel[:, :, 3, 0], rtol=1e-6)
+        assert frame["title"] == f"conv_2: 64 filters, epoch {epoch} (input channel 3)"
+        assert frame["bound"] == pytest.approx(float(np.abs(kernel[:, :, 3, :]).max()))
