@@ -25,7 +25,6 @@ from artifacts import InvalidRunId, Manifest, Run, RunNotFound
 from dashboard.store_access import Resolved, choose_run, get_store, latest_complete_run_id, resolve_run
 from dashboard.ui import ids
 from dashboard.ui.components import (
-    class_filter_options,
     error_card,
     onboarding,
     run_class_names,
@@ -109,11 +108,6 @@ def start_page(title: str, path: str, kwargs: dict[str, Any]) -> PageStart:
     return PageStart(state, heading, stop, names)
 
 
-def run_class_options(run_id: str | None) -> list[dict]:
-    """Return the class filter's options labelled with the shown run's class names (no update before a run)."""
-    if not run_id:
-        return dash.no_update
-    return class_filter_options(run_class_names(resolve_run(run_id, require_complete=False).run))
 
 
 def shown_run(run_id: Any) -> Run | None:

@@ -11,6 +11,7 @@ from artifacts import ArtifactStore
 from dashboard.figures.metrics import class_metrics_figure, confusion_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure, curves_figure
 from dashboard.pages.logic import metrics, runs, train, training
+from dashboard.store_access import choose_run
 from dashboard.ui.drawn_page import template_json, theme_patch
 from tests.dashboard.test_pages_runs_metrics import call, flatten, ids_in, second_run, text_of
 
@@ -81,7 +82,7 @@ def test_training_without_a_url_run_leaves_the_choice_to_the_page_contract(tiny_
     use_store(tiny_store)
     page = training.layout()
     assert graphs(page) == {}  # the browser's active run is not known here
-    body = training.body(training.choose_run(None, None), {"digit": "2"})
+    body = training.body(choose_run(None, None), {"digit": "2"})
     assert set(graphs(body)) == {training.TRAINING_CURVES, training.TRAINING_CLASSES, training.TRAINING_TIMING}
 
 

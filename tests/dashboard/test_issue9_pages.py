@@ -13,7 +13,15 @@ from artifacts import ArtifactStore
 from artifacts import format as fmt
 from dashboard.pages.logic import metrics, runs, training
 from dashboard.training.jobs import JobStatus
-from tests.dashboard.test_pages_runs_metrics import call, flatten, mark_running, second_run, text_of
+from tests.dashboard.test_pages_runs_metrics import (
+    call,
+    flatten,
+    mark_running,
+    second_run,
+    text_of,
+    view_of,
+    view_of_active,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +53,8 @@ def cancelled_copy(store, epochs_done: int = 1) -> str:
 def test_a_cancelled_run_shows_its_finished_epochs_on_the_training_page(pages, store_copy, use_store):
     use_store(store_copy)
     run_id = cancelled_copy(store_copy)
-    curves, classes, _timing, message, style, shown, _note = call(pages["training"].render, {"run": run_id},
-                                                                  "light", None, "all")
+    view = view_of(pages["training"], run=run_id)
+    curves, message, style, shown = view["curves"], view["message"], view["style"], view["run"]
     assert style == {} and shown == run_id
     assert len(curves.data[0].x) == 1
     words = text_of(message)
@@ -56,7 +64,8 @@ def test_a_cancelled_run_shows_its_finished_epochs_on_the_training_page(pages, s
 def test_a_cancelled_run_says_why_the_metrics_page_has_no_metrics(pages, store_copy, use_store):
     use_store(store_copy)
     run_id = cancelled_copy(store_copy)
-    *_, message, style, shown = call(pages["metrics"].render, {"run": run_id}, "light", None, "all", "counts")
+    view = view_of(pages["metrics"], run=run_id)
+    message, style, shown = view["message"], view["style"], view["run"]
     words = text_of(message)
     assert "cancelled" in words and "after 1 of 5 epochs" in words and "Training page" in words
     assert "appear once it completes" not in words and style == {"display": "none"} and shown is None
@@ -79,23 +88,24 @@ def fashion_copy(store) -> str:
 def test_fashion_runs_are_labelled_with_their_class_names(pages, store_copy, use_store):
     use_store(store_copy)
     run_id = fashion_copy(store_copy)
-    _curves, classes, *_ = call(pages["training"].render, {"run": run_id}, "light", None, "all")
+    classes = view_of(pages["training"], run=run_id)["classes"]
     assert [trace.name for trace in classes.data][9] == "Ankle boot"
     assert "digit" not in classes.layout.title.text
-    table, bars, confusion, *_ = call(pages["metrics"].render, {"run": run_id}, "light", None, "all", "counts")
+    view = view_of(pages["metrics"], run=run_id)
+    table, bars, confusion = view["table"], view["bars"], view["confusion"]
     assert "Ankle boot" in text_of(table) and "digit" not in text_of(table)
     assert list(confusion.layout.xaxis.ticktext) == list(fmt.FASHION_CLASS_NAMES)
     assert list(bars.layout.xaxis.ticktext)[0] == "T-shirt/top"
-    for page in ("metrics", "training"):
-        options = call(pages[page].label_classes, run_id)
-        assert [option["label"] for option in options][1:] == list(fmt.FASHION_CLASS_NAMES)
+    for page in ("metrics", "training"):  # the class filter, whether the URL or the active run names the run
+        for view in (view_of(pages[page], run=run_id), view_of_active(pages[page], page, run_id)):
+            assert [option["label"] for option in view["options"]][1:] == list(fmt.FASHION_CLASS_NAMES)
     _figure, _style, title, _shown, _detail = call(pages["metrics"].gallery, "0-6", "all", run_id, "light")
     assert "True T-shirt/top, predicted Shirt" in text_of(title)
 
 
 def test_old_runs_without_class_names_are_digits(pages, tiny_store, use_store):
     use_store(tiny_store)
-    _curves, classes, *_ = call(pages["training"].render, {"run": "tiny"}, "light", None, "all")
+    classes = view_of(pages["training"], run="tiny")["classes"]
     assert classes.data[3].name == "digit 3"
 
 
@@ -139,7 +149,7 @@ def test_the_training_page_shows_the_note_under_the_curves(pages, store_copy, us
     for row in rows:
         row["val_accuracy"] = row["accuracy"] + 0.01
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    *_, note = call(pages["training"].render, {"run": run_id}, "light", None, "all")
+    note = view_of(pages["training"], run=run_id)["note"]
     assert "Validation accuracy is above training accuracy" in text_of(note)
 
 

@@ -73,6 +73,52 @@ def has_class(component, name: str) -> bool:
     return any(name in str(node["props"].get("className", "")).split() for node in flatten(component))
 
 
+def props_by_id(component) -> dict:
+    """Return the props of every component with a string id in a layout tree, by id."""
+    return {node["props"]["id"]: node["props"] for node in flatten(component)
+            if isinstance(node["props"].get("id"), str)}
+
+
+def training_view(module, page) -> dict:
+    """Return what a Training layout drew: its figures, message, content style, run store and note."""
+    drawn = props_by_id(page)
+    return {"curves": drawn[module.TRAINING_CURVES].get("figure"),
+            "classes": drawn[module.TRAINING_CLASSES].get("figure"),
+            "timing": drawn[module.TRAINING_TIMING].get("figure"),
+            "message": drawn[module.TRAINING_MESSAGE]["children"],
+            "style": drawn[module.TRAINING_CONTENT].get("style"), "run": drawn[module.TRAINING_RUN]["data"],
+            "note": drawn[module.TRAINING_NOTE]["children"], "options": drawn[module.TRAINING_DIGIT]["options"]}
+
+
+def metrics_view(module, page) -> dict:
+    """Return what a Metrics layout drew: its table, figures, message, content style and run store."""
+    drawn = props_by_id(page)
+    return {"table": drawn[module.METRICS_TABLE]["children"], "bars": drawn[module.METRICS_BARS].get("figure"),
+            "confusion": drawn[module.METRICS_CONFUSION].get("figure"),
+            "message": drawn[module.METRICS_MESSAGE]["children"],
+            "style": drawn[module.METRICS_CONTENT].get("style"), "run": drawn[module.METRICS_RUN]["data"],
+            "options": drawn[module.METRICS_DIGIT]["options"]}
+
+
+def view_of(module, **url) -> dict:
+    """Return what the Training or Metrics layout draws for a URL's query (``run=`` names the run)."""
+    page = module.layout(**{key: str(value) for key, value in url.items()})
+    return (training_view if hasattr(module, "TRAINING_RUN") else metrics_view)(module, page)
+
+
+def view_of_active(module, name: str, active) -> dict:
+    """Return what the page draws when its URL names no run and the browser's active run is ``active``.
+
+    The layout is then the page contract's shell; its one callback (``fill_page``) draws the body.
+    """
+    import dashboard.app  # noqa: F401  (registers the pages' bodies)
+    from dashboard.ui.page import fill_page
+
+    assert ids.PAGE_REQUEST in json.dumps(module.layout().to_plotly_json(), default=str)
+    body = call(fill_page, {}, {"type": ids.PAGE_REQUEST, "page": name}, active)
+    return (training_view if hasattr(module, "TRAINING_RUN") else metrics_view)(module, body)
+
+
 @pytest.fixture
 def set_props(monkeypatch) -> dict:
     """Record dash.set_props calls (callbacks write the app shell's stores with it) by component id."""
@@ -160,17 +206,20 @@ def test_training_page_draws_the_history(pages, tiny_store, use_store):
     assert {training.TRAINING_CURVES, training.TRAINING_CLASSES, training.TRAINING_DIGIT}.issubset(ids_in(page))
     digit = next(n for n in flatten(page) if n["props"].get("id") == training.TRAINING_DIGIT)
     assert digit["props"]["value"] == 3
-    curves, classes, timing, message, style, run_id, _note = call(training.render, {"run": "tiny"}, "light", None, 3)
+    view = view_of(training, run="tiny", digit=3)
+    curves, classes, timing, message, style, run_id = (view[k] for k in ("curves", "classes", "timing", "message",
+                                                                          "style", "run"))
     history = ArtifactStore(tiny_store).run("tiny").history()
     np.testing.assert_allclose(curves.data[1].y, history["val_loss"])
     assert len(classes.data) == 10 and classes.data[3].line.width > classes.data[2].line.width
     assert isinstance(timing, go.Figure) and style == {} and run_id == "tiny" and "tiny" in text_of(message)
     # Without a run in the URL: the active run, else the newest complete run.
-    assert call(training.render, {"run": None}, "dark", "gone", "all")[5] == "tiny"
-    patch = call(training.highlight_digit, 5).to_plotly_json()
-    assert json.dumps(patch) and len(patch["operations"]) == 20
-    assert call(training.page_query, "tiny", 4) == "?digit=4&run=tiny"
-    assert call(training.page_query, "tiny", "all") == "?run=tiny"
+    assert view_of_active(training, "training", "gone")["run"] == "tiny"
+    # The class filter's rule, which the browser applies (tests/browser/test_issue12_pages_browser.py):
+    # every line's width and opacity for each choice.
+    styles = training.digit_styles()
+    assert json.dumps(styles) and all(len(styles[key]) == 10 for key in ("all", *map(str, range(10))))
+    assert all({"width", "opacity"} <= set(style) for style in styles["5"])
     download = call(training.download_history, 1, "tiny")
     assert download["filename"] == "tiny-history.csv" and "val_class_9" in download["content"]
 
@@ -180,10 +229,11 @@ def test_training_page_shows_corrupted_history_as_an_error_card(pages, store_cop
     other = second_run(store_copy)
     (store_copy / other / "history.jsonl").write_text('{"epoch": 1, "loss": \n')
     training = pages["training"]
-    *_, message, style, run_id, _note = call(training.render, {"run": other}, "light", None, "all")
+    view = view_of(training, run=other)
+    message, style, run_id = view["message"], view["style"], view["run"]
     assert has_class(message, "error-card") and "history.jsonl" in text_of(message)
     assert style == {"display": "none"} and run_id is None
-    assert call(training.render, {"run": "tiny"}, "light", None, "all")[5] == "tiny"  # the other run still works
+    assert view_of(training, run="tiny")["run"] == "tiny"  # the other run still works
 
 
 # -- Metrics ----------------------------------------------------------------
@@ -195,8 +245,8 @@ def test_metrics_page_draws_table_bars_and_confusion(pages, tiny_store, use_stor
     page = metrics.layout(run="tiny", digit="3", cell="3-5", mode="normalized")
     cell = next(n for n in flatten(page) if n["props"].get("id") == metrics.METRICS_CELL)
     assert cell["props"]["data"] == "3-5"
-    table, bars, confusion, message, style, run_id = call(metrics.render, {"run": "tiny"}, "light", None, 3,
-                                                           "normalized")
+    view = metrics_view(metrics, page)
+    table, bars, confusion, style, run_id = (view[k] for k in ("table", "bars", "confusion", "style", "run"))
     run = ArtifactStore(tiny_store).run("tiny")
     np.testing.assert_allclose(bars.data[2].y, run.class_metrics()["f1"])
     np.testing.assert_allclose(np.asarray(confusion.data[0].z).sum(axis=1)[run.confusion().sum(axis=1) > 0], 1.0)
@@ -207,7 +257,6 @@ def test_metrics_page_draws_table_bars_and_confusion(pages, tiny_store, use_stor
     np.testing.assert_array_equal(z, run.confusion())
     assert json.dumps(bars_patch.to_plotly_json(), cls=PlotlyJSONEncoder)  # what Dash sends must serialize
     assert json.dumps(operations, cls=PlotlyJSONEncoder)
-    assert call(metrics.page_query, "tiny", 3, "normalized", "3-5") == "?cell=3-5&digit=3&mode=normalized&run=tiny"
 
 
 def test_metrics_cell_click_opens_the_gallery_and_the_digit_filter_changes_it(pages, tiny_store, use_store):
@@ -218,7 +267,7 @@ def test_metrics_cell_click_opens_the_gallery_and_the_digit_filter_changes_it(pa
     true, guess = int(predictions["labels"][0]), int(predictions["predicted"][0])
     cell = call(metrics.choose_cell, {"points": [{"x": guess, "y": true, "z": 1}]})
     assert cell == f"{true}-{guess}"
-    assert call(metrics.clear_cell, 4) is None
+    assert call(metrics.choose_digit, 4, "counts", "tiny", "light")[3] is None  # another digit clears the cell
     figure, style, title, shown, _detail = call(metrics.gallery, cell, "all", "tiny", "light")
     expected = np.flatnonzero((predictions["labels"] == true) & (predictions["predicted"] == guess))
     assert set(shown) <= set(expected.tolist()) and len(shown) == min(len(expected), metrics.GALLERY_LIMIT)
@@ -248,9 +297,10 @@ def test_metrics_page_shows_a_broken_confusion_matrix_as_an_error_card(pages, st
     other = second_run(store_copy)
     (store_copy / other / "confusion.npy").write_bytes(b"not an npy file")
     metrics = pages["metrics"]
-    *_, message, style, run_id = call(metrics.render, {"run": other}, "light", None, "all", "counts")
+    view = view_of(metrics, run=other)
+    message, run_id = view["message"], view["run"]
     assert has_class(message, "error-card") and "confusion.npy" in text_of(message) and run_id is None
-    assert call(metrics.render, {"run": "tiny"}, "light", None, "all", "counts")[5] == "tiny"
+    assert view_of(metrics, run="tiny")["run"] == "tiny"
 
 
 # -- Every page: empty store, odd ids ---------------------------------------
@@ -276,7 +326,6 @@ def test_a_missing_or_unfinished_run_gives_an_error_card(pages, store_copy, use_
     use_store(store_copy)
     mark_running(store_copy, second_run(store_copy, "still-running"))
     module = pages[name]
-    args = ("light", None, "all") + (("counts",) if name == "metrics" else ())
     for run_id, words in (("nope", "There is no run 'nope'"), ("still-running", "is running, not complete")):
-        message = call(module.render, {"run": run_id}, *args)[3]
+        message = view_of(module, run=run_id)["message"]
         assert has_class(message, "error-card") and words in text_of(message)

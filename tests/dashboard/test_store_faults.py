@@ -16,7 +16,7 @@ from artifacts import format as fmt
 from dashboard.pages.logic import metrics, runs, training
 from dashboard.training import jobs, supervisor
 from tests.conftest import TINY_RUN_ID
-from tests.dashboard.test_pages_runs_metrics import call, flatten, has_class, second_run, text_of
+from tests.dashboard.test_pages_runs_metrics import call, flatten, has_class, second_run, text_of, view_of
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,8 @@ def test_an_overflowing_confusion_matrix_gives_an_error_card(pages, store_copy, 
     use_store(store_copy)
     other = second_run(store_copy)
     np.save(store_copy / other / fmt.CONFUSION, np.full((10, 10), 2**62, dtype=np.int64))
-    *_, message, style, run_id = call(pages["metrics"].render, {"run": other}, "light", None, "all", "normalized")
+    view = view_of(pages["metrics"], run=other, mode="normalized")
+    message, run_id = view["message"], view["run"]
     assert has_class(message, "error-card") and "confusion.npy" in text_of(message) and run_id is None
     assert "%" not in text_of(message)
 
@@ -121,7 +122,7 @@ def test_a_run_whose_trainer_was_killed_shows_failed_on_page_views(pages, store_
     row = next(node for node in flatten(page) if node["type"] == "Tr" and node["props"].get("id", {}) ==
                {"type": pages["runs"].RUNS_ROW, "run": orphan})
     assert "failed" in text_of(row["props"]["children"]) and "running" not in text_of(row["props"]["children"])
-    *_, message, _style, _run, _note = call(pages["training"].render, {"run": orphan}, "light", None, None)
+    message = view_of(pages["training"], run=orphan)["message"]
     assert "failed" in text_of(message) and "running" not in text_of(message)
     # A page view writes nothing: the run is recorded failed when training next starts.
     assert store.run(orphan).status() == "running"

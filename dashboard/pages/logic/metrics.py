@@ -30,7 +30,7 @@ from dashboard.figures.metrics import (
     metric_opacity,
     probability_figure,
 )
-from dashboard.store_access import Resolved, choose_run, resolve_run, unreadable
+from dashboard.store_access import Resolved, resolve_run, unreadable
 from dashboard.ui.components import (
     class_filter,
     class_word,
@@ -40,7 +40,7 @@ from dashboard.ui.components import (
     run_class_names,
 )
 from dashboard.ui.drawn_page import DRAWN_THEME, drawn_theme_store, theme_patch
-from dashboard.ui.page import query_store, run_class_options, run_page, start_page
+from dashboard.ui.page import query_store, run_page, start_page
 from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
 
 METRICS_RUN = "metrics-run"
@@ -103,7 +103,7 @@ def draw(run_id: str, state: dict[str, Any], names: tuple[str, ...] | None) -> h
     """Return the page's body for ``run_id`` and the URL's ``state``, drawn in the layout's theme."""
     digit, cell = state.get("digit", "all"), state.get("cell")
     mode = state.get("mode") if state.get("mode") in ("counts", "normalized") else "counts"
-    table, bars, confusion, message, style, shown = render({"run": run_id}, DRAWN_THEME, None, digit, mode)
+    table, bars, confusion, message, style, shown = _view(run_id, digit, mode)
     gallery_parts = (dash.no_update, {"display": "none"}, None, None, None)
     if shown:
         confusion.update_layout(shapes=highlight_shapes(digit, DRAWN_THEME) + cell_mark(_cell_pair(cell), DRAWN_THEME))
@@ -180,10 +180,15 @@ def _error(error: ArtifactError) -> dbc.Alert:
     return error_card(unreadable(error))
 
 
-def render(url: dict | None, theme: str | None, active: Any, digit: Any, mode: str) -> tuple:
-    """Draw the run's table, bars and confusion matrix, or an error card with the charts hidden."""
+def _view(run_id: str, digit: Any, mode: str) -> tuple:
+    """Draw ``run_id``'s table, bars and confusion matrix in the layout's theme, or an error card (charts hidden).
+
+    Returns:
+        (table, bars, confusion, message, content style, the shown run's id or None).
+    """
+    theme = DRAWN_THEME
     failed = (dash.no_update,) * 3
-    resolved = choose_run((url or {}).get("run"), active)
+    resolved = resolve_run(run_id)
     if not resolved.ok:
         return *failed, unfinished_message(resolved) or error_card(resolved.error), {"display": "none"}, None
     try:
@@ -318,11 +323,6 @@ def choose_cell(click: dict | None) -> str | None:
     return cell if CELL_PATTERN.fullmatch(cell) else dash.no_update
 
 
-def clear_cell(digit: Any) -> None:
-    """Choosing another digit clears the chosen cell: the gallery then shows that digit's mistakes."""
-    return None
-
-
 def gallery(cell: str | None, digit: Any, run_id: str | None, theme: str | None) -> tuple:
     """Show the digits of the chosen cell (or the chosen digit's mistakes), at most GALLERY_LIMIT."""
     hidden = {"display": "none"}
@@ -393,14 +393,3 @@ def open_digit(click: dict | None, shown: list[int] | None, run_id: str | None, 
                               id=METRICS_PROBABILITIES, config=GRAPH_CONFIG)),
         ], className="g-2 align-items-center"),
     ]
-
-
-def page_query(run_id: str | None, digit: Any, mode: str, cell: str | None) -> str:
-    """Return the query string of the view: run, digit, mode and cell when not the defaults."""
-    if not run_id:
-        return dash.no_update
-    return build_search(run=run_id, digit=None if digit == "all" else digit,
-                        mode=None if mode == "counts" else mode, cell=cell)
-
-
-label_classes = run_class_options  # the class filter labelled with the shown run's class names

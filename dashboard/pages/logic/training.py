@@ -11,7 +11,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Patch, dcc, html
+from dash import dcc, html
 
 from artifacts import ArtifactError, Status
 from dashboard.figures.training import (
@@ -21,7 +21,7 @@ from dashboard.figures.training import (
     timing_figure,
     validation_note,
 )
-from dashboard.store_access import Resolved, choose_run, resolve_run, unreadable
+from dashboard.store_access import Resolved, resolve_run, unreadable
 from dashboard.ui.components import (
     class_filter,
     error_card,
@@ -30,8 +30,8 @@ from dashboard.ui.components import (
     run_class_names,
 )
 from dashboard.ui.drawn_page import DRAWN_THEME, drawn_theme_store
-from dashboard.ui.page import query_store, run_class_options, run_page, start_page
-from dashboard.ui.urlstate import build_search, parse_state
+from dashboard.ui.page import query_store, run_page, start_page
+from dashboard.ui.urlstate import parse_state
 
 TRAINING_RUN = "training-run"  # dcc.Store: the run id the page shows, once resolved
 TRAINING_QUERY = "training-query"
@@ -96,7 +96,7 @@ def body(resolved: Resolved, kwargs: dict[str, Any]) -> html.Div:
 
 def draw(run_id: str, digit: Any, names: tuple[str, ...] | None) -> html.Div:
     """Return the page's body for ``run_id``: its figures drawn in the layout's theme, or why it cannot be."""
-    curves, classes, timing, message, style, shown, note = render({"run": run_id}, DRAWN_THEME, None, digit)
+    curves, classes, timing, message, style, shown, note = _view(run_id, digit)
     controls = dbc.Row([
         dbc.Col(class_filter(TRAINING_DIGIT, digit, names), className="d-flex align-items-center flex-wrap", lg=9),
         dbc.Col([dbc.Button([html.I(className="bi bi-download me-1"), "History as CSV"],
@@ -128,14 +128,17 @@ def draw(run_id: str, digit: Any, names: tuple[str, ...] | None) -> html.Div:
     ])
 
 
-def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tuple:
-    """Draw the run's curves, or an error card (and hide the charts) when it cannot be shown.
+def _view(run_id: str, digit: Any) -> tuple:
+    """Draw ``run_id``'s curves in the layout's theme, or an error card (and hide the charts) when it cannot be shown.
 
     A cancelled or failed run shows the epochs it finished, under a note saying it did not complete.
+
+    Returns:
+        (curves, classes, timing, message, content style, the shown run's id or None, validation note).
     """
     hidden = {"display": "none"}
     empty = (dash.no_update,) * 3
-    resolved = choose_run((url or {}).get("run"), active)
+    resolved = resolve_run(run_id)
     partial = None
     manifest = resolved.info
     status = manifest.status if manifest is not None else None
@@ -164,29 +167,13 @@ def render(url: dict | None, theme: str | None, active: Any, digit: Any) -> tupl
     note = html.P([html.I(className="bi bi-info-circle me-1"), explained],
                   className="small text-body-secondary training-validation-note") if explained else None
     names = run_class_names(resolved.run)
-    return (curves_figure(history, theme), class_accuracy_figure(history, digit, theme, names),
-            timing_figure(history, theme), message, {}, resolved.run.run_id, note)
+    return (curves_figure(history, DRAWN_THEME), class_accuracy_figure(history, digit, DRAWN_THEME, names),
+            timing_figure(history, DRAWN_THEME), message, {}, resolved.run.run_id, note)
 
 
 def digit_styles() -> dict[str, list[dict]]:
     """Return each class filter value's line styles (:func:`class_line_style`) keyed "all", "0".."9"."""
     return {str(key): class_line_style(key) for key in ("all", *range(10))}
-
-
-def highlight_digit(digit: Any) -> Patch:
-    """Bring one digit's line forward (or show all equally) by patching line widths and opacities."""
-    patch = Patch()
-    for k, style in enumerate(class_line_style(digit if digit in range(10) else "all")):
-        patch["data"][k]["line"]["width"] = style["width"]
-        patch["data"][k]["opacity"] = style["opacity"]
-    return patch
-
-
-def page_query(run_id: str | None, digit: Any) -> str:
-    """Return the query string of the view (run, and the digit unless it is "all")."""
-    if not run_id:
-        return dash.no_update
-    return build_search(run=run_id, digit=None if digit == "all" else digit)
 
 
 def download_history(clicks: int | None, run_id: str | None) -> dict:
@@ -199,6 +186,3 @@ def download_history(clicks: int | None, run_id: str | None) -> dict:
     except ArtifactError:
         return dash.no_update
     return dcc.send_data_frame(history.to_csv, f"{resolved.run.run_id}-history.csv", index=False)
-
-
-label_classes = run_class_options  # the class filter labelled with the shown run's class names
