@@ -339,7 +339,21 @@ def body(resolved: Resolved, kwargs: dict):
     messages += [notice(text, "warning") for text in (epoch_message, channel_message) if text]
     names = manifest.class_names
     digit_options = [{"label": "All", "value": "all"}] + [{"label": names[k], "value": k} for k in range(10)]
-    controls = dbc.Card(dbc.CardBody([
+    return html.Div([
+        dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME), dcc.Store(id=PROBE, data=probe),
+        dcc.Store(id=SURFACE_KEY), dcc.Store(id=FRAMES), dcc.Store(id=FRAMES_KEY),
+        html.H3(["Activation explorer ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
+        *messages,
+        dbc.Row([dbc.Col(controls(digit_options, digit, epochs, epoch, layers, layer, channels, channel,
+                                  state.get("mode") == AVERAGE), lg=3),
+                 dbc.Col(views(), lg=9)]),
+    ])
+
+
+def controls(digit_options: list[dict], digit, epochs: list[int], epoch: int, layers: list[str], layer: str,
+             channels: int, channel: int, average: bool) -> dbc.Card:
+    """Return the explorer's sidebar: the class, the probe picker, the epoch, the layer, the channel and the mode."""
+    return dbc.Card(dbc.CardBody([
         dbc.Label("Digit class"),
         dbc.RadioItems(id=DIGIT, options=digit_options, value=digit, inline=True,
                        className="digit-filter d-flex flex-wrap mb-2",
@@ -363,11 +377,15 @@ def body(resolved: Resolved, kwargs: dict):
                                                      step=1, value=channel, debounce=True)]),
         ], className="g-2 mt-1"),
         dbc.Switch(id=MODE, label="Class average (mean over the probe digits of the class)",
-                   value=state.get("mode") == AVERAGE, className="mt-2"),
+                   value=average, className="mt-2"),
         explanation("Epochs", explanations.EPOCHS),
     ]), className="mb-3")
+
+
+def views() -> html.Div:
+    """Return the explorer's views: the digit, its saliency and probabilities, the maps, the 3D views, dense bars."""
     graph = dict(config=GRAPH_CONFIG)
-    views = html.Div([
+    return html.Div([
         dbc.Row([
             dbc.Col([dcc.Graph(id=INPUT, config=SMALL_CONFIG, style={"height": "300px"})], md=4),
             dbc.Col([dcc.Graph(id=SALIENCY, config=SMALL_CONFIG, style={"height": "300px"}),
@@ -401,13 +419,6 @@ def body(resolved: Resolved, kwargs: dict):
             dbc.Col([dcc.Graph(id=DENSE, style={"height": "360px"}, **graph),
                      explanation("Dense layers", explanations.DENSE)], lg=6),
         ], className="g-2"),
-    ])
-    return html.Div([
-        dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME), dcc.Store(id=PROBE, data=probe),
-        dcc.Store(id=SURFACE_KEY), dcc.Store(id=FRAMES), dcc.Store(id=FRAMES_KEY),
-        html.H3(["Activation explorer ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
-        *messages,
-        dbc.Row([dbc.Col(controls, lg=3), dbc.Col(views, lg=9)]),
     ])
 
 
