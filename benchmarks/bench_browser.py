@@ -339,21 +339,20 @@ def page_ids() -> dict[str, str]:
     Raises:
         BenchError: a page no longer defines one of them (names the module and constant).
     """
-    # Building the app to read its pages' constants: keep it off the user's store and cache.
+    # Importing the pages' logic to read their constants: keep it off the user's store and cache.
     os.environ.setdefault("CNNVIZ_STORE", str(WORK / "store"))
     os.environ.setdefault("CNNVIZ_CACHE_DIR", str(WORK / "browser-cache"))
-    importlib.import_module("dashboard.app")  # registers the pages, so their modules import
     wanted = {
-        "probe_picker": ("dashboard.pages.activations", "PICKER"),
-        "layer": ("dashboard.pages.activations", "LAYER"),
-        "channel": ("dashboard.pages.activations", "CHANNEL"),
-        "epoch": ("dashboard.pages.activations", "EPOCH"),
-        "digit": ("dashboard.pages.activations", "DIGIT"),
-        "mosaic": ("dashboard.pages.activations", "MOSAIC"),
-        "confusion": ("dashboard.pages.metrics", "METRICS_CONFUSION"),
-        "model_epoch": ("dashboard.pages.model", "EPOCH"),
-        "filters": ("dashboard.pages.model", "FILTERS"),
-        "runs_select": ("dashboard.pages.runs", "RUNS_SELECT"),
+        "probe_picker": ("dashboard.pages.logic.activations", "PICKER"),
+        "layer": ("dashboard.pages.logic.activations", "LAYER"),
+        "channel": ("dashboard.pages.logic.activations", "CHANNEL"),
+        "epoch": ("dashboard.pages.logic.activations", "EPOCH"),
+        "digit": ("dashboard.pages.logic.activations", "DIGIT"),
+        "mosaic": ("dashboard.pages.logic.activations", "MOSAIC"),
+        "confusion": ("dashboard.pages.logic.metrics", "METRICS_CONFUSION"),
+        "model_epoch": ("dashboard.pages.logic.model", "EPOCH"),
+        "filters": ("dashboard.pages.logic.model", "FILTERS"),
+        "runs_select": ("dashboard.pages.logic.runs", "RUNS_SELECT"),
         "theme_switch": ("dashboard.ui.ids", "THEME_SWITCH"),
         "canvas": ("dashboard.draw.layout", "CANVAS"),
     }

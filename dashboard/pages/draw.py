@@ -1,583 +1,139 @@
-"""Draw page: draw, upload or pick a digit and follow it through the active run's network.
+"""Draw page (URL ``/draw?run=ID&layer=conv_2&channel=5&epoch=3&test=42``): its Dash wiring.
 
-URL: ``/draw?run=ID&layer=conv_2&channel=5&epoch=3&test=42`` (the layer and channel of the step-by-step
-walk, the epoch whose network answers, a test digit's number). A drawing does not fit in a URL.
-
-The canvas lives in ``assets/draw.js``; each finished stroke arrives as a PNG data URL in
-:data:`CANVAS_PNG`. Drawings and uploads go through :func:`read_image` (decode safely, then
-MNIST-style preprocessing), test digits come from the run's test split. The model runs in
-:mod:`dashboard.draw.live_model`: in numpy from the run's stored weights, or (runs from before
-weights were stored) through TensorFlow, the only place the web process may use it.
+Layout and logic: ``dashboard/pages/logic/draw.py``; ids and layout pieces: ``dashboard/draw/layout.py``.
+Each finished stroke, upload or test digit is one callback; the answer and the walk's layer come from
+one run of the model. The canvas tools are answered in the browser (``assets/draw.js``).
 """
 
 from __future__ import annotations
 
 import dash
-import dash_bootstrap_components as dbc
-import numpy as np
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State
 
-from artifacts import ArtifactError, Manifest
-from artifacts.config import captured_layers
 from dashboard.draw import epoch_view
-from dashboard.draw.canvas import URL_KEY, mode_control, mode_of, read_canvas
-from dashboard.draw.epochs import epoch_choice, model_at, parse_test_number, url_state
-from dashboard.draw.layout import (
-    BOARD_SHOWS,
-    BRUSH,
-    BRUSH_APPLIED,
-    CANVAS_PNG,
-    CHANNEL,
-    CLEAR,
-    DIGIT,
-    HIDDEN,
-    INPUT,
-    INPUT_LAYER,
-    LAYER,
-    LAYER_CAPTION,
-    LAYER_TEXT,
-    MAPS,
-    MESSAGE,
-    MODEL_ERROR,
-    NEXT,
-    NO_MESSAGE,
-    PLACEHOLDER,
-    PLAY,
-    PREV,
-    PROBABILITIES,
-    QUERY,
-    RANDOM,
-    READY,
-    RESULTS,
-    RUN,
-    SALIENCY,
-    SHOWN,
-    STACKED,
-    SURFACE,
-    SURFACE_COLUMN,
-    TIMER,
-    TOP3,
-    UNDO,
-    UPLOAD,
-    input_card,
-    placeholder,
-    result_row,
-    top_three,
-    walk_card,
-)
-from dashboard.draw.live_model import Analysis, ModelUnavailable, get_live_model
-from dashboard.draw.preprocess import ImageRejected, preprocess_upload
-from dashboard.draw.whatif_view import start_settings, whatif_card
-from dashboard.figures.activations import (
-    activation_surface,
-    dense_bars,
-    feature_map_mosaic,
-    input_digit,
-    probability_bars,
-    saliency_overlay,
-    stacked_layers,
-)
-from dashboard.settings import current_settings
-from dashboard.store_access import Resolved, resolve_run
+from dashboard.draw import layout as parts
+from dashboard.pages.logic import draw as logic
 from dashboard.ui import ids
-from dashboard.ui.components import error_card, run_class_names
-from dashboard.ui.page import manifest_of, query_store, register_body, run_page, sync_theme, sync_url, theme_store
-from dashboard.ui.urlstate import build_search, parse_search, parse_state
+from dashboard.ui.page import register_body, sync_theme, sync_url
 
 dash.register_page(__name__, path="/draw", name="Draw", order=6, title="Draw a digit")
 
-THEME = "draw-theme"  # this page's copy of the app's theme (dashboard.ui.page)
-WALK = f"{RESULTS}-walk"  # the step-by-step walk's card, shown once there is a digit
+layout = logic.layout  # Dash reads a page's layout from its own module
 
+register_body("draw", logic.body)
 
-def layer_steps(manifest: Manifest) -> list[tuple[str, str, str]]:
-    """Return (name, kind, description) for the input and every captured layer, in network order.
+# Where the digit comes from: the canvas, an upload, the test set, a test digit named in the URL.
+DIGIT_AND_MESSAGE = [
+    Output(parts.DIGIT, "data", allow_duplicate=True),
+    Output(parts.MESSAGE, "children", allow_duplicate=True),
+    Output(parts.MESSAGE, "color", allow_duplicate=True),
+    Output(parts.MESSAGE, "is_open", allow_duplicate=True),
+]
 
-    Raises:
-        ArtifactError: the manifest's config is not valid.
-    """
-    captured = set(captured_layers(manifest.config))
-    steps = []
-    for spec in manifest.layers():
-        if spec.name == INPUT_LAYER or spec.name in captured:
-            shape = "x".join(str(size) for size in spec.output_shape)
-            parts = [spec.kind, spec.detail, spec.activation, f"output {shape}"]
-            steps.append((spec.name, spec.kind, ", ".join(part for part in parts if part)))
-    return steps
+dash.callback(*DIGIT_AND_MESSAGE, Input(parts.CANVAS_PNG, "data"),
+              prevent_initial_call=True)(logic.digit_from_canvas)
 
+dash.callback(*DIGIT_AND_MESSAGE, Input(parts.UPLOAD, "contents"), State(parts.UPLOAD, "filename"),
+              prevent_initial_call=True)(logic.digit_from_upload)
 
-def read_image(contents: object, source: str, max_bytes: int) -> tuple[dict | None, str | None]:
-    """Decode and preprocess a drawing or upload (a data URL): the upload callback's whole work.
+dash.callback(*DIGIT_AND_MESSAGE, Input(parts.RANDOM, "n_clicks"), State(parts.RUN, "data"),
+              prevent_initial_call=True)(logic.digit_from_test_set)
 
-    Returns:
-        (digit data for the :data:`DIGIT` store, None), or (None, a message for the page).
-    """
-    try:
-        pixels = preprocess_upload(contents, max_bytes)
-    except ImageRejected as error:
-        return None, str(error)
-    return {"pixels": pixels.tolist(), "source": source, "label": None}, None
+dash.callback(*DIGIT_AND_MESSAGE, Input(epoch_view.TEST_REQUEST, "data"), State(parts.RUN, "data"),
+              prevent_initial_call="initial_duplicate")(epoch_view.digit_from_url)
 
+# The answer and the walk through the layers.
+dash.callback(Output(parts.READY, "children"), Output(parts.READY, "color"), Input(parts.RUN, "data"))(logic.warm_up)
 
-def digit_pixels(digit: dict) -> np.ndarray:
-    """Return the (28, 28) uint8 pixels of a :data:`DIGIT` store value.
-
-    Raises:
-        ValueError: the value does not hold a 28x28 image.
-    """
-    try:
-        pixels = np.asarray(digit.get("pixels"), dtype=np.float32)
-    except (TypeError, ValueError):
-        pixels = np.zeros(0)
-    if pixels.shape != (28, 28):
-        raise ValueError("The digit sent to the page is not a 28x28 image; draw or upload it again.")
-    return np.clip(pixels, 0, 255).astype(np.uint8)
-
-
-def layout(**kwargs):
-    """Return the page for the run (the contract's choice), layer and channel in the URL."""
-    return run_page("draw", kwargs)
-
-
-def body(resolved: Resolved, kwargs: dict):
-    """Return the page for a resolved run and the URL's layer and channel."""
-    state = parse_state(kwargs)
-    try:
-        steps = layer_steps(manifest_of(resolved))
-    except (ArtifactError, TypeError, ValueError) as error:
-        return error_card(f"Run '{resolved.run.run_id}' has a configuration this page cannot read ({error}).")
-    names = [name for name, _, _ in steps]
-    board = mode_of(state)
-    layer = names.index(state["layer"]) if state.get("layer") in names else 0
-    max_bytes = current_settings().max_upload_bytes
-    epochs, epoch, epoch_message = epoch_choice(resolved.run, kwargs.get("epoch"))
-    test = kwargs.get("test")
-    head = html.Div([
-        html.H3(["Draw a digit ", html.Small(f"run {resolved.run.run_id}", className="text-body-secondary"),
-                 dbc.Badge("loading the model…", id=READY, color="secondary", className="ms-2 fs-6 align-middle")]),
-        html.P("Draw with a mouse, pen or finger, upload a picture, or pick a digit from the test set; "
-               "the network's answer and what each layer sees update as soon as you lift the pen.",
-               className="text-body-secondary mb-2"),
-    ])
-    return html.Div([
-        dcc.Store(id=RUN, data=resolved.run.run_id),
-        # The view the URL asked for: a callback pushes a new query only when it differs.
-        query_store(QUERY, build_search(run=resolved.run.run_id, layer=names[layer], channel=state.get("channel"),
-                                        epoch=None if not epochs or epoch == epochs[-1] else epoch,
-                                        test=parse_test_number(test)[0],
-                                        **{URL_KEY: board if state.get(URL_KEY) else None})),
-        dcc.Store(id=epoch_view.TEST_REQUEST, data=None if test is None else str(test)[:40]),
-        theme_store(THEME),
-        dcc.Store(id=CANVAS_PNG),
-        dcc.Store(id=BOARD_SHOWS),
-        dcc.Store(id=BRUSH_APPLIED),
-        dcc.Store(id=DIGIT),
-        dcc.Store(id=CHANNEL, data=state.get("channel")),
-        head,
-        dbc.Row([
-            dbc.Col(input_card(max_bytes, mode_control(board)), lg=4, className="mb-3"),
-            dbc.Col(html.Div([
-                epoch_view.epoch_control(epochs, epoch, epoch_message),
-                html.Div(placeholder(), id=PLACEHOLDER),
-                html.Div(id=MODEL_ERROR),
-                html.Div(result_row(), id=RESULTS, style=HIDDEN),
-            ]), lg=8),
-        ]),
-        html.Div(epoch_view.epochs_card(), id=epoch_view.EPOCHS_CARD, style=HIDDEN),
-        html.Div(walk_card(steps, layer), id=WALK, style=HIDDEN),
-        whatif_card(start_settings(manifest_of(resolved).config)),
-    ], className="draw-page")
-
-
-register_body("draw", body)
-
-
-# -- where the digit comes from ------------------------------------------------
-
-def _message(text: str | None, color: str = "danger") -> tuple:
-    return (text, color, True) if text else NO_MESSAGE
-
-
-@callback(
-    Output(DIGIT, "data", allow_duplicate=True),
-    Output(MESSAGE, "children", allow_duplicate=True),
-    Output(MESSAGE, "color", allow_duplicate=True),
-    Output(MESSAGE, "is_open", allow_duplicate=True),
-    Input(CANVAS_PNG, "data"),
+dash.callback(
+    Output(parts.CHANNEL, "data"),
+    Input(parts.MAPS, "clickData"),
+    Input(parts.LAYER, "value"),
     prevent_initial_call=True,
-)
-def digit_from_canvas(data):
-    """Preprocess the canvas after each stroke; an empty canvas clears the result."""
-    if not data:
-        return (None, *_message("The canvas is empty: draw a digit with your mouse, pen or finger.", "info"))
-    digit, error = read_canvas(data, current_settings().max_upload_bytes)
-    return (digit, *_message(error))
+)(logic.pick_channel)
 
-
-@callback(
-    Output(DIGIT, "data", allow_duplicate=True),
-    Output(MESSAGE, "children", allow_duplicate=True),
-    Output(MESSAGE, "color", allow_duplicate=True),
-    Output(MESSAGE, "is_open", allow_duplicate=True),
-    Input(UPLOAD, "contents"),
-    State(UPLOAD, "filename"),
+dash.callback(
+    Output(parts.LAYER, "value"),
+    Output(parts.TIMER, "disabled"),
+    Output(parts.PLAY, "children"),
+    Input(parts.PREV, "n_clicks"),
+    Input(parts.NEXT, "n_clicks"),
+    Input(parts.PLAY, "n_clicks"),
+    Input(parts.TIMER, "n_intervals"),
+    State(parts.LAYER, "value"),
+    State(parts.LAYER, "max"),
+    State(parts.TIMER, "disabled"),
     prevent_initial_call=True,
-)
-def digit_from_upload(contents, filename):
-    """Decode, check and preprocess an uploaded file; a bad file only gets a message."""
-    digit, error = read_image(contents, "upload", current_settings().max_upload_bytes)
-    if error:
-        name = str(filename)[:80] if isinstance(filename, str) and filename else "The file"
-        return (dash.no_update, *_message(f"{name}: {error}"))
-    digit["name"] = str(filename)[:80] if isinstance(filename, str) else "upload"
-    return (digit, *NO_MESSAGE)
+)(logic.step)
 
-
-@callback(
-    Output(DIGIT, "data", allow_duplicate=True),
-    Output(MESSAGE, "children", allow_duplicate=True),
-    Output(MESSAGE, "color", allow_duplicate=True),
-    Output(MESSAGE, "is_open", allow_duplicate=True),
-    Input(RANDOM, "n_clicks"),
-    State(RUN, "data"),
-    prevent_initial_call=True,
-)
-def digit_from_test_set(n_clicks, run_id):
-    """Load a random digit of the run's test split, with its label."""
-    resolved = resolve_run(run_id)
-    if not resolved.ok:
-        return (dash.no_update, *_message(resolved.error))
-    try:
-        predictions = resolved.run.predictions()
-    except ArtifactError as error:
-        return (dash.no_update, *_message(f"The test digits cannot be read: {error.reason}."))
-    if len(predictions["images"]) == 0:
-        return (dash.no_update, *_message("This run stored no test digits."))
-    index = int(np.random.default_rng().integers(len(predictions["images"])))
-    digit = {"pixels": predictions["images"][index].tolist(), "source": "test",
-             "label": int(predictions["labels"][index]), "index": index}
-    return (digit, *NO_MESSAGE)
-
-
-# -- the answer ----------------------------------------------------------------
-
-def analyse(run_id: str, digit: dict, epoch: object = None) -> tuple[np.ndarray, Analysis]:
-    """Run the active run's model (after ``epoch``; None: the last) on a digit.
-
-    Returns:
-        (pixels, analysis).
-
-    Raises:
-        ModelUnavailable: the run or its model cannot be used (message for the page).
-        ValueError: the digit data is malformed.
-    """
-    resolved = resolve_run(run_id)
-    if not resolved.ok:
-        raise ModelUnavailable(resolved.error)
-    pixels = digit_pixels(digit)
-    return pixels, model_at(resolved.run, epoch).analyse(pixels)
-
-
-class DigitAnalysis:
-    """The model's analysis of one digit, run on first use and at most once, shared by every output.
-
-    Args:
-        run_id: the run whose model answers.
-        digit: a :data:`DIGIT` store value.
-        epoch: the epoch whose network answers (None: the last).
-    """
-
-    def __init__(self, run_id: str, digit: dict, epoch: object = None):
-        self.run_id = run_id
-        self.digit = digit
-        self.epoch = epoch
-        self._result: tuple[np.ndarray, Analysis] | None = None
-        self._error: Exception | None = None
-
-    def get(self) -> tuple[np.ndarray, Analysis]:
-        """Return (pixels, analysis).
-
-        Raises:
-            ModelUnavailable: the run or its model cannot be used (message for the page).
-            ValueError: the digit data is malformed.
-        """
-        if self._result is None and self._error is None:
-            try:
-                pixels, analysis = analyse(self.run_id, self.digit, self.epoch)
-                self._result = pixels, analysis
-            except (ModelUnavailable, ValueError) as error:
-                self._error = error
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
-def describe(digit: dict) -> str:
-    """Return where a digit came from, for figure titles."""
-    if digit.get("source") == "test":
-        return f"test digit #{digit.get('index')}, label {digit.get('label')}"
-    if digit.get("source") == "upload":
-        name = str(digit.get("name") or "upload")
-        return name if len(name) <= 24 else name[:23] + "…"
-    return "your drawing"
-
-
-def show_answer(digit, theme, run_id, analysed: DigitAnalysis | None = None) -> tuple:
-    """Return the answer's outputs: the model's input, its top three classes, the saliency map, the stacked layers.
-
-    Args:
-        analysed: the digit's shared analysis (a new one when None).
-    """
-    nothing = dash.no_update
-    if not isinstance(digit, dict):
-        return SHOWN, HIDDEN, HIDDEN, None, nothing, nothing, nothing, nothing, nothing
-    try:
-        pixels, analysis = (analysed or DigitAnalysis(run_id, digit)).get()
-    except (ModelUnavailable, ValueError) as error:
-        return HIDDEN, HIDDEN, HIDDEN, error_card(str(error)), nothing, nothing, nothing, nothing, nothing
-    label = digit.get("label")
-    names = run_class_names(resolve_run(run_id, require_complete=False).run)
-    layers = [(INPUT_LAYER, pixels.astype(np.float32)), *analysis.activations]
-    return (
-        HIDDEN, SHOWN, SHOWN, None,
-        input_digit(pixels, f"Network input: {describe(digit)}", theme),
-        saliency_overlay(pixels, analysis.saliency, theme),
-        top_three(analysis.probabilities, label, names),
-        probability_bars(analysis.probabilities, label, theme, names),
-        stacked_layers(layers, theme),
-    )
-
-
-@callback(
-    Output(READY, "children"),
-    Output(READY, "color"),
-    Input(RUN, "data"),
-)
-def warm_up(run_id):
-    """Load the run's model as the page opens, so the first stroke is answered quickly."""
-    resolved = resolve_run(run_id)
-    if not resolved.ok:
-        return "no model", "danger"
-    try:
-        get_live_model(resolved.run)
-    except ModelUnavailable:
-        return "model unavailable", "danger"
-    return "model ready", "success"
-
-
-# -- the walk through the layers ----------------------------------------------
-
-@callback(
-    Output(CHANNEL, "data"),
-    Input(MAPS, "clickData"),
-    Input(LAYER, "value"),
-    prevent_initial_call=True,
-)
-def pick_channel(click, layer):
-    """Remember the clicked tile's channel; a new layer starts at its most active channel."""
-    if ctx.triggered_id == LAYER:
-        return None
-    try:
-        channel = int(click["points"][0]["customdata"])
-    except (TypeError, KeyError, IndexError, ValueError):
-        return dash.no_update
-    return channel if channel >= 0 else dash.no_update
-
-
-@callback(
-    Output(LAYER, "value"),
-    Output(TIMER, "disabled"),
-    Output(PLAY, "children"),
-    Input(PREV, "n_clicks"),
-    Input(NEXT, "n_clicks"),
-    Input(PLAY, "n_clicks"),
-    Input(TIMER, "n_intervals"),
-    State(LAYER, "value"),
-    State(LAYER, "max"),
-    State(TIMER, "disabled"),
-    prevent_initial_call=True,
-)
-def step(_prev, _next, _play, _tick, layer, last, stopped):
-    """Move the walk one layer back or on, or play it with the timer (stopping at the output)."""
-    layer = int(layer or 0)
-    last = int(last or 0)
-    play = [html.I(className="bi bi-play-fill me-1"), "Play"]
-    pause = [html.I(className="bi bi-pause-fill me-1"), "Pause"]
-    trigger = ctx.triggered_id
-    if trigger == PREV:
-        return max(layer - 1, 0), True, play
-    if trigger == NEXT:
-        return min(layer + 1, last), True, play
-    if trigger == PLAY:
-        if not stopped:
-            return dash.no_update, True, play
-        return (0 if layer >= last else layer), False, pause
-    following = min(layer + 1, last)
-    return (following, True, play) if following >= last else (following, False, pause)
-
-
-def input_step(name: str, pixels: np.ndarray, theme: str | None) -> tuple:
-    """Return the walk's two figures for the input: the image in pixel values, and its pixels in 3D."""
-    height, width = pixels.shape
-    picture = input_digit(pixels, f"{name}: the input image, {height}x{width} pixels, 0-255", theme)
-    surface = activation_surface(pixels, f"{name} in 3D: height is the pixel value (0-255)", theme, value="pixel")
-    return picture, surface
-
-
-def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: DigitAnalysis | None = None,
-               epoch: object = None) -> tuple:
-    """Return the walk's outputs for the chosen layer: feature maps and one channel in 3D, or bars; and the query.
-
-    Args:
-        analysed: the digit's shared analysis (a new one when None).
-    """
-    nothing = dash.no_update
-    resolved = resolve_run(run_id)
-    try:
-        steps = layer_steps(manifest_of(resolved)) if resolved.ok else []
-        name, kind, description = steps[min(max(int(layer or 0), 0), len(steps) - 1)]
-    except (ArtifactError, TypeError, ValueError, IndexError):
-        return nothing, nothing, nothing, nothing, nothing
-    # The rest of the URL's state (the board's mode) stays as it is.
-    query = build_search(**{**parse_search(shown_query), "run": run_id, "layer": name, "channel": channel,
-                            **url_state(resolved.run, digit, epoch, shown_query)})
-    if ctx.triggered_id not in (LAYER, CHANNEL, epoch_view.EPOCH) or query == shown_query:
-        query = nothing
-    if not isinstance(digit, dict):
-        return nothing, nothing, nothing, nothing, query
-    caption = [html.Strong(f"Step {steps.index((name, kind, description)) + 1} of {len(steps)}: "),
-               html.Code(name), f" ({description}). ", LAYER_TEXT.get(kind, "")]
-    if kind == "Input":
-        # The input needs no model: its picture is the digit itself, in pixel values.
-        try:
-            pixels = digit_pixels(digit)
-        except ValueError:
-            return nothing, nothing, nothing, nothing, query  # show_answer shows the message
-        picture, surface = input_step(name, pixels, theme)
-        return picture, surface, SHOWN, caption, query
-    try:
-        _, analysis = (analysed or DigitAnalysis(run_id, digit, epoch)).get()
-    except (ModelUnavailable, ValueError):
-        return nothing, nothing, nothing, nothing, query  # show_answer shows the message
-    values = dict(analysis.activations)[name]
-    if values.ndim == 1:
-        if name == steps[-1][0]:
-            bars = probability_bars(values, digit.get("label"), theme)
-            caption[-1] = "Softmax turns the last scores into probabilities that add up to 100%."
-        else:
-            bars = dense_bars(values, f"{name}: {len(values)} units", theme)
-        return bars, nothing, HIDDEN, caption, query
-    channels = values.shape[2]
-    if not isinstance(channel, int) or not 0 <= channel < channels:
-        channel = int(np.argmax(values.mean(axis=(0, 1))))
-    maps = feature_map_mosaic(values, f"{name}: {channels} feature map{'s' if channels > 1 else ''}",
-                              theme, highlight=channel if channels > 1 else None)
-    surface = activation_surface(values[:, :, channel], f"{name}, channel {channel} in 3D", theme)
-    return maps, surface, SHOWN, caption, query
-
-
-@callback(
-    Output(PLACEHOLDER, "style"),
-    Output(RESULTS, "style"),
-    Output(f"{RESULTS}-walk", "style"),
-    Output(MODEL_ERROR, "children"),
-    Output(INPUT, "figure"),
-    Output(SALIENCY, "figure"),
-    Output(TOP3, "children"),
-    Output(PROBABILITIES, "figure"),
-    Output(STACKED, "figure"),
-    Output(MAPS, "figure"),
-    Output(SURFACE, "figure"),
-    Output(SURFACE_COLUMN, "style"),
-    Output(LAYER_CAPTION, "children"),
-    Output(QUERY, "data"),
-    Input(DIGIT, "data"),
-    Input(LAYER, "value"),
-    Input(CHANNEL, "data"),
+dash.callback(
+    Output(parts.PLACEHOLDER, "style"),
+    Output(parts.RESULTS, "style"),
+    Output(logic.WALK, "style"),
+    Output(parts.MODEL_ERROR, "children"),
+    Output(parts.INPUT, "figure"),
+    Output(parts.SALIENCY, "figure"),
+    Output(parts.TOP3, "children"),
+    Output(parts.PROBABILITIES, "figure"),
+    Output(parts.STACKED, "figure"),
+    Output(parts.MAPS, "figure"),
+    Output(parts.SURFACE, "figure"),
+    Output(parts.SURFACE_COLUMN, "style"),
+    Output(parts.LAYER_CAPTION, "children"),
+    Output(parts.QUERY, "data"),
+    Input(parts.DIGIT, "data"),
+    Input(parts.LAYER, "value"),
+    Input(parts.CHANNEL, "data"),
     Input(ids.THEME, "data"),
     Input(epoch_view.EPOCH, "value"),
-    State(RUN, "data"),
-    State(QUERY, "data"),
-)
-def show_digit(digit, layer, channel, theme, epoch, run_id, shown_query):
-    """Show the answer and the walk's layer for a digit, from one run of the model after ``epoch``.
+    State(parts.RUN, "data"),
+    State(parts.QUERY, "data"),
+)(logic.show_digit)
 
-    A new digit, theme or epoch redraws both; a new layer or channel only the walk (the answer stays).
-    """
-    analysed = DigitAnalysis(run_id, digit, epoch) if isinstance(digit, dict) else None
-    triggers = set(ctx.triggered_prop_ids.values())
-    if triggers and triggers <= {LAYER, CHANNEL}:
-        answer = (dash.no_update,) * 9
-    else:
-        answer = show_answer(digit, theme, run_id, analysed)
-    return (*answer, *show_layer(digit, layer, channel, theme, run_id, shown_query, analysed, epoch))
-
-
-# -- across training: the epoch's network, untrained against trained, a test digit by number --
-
-@callback(
+# Across training: the epoch's network, untrained against trained.
+dash.callback(
     Output(epoch_view.EPOCHS_CARD, "style"),
     Output(epoch_view.UNTRAINED, "figure"),
     Output(epoch_view.TRAINED, "figure"),
     Output(epoch_view.TIMELINE, "figure"),
     Output(epoch_view.TIMELINE_CAPTION, "children"),
     Output(epoch_view.EPOCH_NOTE, "children"),
-    Input(DIGIT, "data"),
+    Input(parts.DIGIT, "data"),
     Input(epoch_view.EPOCH, "value"),
-    Input(THEME, "data"),
-    State(RUN, "data"),
-)
-def show_epochs(digit, epoch, theme, run_id):
-    """Show the digit across training: epoch 0 beside the last epoch, each class's probability at every epoch."""
-    try:
-        pixels = digit_pixels(digit) if isinstance(digit, dict) else None
-    except ValueError:
-        pixels = None  # show_answer shows the message
-    return epoch_view.card_outputs(pixels, digit, epoch, theme, run_id)
+    Input(logic.THEME, "data"),
+    State(parts.RUN, "data"),
+)(logic.show_epochs)
 
-
-callback(
-    Output(DIGIT, "data", allow_duplicate=True),
-    Output(MESSAGE, "children", allow_duplicate=True),
-    Output(MESSAGE, "color", allow_duplicate=True),
-    Output(MESSAGE, "is_open", allow_duplicate=True),
-    Input(epoch_view.TEST_REQUEST, "data"),
-    State(RUN, "data"),
-    prevent_initial_call="initial_duplicate",
-)(epoch_view.digit_from_url)
-
-
-# -- client side: the canvas tools and the address bar --------------------------
-
+# Client side: the canvas tools and the address bar.
 dash.clientside_callback(
     "function(width) { return window.cnnvizDraw.setBrush(width); }",
-    Output(BRUSH_APPLIED, "data"),
-    Input(BRUSH, "value"),
+    Output(parts.BRUSH_APPLIED, "data"),
+    Input(parts.BRUSH, "value"),
 )
 
 dash.clientside_callback(
     "function(n) { return window.cnnvizDraw.undo(); }",
-    Output(CANVAS_PNG, "data", allow_duplicate=True),
-    Input(UNDO, "n_clicks"),
+    Output(parts.CANVAS_PNG, "data", allow_duplicate=True),
+    Input(parts.UNDO, "n_clicks"),
     prevent_initial_call=True,
 )
 
 dash.clientside_callback(
     "function(n) { return window.cnnvizDraw.clear(true); }",
-    Output(CANVAS_PNG, "data", allow_duplicate=True),
-    Input(CLEAR, "n_clicks"),
+    Output(parts.CANVAS_PNG, "data", allow_duplicate=True),
+    Input(parts.CLEAR, "n_clicks"),
     prevent_initial_call=True,
 )
 
 dash.clientside_callback(
     # An uploaded or test digit replaces the drawing: the board shows its 28x28 pixels.
     "function(digit) { return window.cnnvizDraw.show(digit); }",
-    Output(BOARD_SHOWS, "data"),
-    Input(DIGIT, "data"),
+    Output(parts.BOARD_SHOWS, "data"),
+    Input(parts.DIGIT, "data"),
     prevent_initial_call=True,
 )
 
 # While Play runs (the timer is enabled) each step replaces the URL instead of
 # adding a history entry, so Back leaves the walk instead of replaying it.
-sync_url(QUERY, replace_unless=State(TIMER, "disabled"))
-sync_theme(THEME)
+sync_url(parts.QUERY, replace_unless=State(parts.TIMER, "disabled"))
+sync_theme(logic.THEME)

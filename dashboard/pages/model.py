@@ -1,236 +1,64 @@
-"""Architecture page: the layer table, the network as 3D blocks, and each conv layer's filters by epoch.
+"""Architecture page (URL ``/model?run=ID&layer=conv_2&channel=5&epoch=3``): its Dash wiring.
 
-URL: ``/model?run=ID&layer=conv_2&channel=5&epoch=3`` (``channel`` is the input
-channel whose weights the filter grid shows; absent = the mean over input channels).
+Layout and logic: ``dashboard/pages/logic/model.py``. The 3D blocks are drawn once their switch asks;
+the filters are one callback per layer, channel or theme, and every epoch's grid is sent with them
+for the browser to swap while the epoch slider is dragged.
 """
 
 from __future__ import annotations
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State
 
-from artifacts import ArtifactError
-from artifacts.config import conv_layers
-from artifacts.format import KERNEL_PREFIX
-from dashboard.figures.architecture import architecture_blocks, kernel_grid
-from dashboard.pages.logic.model import MEAN, channel_options, filter_frames, filter_title, layer_table
-from dashboard.store_access import Resolved
-from dashboard.ui import explanations
-from dashboard.ui.components import error_card, explanation, notice
-from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
-from dashboard.ui.page import (
-    manifest_of,
-    query_store,
-    register_body,
-    run_page,
-    shown_run,
-    sync_theme,
-    sync_url,
-    theme_store,
-)
-from dashboard.ui.urlstate import build_search, parse_state
+from dashboard.pages.logic import model as logic
+from dashboard.ui.page import register_body, sync_theme, sync_url
 
 dash.register_page(__name__, path="/model", name="Architecture", order=3, title="Architecture")
 
-RUN = "model-run"
-QUERY = "model-query"
-THEME = "model-theme"  # this page's copy of the app's theme (dashboard.ui.page)
-BLOCKS = "model-blocks"
-LAYER = "model-layer"
-CHANNEL = "model-channel"
-EPOCH = "model-epoch"
-FILTERS = "model-filters"
-FILTERS_ERROR = "model-filters-error"
-FRAMES = "model-frames"  # every epoch's filter grid, swapped in the browser (dashboard/assets/frames.js)
-BLOCKS_SHOW = "model-blocks-show"
-BLOCKS_BOX = "model-blocks-box"
-GRAPH_CONFIG = {"displaylogo": False}
-# A graph not drawn yet: no axes, so no tick labels for Plotly to lay out.
-NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+layout = logic.layout  # Dash reads a page's layout from its own module
 
+register_body("model", logic.body)
 
-def layout(**kwargs):
-    """Return the page for the run (the contract's choice), layer, channel and epoch in the URL."""
-    return run_page("model", kwargs)
+dash.callback(
+    Output(logic.BLOCKS, "figure"), Output(logic.BLOCKS_BOX, "is_open"),
+    Input(logic.BLOCKS_SHOW, "value"), Input(logic.THEME, "data"), State(logic.RUN, "data"),
+)(logic.draw_blocks_view)
 
-
-def body(resolved: Resolved, kwargs: dict):
-    """Return the page for a resolved run and the URL's layer, channel and epoch."""
-    state = parse_state(kwargs)
-    run = resolved.run
-    try:
-        manifest = manifest_of(resolved)
-        layers = conv_layers(manifest.config)
-        epochs = run.snapshot_epochs()
-        architecture = manifest.layers()
-    except (ArtifactError, ValueError, TypeError, KeyError) as error:
-        return error_card(f"Run '{run.run_id}' has an unreadable configuration or layer table ({error}).")
-    head = html.Div([
-        html.H3(["Architecture ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
-        explanation("How to read this page", explanations.ARCHITECTURE),
-    ])
-    blocks = dbc.Card(dbc.CardBody([
-        layer_table(architecture),
-        # The 3D blocks are a WebGL scene (over a second to set up in a browser without a GPU):
-        # drawn only once asked for.
-        dbc.Switch(id=BLOCKS_SHOW, label="Show the network as 3D blocks", value=False),
-        dbc.Collapse(dcc.Graph(id=BLOCKS, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "380px"}),
-                     id=BLOCKS_BOX, is_open=False),
-        explanation("Convolution, padding and stride", explanations.CONVOLUTION + explanations.PADDING
-                    + explanations.STRIDE),
-        explanation("Pooling", explanations.POOLING),
-        explanation("Dense layers and softmax", explanations.DENSE + explanations.SOFTMAX),
-    ]), className="mb-3")
-    if not epochs or not layers:
-        filters = notice("This run stored no snapshots, so there are no filters to show.", "warning")
-    else:
-        epoch, epoch_message = choose_epoch(kwargs.get("epoch"), epochs)
-        layer = state["layer"] if state.get("layer") in layers else layers[0]
-        try:
-            options = channel_options(run, layer, epoch)
-        except ArtifactError as error:
-            return error_card(f"Run '{run.run_id}': {error.reason} ({error.filename}).")
-        channel = state.get("channel") if state.get("channel") in [o["value"] for o in options] else MEAN
-        filters = dbc.Card(dbc.CardBody([
-            html.H5("Convolution filters"),
-            dbc.Row([
-                dbc.Col([dbc.Label("Layer"), dcc.Dropdown(id=LAYER, options=layers, value=layer,
-                                                          clearable=False)], md=3),
-                dbc.Col([dbc.Label("Weights shown"), dcc.Dropdown(id=CHANNEL, options=options, value=channel,
-                                                                  clearable=False)], md=3),
-                dbc.Col([dbc.Label("Epoch (0 = before training)"), epoch_slider(EPOCH, epochs, epoch)], md=6),
-            ], className="g-3 mb-2"),
-            notice(epoch_message, "warning") if epoch_message else None,
-            html.Div(id=FILTERS_ERROR),
-            dcc.Loading(dcc.Graph(id=FILTERS, config=GRAPH_CONFIG, style={"height": "420px"}), delay_show=300),
-            explanation("What are filters?", explanations.FILTERS + explanations.EPOCHS),
-        ]))
-    return html.Div([dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME),
-                     dcc.Store(id=FRAMES), head, blocks, filters])
-
-
-register_body("model", body)
-
-
-def draw_blocks(theme, run_id):
-    """Return the 3D block picture of the run's layers (no_update when they cannot be read)."""
-    run = shown_run(run_id)
-    try:
-        architecture = run.info().architecture if run is not None else None
-    except ArtifactError:
-        architecture = None
-    if not architecture:
-        return dash.no_update
-    return architecture_blocks(list(architecture), theme)
-
-
-@callback(Output(BLOCKS, "figure"), Output(BLOCKS_BOX, "is_open"), Input(BLOCKS_SHOW, "value"),
-          Input(THEME, "data"), State(RUN, "data"))
-def draw_blocks_view(show, theme, run_id):
-    """Draw the 3D blocks once the switch asks for them (never before)."""
-    if not show:
-        return dash.no_update, False
-    return draw_blocks(theme, run_id), True
-
-
-@callback(
-    Output(CHANNEL, "options"),
-    Output(CHANNEL, "value"),
-    Input(LAYER, "value"),
-    State(CHANNEL, "value"),
-    State(EPOCH, "value"),
-    State(RUN, "data"),
+dash.callback(
+    Output(logic.CHANNEL, "options"),
+    Output(logic.CHANNEL, "value"),
+    Input(logic.LAYER, "value"),
+    State(logic.CHANNEL, "value"),
+    State(logic.EPOCH, "value"),
+    State(logic.RUN, "data"),
     prevent_initial_call=True,
-)
-def update_channels(layer, channel, epoch, run_id):
-    """Offer the chosen layer's input channels, keeping the current one when it exists."""
-    run = shown_run(run_id)
-    if run is None:
-        return dash.no_update, dash.no_update
-    try:
-        options = channel_options(run, layer, epoch)
-    except ArtifactError:
-        return dash.no_update, dash.no_update
-    values = [option["value"] for option in options]
-    return options, channel if channel in values else MEAN
+)(logic.update_channels)
 
-
-def draw_filters(layer, channel, epoch, theme, run_id):
-    """Return the chosen conv layer's filters at ``epoch``, an error (or None) and the view's query.
-
-    The query is no_update on a first draw (a page load), which must add no history entry.
-    """
-    run = shown_run(run_id)
-    if run is None:
-        return dash.no_update, error_card(f"There is no run '{str(run_id)[:40]}' in the store."), dash.no_update
-    input_channel = channel if isinstance(channel, int) else None
-    try:
-        epoch = nearest_epoch(run.snapshot_epochs(), epoch)
-    except (ArtifactError, ValueError):
-        epoch = None
-    if epoch is None:
-        return dash.no_update, dash.no_update, dash.no_update
-    # The first draw only shows what the URL asked for; pushing it would add a history entry
-    # that Back would return to, re-rendering the same page.
-    query = build_search(run=run_id, layer=layer, channel=input_channel, epoch=epoch) \
-        if ctx.triggered_id in (LAYER, CHANNEL, EPOCH) else dash.no_update
-    try:
-        kernel = run.snapshot(epoch).get(KERNEL_PREFIX + str(layer))
-        if kernel is None:
-            return {}, notice(f"The snapshot of epoch {epoch} has no kernel for {layer}.", "warning"), query
-        title = filter_title(str(layer), kernel.shape, epoch, input_channel)
-        figure = kernel_grid(kernel, title, theme, input_channel if kernel.shape[2] > 1 else None)
-    except (ArtifactError, ValueError, TypeError) as error:
-        reason = error.reason if isinstance(error, ArtifactError) else str(error)
-        return {}, error_card(f"The filters cannot be shown: {reason}"), query
-    return figure, None, query
-
-
-@callback(
-    Output(FILTERS, "figure"),
-    Output(FILTERS_ERROR, "children"),
-    Output(FRAMES, "data"),
-    Input(LAYER, "value"),
-    Input(CHANNEL, "value"),
-    Input(THEME, "data"),
-    State(EPOCH, "value"),
-    State(RUN, "data"),
-)
-def draw_filter_views(layer, channel, theme, epoch, run_id):
-    """Draw the filters at the slider's epoch and send every epoch's grid, which the browser swaps on a drag."""
-    figure, error, _ = draw_filters(layer, channel, epoch, theme, run_id)
-    run = shown_run(run_id)
-    try:
-        frames = filter_frames(run, str(layer), channel if isinstance(channel, int) else None) if run else None
-        if frames is not None:
-            frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
-    except (ArtifactError, ValueError, TypeError):
-        frames = None
-    return figure, error, frames
-
+dash.callback(
+    Output(logic.FILTERS, "figure"),
+    Output(logic.FILTERS_ERROR, "children"),
+    Output(logic.FRAMES, "data"),
+    Input(logic.LAYER, "value"),
+    Input(logic.CHANNEL, "value"),
+    Input(logic.THEME, "data"),
+    State(logic.EPOCH, "value"),
+    State(logic.RUN, "data"),
+)(logic.draw_filter_views)
 
 dash.clientside_callback(
     "function(drag, value, frames, figure) { return window.cnnviz.filterFrame(drag, value, frames, figure); }",
-    Output(FILTERS, "figure", allow_duplicate=True),
-    Input(EPOCH, "drag_value"), Input(EPOCH, "value"), State(FRAMES, "data"), State(FILTERS, "figure"),
+    Output(logic.FILTERS, "figure", allow_duplicate=True),
+    Input(logic.EPOCH, "drag_value"), Input(logic.EPOCH, "value"), State(logic.FRAMES, "data"),
+    State(logic.FILTERS, "figure"),
     prevent_initial_call=True,
 )
 
+dash.callback(
+    Output(logic.QUERY, "data"),
+    Input(logic.LAYER, "value"), Input(logic.CHANNEL, "value"), Input(logic.EPOCH, "value"),
+    State(logic.RUN, "data"),
+    prevent_initial_call=True,
+)(logic.record_query)
 
-@callback(Output(QUERY, "data"), Input(LAYER, "value"), Input(CHANNEL, "value"), Input(EPOCH, "value"),
-          State(RUN, "data"), prevent_initial_call=True)
-def record_query(layer, channel, epoch, run_id):
-    """Write the view's state as a query string once the user changes it (a page load adds no history entry)."""
-    run = shown_run(run_id)
-    try:
-        epoch = nearest_epoch(run.snapshot_epochs(), epoch) if run else None
-    except (ArtifactError, ValueError):
-        epoch = None
-    if epoch is None:
-        return dash.no_update
-    return build_search(run=run_id, layer=layer, channel=channel if isinstance(channel, int) else None, epoch=epoch)
-
-
-sync_url(QUERY)
-sync_theme(THEME)
+sync_url(logic.QUERY)
+sync_theme(logic.THEME)

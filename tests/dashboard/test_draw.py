@@ -22,6 +22,7 @@ from dash._utils import AttributeDict
 from PIL import Image
 
 from dashboard.draw import layout as parts
+from dashboard.pages.logic import draw as draw_logic
 from tests.conftest import ROOT, subprocess_env
 from tests.dashboard.test_preprocess import png_header_only, seven
 
@@ -45,13 +46,10 @@ def draw(use_store, tiny_store):
 
 
 def draw_module():
-    """Return the Draw page's module as Dash's page loader imported it (``pages.draw``).
+    """Return the Draw page's logic (its layout and callbacks), with the app's pages registered."""
+    import dashboard.app  # noqa: F401  (registers the pages: the layout draws a run through the page contract)
 
-    Importing ``dashboard.pages.draw`` instead would register the page a second time.
-    """
-    import dashboard.app  # noqa: F401  (imports and registers the pages)
-
-    return sys.modules["pages.draw"]
+    return draw_logic
 
 
 def data_url(data: bytes, mime: str = "image/png") -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
 import dashboard.store_access
+from dashboard.pages.logic import activations, draw, model
 from dashboard.ui import ids
 from dashboard.ui.page import fill_page
 from tests.dashboard.test_pages_model_activations import call, texts
@@ -29,7 +29,7 @@ def two_runs(store_copy, use_store):
 def page(name: str):
     import dashboard.app  # noqa: F401  (registers the pages)
 
-    return sys.modules[f"pages.{name}"]
+    return {"model": model, "activations": activations, "draw": draw}[name]
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -7,7 +7,6 @@ callback context that Dash would set is set by hand), an empty store and corrupt
 from __future__ import annotations
 
 import json
-import sys
 from contextvars import copy_context
 
 import dash
@@ -18,15 +17,12 @@ from dash import Patch
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
-import dashboard.app  # noqa: F401  (registers the pages as Dash imports them)
+import dashboard.app  # noqa: F401  (registers the pages: layouts draw a run through the page contract)
 from artifacts import ArtifactStore
 from artifacts.format import SNAPSHOT_PROBE_INDEX
 from dashboard.figures import digits
-from dashboard.pages.logic import activations as activation_logic
+from dashboard.pages.logic import activations, model
 from dashboard.ui.urlstate import parse_search
-
-model = sys.modules["pages.model"]
-activations = sys.modules["pages.activations"]
 
 
 def call(function, triggered: str | None, *args):
@@ -160,7 +156,7 @@ def test_epoch_and_channel_changes_are_patches(tiny):
 
 
 def test_class_average_is_the_mean_over_the_class(tiny):
-    maps, caption = activation_logic.layer_maps(tiny, "pool_2", 0, 2, True, 3)
+    maps, caption = activations.layer_maps(tiny, "pool_2", 0, 2, True, 3)
     snapshot = tiny.snapshot(2)
     rows = np.flatnonzero(tiny.probes()["labels"][snapshot[SNAPSHOT_PROBE_INDEX]] == 3)
     np.testing.assert_allclose(maps, snapshot["act__pool_2"][rows].astype(np.float32).mean(axis=0), rtol=1e-6)

@@ -13,7 +13,7 @@ import pytest
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
-from dashboard.pages.logic import metrics, runs, training
+from dashboard.pages.logic import activations, draw, metrics, runs, training
 from dashboard.training import jobs, supervisor
 from tests.conftest import TINY_RUN_ID
 from tests.dashboard.test_pages_runs_metrics import call, flatten, has_class, second_run, text_of, view_of
@@ -21,12 +21,10 @@ from tests.dashboard.test_pages_runs_metrics import call, flatten, has_class, se
 
 @pytest.fixture(scope="module")
 def pages():
-    """The Runs, Training and Metrics pages' logic modules; the Activations and Draw page modules as Dash
-    registered them (importing those again would register them twice)."""
+    """The Runs, Training, Metrics, Activations and Draw pages' logic modules (with the app's pages registered)."""
     import dashboard.app  # noqa: F401  (registers the pages)
 
-    registered = {name: sys.modules[f"pages.{name}"] for name in ("activations", "draw")}
-    return {"runs": runs, "training": training, "metrics": metrics, **registered}
+    return {"runs": runs, "training": training, "metrics": metrics, "activations": activations, "draw": draw}
 
 
 def edit_manifest(store, run_id: str, change) -> None:

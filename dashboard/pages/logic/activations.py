@@ -1,16 +1,71 @@
-"""The Activation explorer's pure logic: layers, channels, probes and the maps to show.
+"""The Activation explorer's layout, ids and what its callbacks compute (its Dash wiring:
+``dashboard/pages/activations.py``): layers, channels, probes and the maps to show.
 
-Imported by ``dashboard/pages/activations.py`` and directly by tests (no Dash page registration here).
+URL: ``/activations?run=ID&digit=3&probe=31&layer=conv_2&channel=5&epoch=4&mode=average``.
+``probe`` is a position in the run's probe set; ``mode=average`` shows the chosen
+layer's mean over the probe digits of the chosen class.
+
+Speed (issue 12): one server call per interaction (:func:`draw_views`) draws what changed and
+sends every epoch's frame of the views once; dragging the epoch slider swaps frames in the
+browser (dashboard/assets/frames.js), no request. The 3D views (the channel's surface, the
+stacked layers) are drawn only once their tab or switch asks for them.
 """
 
 from __future__ import annotations
 
+import dash
+import dash_bootstrap_components as dbc
 import numpy as np
+from dash import Patch, ctx, dcc, html
 
-from artifacts import Manifest
+from artifacts import ArtifactError, Manifest
 from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
+from dashboard.figures import activations as figs
 from dashboard.figures.activations import mosaic_frame, probability_parts, typed_array
-from dashboard.ui.epochs import nearest_epoch
+from dashboard.figures.digits import PITCH_X as PICKER_PITCH
+from dashboard.figures.digits import clicked_tile, digit_mosaic, empty_grid, selected_shape
+from dashboard.store_access import Resolved
+from dashboard.ui import explanations
+from dashboard.ui.components import error_card, explanation, notice
+from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
+from dashboard.ui.page import manifest_of, query_store, run_page, shown_run, theme_store
+from dashboard.ui.urlstate import build_search, parse_state
+
+RUN = "activations-run"
+QUERY = "activations-query"
+THEME = "activations-theme"  # this page's copy of the app's theme (dashboard.ui.page)
+DIGIT = "activations-digit"
+PROBE = "activations-probe"
+PICKER = "activations-picker"
+MODE = "activations-mode"
+EPOCH = "activations-epoch"
+LAYER = "activations-layer"
+CHANNEL = "activations-channel"
+NOTE = "activations-note"
+NEAREST = "activations-nearest"
+NOTE_BOX = "activations-note-box"
+SUMMARY = "activations-summary"
+INPUT = "activations-input"
+SALIENCY = "activations-saliency"
+PROBABILITIES = "activations-probabilities"
+MOSAIC = "activations-mosaic"
+SURFACE = "activations-surface"
+CHANNEL_MAP = "activations-channel-map"
+CHANNEL_TABS = "activations-channel-tabs"
+MAP_TAB, SURFACE_TAB = "map", "surface"
+SURFACE_KEY = "activations-surface-key"
+STACK = "activations-stack"
+STACK_SHOW = "activations-stack-show"
+STACK_BOX = "activations-stack-box"
+DENSE = "activations-dense"
+FRAMES = "activations-frames"  # every epoch's frame of the views the slider scrubs (dashboard/assets/frames.js)
+FRAMES_KEY = "activations-frames-key"  # the probe, layer, channel... the browser's frames are of
+PICKER_COLUMNS = 10
+AVERAGE = "average"
+GRAPH_CONFIG = {"displaylogo": False}
+# A graph not drawn yet: no axes, so no tick labels for Plotly to lay out.
+NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+SMALL_CONFIG = {"displayModeBar": False}
 
 
 class ViewError(Exception):
@@ -226,3 +281,388 @@ def layer_size(manifest: Manifest, layer: str) -> tuple[int, int]:
         if spec.name == layer and len(spec.output_shape) == 3:
             return int(spec.output_shape[0]), int(spec.output_shape[1])
     raise ValueError(f"run has no spatial layer {layer!r}")
+
+
+def fired_only(component_id: str) -> bool:
+    """Return whether ``component_id`` is the only input that fired this call (Dash calls once for
+    changes that arrive together: a class chosen and then its probe, a layer and then its channel)."""
+    return {prop.rsplit(".", 1)[0] for prop in ctx.triggered_prop_ids} == {component_id}
+
+
+def _run(run_id):
+    """Return the run the layout chose and its manifest (the layout resolved it: no second choice).
+
+    Raises:
+        ViewError: the run is gone or its manifest cannot be read.
+    """
+    run = shown_run(run_id)
+    if run is None:
+        raise ViewError(f"There is no run '{str(run_id)[:40]}' in the store.")
+    try:
+        return run, run.info()
+    except ArtifactError as error:
+        raise ViewError(f"Run '{run.run_id}' cannot be read: {error.reason}.") from error
+
+
+def layout(**kwargs):
+    """Return the explorer for the run (the contract's choice), digit, probe, layer, channel, epoch and mode."""
+    return run_page("activations", kwargs)
+
+
+def body(resolved: Resolved, kwargs: dict):
+    """Return the explorer for a resolved run and the URL's digit, probe, layer, channel, epoch and mode."""
+    state = parse_state(kwargs)
+    run = resolved.run
+    try:
+        manifest = manifest_of(resolved)
+        layers = spatial_layers(manifest)
+        epochs = run.snapshot_epochs()
+        labels = run.probes()["labels"]
+        with_history = history_positions(run)
+    except (ArtifactError, ValueError, TypeError, KeyError) as error:
+        return error_card(f"Run '{run.run_id}' cannot be explored: {getattr(error, 'reason', error)}.")
+    if not epochs or not layers or not len(labels):
+        return error_card(f"Run '{run.run_id}' stored no probe digits or snapshots to explore.")
+    digit = state.get("digit", "all")
+    probe = state.get("probe")
+    messages = []
+    if probe is not None and probe >= len(labels):
+        messages.append(notice(f"There is no probe {probe} in this run (it has {len(labels)}); "
+                               "showing another digit.", "warning"))
+        probe = None
+    if probe is None or (digit != "all" and int(labels[probe]) != digit):
+        probe = default_probe(labels, digit, with_history)
+    epoch, epoch_message = choose_epoch(kwargs.get("epoch"), epochs)
+    layer = state["layer"] if state.get("layer") in layers else layers[0]
+    channels = layer_channels(manifest, layer)
+    channel, channel_message = choose_channel(kwargs.get("channel"), channels)
+    messages += [notice(text, "warning") for text in (epoch_message, channel_message) if text]
+    names = manifest.class_names
+    digit_options = [{"label": "All", "value": "all"}] + [{"label": names[k], "value": k} for k in range(10)]
+    return html.Div([
+        dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME), dcc.Store(id=PROBE, data=probe),
+        dcc.Store(id=SURFACE_KEY), dcc.Store(id=FRAMES), dcc.Store(id=FRAMES_KEY),
+        html.H3(["Activation explorer ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
+        *messages,
+        dbc.Row([dbc.Col(controls(digit_options, digit, epochs, epoch, layers, layer, channels, channel,
+                                  state.get("mode") == AVERAGE), lg=3),
+                 dbc.Col(views(), lg=9)]),
+    ])
+
+
+def controls(digit_options: list[dict], digit, epochs: list[int], epoch: int, layers: list[str], layer: str,
+             channels: int, channel: int, average: bool) -> dbc.Card:
+    """Return the explorer's sidebar: the class, the probe picker, the epoch, the layer, the channel and the mode."""
+    return dbc.Card(dbc.CardBody([
+        dbc.Label("Digit class"),
+        dbc.RadioItems(id=DIGIT, options=digit_options, value=digit, inline=True,
+                       className="digit-filter d-flex flex-wrap mb-2",
+                       inputClassName="btn-check", labelClassName="btn btn-outline-primary btn-sm px-2",
+                       labelCheckedClassName="active"),
+        dbc.Label("Probe digits (click one)", className="d-block"),
+        dcc.Graph(id=PICKER, config=SMALL_CONFIG, style={"height": "auto"}),
+        html.Div(id=SUMMARY, className="my-2"),
+        dbc.Label("Epoch (0 = before training)"),
+        # Dragging moves drag_value, swapped in the browser; letting go sets value (URL, stacked view).
+        epoch_slider(EPOCH, epochs, epoch),
+        dbc.Alert([
+            html.Div(id=NOTE),
+            # Always in the layout: a callback whose Input is missing never fires.
+            dbc.Button("Open the nearest probe with history", id=NEAREST, size="sm", color="warning",
+                       className="mt-1"),
+        ], id=NOTE_BOX, color="warning", className="py-2 small mt-2", is_open=False),
+        dbc.Row([
+            dbc.Col([dbc.Label("Layer"), dcc.Dropdown(id=LAYER, options=layers, value=layer, clearable=False)]),
+            dbc.Col([dbc.Label("Channel"), dbc.Input(id=CHANNEL, type="number", min=0, max=channels - 1,
+                                                     step=1, value=channel, debounce=True)]),
+        ], className="g-2 mt-1"),
+        dbc.Switch(id=MODE, label="Class average (mean over the probe digits of the class)",
+                   value=average, className="mt-2"),
+        explanation("Epochs", explanations.EPOCHS),
+    ]), className="mb-3")
+
+
+def views() -> html.Div:
+    """Return the explorer's views: the digit, its saliency and probabilities, the maps, the 3D views, dense bars."""
+    graph = dict(config=GRAPH_CONFIG)
+    return html.Div([
+        dbc.Row([
+            dbc.Col([dcc.Graph(id=INPUT, config=SMALL_CONFIG, style={"height": "300px"})], md=4),
+            dbc.Col([dcc.Graph(id=SALIENCY, config=SMALL_CONFIG, style={"height": "300px"}),
+                     explanation("What is saliency?", explanations.SALIENCY)], md=4),
+            dbc.Col([dcc.Graph(id=PROBABILITIES, config=SMALL_CONFIG, style={"height": "300px"}),
+                     explanation("Softmax and probabilities", explanations.SOFTMAX)], md=4),
+        ], className="g-2"),
+        dbc.Row([
+            dbc.Col([dcc.Graph(id=MOSAIC, style={"height": "430px"}, **graph),
+                     explanation("What are feature maps?", explanations.FEATURE_MAPS + explanations.CONVOLUTION
+                                 + explanations.POOLING)], lg=7),
+            dbc.Col([
+                # The chosen channel flat (its values on hover) or in 3D; the surface, a WebGL scene that
+                # takes a third of a second to set up without a GPU, is drawn once its tab is opened.
+                dbc.Tabs([
+                    dbc.Tab(dcc.Graph(id=CHANNEL_MAP, style={"height": "400px"}, **graph), label="Channel map",
+                            tab_id=MAP_TAB),
+                    dbc.Tab(dcc.Graph(id=SURFACE, figure=NOT_DRAWN, style={"height": "400px"}, **graph),
+                            label="3D surface", tab_id=SURFACE_TAB),
+                ], id=CHANNEL_TABS, active_tab=MAP_TAB),
+                explanation("Reading the 3D surface", explanations.SURFACE + explanations.SURFACE_EPOCHS)], lg=5),
+        ], className="g-2"),
+        dbc.Row([
+            dbc.Col([
+                # The stacked view is the page's heaviest drawing (half a second in a browser without a
+                # GPU): it is built only once asked for.
+                dbc.Switch(id=STACK_SHOW, label="Show every layer stacked in 3D", value=False, className="mt-2"),
+                dbc.Collapse(dcc.Graph(id=STACK, figure=NOT_DRAWN, style={"height": "520px"}, **graph), id=STACK_BOX,
+                             is_open=False),
+                explanation("The stacked view", explanations.STACKED)], lg=6),
+            dbc.Col([dcc.Graph(id=DENSE, style={"height": "360px"}, **graph),
+                     explanation("Dense layers", explanations.DENSE)], lg=6),
+        ], className="g-2"),
+    ])
+
+
+def select_probe(click, digit, _nearest, probe, run_id):
+    """Choose the probe: the clicked thumbnail, a digit of the new class, or the nearest with history."""
+    try:
+        run, _ = _run(run_id)
+        labels = run.probes()["labels"]
+        with_history = history_positions(run)
+    except (ViewError, ArtifactError):
+        return dash.no_update
+    if ctx.triggered_id == PICKER and click:
+        shown = picker_positions(labels, digit)
+        slot = clicked_tile(click, min(PICKER_COLUMNS, len(shown)), len(shown), pitch_y=PICKER_PITCH)
+        return int(shown[slot]) if slot is not None else dash.no_update
+    if ctx.triggered_id == NEAREST:
+        return default_probe(labels, int(labels[probe]), with_history, near=probe)
+    if probe is not None and probe < len(labels) and digit in ("all", int(labels[probe])):
+        return dash.no_update
+    return default_probe(labels, digit, with_history, near=probe)
+
+
+def draw_picker(digit, probe, theme, run_id):
+    """Draw the thumbnails of the class's probe digits (the app's digit grid, as one PNG), the chosen one framed."""
+    try:
+        run, _ = _run(run_id)
+        probes = run.probes()
+    except (ViewError, ArtifactError):
+        return dash.no_update
+    shown = picker_positions(probes["labels"], digit)
+    slot = np.flatnonzero(shown == probe)
+    slot = int(slot[0]) if slot.size else None
+    if fired_only(PROBE):
+        # Only the frame moves: patch the rectangle instead of resending the thumbnails.
+        patch = Patch()
+        patch["layout"]["shapes"][0] = selected_shape(slot, min(PICKER_COLUMNS, max(len(shown), 1)), PICKER_PITCH)
+        return patch
+    if not len(shown):
+        return empty_grid("No probe digits of this class", theme)
+    figure = digit_mosaic(probes["images"][shown], None, PICKER_COLUMNS, theme, selected=slot, image=True,
+                          hover="click to open this digit")
+    # The sidebar is narrow: size the graph to its width (about 30 px per row of thumbnails).
+    figure.update_layout(height=24 + 30 * -(-len(shown) // PICKER_COLUMNS))
+    return figure
+
+
+def draw_digit(probe, epoch, theme, run_id):
+    """Return the summary, note, and the chosen digit, its saliency and its class probabilities at ``epoch``."""
+    try:
+        run, manifest = _run(run_id)
+        if probe is None:
+            raise ViewError("Choose a probe digit.")
+        probes = run.probes()
+        snapshot, row, shown = load_row(run, int(probe), epoch)
+        wanted = nearest_epoch(run.snapshot_epochs(), epoch)
+        image, label = probes["images"][probe], int(probes["labels"][probe])
+        names = manifest.class_names
+        probabilities = snapshot[SNAPSHOT_PROBABILITIES][row]
+        figures = (figs.input_digit(image, f"Probe {probe} (label {names[label]})", theme),
+                   figs.saliency_overlay(image, snapshot[SNAPSHOT_SALIENCY][row], theme),
+                   figs.probability_bars(probabilities, label, theme, names))
+    except ViewError as error:
+        return error_card(str(error)), None, False, {}, {}, {}
+    except (ArtifactError, KeyError, IndexError, ValueError) as error:
+        return (error_card(f"This digit cannot be shown: {getattr(error, 'reason', error)}"), None, False,
+                {}, {}, {})
+    predicted = int(np.argmax(probabilities))
+    summary = html.Div([
+        dbc.Badge(f"label {names[label]}", color="secondary", className="me-1"),
+        dbc.Badge(f"predicted {names[predicted]} ({float(probabilities[predicted]):.0%})",
+                  color="success" if predicted == label else "danger"),
+    ])
+    note = None
+    if wanted is not None and shown != wanted:
+        note = f"Only the final epoch ({shown}) is stored for probe {probe}, so the slider cannot replay it."
+    return summary, note, note is not None, *figures
+
+
+def draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id):
+    """Return the chosen layer's feature maps as one image, the chosen channel framed (a Patch for a channel)."""
+    try:
+        run, _ = _run(run_id)
+        maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
+    except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
+        return {}
+    height, width, channels = maps.shape
+    channel = channel if isinstance(channel, int) and 0 <= channel < channels else None
+    if fired_only(CHANNEL):
+        patch = Patch()
+        patch["layout"]["shapes"][0] = figs.highlight_shape(channel, height, width,
+                                                            figs.mosaic_columns(channels))
+        return patch
+    return figs.feature_map_image(maps, f"Feature maps: {caption}", theme, highlight=channel)
+
+
+def select_channel(click, layer, channel, run_id):
+    """Take the channel of a clicked mosaic tile; keep the box within the chosen layer's range.
+
+    A typed channel outside the layer becomes 0, the channel the plots then show.
+    """
+    try:
+        _, manifest = _run(run_id)
+        channels = layer_channels(manifest, layer)
+        height, width = layer_size(manifest, layer)
+    except (ViewError, ArtifactError, KeyError, ValueError, TypeError):
+        return dash.no_update, dash.no_update
+    if ctx.triggered_id == MOSAIC and click:
+        point = click["points"][0]
+        try:
+            clicked = figs.channel_at(round(float(point["y"])), round(float(point["x"])), height, width,
+                                      figs.mosaic_columns(channels), channels)
+        except (KeyError, TypeError, ValueError):
+            clicked = None
+        if clicked is not None:
+            return clicked, channels - 1
+    value = channel if isinstance(channel, int) and 0 <= channel < channels else 0
+    return (value if value != channel else dash.no_update), channels - 1
+
+
+def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn):
+    """Return the chosen channel as a 3D surface and its key; a Patch of z when only its values change (keeps the
+    camera)."""
+    try:
+        run, _ = _run(run_id)
+        maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
+    except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
+        return {}, None
+    channel = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
+    title = f"Channel {channel} in 3D: {caption}"
+    key = f"{run_id}/{layer}/{theme}"
+    if drawn == key:
+        patch = Patch()
+        patch["data"][0]["z"] = maps[:, :, channel].astype(np.float32)
+        patch["layout"]["title"]["text"] = title
+        return patch, dash.no_update
+    return figs.activation_surface(maps[:, :, channel], title, theme), key
+
+
+def draw_dense(run, manifest, probe: int, epoch, theme):
+    """Return the bars of the first dense layer's outputs for the probe at ``epoch`` ({} when there is none).
+
+    Raises:
+        ViewError, ArtifactError: the probe's snapshot cannot be read.
+    """
+    snapshot, row, shown = load_row(run, probe, epoch)
+    dense = dense_layer(manifest, snapshot)
+    if dense is None:
+        return {}
+    values = snapshot[ACTIVATION_PREFIX + dense][row]
+    return figs.dense_bars(values, f"Dense layer '{dense}': {len(values)} units, probe {probe}, epoch {shown}",
+                           theme)
+
+
+def draw_stack(probe, epoch, theme, run_id):
+    """Return every layer of the digit stacked in 3D, and the first dense layer's outputs."""
+    try:
+        run, manifest = _run(run_id)
+        snapshot, row, shown = load_row(run, int(probe), epoch)
+        stack = [("pixels", run.probes()["images"][int(probe)])]
+        names = [name for name in spatial_layers(manifest) + flat_layers(manifest)
+                 if ACTIVATION_PREFIX + name in snapshot]
+        order = [spec.name for spec in manifest.layers()]
+        stack += [(name, snapshot[ACTIVATION_PREFIX + name][row]) for name in sorted(names, key=order.index)]
+        stack_figure = figs.stacked_layers(stack, theme)
+        dense_figure = draw_dense(run, manifest, int(probe), epoch, theme)
+    except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
+        return {}, {}
+    return stack_figure, dense_figure
+
+
+DIGIT_VIEWS = (PROBE, THEME, None)  # what redraws the digit, saliency, probabilities and dense bars
+
+
+def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id, drawn, sent=None):
+    """Draw every view the interaction changed in ONE request, and send every epoch's frame of them.
+
+    The epoch is not an Input: dashboard/assets/frames.js swaps the frames while the slider moves.
+    A channel change patches the mosaic's frame and the surface's z; a digit class change outside
+    the class average leaves the views to the probe it chooses; the 3D surface is drawn only while
+    its tab is open (opening it draws it and nothing else).
+    """
+    # Dash calls this once for changes that arrive together (a class chosen, then its probe), so look
+    # at every input that fired, not the first.
+    fired = {prop.rsplit(".", 1)[0] for prop in ctx.triggered_prop_ids} or {None}
+    keep = dash.no_update
+    shown = tab == SURFACE_TAB
+    if fired == {CHANNEL_TABS}:
+        if not shown or drawn:
+            return (keep,) * 13
+        surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None)
+        return (*(keep,) * 8, surface, key, keep, keep, keep)
+    if fired <= {DIGIT, CHANNEL_TABS} and not average:
+        return (keep,) * 13
+    redraw_digit = bool(fired & set(DIGIT_VIEWS))
+    digit_views = (keep,) * 6
+    dense = keep
+    if redraw_digit:
+        digit_views = draw_digit(probe, epoch, theme, run_id)
+    mosaic = draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id)
+    surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn) \
+        if shown else (keep, None)
+    try:
+        run, manifest = _run(run_id)
+        maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
+        chosen = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
+        channel_map = figs.channel_heatmap(maps[:, :, chosen], f"Channel {chosen}: {caption}", theme)
+        if redraw_digit:
+            dense = draw_dense(run, manifest, int(probe), epoch, theme)
+        # What the browser's frames were made for: resend only what differs (they hold no theme colour).
+        frames_key = {"run": run_id, "probe": int(probe), "layer": layer, "channel": channel,
+                      "average": bool(average), "digit": digit if average else None}
+        sent = sent if isinstance(sent, dict) else {}
+        if sent == frames_key:
+            frames = keep
+        elif all(sent.get(name) == frames_key[name] for name in ("run", "probe")):
+            # The digit stays (a layer, channel, mode or averaged class): resend only the layer's part of
+            # each frame, and for a channel alone not even the mosaics.
+            frames = Patch()
+            mosaic_too = any(sent.get(name) != frames_key[name] for name in ("layer", "average", "digit"))
+            parts = layer_frames(run, int(probe), layer, channel, bool(average), digit, mosaic=mosaic_too)
+            for name, part in parts.items():
+                for view, value in part.items():
+                    frames["frames"][name][view] = value
+            frames["drawn"] = nearest_epoch(run.snapshot_epochs(), epoch)
+        else:
+            frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit)
+            frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
+    except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
+        channel_map, frames, frames_key = {}, None, None
+        dense = {} if redraw_digit else keep
+    return (*digit_views, mosaic, channel_map, surface, key, dense, frames, frames_key)
+
+
+def draw_stack_view(show, probe, epoch, theme, run_id):
+    """Draw the stacked 3D view once the switch asks for it (never before), then follow probe and epoch."""
+    if not show:
+        return dash.no_update, False
+    stack, _ = draw_stack(probe, epoch, theme, run_id)
+    return stack, True
+
+
+def record_query(digit, probe, layer, channel, epoch, average, run_id):
+    """Write the view's state as a query string (not on first load: that would add a history entry)."""
+    if ctx.triggered_id is None:
+        return dash.no_update
+    return build_search(run=run_id, digit=digit, probe=probe, layer=layer, channel=channel, epoch=epoch,
+                        mode=AVERAGE if average else None)
