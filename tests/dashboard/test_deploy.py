@@ -40,6 +40,18 @@ def test_procfile_declares_web_and_worker():
     assert (ROOT / ".python-version").read_text().strip().startswith("3.11")
 
 
+def has_drawn_figure(node) -> bool:
+    """True when a layout (JSON) holds a graph whose figure has at least one trace."""
+    if isinstance(node, dict):
+        figure = node.get("figure")
+        if isinstance(figure, dict) and figure.get("data"):
+            return True
+        return any(has_drawn_figure(value) for value in node.values())
+    if isinstance(node, list):
+        return any(has_drawn_figure(value) for value in node)
+    return False
+
+
 @pytest.mark.slow
 def test_gunicorn_from_procfile_serves_every_page_and_healthz(web_server, tiny_store):
     base = web_server(tiny_store)
@@ -64,7 +76,11 @@ def test_gunicorn_from_procfile_serves_every_page_and_healthz(web_server, tiny_s
             assert reply.status in (200, 204), (path, dependency["output"], reply.text[:500])
             assert "Traceback" not in reply.text
             assert "could not be handled" not in reply.text, (path, dependency["output"], reply.text[:500])
-        assert fired > 0 or path == "/404", f"{path} fired no server callback on load"
+        # Pages drawn in their layout (issue 12) need no callback at load: they show the run, a figure,
+        # or (Train) the default network's layers already.
+        text = json.dumps(layout)
+        drawn = '"tiny"' in text or has_drawn_figure(layout) or (path == "/train" and "conv_1" in text)
+        assert fired > 0 or drawn or path == "/404", f"{path} shows nothing and fires no callback on load"
 
 
 @pytest.mark.slow
