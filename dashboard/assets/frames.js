@@ -55,23 +55,33 @@
   // While the handle is dragged, the graphs are drawn here, not through Dash: one Plotly.update per
   // graph in an animation frame, for the latest epoch dragged to. Epochs dragged past while a frame
   // is being drawn are dropped, so frames never queue up behind a slow draw.
-  var job = null, busy = false, scheduled = false;
+  // ``drawing`` settles when the frame being drawn is: the let-go's figures wait for it, as Plotly
+  // left a graph's promise unresolved when Dash redrew it while an image was still being swapped in.
+  var job = null, busy = false, scheduled = false, drawing = Promise.resolve();
 
   function kick() {
     if (busy || scheduled || !job) { return; }
     scheduled = true;
-    window.requestAnimationFrame(function () {
-      scheduled = false;
-      var draw = job;
-      job = null;
-      if (!draw) { return; }
-      busy = true;
-      var done = function () { busy = false; kick(); };
-      Promise.resolve().then(draw).then(done, done);
+    busy = true;
+    drawing = new Promise(function (settled) {
+      window.requestAnimationFrame(function () {
+        scheduled = false;
+        var draw = job;
+        job = null;
+        var done = function () { busy = false; settled(); kick(); };
+        if (!draw) { done(); return; }
+        Promise.resolve().then(draw).then(done, done);
+      });
     });
   }
 
   function schedule(draw) { job = draw; kick(); }
+
+  // ``out`` once the frame being drawn is drawn (at once when none is).
+  function afterDrawing(out) {
+    job = null;  // a drag frame not drawn yet would draw over the let-go epoch
+    return busy ? drawing.then(function () { return out; }) : out;
+  }
 
   // The Plotly div of the graph the callback's output ``index`` is (null before it is drawn).
   function plotOf(index) {
@@ -124,7 +134,7 @@
         }
       }
       job = null;  // a drag frame not drawn yet would draw over the let-go epoch
-      if (state.full === epoch && state.shown === epoch) { return skip; }
+      if (state.full === epoch && state.shown === epoch && !busy) { return skip; }
       state.full = state.shown = state.target = epoch;
       var out = skip.slice();
       var summary = frame.summary;
@@ -150,7 +160,7 @@
       if (drawn(dense) && frame.dense) { out[7] = swap(dense, 0, {y: frame.dense.y}, frame.dense.title); }
       if (drawn(surface)) { out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title); }
       if (drawn(channel)) { out[8] = swap(channel, 0, {z: frame.surface.z}, frame.surface.map_title); }
-      return out;
+      return afterDrawing(out);
     },
 
     // Architecture: the filter grid's weights, colour range and title (drawn directly while dragged).
@@ -174,9 +184,9 @@
         return window.dash_clientside.no_update;
       }
       job = null;
-      if (state.full === epoch && state.shown === epoch) { return window.dash_clientside.no_update; }
+      if (state.full === epoch && state.shown === epoch && !busy) { return window.dash_clientside.no_update; }
       state.full = state.shown = state.target = epoch;
-      return swap(filters, 0, {z: frame.z, zmin: -frame.bound, zmax: frame.bound}, frame.title);
+      return afterDrawing(swap(filters, 0, {z: frame.z, zmin: -frame.bound, zmax: frame.bound}, frame.title));
     }
   });
 })();
