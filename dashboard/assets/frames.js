@@ -41,20 +41,66 @@
 
   // Per page: the frames and the epoch last drawn, so that the slider's drag_value set on mount
   // (the epoch the server drew, ``frames.drawn``) or a let-go after a drag draws nothing again.
+  // ``shown``: the epoch the graphs show (a drag draws them directly); ``target``: the epoch they
+  // will show once the scheduled drag frame is drawn; ``full``: the epoch of the figures Dash holds.
   var last = {};
 
-  function unchanged(page, frames, epoch) {
-    var shown = last[page] && last[page].frames === frames ? last[page].epoch : frames.drawn;
-    last[page] = {frames: frames, epoch: epoch};
-    return shown === epoch;
+  function stateOf(page, frames) {
+    if (!last[page] || last[page].frames !== frames) {
+      last[page] = {frames: frames, shown: frames.drawn, target: frames.drawn, full: frames.drawn};
+    }
+    return last[page];
+  }
+
+  // While the handle is dragged, the graphs are drawn here, not through Dash: one Plotly.update per
+  // graph in an animation frame, for the latest epoch dragged to. Epochs dragged past while a frame
+  // is being drawn are dropped, so frames never queue up behind a slow draw.
+  // ``drawing`` settles when the frame being drawn is: the let-go's figures wait for it, as Plotly
+  // left a graph's promise unresolved when Dash redrew it while an image was still being swapped in.
+  var job = null, busy = false, scheduled = false, drawing = Promise.resolve();
+
+  function kick() {
+    if (busy || scheduled || !job) { return; }
+    scheduled = true;
+    busy = true;
+    drawing = new Promise(function (settled) {
+      window.requestAnimationFrame(function () {
+        scheduled = false;
+        var draw = job;
+        job = null;
+        var done = function () { busy = false; settled(); kick(); };
+        if (!draw) { done(); return; }
+        Promise.resolve().then(draw).then(done, done);
+      });
+    });
+  }
+
+  function schedule(draw) { job = draw; kick(); }
+
+  // ``out`` once the frame being drawn is drawn (at once when none is).
+  function afterDrawing(out) {
+    job = null;  // a drag frame not drawn yet would draw over the let-go epoch
+    return busy ? drawing.then(function () { return out; }) : out;
+  }
+
+  // The Plotly div of the graph the callback's output ``index`` is (null before it is drawn).
+  function plotOf(index) {
+    var outputs = window.dash_clientside.callback_context.outputs_list || [];
+    var output = outputs[index];
+    var host = output && typeof output.id === "string" ? document.getElementById(output.id) : null;
+    var plot = host && (host.classList.contains("js-plotly-plot") ? host : host.querySelector(".js-plotly-plot"));
+    return plot && plot.data && plot.data.length && window.Plotly ? plot : null;
+  }
+
+  function update(plot, data, title, traces) {
+    return window.Plotly.update(plot, data, title === undefined ? {} : {"title.text": title}, traces);
   }
 
   window.cnnviz = Object.assign(window.cnnviz || {}, {
     // Activations: summary, note, note shown, saliency, probabilities, mosaic, surface, dense, channel map.
-    // While the handle is dragged only the views a scrub is about follow (the feature maps, the open
-    // tab's channel view, the probabilities and the verdict): a frame then costs about a third of a
-    // full one, so it keeps up with the drag. Letting go draws the rest (saliency, dense outputs and
-    // the closed tab's view) at the epoch let go on.
+    // While the handle is dragged only the feature maps and the open tab's channel view follow, drawn
+    // directly (see ``schedule``): a drag frame is one image swap and one heatmap (or surface) update.
+    // Letting go (or a key) draws every view at that epoch through Dash, so its figures hold it.
     activationFrame: function (drag, value, frames, tab, saliency, probabilities, mosaic, surface, dense, channel) {
       var skip = noUpdates(9);
       if (!frames || !frames.frames) { return skip; }
@@ -62,55 +108,85 @@
       var dragging = Boolean(fired && /\.drag_value$/.test(fired.prop_id));
       var epoch = nearest(frames.epochs, firedEpoch(drag, value));
       var frame = frames.frames[String(epoch)];
-      var state = last.activations && last.activations.frames === frames ? last.activations
-        : {epoch: frames.drawn, full: true};
-      if (!frame || (state.epoch === epoch && (dragging || state.full))) { return skip; }
-      var main = state.epoch !== epoch;  // the views a drag draws; drawn already when only the rest is due
-      var rest = !dragging;
-      last.activations = {frames: frames, epoch: epoch, full: rest};
+      if (!frame) { return skip; }
+      var state = stateOf("activations", frames);
       var surfaceOpen = tab === "surface";
+      if (dragging) {
+        if (state.target === epoch) { return skip; }
+        var tilesPlot = drawn(mosaic) && mosaic.data.length > 1 ? plotOf(5) : null;
+        var viewPlot = surfaceOpen ? (drawn(surface) ? plotOf(6) : null) : (drawn(channel) ? plotOf(8) : null);
+        if (tilesPlot || viewPlot) {
+          state.target = epoch;
+          schedule(function () {
+            state.shown = epoch;
+            var tiles = frame.mosaic, drawing = [];
+            if (tilesPlot) {
+              drawing.push(update(tilesPlot, {source: [tiles.source, undefined], "marker.cmin": [undefined, tiles.low],
+                                              "marker.cmax": [undefined, tiles.high]}, tiles.title, [0, 1]));
+            }
+            if (viewPlot) {
+              drawing.push(update(viewPlot, {z: [frame.surface.z]},
+                                  surfaceOpen ? frame.surface.title : frame.surface.map_title, [0]));
+            }
+            return Promise.all(drawing);
+          });
+          return skip;
+        }
+      }
+      job = null;  // a drag frame not drawn yet would draw over the let-go epoch
+      if (state.full === epoch && state.shown === epoch && !busy) { return skip; }
+      state.full = state.shown = state.target = epoch;
       var out = skip.slice();
-      if (main) {
-        var summary = frame.summary;
-        out[0] = {namespace: "dash_html_components", type: "Div", props: {children: [
-          badge(summary.label, "secondary", "me-1"), badge(summary.predicted, summary.right ? "success" : "danger")
-        ]}};
-        out[1] = frame.note;
-        out[2] = Boolean(frame.note);
-        if (drawn(probabilities)) {
-          var bars = frame.probabilities;
-          out[4] = swap(probabilities, 0, {
-            y: bars.y, text: bars.text,
-            marker: Object.assign({}, probabilities.data[0].marker, {color: bars.colors})
-          }, bars.title);
-        }
-        if (drawn(mosaic) && mosaic.data.length > 1) {
-          var tiles = frame.mosaic;
-          var image = swap(mosaic, 0, {source: tiles.source}, tiles.title);
-          out[5] = swap(image, 1, {marker: Object.assign({}, mosaic.data[1].marker,
-                                                         {cmin: tiles.low, cmax: tiles.high})});
-        }
+      var summary = frame.summary;
+      out[0] = {namespace: "dash_html_components", type: "Div", props: {children: [
+        badge(summary.label, "secondary", "me-1"), badge(summary.predicted, summary.right ? "success" : "danger")
+      ]}};
+      out[1] = frame.note;
+      out[2] = Boolean(frame.note);
+      if (drawn(probabilities)) {
+        var bars = frame.probabilities;
+        out[4] = swap(probabilities, 0, {
+          y: bars.y, text: bars.text,
+          marker: Object.assign({}, probabilities.data[0].marker, {color: bars.colors})
+        }, bars.title);
       }
-      if (rest) {
-        if (drawn(saliency)) { out[3] = swap(saliency, 1, {z: frame.saliency}); }
-        if (drawn(dense) && frame.dense) { out[7] = swap(dense, 0, {y: frame.dense.y}, frame.dense.title); }
+      if (drawn(mosaic) && mosaic.data.length > 1) {
+        var tiles = frame.mosaic;
+        var image = swap(mosaic, 0, {source: tiles.source}, tiles.title);
+        out[5] = swap(image, 1, {marker: Object.assign({}, mosaic.data[1].marker,
+                                                       {cmin: tiles.low, cmax: tiles.high})});
       }
-      if ((surfaceOpen ? main : rest) && drawn(surface)) {
-        out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title);
-      }
-      if ((surfaceOpen ? rest : main) && drawn(channel)) {
-        out[8] = swap(channel, 0, {z: frame.surface.z}, frame.surface.map_title);
-      }
-      return out;
+      if (drawn(saliency)) { out[3] = swap(saliency, 1, {z: frame.saliency}); }
+      if (drawn(dense) && frame.dense) { out[7] = swap(dense, 0, {y: frame.dense.y}, frame.dense.title); }
+      if (drawn(surface)) { out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title); }
+      if (drawn(channel)) { out[8] = swap(channel, 0, {z: frame.surface.z}, frame.surface.map_title); }
+      return afterDrawing(out);
     },
 
-    // Architecture: the filter grid's weights, colour range and title.
+    // Architecture: the filter grid's weights, colour range and title (drawn directly while dragged).
     filterFrame: function (drag, value, frames, filters) {
       if (!frames || !frames.frames || !drawn(filters)) { return window.dash_clientside.no_update; }
+      var fired = (window.dash_clientside.callback_context.triggered || [])[0];
+      var dragging = Boolean(fired && /\.drag_value$/.test(fired.prop_id));
       var epoch = nearest(frames.epochs, firedEpoch(drag, value));
       var frame = frames.frames[String(epoch)];
-      if (!frame || unchanged("model", frames, epoch)) { return window.dash_clientside.no_update; }
-      return swap(filters, 0, {z: frame.z, zmin: -frame.bound, zmax: frame.bound}, frame.title);
+      if (!frame) { return window.dash_clientside.no_update; }
+      var state = stateOf("model", frames);
+      var plot = dragging ? plotOf(0) : null;
+      if (plot) {
+        if (state.target !== epoch) {
+          state.target = epoch;
+          schedule(function () {
+            state.shown = epoch;
+            return update(plot, {z: [frame.z], zmin: [-frame.bound], zmax: [frame.bound]}, frame.title, [0]);
+          });
+        }
+        return window.dash_clientside.no_update;
+      }
+      job = null;
+      if (state.full === epoch && state.shown === epoch && !busy) { return window.dash_clientside.no_update; }
+      state.full = state.shown = state.target = epoch;
+      return afterDrawing(swap(filters, 0, {z: frame.z, zmin: -frame.bound, zmax: frame.bound}, frame.title));
     }
   });
 })();
