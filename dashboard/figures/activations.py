@@ -189,7 +189,7 @@ def feature_map_image(
         go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
                    marker=dict(colorscale=ACTIVATION_SCALE, cmin=frame["low"], cmax=frame["high"], color=[0],
                                showscale=True,
-                               colorbar=dict(title=dict(text="activation", side="right"), thickness=12))),
+                               colorbar=_colorbar("activation"))),
     ])
     figure.update_layout(
         title=dict(text=title, font=dict(size=15)),
@@ -244,7 +244,7 @@ def feature_map_mosaic(
             zmin=low,
             zmax=high,
             hoverongaps=False,
-            colorbar=dict(title=dict(text="activation", side="right"), thickness=12),
+            colorbar=_colorbar("activation"),
             hovertemplate="channel %{customdata}<br>value %{z:.3f}<extra></extra>",
         )
     )
@@ -276,14 +276,12 @@ def activation_surface(
     Raises:
         ValueError: ``channel_map`` is not 2-D.
     """
-    channel_map = np.asarray(channel_map, dtype=np.float32)
-    if channel_map.ndim != 2:
-        raise ValueError(f"channel_map must be (h, w), not shape {channel_map.shape}")
+    channel_map = _as_channel_map(channel_map)
     figure = go.Figure(
         go.Surface(
             z=channel_map,
             colorscale=ACTIVATION_SCALE,
-            colorbar=dict(title=dict(text=value, side="right"), thickness=12),
+            colorbar=_colorbar(value),
             hovertemplate=f"row %{{y}}, column %{{x}}<br>{value} %{{z:.3f}}<extra></extra>",
         )
     )
@@ -309,14 +307,12 @@ def channel_heatmap(channel_map: np.ndarray, title: str, theme: str | None = Non
     Raises:
         ValueError: ``channel_map`` is not 2-D.
     """
-    channel_map = np.asarray(channel_map, dtype=np.float32)
-    if channel_map.ndim != 2:
-        raise ValueError(f"channel_map must be (h, w), not shape {channel_map.shape}")
+    channel_map = _as_channel_map(channel_map)
     figure = go.Figure(
         go.Heatmap(
             z=channel_map,
             colorscale=ACTIVATION_SCALE,
-            colorbar=dict(title=dict(text="activation", side="right"), thickness=12),
+            colorbar=_colorbar("activation"),
             hovertemplate="row %{y}, column %{x}<br>activation %{z:.3f}<extra></extra>",
         )
     )
@@ -593,3 +589,16 @@ def typed_array(array: np.ndarray) -> dict:
     array = np.ascontiguousarray(array, dtype=np.float32)
     return {"dtype": "f4", "bdata": base64.b64encode(array.tobytes()).decode("ascii"),
             "shape": ",".join(str(size) for size in array.shape)}
+
+
+def _as_channel_map(channel_map: np.ndarray) -> np.ndarray:
+    """Return ``channel_map`` as float32 (h, w); raise ValueError for any other rank."""
+    channel_map = np.asarray(channel_map, dtype=np.float32)
+    if channel_map.ndim != 2:
+        raise ValueError(f"channel_map must be (h, w), not shape {channel_map.shape}")
+    return channel_map
+
+
+def _colorbar(value: str) -> dict:
+    """The colour bar of an activation view, titled with what its colours are."""
+    return dict(title=dict(text=value, side="right"), thickness=12)
