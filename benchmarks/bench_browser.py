@@ -355,6 +355,8 @@ def page_ids() -> dict[str, str]:
         "runs_select": ("dashboard.pages.logic.runs", "RUNS_SELECT"),
         "theme_switch": ("dashboard.ui.ids", "THEME_SWITCH"),
         "canvas": ("dashboard.draw.layout", "CANVAS"),
+        "whatif_stride": ("dashboard.draw.whatif_view", "STRIDE"),
+        "draw_epoch": ("dashboard.draw.epoch_view", "EPOCH"),
     }
     found = {}
     for key, (module, name) in wanted.items():
@@ -411,6 +413,12 @@ class Session:
         for offset in (-0.2, 0.2, 0.1):
             self.row("Draw: a later stroke (from the pointer's release)", GOAL_DRAW_LATER_MS).add(
                 self.page.act("Draw later stroke", lambda o=offset: self.stroke(o), after="pointerup"))
+        for stride in (2, 1):
+            self.row("Draw: conv_1 what-if, stride changed", GOAL_INTERACTION_MS).add(self.page.act(
+                "Draw what-if stride", lambda v=stride: self.page.set_props(self.ids["whatif_stride"], value=v)))
+        for epoch in (0, 1):
+            self.row("Draw: the epoch changed (answer, walk, card)", GOAL_INTERACTION_MS).add(self.page.act(
+                "Draw epoch", lambda v=epoch: self.page.set_props(self.ids["draw_epoch"], value=v)))
 
     def interactions(self, repetition: int) -> None:
         ids, page = self.ids, self.page
