@@ -316,12 +316,7 @@ def channel_heatmap(channel_map: np.ndarray, title: str, theme: str | None = Non
             hovertemplate="row %{y}, column %{x}<br>activation %{z:.3f}<extra></extra>",
         )
     )
-    figure.update_layout(title=dict(text=title, font=dict(size=15)),
-                         xaxis=dict(title=dict(text="column")), yaxis=dict(title=dict(text="row")))
-    image_axes(figure)
-    apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=40, r=10, t=TITLE_TOP, b=40))
-    return figure
+    return _flat_map(figure, title, theme)
 
 
 def layer_plane(array: np.ndarray, channel: int | None = None) -> np.ndarray:
@@ -446,12 +441,7 @@ def input_digit(image: np.ndarray, title: str, theme: str | None = None) -> go.F
             hovertemplate="row %{y}, column %{x}<br>pixel %{z:.0f}<extra></extra>",
         )
     )
-    figure.update_layout(title=dict(text=title, font=dict(size=15)),
-                         xaxis=dict(title=dict(text="column")), yaxis=dict(title=dict(text="row")))
-    image_axes(figure)
-    apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=40, r=10, t=TITLE_TOP, b=40))
-    return figure
+    return _flat_map(figure, title, theme)
 
 
 def saliency_overlay(image: np.ndarray, saliency: np.ndarray, theme: str | None = None) -> go.Figure:
@@ -602,3 +592,13 @@ def _as_channel_map(channel_map: np.ndarray) -> np.ndarray:
 def _colorbar(value: str) -> dict:
     """The colour bar of an activation view, titled with what its colours are."""
     return dict(title=dict(text=value, side="right"), thickness=12)
+
+
+def _flat_map(figure: go.Figure, title: str, theme: str | None) -> go.Figure:
+    """Lay out a one-heatmap figure of an image-like map: titled, row and column axes, square pixels; return it."""
+    figure.update_layout(title=dict(text=title, font=dict(size=15)),
+                         xaxis=dict(title=dict(text="column")), yaxis=dict(title=dict(text="row")))
+    image_axes(figure)
+    apply_theme(figure, theme)
+    figure.update_layout(margin=dict(l=40, r=10, t=TITLE_TOP, b=40))
+    return figure

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
@@ -16,20 +15,15 @@ from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.common.by import By
 
-from tests.browser.test_draw_browser import BOARD_PIXELS, INPUT_PIXELS
-from tests.conftest import CHROMEDRIVER, CHROMIUM, require
+from tests.browser.test_draw_browser import BOARD_PIXELS, INPUT_PIXELS, draw_page  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
-def page(web_server, tiny_store, dash_duo):
-    require(Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), "Chromium and chromedriver are needed")
-    base = web_server(tiny_store, WEB_CONCURRENCY="1")
-    dash_duo.driver.get(base + "/draw?run=tiny")
-    dash_duo.wait_for_element("#draw-canvas", timeout=30)
-    dash_duo.wait_for_text_to_equal("#draw-ready", "model ready", timeout=90)
-    return dash_duo
+def page(draw_page):  # noqa: F811 (the imported fixture, requested by name)
+    """The Draw page of the test run, its model ready (the Draw browser tests' own fixture)."""
+    return draw_page
 
 
 def stroke(page, start: tuple[float, float], step: tuple[float, float], count: int = 10) -> None:
