@@ -23,7 +23,7 @@ import tensorflow as tf
 from artifacts import format as fmt
 from artifacts.filters import FilterMaxima
 
-STEPS = 80
+STEPS = 64
 STEP_SIZE = 0.03  # in 0-1 pixel units per unit-std gradient step
 L2_DECAY = 0.002  # share of every pixel's value taken away each step
 BLUR_EVERY = 16
