@@ -68,6 +68,21 @@ WEIGHTS_DTYPE = "float16"
 FINAL_WEIGHTS_DTYPE = "float32"
 
 
+# What each conv filter looks for (issue 14), computed once at the end of training: MAXIMISED holds,
+# for every conv layer L of the run's plan with F filters, MAXIMISED_IMAGE + L (F, 28, 28) in
+# MAXIMISED_DTYPE, the input that excites each filter most in raw pixels 0-PIXEL_MAX;
+# MAXIMISED_REACHED + L (F,) the activation each image reached and MAXIMISED_PROBE_MEAN + L (F,) the
+# filter's mean activation over the probe digits (both the spatial mean of the filter's output map);
+# MAXIMISED_SECONDS () how long the maximisation took. Runs written before it have no such file.
+MAXIMISED = "maximised.npz"
+MAXIMISED_IMAGE = "image__"
+MAXIMISED_REACHED = "reached__"
+MAXIMISED_PROBE_MEAN = "probe_mean__"
+MAXIMISED_SECONDS = "seconds"
+MAXIMISED_DTYPE = "float16"
+PIXEL_MAX = 255.0
+
+
 def weight_key(layer: str, role: str) -> str:
     """Return the npz key of ``layer``'s ``role`` (:data:`WEIGHT_KERNEL` or :data:`WEIGHT_BIAS`) in a weights file."""
     return f"{layer}__{role}"

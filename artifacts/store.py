@@ -27,6 +27,7 @@ import pandas as pd
 
 from artifacts import format as fmt
 from artifacts.config import LayerSpec
+from artifacts.filters import FilterMaxima
 from artifacts.io import (
     ArtifactError,
     atomic_write,
@@ -44,6 +45,7 @@ from artifacts.snapshots import pooled_pairs, with_pooled, without_pooled
 from artifacts.validate import (
     check_manifest,
     failure_cause,
+    maximised_shapes,
     prediction_limits,
     probe_limits,
     snapshot_limits,
@@ -627,6 +629,63 @@ class Run:
             if not np.isfinite(array).all():
                 raise ArtifactError(self.run_id, name, f"array {key!r} holds NaN or infinity")
         return arrays
+
+    # -- what each filter looks for ---------------------------------------
+
+    def write_maximised(self, maxima: list[FilterMaxima], seconds: float) -> None:
+        """Write every conv layer's maximising inputs (:mod:`pipeline.maximise`) and how long they took.
+
+        Raises:
+            ValueError: the layers or shapes are not the run's config's conv layers.
+        """
+        shapes = maximised_shapes(self.manifest(), self.run_id)
+        arrays: dict[str, np.ndarray] = {fmt.MAXIMISED_SECONDS: np.asarray(seconds, dtype=np.float64)}
+        for layer in maxima:
+            arrays[fmt.MAXIMISED_IMAGE + layer.layer] = np.asarray(layer.images).astype(fmt.MAXIMISED_DTYPE)
+            arrays[fmt.MAXIMISED_REACHED + layer.layer] = np.asarray(layer.reached, dtype=np.float32)
+            arrays[fmt.MAXIMISED_PROBE_MEAN + layer.layer] = np.asarray(layer.probe_mean, dtype=np.float32)
+        wrong = sorted(key for key, shape in shapes.items() if key not in arrays or arrays[key].shape != shape)
+        if wrong or set(arrays) != set(shapes):
+            raise ValueError(f"maximised inputs {wrong or sorted(set(arrays) - set(shapes))} do not match "
+                             "the run's config")
+        write_npz(self._file(fmt.MAXIMISED), arrays, durable=False)  # finish() flushes the whole run
+
+    def maximised(self) -> tuple[list[FilterMaxima], float] | None:
+        """Return every conv layer's maximising inputs, in layer order, and the seconds they took.
+
+        Returns:
+            None for a run without the file (trained before it existed, or not finished).
+
+        Raises:
+            ArtifactError: a truncated, corrupted or oversized file; an array missing, of another
+                shape than the run's config gives it, not floating point, holding NaN or infinity,
+                or images outside the pixel range 0-255; or a manifest whose config cannot be read.
+        """
+        path = self._file(fmt.MAXIMISED)
+        if not path.exists():
+            return None
+        shapes = maximised_shapes(self.manifest(), self.run_id)
+        arrays = _cached(path, lambda p: read_npz(p, self.run_id, tuple(shapes), shapes))
+        for key, shape in shapes.items():
+            array = arrays[key]
+            if array.shape != shape or array.dtype.kind != "f":
+                raise ArtifactError(self.run_id, fmt.MAXIMISED, f"array {key!r} is {array.dtype} {array.shape}, "
+                                    f"expected floats of shape {shape}")
+            if not np.isfinite(array).all():
+                raise ArtifactError(self.run_id, fmt.MAXIMISED, f"array {key!r} holds NaN or infinity")
+        layers = [key.removeprefix(fmt.MAXIMISED_IMAGE) for key in shapes if key.startswith(fmt.MAXIMISED_IMAGE)]
+        maxima = []
+        for layer in layers:
+            images = arrays[fmt.MAXIMISED_IMAGE + layer]
+            if images.min(initial=0.0) < 0 or images.max(initial=0.0) > fmt.PIXEL_MAX:
+                raise ArtifactError(self.run_id, fmt.MAXIMISED, f"the images of {layer} leave the pixel range "
+                                    f"0-{fmt.PIXEL_MAX:g}")
+            maxima.append(FilterMaxima(layer, images, arrays[fmt.MAXIMISED_REACHED + layer],
+                                       arrays[fmt.MAXIMISED_PROBE_MEAN + layer]))
+        seconds = float(arrays[fmt.MAXIMISED_SECONDS])
+        if seconds < 0:
+            raise ArtifactError(self.run_id, fmt.MAXIMISED, f"says it took {seconds} seconds")
+        return maxima, seconds
 
     # -- model and sizes --------------------------------------------------
 

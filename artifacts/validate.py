@@ -160,6 +160,27 @@ def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int,
     return shapes
 
 
+def maximised_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int, ...]]:
+    """Return the exact shape of every array of ``maximised.npz``, by key, from the run's config.
+
+    Raises:
+        ArtifactError: the manifest's config is not valid (the file cannot be checked).
+    """
+    try:
+        config = TrainConfig.from_dict(manifest.get(fmt.KEY_CONFIG) or {})
+        plan = layer_plan(config)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ArtifactError(run_id, fmt.MANIFEST, f"its config cannot be read ({error})") from None
+    shapes: dict[str, tuple[int, ...]] = {fmt.MAXIMISED_SECONDS: ()}
+    for spec in plan:
+        if spec.kind == "Conv2D":
+            filters = spec.output_shape[-1]
+            shapes[fmt.MAXIMISED_IMAGE + spec.name] = (filters, *fmt.IMAGE_SHAPE)
+            shapes[fmt.MAXIMISED_REACHED + spec.name] = (filters,)
+            shapes[fmt.MAXIMISED_PROBE_MEAN + spec.name] = (filters,)
+    return shapes
+
+
 # -- why a trainer died ----------------------------------------------------------------
 
 # TensorFlow's and absl's log lines ("I0000 00:00:17... port.cc:153] ..."), its start-up

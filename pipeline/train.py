@@ -218,6 +218,7 @@ def _train(
     callbacks = [store_callback(run, capture, config, data.x_test[probe_ids], data.y_test[probe_ids], steps)]
     if verbose:
         callbacks.append(ProgressBar(config.epochs, steps))
+    fit_started = time.perf_counter()
     model.fit(
         x_train[train_index][..., None].astype(np.float32),
         y_train[train_index],
@@ -227,12 +228,14 @@ def _train(
         callbacks=callbacks,
         verbose=0,
     )
+    fit_seconds = time.perf_counter() - fit_started
     cancel_request.check()  # a signal whose exception a library swallowed still cancels
 
     run.write_progress(Progress(Phase.EVALUATING, epoch=config.epochs, epochs=config.epochs, pid=os.getpid()))
     # The last snapshot holds every probe digit; per-epoch ones too unless config.snapshot_probe_per_class is smaller.
     run.write_snapshot(config.epochs, capture.snapshot(data.x_test[probe_ids], np.arange(len(probe_ids))))
     metrics = _evaluate(model, run, data)
+    _maximise(model, run, config, data.x_test[probe_ids], fit_seconds, log)
     run.save_model(lambda path: save_model(model, path))
     history = run.history()
     metrics = replace(metrics, best_val_accuracy=float(history["val_accuracy"].max()),
@@ -309,6 +312,19 @@ def _evaluate(model, run: Run, data: Dataset) -> Metrics:
     picked = probabilities[np.arange(len(predicted)), data.y_test.astype(np.int64)]
     return Metrics(test_accuracy=float((predicted == data.y_test).mean()),
                    test_loss=float(-np.log(np.clip(picked, 1e-7, 1.0)).mean()))
+
+
+def _maximise(model, run: Run, config: TrainConfig, probe_images: np.ndarray, fit_seconds: float,
+              log: Callable[[str], None]) -> None:
+    """Store what each conv filter looks for (:mod:`pipeline.maximise`); log its time beside training's."""
+    from pipeline.maximise import maximise_filters
+
+    started = time.perf_counter()
+    maxima = maximise_filters(model, conv_layers(config), probe_images, config.seed)
+    seconds = time.perf_counter() - started
+    run.write_maximised(maxima, seconds)
+    log(f"maximising inputs of {sum(len(layer.reached) for layer in maxima)} filters: {seconds:.1f} s "
+        f"({100 * seconds / max(fit_seconds, 1e-9):.1f}% of the {fit_seconds:.1f} s of training)")
 
 
 def _limited(images: np.ndarray, labels: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

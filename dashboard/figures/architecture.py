@@ -216,3 +216,60 @@ def kernel_grid(
     apply_theme(figure, theme)
     figure.update_layout(margin=dict(l=20, r=20, t=TITLE_TOP, b=35))
     return figure
+
+
+DEAD_COLOR = "#d62728"
+SATURATED_COLOR = "#ff7f0e"
+MAXIMA_HEIGHT = 420  # as tall as the filter grid beside it
+
+
+def stretched_tiles(images: np.ndarray) -> np.ndarray:
+    """Return (n, 28, 28) images as uint8, each stretched from its own darkest to its brightest pixel.
+
+    A maximising input's contrast is what matters; a flat image becomes mid grey.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    low = images.min(axis=(1, 2), keepdims=True)
+    span = images.max(axis=(1, 2), keepdims=True) - low
+    scaled = np.where(span > 0, (images - low) / np.where(span > 0, span, 1.0), 0.5)
+    return np.rint(scaled * 255).astype(np.uint8)
+
+
+def maximising_inputs(images: np.ndarray, dead: np.ndarray, saturated: np.ndarray, title: str,
+                      theme: str | None = None) -> go.Figure:
+    """Draw one conv layer's maximising inputs as one grayscale PNG mosaic, flagged filters framed.
+
+    Args:
+        images: (filters, 28, 28) inputs in raw pixels (each tile is stretched to its own range).
+        dead: (filters,) bool: framed in :data:`DEAD_COLOR`, captioned "dead".
+        saturated: (filters,) bool: framed in :data:`SATURATED_COLOR`, captioned "sat.".
+        title: figure title.
+        theme: "light" or "dark".
+
+    Returns:
+        The :func:`dashboard.figures.digits.digit_mosaic` figure (one ``go.Image`` trace, each tile
+        captioned with its filter number), ``layout.shapes[1:]`` the frames of flagged filters.
+
+    Raises:
+        ValueError: images not (n, 28, 28) with n >= 1, or flags of another length.
+    """
+    from dashboard.figures.digits import PITCH_X, PITCH_Y, SIDE, digit_mosaic
+
+    images = np.asarray(images)
+    dead, saturated = np.asarray(dead, dtype=bool), np.asarray(saturated, dtype=bool)
+    if images.ndim != 3 or len(images) == 0 or dead.shape != (len(images),) or saturated.shape != dead.shape:
+        raise ValueError(f"{images.shape} images need as many dead and saturated flags, "
+                         f"not {dead.shape} and {saturated.shape}")
+    columns = mosaic_columns(len(images))
+    captions = [f"{index}" + (" dead" if dead[index] else " sat." if saturated[index] else "")
+                for index in range(len(images))]
+    figure = digit_mosaic(stretched_tiles(images), captions, columns, theme, title, image=True)
+    frames = []
+    for index in np.flatnonzero(dead | saturated):
+        top, left = (int(index) // columns) * PITCH_Y, (int(index) % columns) * PITCH_X
+        color = DEAD_COLOR if dead[index] else SATURATED_COLOR
+        frames.append(dict(type="rect", x0=left - 1, x1=left + SIDE, y0=top - 1, y1=top + SIDE,
+                           line=dict(color=color, width=2)))
+    figure.update_layout(shapes=[*figure.layout.shapes, *frames], height=MAXIMA_HEIGHT,
+                         title=dict(text=title, font=dict(size=15)), margin=dict(t=TITLE_TOP))
+    return figure

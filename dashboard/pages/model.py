@@ -2,7 +2,8 @@
 
 Layout and logic: ``dashboard/pages/logic/model.py``. The 3D blocks are drawn once their switch asks;
 the filters are one callback per layer, channel or theme, and every epoch's grid is sent with them
-for the browser to swap while the epoch slider is dragged.
+for the browser to swap while the epoch slider is dragged; the same callback redraws the layer's
+maximising inputs (drawn in the layout first) when the layer or the theme changes.
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ dash.callback(
     Output(logic.FILTERS, "figure"),
     Output(logic.FILTERS_ERROR, "children"),
     Output(logic.FRAMES, "data"),
+    Output(logic.MAXIMA, "figure"),
+    Output(logic.MAXIMA_NOTE, "children"),
     Input(logic.LAYER, "value"),
     Input(logic.CHANNEL, "value"),
     Input(logic.THEME, "data"),
     State(logic.EPOCH, "value"),
     State(logic.RUN, "data"),
-)(logic.draw_filter_views)
+)(logic.draw_filter_panel)
 
 dash.clientside_callback(
     "function(drag, value, frames, figure) { return window.cnnviz.filterFrame(drag, value, frames, figure); }",

@@ -55,6 +55,20 @@ random noise. For a later layer each filter has one grid of weights *per input c
 shows their mean, or the weights on the input channel you choose.
 """
 
+MAXIMISING_INPUTS = """
+Beside the weights, each tile is the 28x28 **input that excites one filter most**, found at the end of
+training by gradient ascent: starting from grey with a little noise, the image is nudged again and again
+in the direction that raises the filter's mean output, with a light blur and a one-pixel jitter now and
+then and a slow fade towards black, so that it keeps patterns the filter really prefers rather than pixel
+noise. Each tile is stretched to its own contrast. A first-layer filter's input is usually a texture of
+stripes or edges at one angle; a deeper filter's combines several.
+
+A filter is **dead** when it never fires on any probe digit: after ReLU its largest output is 0 (after
+LeakyReLU, at most 1% of the layer's largest output). It is **saturated** when it fires on more than 95%
+of the positions of every probe digit, so it no longer picks anything out. Both come from the probe digits'
+activations after the last epoch; dead tiles are framed red, saturated ones orange.
+"""
+
 FEATURE_MAPS = """
 A **feature map** is what one filter "sees" in the digit: bright where its pattern appears, dark
 where it does not. Every tile is one channel of the chosen layer; all tiles share one colour bar.

@@ -1,6 +1,7 @@
 """The Architecture page's layout, ids and what its callbacks compute (its Dash wiring: ``dashboard/pages/model.py``).
 
-The layer table, the network as 3D blocks, and each conv layer's filters by epoch.
+The layer table, the network as 3D blocks, each conv layer's filters by epoch, and beside them what
+each filter looks for (its maximising input) with the dead and saturated filters flagged.
 
 URL: ``/model?run=ID&layer=conv_2&channel=5&epoch=3`` (``channel`` is the input
 channel whose weights the filter grid shows; absent = the mean over input channels).
@@ -13,10 +14,12 @@ import dash_bootstrap_components as dbc
 from dash import ctx, dcc, html
 
 from artifacts import ArtifactError
-from artifacts.config import LayerSpec, conv_layers
-from artifacts.format import KERNEL_PREFIX
+from artifacts.config import LayerSpec, TrainConfig, conv_layers
+from artifacts.filters import FilterHealth, filter_health
+from artifacts.format import ACTIVATION_PREFIX, KERNEL_PREFIX
 from dashboard.figures.activations import typed_array
-from dashboard.figures.architecture import architecture_blocks, kernel_grid, kernel_grid_values
+from dashboard.figures.architecture import architecture_blocks, kernel_grid, kernel_grid_values, maximising_inputs
+from dashboard.figures.digits import empty_grid
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
 from dashboard.ui.components import error_card, explanation, notice
@@ -36,6 +39,9 @@ FILTERS_ERROR = "model-filters-error"
 FRAMES = "model-frames"  # every epoch's filter grid, swapped in the browser (dashboard/assets/frames.js)
 BLOCKS_SHOW = "model-blocks-show"
 BLOCKS_BOX = "model-blocks-box"
+MAXIMA = "model-maxima"  # the chosen layer's maximising inputs
+MAXIMA_NOTE = "model-maxima-note"
+HEALTH = "model-filter-health"  # one line per conv layer: dead and saturated filters
 GRAPH_CONFIG = {"displaylogo": False}
 # A graph not drawn yet: no axes, so no tick labels for Plotly to lay out.
 NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
@@ -152,6 +158,7 @@ def body(resolved: Resolved, kwargs: dict):
         except ArtifactError as error:
             return error_card(f"Run '{run.run_id}': {error.reason} ({error.filename}).")
         channel = state.get("channel") if state.get("channel") in [o["value"] for o in options] else MEAN
+        maxima_figure, maxima_note = maxima_view(run, layer, None)
         filters = dbc.Card(dbc.CardBody([
             html.H5("Convolution filters"),
             dbc.Row([
@@ -163,8 +170,16 @@ def body(resolved: Resolved, kwargs: dict):
             ], className="g-3 mb-2"),
             notice(epoch_message, "warning") if epoch_message else None,
             html.Div(id=FILTERS_ERROR),
-            dcc.Loading(dcc.Graph(id=FILTERS, config=GRAPH_CONFIG, style={"height": "420px"}), delay_show=300),
+            dbc.Row([
+                dbc.Col(dcc.Loading(dcc.Graph(id=FILTERS, config=GRAPH_CONFIG, style={"height": "420px"}),
+                                    delay_show=300), lg=6),
+                dbc.Col([dcc.Graph(id=MAXIMA, figure=maxima_figure, config=GRAPH_CONFIG,
+                                   style={"height": "420px"}),
+                         html.Div(maxima_note, id=MAXIMA_NOTE)], lg=6),
+            ], className="g-2"),
+            health_lines(run, manifest.config, epochs),
             explanation("What are filters?", explanations.FILTERS + explanations.EPOCHS),
+            explanation("What each filter looks for; dead and saturated filters", explanations.MAXIMISING_INPUTS),
         ]))
     return html.Div([dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME),
                      dcc.Store(id=FRAMES), head, blocks, filters])
@@ -244,6 +259,89 @@ def draw_filter_views(layer, channel, theme, epoch, run_id):
     except (ArtifactError, ValueError, TypeError):
         frames = None
     return figure, error, frames
+
+
+def run_filter_health(run, config: TrainConfig, epochs: list[int]) -> list[FilterHealth]:
+    """Return the dead and saturated filters of every conv layer, from the last snapshot's probe activations.
+
+    A layer whose activations the snapshot lacks is left out.
+
+    Raises:
+        ArtifactError: the snapshot cannot be read.
+        ValueError: a stored activation is not (digits, h, w, filters).
+    """
+    if not epochs:
+        return []
+    snapshot = run.snapshot(max(epochs))
+    health = []
+    for index, block in enumerate(config.conv_blocks, start=1):
+        activations = snapshot.get(f"{ACTIVATION_PREFIX}conv_{index}")
+        if activations is not None:
+            health.append(filter_health(f"conv_{index}", activations, block.activation))
+    return health
+
+
+def health_lines(run, config: TrainConfig, epochs: list[int]):
+    """Return the per-layer lines ("conv_1: 2 of 32 dead (6%), 0 saturated"), or why they cannot be shown."""
+    try:
+        health = run_filter_health(run, config, epochs)
+    except (ArtifactError, ValueError) as error:
+        reason = error.reason if isinstance(error, ArtifactError) else str(error)
+        return html.Div(notice(f"Dead and saturated filters cannot be shown: {reason}", "warning"), id=HEALTH)
+    if not health:
+        return html.Div(id=HEALTH)
+    return html.Div([html.Strong(f"After epoch {max(epochs)}, over the probe digits:", className="small"),
+                     html.Ul([html.Li(layer.line()) for layer in health], className="small mb-2")], id=HEALTH)
+
+
+def maxima_view(run, layer: str, theme):
+    """Return the maximising-inputs figure of conv layer ``layer`` and its note (None, or a message).
+
+    Runs trained before the maximisation existed get a short figure saying so; a damaged file an error card.
+    """
+    try:
+        stored = run.maximised()
+        config = run.info().config
+        epochs = run.snapshot_epochs()
+    except (ArtifactError, ValueError, TypeError, KeyError) as error:
+        reason = error.reason if isinstance(error, ArtifactError) else str(error)
+        return empty_grid("No maximising inputs", theme), error_card(f"The maximising inputs cannot be shown: "
+                                                                    f"{reason}")
+    if stored is None:
+        return empty_grid("This run was trained before maximising inputs were computed.", theme), None
+    maxima, seconds = stored
+    chosen = next((item for item in maxima if item.layer == layer), None)
+    if chosen is None:
+        return empty_grid(f"No maximising inputs for {layer}.", theme), None
+    try:
+        health = {item.layer: item for item in run_filter_health(run, config, epochs)}
+    except (ArtifactError, ValueError):
+        health = {}
+    flags = health.get(layer)
+    count = len(chosen.reached)
+    dead = flags.dead if flags is not None and flags.filters == count else [False] * count
+    saturated = flags.saturated if flags is not None and flags.filters == count else [False] * count
+    figure = maximising_inputs(chosen.images, dead, saturated,
+                               f"{layer}: the input that excites each filter most", theme)
+    reached, mean = chosen.reached.astype(float), chosen.probe_mean.astype(float)
+    raised = int((reached > 2 * mean).sum())
+    note = html.P(f"{raised} of {count} filters reach more than twice their mean activation over the probe "
+                  f"digits (computed in {seconds:.1f} s at the end of training).", className="small mb-1")
+    return figure, note
+
+
+def draw_filter_panel(layer, channel, theme, epoch, run_id):
+    """Draw the filters, their epoch frames and the layer's maximising inputs (these only for a layer or theme).
+
+    Returns :func:`draw_filter_views`'s three outputs, then the maximising inputs' figure and note.
+    """
+    figure, error, frames = draw_filter_views(layer, channel, theme, epoch, run_id)
+    if set(ctx.triggered_prop_ids.values()) == {CHANNEL}:
+        return figure, error, frames, dash.no_update, dash.no_update
+    run = shown_run(run_id)
+    if run is None:
+        return figure, error, frames, dash.no_update, dash.no_update
+    return (figure, error, frames, *maxima_view(run, str(layer), theme))
 
 
 def record_query(layer, channel, epoch, run_id):
