@@ -33,7 +33,8 @@ from dashboard.store_access import describe_architecture
 EXPORT_JS = Path(__file__).resolve().parent / "assets" / "export.js"
 THEME = "light"
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
-PIXELS_PER_CELL = 3  # screen pixels per feature-map pixel in the probes' images
+PIXELS_PER_CELL = 3  # screen pixels per digit pixel in the probes' images
+MOSAIC_WIDTH = 420  # the widest feature-map mosaic, in screen pixels
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
        margin: 0 auto; max-width: 1200px; padding: 1.5rem; color: #212529; background: #fff; }
@@ -164,9 +165,12 @@ def _metrics(run: Run, info: Manifest) -> str:
         + f'<td class="num">{int(row["support"]):,}</td></tr>'
         for _, row in frame.iterrows()
     )
+    confusion = confusion_figure(run.confusion(), "counts", "all", THEME, names)
+    # The page's title invites a click that opens the cell's digits: the report has no such gallery.
+    confusion.update_layout(title_text="Confusion matrix: rows the true class, columns the predicted one")
     return (_div(class_metrics_figure(frame, "all", THEME, names), "class-metrics")
             + f"<table>{header}{rows}</table>"
-            + _div(confusion_figure(run.confusion(), "counts", "all", THEME, names), "confusion"))
+            + _div(confusion, "confusion"))
 
 
 def _last_snapshot(run: Run) -> tuple[int, dict[str, np.ndarray]]:
@@ -241,7 +245,7 @@ def _probes(run: Run, info: Manifest) -> str:
                 columns = mosaic_columns(maps.shape[2])
                 width = columns * (maps.shape[1] + 1) - 1
                 shape = "x".join(str(size) for size in maps.shape)
-                pieces.append(_image(mosaic_frame(maps, columns)["source"], min(width * PIXELS_PER_CELL, 520),
+                pieces.append(_image(mosaic_frame(maps, columns)["source"], min(width * 2, MOSAIC_WIDTH),
                                      f"{spec.name} ({spec.kind}, {shape})"))
             elif maps.ndim == 1:
                 uri, columns = _vector_png(maps)

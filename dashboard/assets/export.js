@@ -5,7 +5,8 @@
 // sets defaults for every graph drawn afterwards, whichever page or component draws it, so no
 // page has to pass anything; a graph that sets modeBarButtonsToAdd itself keeps its own.
 // Dash loads plotly.js on demand, after this file: the setter below configures it the moment
-// the bundle assigns window.Plotly, before any graph is drawn.
+// the bundle assigns window.Plotly, before any graph is drawn. plotly.js 4 also shows a "Share chart..."
+// button by default, which uploads the figure to Plotly's cloud: this app's figures stay on this machine.
 (function () {
   var ACTIVE_RUN_KEY = "active-run";  // the app's dcc.Store in local storage (dashboard/ui/ids.py ACTIVE_RUN)
   var SVG_ICON = {
@@ -69,7 +70,7 @@
   function configure(Plotly) {
     if (!Plotly || typeof Plotly.setPlotConfig !== "function" || Plotly._cnnvizExport) { return; }
     BUTTONS[0].icon = Plotly.Icons.camera;
-    Plotly.setPlotConfig({modeBarButtonsToRemove: ["toImage"], modeBarButtonsToAdd: BUTTONS});
+    Plotly.setPlotConfig({modeBarButtonsToRemove: ["toImage"], modeBarButtonsToAdd: BUTTONS, showSendToCloud: false});
     Plotly._cnnvizExport = true;
   }
 

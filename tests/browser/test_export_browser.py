@@ -5,6 +5,7 @@ button downloads it."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import time
 
@@ -12,7 +13,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.browser.test_runs_metrics_browser import assert_no_severe, free_port, open_page, wait_until
-from tests.conftest import CHROMEDRIVER, CHROMIUM, require
+from tests.conftest import CHROMEDRIVER, CHROMIUM, TINY_RUN_ID, require
 
 pytestmark = pytest.mark.browser
 
@@ -77,6 +78,7 @@ def test_toolbar_downloads_png_and_svg_named_after_run_and_view(served, path, gr
     titles = modebar_titles(served, graph_id)
     assert "Download plot as PNG" in titles and "Download plot as SVG" in titles
     assert "Download plot as a png" not in titles  # Plotly's own camera ("newplot.png") is replaced
+    assert "Share chart..." not in titles  # plotly.js 4 would upload the figure to Plotly's cloud
     config = served.driver.execute_script(
         "var gd = document.querySelector(arguments[0]);"
         "return gd._context.modeBarButtonsToAdd.map(function (b) { return b.name; });",
@@ -93,6 +95,19 @@ def test_toolbar_downloads_png_and_svg_named_after_run_and_view(served, path, gr
     assert_no_severe(served)
 
 
+@pytest.mark.parametrize(("path", "graph_id"), [
+    ("/activations?run=tiny", "activations-saliency"),  # small graphs had no toolbar at all
+    ("/metrics?run=tiny&cell=2-0", "metrics-gallery"),  # a PNG mosaic of test digits
+])
+def test_small_graphs_and_galleries_offer_the_downloads_alone(served, path, graph_id):
+    open_page(served, path)
+    served.wait_for_element(f"#{graph_id} .modebar-btn", timeout=20)
+    assert modebar_titles(served, graph_id) == ["Download plot as PNG", "Download plot as SVG"]
+    png = press(served, graph_id, "Download plot as PNG")
+    assert png["name"] == f"tiny-{graph_id}.png" and decoded(png)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_no_severe(served)
+
+
 def test_an_image_trace_exports_as_svg(served):
     # The feature-map mosaic is a PNG drawn as an image trace: its SVG carries the image.
     open_page(served, "/activations?run=tiny")
@@ -102,4 +117,88 @@ def test_an_image_trace_exports_as_svg(served):
     assert svg["name"] == "tiny-activations-mosaic.svg"
     text = decoded(svg).decode("utf-8")
     assert "<image" in text and "data:image/png;base64," in text
+    assert_no_severe(served)
+
+
+@pytest.fixture
+def offline_browser():
+    """Headless Chromium with the network disabled: every host name fails to resolve, every proxy is a dead end."""
+    require(os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), "Chromium and chromedriver are needed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from tests.conftest import pytest_setup_options
+
+    options = pytest_setup_options()
+    for flag in ("--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
+                 "--proxy-bypass-list=<-loopback>", "--allow-file-access-from-files"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def requested_urls(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def test_the_report_opens_offline_and_draws_every_figure(offline_browser, tiny_store, tmp_path):
+    from artifacts import ArtifactStore
+    from dashboard.report import build_report
+
+    report = build_report(ArtifactStore(tiny_store).run(TINY_RUN_ID))
+    path = tmp_path / "report.html"
+    path.write_text(report, encoding="utf-8")
+    expected = report.count('class="plotly-graph-div"')
+    driver = offline_browser
+    driver.get(path.as_uri())
+    # A figure is drawn when its SVG holds its traces (scatter and bar traces, heatmaps' images).
+    drawn = """return Array.from(document.querySelectorAll('.js-plotly-plot')).filter(function (gd) {
+        return gd._fullData && gd._fullData.length > 0
+            && gd.querySelectorAll('.main-svg .trace, .main-svg g.hm image').length > 0; }).length;"""
+    assert wait_until(lambda: driver.execute_script(drawn) == expected, timeout=30)
+    assert expected >= 6
+    # Every image (the probes through the layers) decoded; the toolbars offer PNG and SVG.
+    images = driver.execute_script("return Array.from(document.images).map(function (i) {"
+                                   " return i.complete && i.naturalWidth > 0; });")
+    assert len(images) >= 10 and all(images)
+    titles = driver.execute_script("return Array.from(document.querySelectorAll('#confusion .modebar-btn'))"
+                                   ".map(function (b) { return b.getAttribute('data-title'); });")
+    assert "Download plot as PNG" in titles and "Download plot as SVG" in titles
+    errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors
+    # Nothing was asked of the network: the page and its inline data only.
+    urls = requested_urls(driver)
+    assert urls and all(url.startswith(("file:", "data:", "blob:")) for url in urls), urls
+    # The network really is off in this browser (so a report that needed it would have failed above).
+    failed = driver.execute_async_script(
+        "var done = arguments[0]; var image = new Image();"
+        " image.onload = function () { done('loaded'); }; image.onerror = function () { done('failed'); };"
+        " image.src = 'http://example.com/favicon.ico';")
+    assert failed == "failed"
+
+
+def test_the_runs_page_button_downloads_the_report(served, tiny_store):
+    from artifacts import ArtifactStore
+    from dashboard.report import build_report
+
+    open_page(served, "/?run=tiny")
+    button = served.driver.find_element(
+        By.XPATH, f"//tr[contains(@id, '\"run\":\"{TINY_RUN_ID}\"')]//button[contains(@id, 'runs-report')]")
+    served.driver.execute_script("arguments[0].click();", button)
+    target = os.path.join(served.download_path, "tiny-report.html")
+    wait_until(lambda: os.path.exists(target) and not os.path.exists(target + ".crdownload")
+               and os.path.getsize(target) > 0, timeout=30)
+    expected = build_report(ArtifactStore(tiny_store).run(TINY_RUN_ID)).encode("utf-8")
+    assert wait_until(lambda: os.path.getsize(target) == len(expected), timeout=10)
+    with open(target, "rb") as handle:
+        assert handle.read() == expected
     assert_no_severe(served)

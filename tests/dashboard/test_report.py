@@ -169,3 +169,13 @@ def test_the_cli_refuses_a_failed_run_clearly(store_copy, tmp_path):
     assert not output.exists()
     missing = report_cli("nope", "--store", str(store_copy), "-o", str(output))
     assert missing.returncode == 1 and "There is no run 'nope'" in missing.stderr and not output.exists()
+
+
+def test_small_graphs_keep_their_toolbar_for_the_downloads_alone():
+    from dashboard.pages.logic import activations
+    from dashboard.ui.export import PLOTLY_BUTTONS, export_only_config
+
+    config = export_only_config()
+    assert config["displayModeBar"] == "hover" and set(config["modeBarButtonsToRemove"]) == set(PLOTLY_BUTTONS)
+    assert "toImage" in PLOTLY_BUTTONS  # Plotly's camera saves "newplot.png": export.js's buttons replace it
+    assert activations.SMALL_CONFIG == config and activations.PICKER_CONFIG == {"displayModeBar": False}
