@@ -137,7 +137,8 @@ def _delete_button(run_id: str) -> dbc.Button:
 
 
 def _report_button(run_id: str) -> dbc.Button:
-    return dbc.Button(html.I(className="bi bi-file-earmark-arrow-down"), id={"type": RUNS_REPORT, "run": run_id},
+    return dbc.Button([html.I(className="bi bi-file-earmark-arrow-down"), html.Span("report", className="ms-1")],
+                      id={"type": RUNS_REPORT, "run": run_id},
                       color="link", size="sm", className="p-0 me-2",
                       title=f"Download run {run_id} as one HTML report that opens offline")
 
@@ -214,7 +215,9 @@ def layout(**kwargs: Any) -> html.Div:
         explanation("What is a run?", "A **run** is one network trained once: its settings, the numbers it "
                     "recorded after every epoch, and the finished model. Click a run's name to make it the "
                     "**active run** that the other pages show. Runs still training, failed or cancelled are "
-                    "listed but cannot be opened until they complete."),
+                    "listed but cannot be opened until they complete. **report** downloads a complete run as "
+                    "one HTML file (curves, metrics, filters, a digit of each class through the layers) that "
+                    "opens offline, with no server."),
         *notes,
         html.Div(id=RUNS_DELETE_MESSAGE),
         html.Div(id=RUNS_REPORT_MESSAGE),
