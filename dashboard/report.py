@@ -108,7 +108,7 @@ def _div(figure: go.Figure, name: str) -> str:
 def _section(title: str, build: Callable[[], str]) -> str:
     try:
         body = build()
-    except (ArtifactError, KeyError, IndexError, ValueError) as error:
+    except (ArtifactError, KeyError, IndexError, TypeError, ValueError) as error:
         reason = error.reason if isinstance(error, ArtifactError) else str(error)
         body = _note(f"This part cannot be shown for this run: {reason}")
     return f"<section><h2>{_text(title)}</h2>\n{body}\n</section>"

@@ -52,10 +52,28 @@
     return [safe(runId()), viewName(gd)].filter(Boolean).join("-") || "figure";
   }
 
+  function see_through(color) {
+    return !color || color === "transparent" || /^rgba\(.*,\s*0\)$/.test(color);
+  }
+
+  function backdrop(gd) {
+    // The colour the figure is seen on: its own background if it has one, else the page's (dark or light).
+    var own = gd._fullLayout && gd._fullLayout.paper_bgcolor;
+    if (!see_through(own)) { return own; }
+    for (var node = gd; node && node.nodeType === 1; node = node.parentElement) {
+      var color = window.getComputedStyle(node).backgroundColor;
+      if (!see_through(color)) { return color; }
+    }
+    return "#ffffff";
+  }
+
   function download(format) {
+    // The figure as drawn, at its size on screen, on the background it is seen on: a see-through
+    // figure saved as is would show the dark theme's light text on whatever the file is opened over.
     return function (gd) {
       var size = gd._fullLayout || {};
-      return window.Plotly.downloadImage(gd, {
+      var layout = Object.assign({}, gd.layout, {paper_bgcolor: backdrop(gd)});
+      return window.Plotly.downloadImage({data: gd.data, layout: layout, config: {}}, {
         format: format, filename: filename(gd), width: size.width, height: size.height,
         scale: format === "png" ? 2 : 1
       });

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 
 import pytest
@@ -64,6 +65,13 @@ def press(duo, graph_id: str, title: str) -> dict:
                                     if r.get("text")), None), timeout=15)
 
 
+def backdrop(svg: str) -> tuple[str, str] | None:
+    """Return the (fill, fill-opacity) of an exported SVG's background, the first full-size rectangle."""
+    found = re.search(r'<rect x="0" y="0" width="[\d.]+" height="[\d.]+" style="fill: (rgb\([^)]*\)); '
+                      r'fill-opacity: ([\d.]+);', svg)
+    return found.groups() if found else None
+
+
 def decoded(record: dict) -> bytes:
     return base64.b64decode(record["text"].split(",", 1)[1])
 
@@ -89,9 +97,26 @@ def test_toolbar_downloads_png_and_svg_named_after_run_and_view(served, path, gr
     assert svg["name"] == f"tiny-{graph_id}.svg"
     text = decoded(svg).decode("utf-8")
     assert text.lstrip().startswith("<svg") and "</svg>" in text
+    # On the page's white, not see-through (the figures' own background is transparent).
+    assert backdrop(text) == ("rgb(255, 255, 255)", "1")
     png = press(served, graph_id, "Download plot as PNG")
     assert png["name"] == f"tiny-{graph_id}.png"
     assert decoded(png)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_no_severe(served)
+
+
+def test_a_dark_theme_figure_exports_on_its_dark_background(served):
+    open_page(served, "/metrics?run=tiny")
+    served.wait_for_element("#metrics-confusion .modebar-btn", timeout=15)
+    served.driver.execute_script("document.getElementById('theme-switch').click();")
+    wait_until(lambda: served.driver.execute_script(
+        "return document.documentElement.getAttribute('data-bs-theme')") == "dark")
+    time.sleep(1)
+    svg = decoded(press(served, "metrics-confusion", "Download plot as SVG")).decode("utf-8")
+    assert backdrop(svg), svg[:400]
+    fill, opacity = backdrop(svg)
+    assert opacity == "1" and fill != "rgb(255, 255, 255)"
+    assert sum(int(part) for part in re.findall(r"\d+", fill)) < 3 * 128  # dark, like the page
     assert_no_severe(served)
 
 

@@ -179,3 +179,10 @@ def test_small_graphs_keep_their_toolbar_for_the_downloads_alone():
     assert config["displayModeBar"] == "hover" and set(config["modeBarButtonsToRemove"]) == set(PLOTLY_BUTTONS)
     assert "toImage" in PLOTLY_BUTTONS  # Plotly's camera saves "newplot.png": export.js's buttons replace it
     assert activations.SMALL_CONFIG == config and activations.PICKER_CONFIG == {"displayModeBar": False}
+
+
+def test_building_a_report_needs_neither_dash_nor_tensorflow():
+    code = "import sys, dashboard.report; print(sorted({'dash', 'tensorflow', 'keras'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env=subprocess_env(), cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
