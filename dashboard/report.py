@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from artifacts import ArtifactError, Manifest, Run
+from artifacts import ArtifactError, Manifest, Run, Status
 from artifacts.format import ACTIVATION_PREFIX, KERNEL_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX
 from dashboard.figures.activations import indexed_png, mosaic_columns, mosaic_frame
 from dashboard.figures.architecture import kernel_grid
@@ -72,8 +72,9 @@ def build_report(run: Run) -> str:
         raise ReportError(f"Run '{run.run_id}' cannot be read: {error.reason} ({error.filename}).") from error
     if not info.is_complete:
         why = f": {info.error}" if info.error else ""
+        then = "wait until it completes" if info.status == Status.RUNNING else "train it again"
         raise ReportError(f"Run '{run.run_id}' is {info.status}{why}. Only a complete run has a report; "
-                          "train it again or pick another run.")
+                          f"{then} or pick another run.")
     sections = [
         _section("The run", lambda: _summary(run, info)),
         _section("Training curves", lambda: _curves(run, info)),

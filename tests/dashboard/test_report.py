@@ -111,6 +111,9 @@ def test_an_unfinished_run_has_a_clear_message(store_copy):
     run.update_manifest(status="failed", error="out of memory at epoch 2")
     with pytest.raises(ReportError, match=r"Run 'tiny' is failed: out of memory at epoch 2\. Only a complete run"):
         build_report(run)
+    run.update_manifest(status="running", error=None)
+    with pytest.raises(ReportError, match=r"is running\. Only a complete run has a report; wait until it completes"):
+        build_report(run)
 
 
 def test_an_old_run_without_snapshots_says_what_is_missing(store_copy):
