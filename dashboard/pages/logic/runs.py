@@ -17,6 +17,7 @@ from dash import dcc, html
 from artifacts import ArtifactError, ArtifactStore, InvalidRunId, RunNotFound, RunSummary, Status
 from dashboard.figures.metrics import confusion_difference_figure, f1_difference_figure
 from dashboard.figures.training import compare_curves_figure
+from dashboard.report import ReportError, build_report
 from dashboard.settings import current_settings
 from dashboard.store_access import choose_run, describe_architecture, get_store, resolve_run, run_summaries, unreadable
 from dashboard.training import jobs
@@ -53,6 +54,9 @@ RUNS_COMPARE_CURVES = "runs-compare-curves"
 RUNS_COMPARE_F1 = "runs-compare-f1"
 RUNS_COMPARE_CONFUSION = "runs-compare-confusion"
 RUNS_PLOTLY = "runs-plotly"  # a graph nobody sees: see the layout
+RUNS_REPORT = "runs-report"  # pattern-matching id type of a row's report button: {"type": RUNS_REPORT, "run": id}
+RUNS_REPORT_DOWNLOAD = "runs-report-download"
+RUNS_REPORT_MESSAGE = "runs-report-message"
 NO_COMPARE = "(none)"  # the compare select's "no second run" value: never a valid run id
 
 COMPARE_TEXT = """
@@ -132,11 +136,19 @@ def _delete_button(run_id: str) -> dbc.Button:
                       size="sm", className="text-danger p-0", title=f"Delete run {run_id}")
 
 
+def _report_button(run_id: str) -> dbc.Button:
+    return dbc.Button([html.I(className="bi bi-file-earmark-arrow-down"), html.Span("report", className="ms-1")],
+                      id={"type": RUNS_REPORT, "run": run_id},
+                      color="link", size="sm", className="p-0 me-2",
+                      title=f"Download run {run_id} as one HTML report that opens offline")
+
+
 def runs_table(summaries: list[RunSummary], store: ArtifactStore | None = None) -> dbc.Table:
     """Return the table of runs; each complete run's id links to ``/?run=ID`` (which makes it active).
 
     A run whose manifest cannot be read (an unreadable summary) gets an error row of its own.
 
+    Every complete run has a report button (:func:`download_report`).
     Every run but a running one has a delete button (which asks first), unless the server
     keeps browsers from changing the store (CNNVIZ_ALLOW_TRAINING=0).
     """
@@ -160,7 +172,9 @@ def runs_table(summaries: list[RunSummary], store: ArtifactStore | None = None) 
             html.Td(_accuracy(summary)),
             html.Td(status_badge(manifest.status)),
             html.Td(_size(summary.size_bytes)),
-            html.Td(None if manifest.status is Status.RUNNING or not deletable else _delete_button(run_id)),
+            html.Td([_report_button(run_id) if summary.is_complete else None,
+                     None if manifest.status is Status.RUNNING or not deletable else _delete_button(run_id)],
+                    className="text-nowrap"),
         ], id={"type": RUNS_ROW, "run": run_id}))
     return dbc.Table([header, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="runs-table")
 
@@ -201,9 +215,13 @@ def layout(**kwargs: Any) -> html.Div:
         explanation("What is a run?", "A **run** is one network trained once: its settings, the numbers it "
                     "recorded after every epoch, and the finished model. Click a run's name to make it the "
                     "**active run** that the other pages show. Runs still training, failed or cancelled are "
-                    "listed but cannot be opened until they complete."),
+                    "listed but cannot be opened until they complete. **report** downloads a complete run as "
+                    "one HTML file (curves, metrics, filters, a digit of each class through the layers) that "
+                    "opens offline, with no server."),
         *notes,
         html.Div(id=RUNS_DELETE_MESSAGE),
+        html.Div(id=RUNS_REPORT_MESSAGE),
+        dcc.Download(id=RUNS_REPORT_DOWNLOAD),
         html.Div(body, id=RUNS_TABLE),
         controls,
         dcc.Store(id=RUNS_DELETE_TARGET),
@@ -276,6 +294,28 @@ def delete_run(trigger: Any, confirm: int | None, run_id: Any) -> tuple:
     message = notice(problem, color="danger") if problem else notice(f"Run '{run_id}' was deleted.", "success")
     body, options = table_and_options(run_summaries(store))
     return False, body, options, [{"label": "(none)", "value": NO_COMPARE}, *options], message
+
+
+def download_report(trigger: Any, clicked: Any) -> tuple:
+    """Send the clicked row's run as ``<run>-report.html`` (:func:`dashboard.report.build_report`), or say why not.
+
+    Args:
+        trigger: the clicked button's id ``{"type": RUNS_REPORT, "run": id}``.
+        clicked: that button's n_clicks (None when the table was redrawn, not clicked).
+
+    Returns:
+        (the dcc.Download data or no_update, a message or None).
+    """
+    if not isinstance(trigger, dict) or not clicked:
+        return dash.no_update, dash.no_update
+    resolved = resolve_run(trigger.get("run"), require_complete=False)
+    if resolved.run is None:
+        return dash.no_update, notice(resolved.error or "There is no such run.", color="danger")
+    try:
+        report = build_report(resolved.run)
+    except ReportError as error:
+        return dash.no_update, notice(str(error), color="danger")
+    return dcc.send_string(report, f"{resolved.run.run_id}-report.html"), None
 
 
 def initial_run(url: dict | None, active: Any, options: list[dict] | None) -> str | None:
