@@ -74,7 +74,7 @@
   window.cnnviz = Object.assign(window.cnnviz || {}, {
     learningFrame: function (drag, value, frames, scatter, confusion) {
       var skip = window.dash_clientside.no_update;
-      if (!frames || !frames.epochs) { return [skip, skip]; }
+      if (!frames || !frames.epochs) { return [skip, skip, skip]; }
       var fired = (window.dash_clientside.callback_context.triggered || [])[0];
       var dragging = Boolean(fired && /\.drag_value$/.test(fired.prop_id));
       var raw = dragging ? drag : value;
@@ -83,25 +83,27 @@
       var points = frames.scatter ? frames.scatter[key] : null;
       var cells = frames.confusion ? frames.confusion[key] : null;
       if (dragging) {
-        if (drawn.frames === frames && drawn.epoch === epoch) { return [skip, skip]; }
+        if (drawn.frames === frames && drawn.epoch === epoch) { return [skip, skip, skip]; }
         drawn = {frames: frames, epoch: epoch, full: drawn.frames === frames ? drawn.full : frames.drawn};
         schedule({scatterPlot: plotOf(outputId(0)), confusionPlot: plotOf(outputId(1)), points: points,
                   cells: cells});
-        return [skip, skip];
+        return [skip, skip, skip];
       }
       pending = null;  // a drag frame not drawn yet would draw over the let-go epoch
+      // Without the scatter's frames (t-SNE, computed per epoch) the server draws the let-go epoch.
+      var ask = points ? skip : epoch;
       var full = drawn.frames === frames ? drawn.full : frames.drawn;
       drawn = {frames: frames, epoch: epoch, full: epoch};
       if (full === epoch) {
         // The figures Dash holds are this epoch's already; a drag may have drawn another over them.
         drawNow({scatterPlot: plotOf(outputId(0)), confusionPlot: plotOf(outputId(1)), points: points,
                  cells: cells});
-        return [skip, skip];
+        return [skip, skip, ask];
       }
       var hasScatter = scatter && scatter.data && scatter.data.length;
       var hasConfusion = confusion && confusion.data && confusion.data.length;
       return [points && hasScatter ? withPoints(scatter, points) : skip,
-              cells && hasConfusion ? withCells(confusion, cells) : skip];
+              cells && hasConfusion ? withCells(confusion, cells) : skip, ask];
     }
   });
 })();

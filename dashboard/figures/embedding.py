@@ -71,14 +71,14 @@ def embedding_figure(coords: np.ndarray, labels: np.ndarray, wrong: np.ndarray, 
     for k in range(NUM_CLASSES):
         figure.add_trace(go.Scattergl(
             x=traces[k][:, 0], y=traces[k][:, 1], mode="markers", name=names[k],
-            customdata=index[labels == k],
+            customdata=index[labels == k].tolist(),  # a list: Dash reads a point's customdata by position
             marker=dict(color=CLASS_COLORS[k], size=6, opacity=SHOWN if chosen in (None, k) else FADED),
             hovertemplate=f"test digit #%{{customdata}}, true {names[k]}<extra></extra>",
         ))
     mistakes = traces[MISTAKES_TRACE]
     figure.add_trace(go.Scattergl(
         x=mistakes[:, 0], y=mistakes[:, 1], mode="markers", name="answered wrongly", hoverinfo="skip",
-        marker=dict(symbol="x-thin-open", size=9, line=dict(width=1.5),
+        marker=dict(symbol="x-thin-open", size=7, line=dict(width=1.2), opacity=0.6,
                     color=MISTAKE_COLOR["dark" if theme == "dark" else "light"]),
     ))
     axis = dict(zeroline=False, showticklabels=False, title=None)

@@ -1,7 +1,8 @@
 """Learning page (URL ``/learning?run=ID&digit=3&epoch=4&mode=tsne``): its Dash wiring.
 
 Layout and logic: ``dashboard/pages/logic/learning.py``. The layout draws every figure and sends every
-epoch's frames; the epoch slider swaps them in the browser (``assets/learning.js``), no request for PCA.
+epoch's frames; the epoch slider swaps them in the browser (``assets/learning.js``), no request for PCA; t-SNE,
+computed per epoch, asks the server for the let-go epoch's scatter.
 A class, projection or theme change is one callback; hovering, clicking and the lists are one each.
 """
 
@@ -39,6 +40,7 @@ dash.clientside_callback(
     " return window.cnnviz.learningFrame(drag, value, frames, scatter, confusion); }",
     Output(logic.SCATTER, "figure", allow_duplicate=True),
     Output(logic.CONFUSION, "figure", allow_duplicate=True),
+    Output(logic.SERVER_EPOCH, "data"),
     Input(logic.EPOCH, "drag_value"), Input(logic.EPOCH, "value"), State(logic.FRAMES, "data"),
     State(logic.SCATTER, "figure"), State(logic.CONFUSION, "figure"),
     prevent_initial_call=True,
@@ -46,7 +48,7 @@ dash.clientside_callback(
 
 dash.callback(
     Output(logic.SCATTER, "figure", allow_duplicate=True),
-    Input(logic.EPOCH, "value"),
+    Input(logic.SERVER_EPOCH, "data"),
     State(logic.METHOD, "value"),
     State(logic.DIGIT, "value"),
     State(logic.THEME, "data"),

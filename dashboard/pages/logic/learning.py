@@ -48,6 +48,7 @@ DIGIT = "learning-digit"
 METHOD = "learning-method"
 EPOCH = "learning-epoch"
 FRAMES = "learning-frames"  # every epoch's scatter (PCA) and confusion frames, swapped in the browser
+SERVER_EPOCH = "learning-server-epoch"  # dcc.Store: a let-go epoch whose scatter the server draws (t-SNE)
 SCATTER = "learning-scatter"
 HOVER = "learning-hover"  # the hovered digit: thumbnail, answers, link
 CONFUSION = "learning-confusion"
@@ -160,6 +161,7 @@ def body(resolved: Resolved, kwargs: dict[str, Any]) -> html.Div:
         query_store(QUERY),
         drawn_theme_store(THEME),
         dcc.Store(id=FRAMES, data=frames),
+        dcc.Store(id=SERVER_EPOCH),
         dcc.Store(id=GALLERY_IDS, data=gallery_ids),
         dcc.Location(id=NAV, refresh="callback-nav"),
         summary,
@@ -289,6 +291,13 @@ def draw_link(run_id: str, index: int) -> str:
 # -- callbacks -----------------------------------------------------------------------------
 
 
+def _digit(value: Any) -> Any:
+    """Return a class filter value as the page uses it: a class 0-9, else "all" (a request may send anything)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
+        return value
+    return "all"
+
+
 def _triggered() -> Any:
     """The id of the input that fired the running callback (None when called outside one, as tests do)."""
     try:
@@ -313,6 +322,7 @@ def redraw(digit: Any, method: Any, theme: str | None, epoch: Any, run_id: Any) 
     A theme change sends Patches (what differs between the themes), not the figures.
     """
     skip = (dash.no_update,) * 5
+    digit = _digit(digit)
     history, names = _history(run_id)
     if history is None:
         return skip
@@ -336,9 +346,10 @@ def redraw(digit: Any, method: Any, theme: str | None, epoch: Any, run_id: Any) 
 
 
 def tsne_epoch(epoch: Any, method: Any, digit: Any, theme: str | None, run_id: Any) -> Any:
-    """Draw the t-SNE scatter at a let-go epoch (PCA's epochs are swapped in the browser: no_update)."""
+    """Draw the t-SNE scatter at a let-go epoch (the browser asks only when it holds no frames for it)."""
     if method != projection.TSNE:
         return dash.no_update
+    digit = _digit(digit)
     history, names = _history(run_id)
     epoch = nearest_epoch(history.epochs, epoch) if history is not None else None
     if epoch is None:
@@ -351,9 +362,10 @@ def tsne_epoch(epoch: Any, method: Any, digit: Any, theme: str | None, run_id: A
 
 def _point_index(data: Any) -> int | None:
     try:
-        return int(data["points"][0]["customdata"])
-    except (TypeError, KeyError, IndexError, ValueError):
+        index = int(data["points"][0]["customdata"])
+    except (TypeError, KeyError, IndexError, ValueError, OverflowError):
         return None
+    return index if index >= 0 else None
 
 
 def hover_digit(hover: Any, epoch: Any, run_id: Any) -> Any:
@@ -394,6 +406,7 @@ def click_point(click: Any, run_id: Any) -> Any:
 
 def choose_list(which: Any, digit: Any, theme: str | None, run_id: Any) -> tuple:
     """Answer a list or class change: the gallery's figure, its style, title and tile indices."""
+    digit = _digit(digit)
     history, names = _history(run_id)
     if history is None:
         return (dash.no_update,) * 4
@@ -409,8 +422,11 @@ def choose_list(which: Any, digit: Any, theme: str | None, run_id: Any) -> tuple
 
 def open_tile(click: Any, shown: list[int] | None, run_id: Any) -> Any:
     """Open a clicked gallery digit on the Draw page, through the layers."""
-    shown = shown or []
+    shown = shown if isinstance(shown, list) else []
     tile = clicked_tile(click, min(GALLERY_COLUMNS, len(shown)), len(shown))
     if tile is None or shown_run(run_id) is None:
         return dash.no_update
-    return draw_link(str(run_id), shown[tile])
+    index = shown[tile]
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        return dash.no_update
+    return draw_link(str(run_id), index)
