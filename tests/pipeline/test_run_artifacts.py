@@ -181,3 +181,24 @@ def test_the_embedded_digits_are_a_seeded_subset_when_the_test_set_is_larger_tha
     assert len(index) == fmt.EMBEDDING_MAX_DIGITS and (np.diff(index) > 0).all() and index[-1] < 10_000
     np.testing.assert_array_equal(index, embedding_index(10_000, seed=3))
     np.testing.assert_array_equal(embedding_index(500, seed=3), np.arange(500))
+
+
+def test_the_test_set_capture_matches_the_model_across_batches_and_a_capped_subset():
+    import keras
+
+    from pipeline.capture import TestSetCapture, embedding_index
+    from pipeline.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(TrainConfig(epochs=1))
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (1300, 28, 28)).astype(np.uint8)  # two batches of TestSetCapture.BATCH
+    labels = rng.integers(0, 10, 1300)
+    index = embedding_index(1300, seed=0, cap=300)
+    arrays = TestSetCapture(model, images, labels, index)()
+    direct = keras.Model(model.inputs[0], [model.get_layer("dense").output, model.outputs[0]])
+    hidden, probabilities = direct.predict(images[..., None].astype(np.float32), verbose=0)
+    np.testing.assert_array_equal(arrays[fmt.TEST_PREDICTED], probabilities.argmax(axis=1))
+    np.testing.assert_allclose(arrays[fmt.TEST_TRUE_PROBABILITY], probabilities[np.arange(1300), labels], rtol=2e-3)
+    np.testing.assert_array_equal(arrays[fmt.TEST_FEATURE_INDEX], index)
+    np.testing.assert_allclose(arrays[fmt.TEST_FEATURES], hidden[index], rtol=2e-3, atol=1e-3)
