@@ -97,11 +97,11 @@ def test_every_epoch_is_its_own_pca_turned_towards_the_last(stored):
 
 def test_tsne_is_seeded_and_aligned(stored):
     pytest.importorskip("sklearn")
-    features = stored["features"][-1][:120]
+    features = stored["features"][-1][:60]
     target = projection.unit_scale(projection.pca_2d(features))
     first, second = projection.tsne_2d(features, target), projection.tsne_2d(features, target)
     np.testing.assert_allclose(first, second)
-    assert first.shape == (120, 2) and np.sqrt((first ** 2).sum(axis=1).mean()) == pytest.approx(1.0)
+    assert first.shape == (60, 2) and np.sqrt((first ** 2).sum(axis=1).mean()) == pytest.approx(1.0)
 
 
 # -- when each digit is learned ------------------------------------------------------------
@@ -282,3 +282,16 @@ def test_a_damaged_record_shows_an_error_card(page, store_copy):
     layout = page.layout(run=TINY_RUN_ID)
     assert "cannot be read" in texts(layout) and "test_epochs/epoch_001.npz" in texts(layout)
     assert isinstance(layout, html.Div)
+
+
+def test_tsne_draws_the_let_go_epoch_on_the_server_and_sends_no_scatter_frames(page):
+    pytest.importorskip("sklearn")
+    import dash
+
+    assert page.tsne_epoch(1, projection.PCA, "all", "light", TINY_RUN_ID) is dash.no_update  # the browser swaps PCA
+    figure = page.tsne_epoch(2, projection.TSNE, "all", "light", TINY_RUN_ID)
+    assert "t-SNE of the dense layer, epoch 2" in figure.layout.title.text
+    assert sum(len(trace.x) for trace in figure.data[:10]) == 500
+    scatter, frames, _confusion, _curves, message = page.redraw(3, projection.TSNE, "light", 2, TINY_RUN_ID)
+    assert message is None and frames["scatter"] is None and set(frames["confusion"]) == {"0", "1", "2"}
+    assert scatter.data[3].marker.opacity > 0.5 and scatter.data[4].marker.opacity < 0.2
