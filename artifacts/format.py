@@ -82,6 +82,21 @@ MAXIMISED_SECONDS = "seconds"
 MAXIMISED_DTYPE = "float16"
 PIXEL_MAX = 255.0
 
+# Every test digit after each epoch (0 = the random initialisation), one npz per epoch:
+# TEST_EPOCHS_DIR/epoch_NNN.npz (named like snapshots). TEST_PREDICTED: uint8 (n,) the class each
+# of the run's n test digits is given; TEST_TRUE_PROBABILITY: float16 (n,) its true class's
+# probability; TEST_FEATURE_INDEX: int32 (k,) ascending test indices of the digits whose
+# EMBEDDING_LAYER activations TEST_FEATURES (float16 (k, dense units)) holds, k = min(n,
+# EMBEDDING_MAX_DIGITS) (a seeded choice when n is larger; the same digits every epoch).
+TEST_EPOCHS_DIR = "test_epochs"
+TEST_PREDICTED = "predicted"
+TEST_TRUE_PROBABILITY = "true_probability"
+TEST_FEATURE_INDEX = "feature_index"
+TEST_FEATURES = "features"
+TEST_EPOCH_KEYS = (TEST_PREDICTED, TEST_TRUE_PROBABILITY, TEST_FEATURE_INDEX, TEST_FEATURES)
+EMBEDDING_LAYER = "dense"  # the layer before the output
+EMBEDDING_MAX_DIGITS = 2_000  # 2,000 x 128 float16 = 0.5 MB a full-MNIST epoch; a scatter stays readable
+
 
 def weight_key(layer: str, role: str) -> str:
     """Return the npz key of ``layer``'s ``role`` (:data:`WEIGHT_KERNEL` or :data:`WEIGHT_BIAS`) in a weights file."""
@@ -136,6 +151,11 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 def snapshot_name(epoch: int) -> str:
     """Return the file name of the snapshot taken after ``epoch`` (0 = untrained)."""
     return f"epoch_{epoch:03d}.npz"
+
+
+def test_epoch_name(epoch: int) -> str:
+    """Return the file name (inside :data:`TEST_EPOCHS_DIR`) of the test digits after ``epoch`` (0 = untrained)."""
+    return snapshot_name(epoch)
 
 
 def weights_name(epoch: int) -> str:

@@ -286,4 +286,5 @@ def write_npy(path: Path, array: np.ndarray) -> None:
 def _rel(path: Path) -> str:
     # Snapshots and weights live one folder down; name them with their folder so the message
     # tells the user exactly which file is broken.
-    return f"{path.parent.name}/{path.name}" if path.parent.name in (fmt.SNAPSHOT_DIR, fmt.WEIGHTS_DIR) else path.name
+    folders = (fmt.SNAPSHOT_DIR, fmt.WEIGHTS_DIR, fmt.TEST_EPOCHS_DIR)
+    return f"{path.parent.name}/{path.name}" if path.parent.name in folders else path.name

@@ -49,6 +49,7 @@ from artifacts.validate import (
     prediction_limits,
     probe_limits,
     snapshot_limits,
+    test_epoch_limits,
     weight_shapes,
 )
 
@@ -686,6 +687,81 @@ class Run:
         if seconds < 0:
             raise ArtifactError(self.run_id, fmt.MAXIMISED, f"says it took {seconds} seconds")
         return maxima, seconds
+
+    # -- every test digit, each epoch ---------------------------------------
+
+    def test_epoch_path(self, epoch: int) -> Path:
+        """The path of the test digits' record after ``epoch`` (which may not exist)."""
+        if not isinstance(epoch, (int, np.integer)) or isinstance(epoch, bool) or epoch < 0:
+            raise ArtifactError(self.run_id, f"{fmt.TEST_EPOCHS_DIR}/epoch_?", f"invalid epoch {epoch!r}")
+        return self._file(f"{fmt.TEST_EPOCHS_DIR}/{fmt.test_epoch_name(int(epoch))}")
+
+    def write_test_epoch(self, epoch: int, arrays: dict[str, np.ndarray]) -> None:
+        """Write every test digit's answer (and the embedded digits' features) after ``epoch``.
+
+        Args:
+            arrays: the :data:`artifacts.format.TEST_EPOCH_KEYS`, stored in their format dtypes.
+
+        Raises:
+            ValueError: a key is missing or extra, or the arrays' lengths disagree.
+        """
+        if set(arrays) != set(fmt.TEST_EPOCH_KEYS):
+            raise ValueError(f"a test epoch holds exactly {fmt.TEST_EPOCH_KEYS}, not {sorted(arrays)}")
+        stored = {
+            fmt.TEST_PREDICTED: np.asarray(arrays[fmt.TEST_PREDICTED]).astype(np.uint8),
+            fmt.TEST_TRUE_PROBABILITY: np.asarray(arrays[fmt.TEST_TRUE_PROBABILITY]).astype(np.float16),
+            fmt.TEST_FEATURE_INDEX: np.asarray(arrays[fmt.TEST_FEATURE_INDEX]).astype(np.int32),
+            fmt.TEST_FEATURES: np.asarray(arrays[fmt.TEST_FEATURES]).astype(np.float16),
+        }
+        if (len(stored[fmt.TEST_PREDICTED]) != len(stored[fmt.TEST_TRUE_PROBABILITY])
+                or stored[fmt.TEST_FEATURES].ndim != 2
+                or len(stored[fmt.TEST_FEATURE_INDEX]) != len(stored[fmt.TEST_FEATURES])):
+            raise ValueError("a test epoch's arrays disagree in length")
+        # Not fsynced here, during training: finish() flushes the whole run.
+        write_npz(self.test_epoch_path(epoch), stored, durable=False)
+
+    def test_epochs(self) -> list[int]:
+        """Return the epochs whose test-digit record is stored, ascending (empty for runs from before it was)."""
+        folder = self._file(fmt.TEST_EPOCHS_DIR)
+        if not folder.is_dir():
+            return []
+        matches = (fmt.SNAPSHOT_PATTERN.match(name) for name in os.listdir(folder))
+        return sorted(int(match.group(1)) for match in matches if match)
+
+    def test_epoch(self, epoch: int) -> dict[str, np.ndarray]:
+        """Return the test digits' record after ``epoch``, keyed as :data:`artifacts.format.TEST_EPOCH_KEYS`.
+
+        Raises:
+            ArtifactError: a missing, truncated, corrupted or oversized file (bounded by the manifest's
+                test-set size and dense units); an array of another dtype or rank; lengths that
+                disagree; classes outside 0-9; probabilities not in [0, 1]; features not finite; or
+                feature indices not ascending test indices.
+        """
+        path = self.test_epoch_path(epoch)
+        name = f"{fmt.TEST_EPOCHS_DIR}/{path.name}"
+        limits = test_epoch_limits(self._limits_manifest())
+        arrays = _cached(path, lambda p: read_npz(p, self.run_id, fmt.TEST_EPOCH_KEYS, limits))
+
+        def bad(reason: str) -> ArtifactError:
+            return ArtifactError(self.run_id, name, reason)
+
+        predicted, probability = arrays[fmt.TEST_PREDICTED], arrays[fmt.TEST_TRUE_PROBABILITY]
+        index, features = arrays[fmt.TEST_FEATURE_INDEX], arrays[fmt.TEST_FEATURES]
+        if predicted.dtype.kind not in "ui" or index.dtype.kind not in "ui":
+            raise bad("classes or feature indices are not integers")
+        if probability.dtype.kind != "f" or features.dtype.kind != "f":
+            raise bad("probabilities or features are not floating point")
+        if len(predicted) != len(probability) or len(index) != len(features):
+            raise bad("arrays of different lengths")
+        if len(predicted) and (predicted.min() < 0 or predicted.max() >= fmt.NUM_CLASSES):
+            raise bad(f"holds classes outside 0-{fmt.NUM_CLASSES - 1}")
+        if not (np.isfinite(probability).all() and ((probability >= 0) & (probability <= 1)).all()):
+            raise bad("holds probabilities outside [0, 1], NaN or infinity")
+        if not np.isfinite(features).all():
+            raise bad("features hold NaN or infinity")
+        if len(index) and (index.min() < 0 or index.max() >= len(predicted) or (np.diff(index) <= 0).any()):
+            raise bad("feature indices are not ascending test digits")
+        return arrays
 
     # -- model and sizes --------------------------------------------------
 

@@ -133,6 +133,19 @@ def snapshot_limits(manifest: dict[str, Any]) -> dict[str, tuple[int, ...]] | No
     return limits
 
 
+def test_epoch_limits(manifest: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Return the largest shape each array of a per-epoch test file may have, from the manifest.
+
+    ``n`` is the manifest's test-set size (else ``MAX_TEST_DIGITS``), the feature width its config's
+    dense units (else 4096, the config's cap).
+    """
+    n = _positive_int((manifest.get(fmt.KEY_DATASET) or {}).get("test_size"), fmt.MAX_TEST_DIGITS)
+    units = _positive_int((manifest.get(fmt.KEY_CONFIG) or {}).get("dense_units"), 4096)
+    k = min(n, fmt.EMBEDDING_MAX_DIGITS)
+    return {fmt.TEST_PREDICTED: (n,), fmt.TEST_TRUE_PROBABILITY: (n,), fmt.TEST_FEATURE_INDEX: (k,),
+            fmt.TEST_FEATURES: (k, units)}
+
+
 def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int, ...]]:
     """Return the exact shape of every array of a weights file, by key, from the run's config.
 

@@ -30,6 +30,8 @@ class StoreCallback(keras.callbacks.Callback):
         probe_index: their positions in the run's probe set.
         epochs: total epochs, for progress.
         steps_per_epoch: batches per epoch, for progress.
+        test_capture: every test digit's answer and features each epoch (a
+            :class:`~pipeline.capture.TestSetCapture`), written from epoch 0 on; None writes none.
     """
 
     # Keras may run batch hooks on a worker thread (as it does for a plain fit)
@@ -37,8 +39,10 @@ class StoreCallback(keras.callbacks.Callback):
     # step; on_epoch_end still runs on the training thread after they finish.
     async_safe = True
 
-    def __init__(self, run: Run, capture: Capture, probe_images, probe_index, epochs: int, steps_per_epoch: int):
+    def __init__(self, run: Run, capture: Capture, probe_images, probe_index, epochs: int, steps_per_epoch: int,
+                 test_capture=None):
         super().__init__()
+        self.test_capture = test_capture
         self.run = run
         self.capture = capture
         self.probe_images = probe_images
@@ -53,6 +57,7 @@ class StoreCallback(keras.callbacks.Callback):
         # Epoch 0: the untrained network, to compare with the trained one.
         self.run.write_snapshot(0, self.capture.snapshot(self.probe_images, self.probe_index))
         self.run.write_weights(0, self.capture.weights())
+        self._test_epoch(0)
         self._progress(epoch=0, batch=0, logs={}, phase=Phase.TRAINING)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -70,6 +75,7 @@ class StoreCallback(keras.callbacks.Callback):
         self.run.write_snapshot(epoch + 1, self.capture.snapshot(self.probe_images, self.probe_index))
         # The last epoch's weights are the model fit returns (model.keras): stored at full precision.
         self.run.write_weights(epoch + 1, self.capture.weights(), final=epoch + 1 == self.epochs)
+        self._test_epoch(epoch + 1)
         row = {
             "epoch": epoch + 1,
             "loss": _float(logs.get("loss")),
@@ -85,6 +91,10 @@ class StoreCallback(keras.callbacks.Callback):
         row["epoch_seconds"] = time.perf_counter() - self.epoch_started
         self.run.append_history(row)
         self._progress(epoch=epoch + 1, batch=self.steps_per_epoch, logs=logs, phase=Phase.TRAINING)
+
+    def _test_epoch(self, epoch: int) -> None:
+        if self.test_capture is not None:
+            self.run.write_test_epoch(epoch, self.test_capture())
 
     def _progress(self, epoch: int, batch: int, logs: dict, phase: Phase) -> None:
         self.run.write_progress(

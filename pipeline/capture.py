@@ -55,3 +55,59 @@ class Capture:
         arrays[fmt.SNAPSHOT_PROBABILITIES] = result.probabilities.astype(np.float16)
         arrays[fmt.SNAPSHOT_SALIENCY] = result.saliency.astype(np.float16)
         return arrays
+
+
+class TestSetCapture:
+    """Every test digit's answer after an epoch, and the dense layer's activations of some of them.
+
+    Args:
+        model: the model being trained (its :data:`artifacts.format.EMBEDDING_LAYER` named as in ``build_model``).
+        images: uint8 (n, 28, 28) the run's test digits.
+        labels: their true classes (n,).
+        feature_index: ascending test indices whose activations are stored (see :func:`embedding_index`).
+    """
+
+    BATCH = 1024
+
+    def __init__(self, model: keras.Model, images: np.ndarray, labels: np.ndarray, feature_index: np.ndarray):
+        import tensorflow as tf
+
+        self.images = np.asarray(images)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.feature_index = np.asarray(feature_index, dtype=np.int64)
+        layer = model.get_layer(fmt.EMBEDDING_LAYER)
+        self.units = int(layer.units)
+        hidden = layer.output
+        outputs = keras.Model(model.inputs[0], [hidden, model.outputs[0]])
+        # Called directly in a tf.function (not predict, which builds a dataset each call), as Probe is.
+        self._forward = tf.function(lambda batch: outputs(batch, training=False))
+        self._tf = tf
+
+    def __call__(self) -> dict[str, np.ndarray]:
+        """Return the arrays of one :meth:`artifacts.Run.write_test_epoch` (keys of ``TEST_EPOCH_KEYS``)."""
+        n = len(self.images)
+        predicted = np.zeros(n, dtype=np.uint8)
+        probability = np.zeros(n, dtype=np.float16)
+        wanted = np.zeros(n, dtype=bool)
+        wanted[self.feature_index] = True
+        features = []
+        for start in range(0, n, self.BATCH):
+            stop = min(n, start + self.BATCH)
+            batch = self._tf.convert_to_tensor(self.images[start:stop, ..., None].astype(np.float32))
+            hidden, probabilities = (output.numpy() for output in self._forward(batch))
+            predicted[start:stop] = probabilities.argmax(axis=1)
+            probability[start:stop] = probabilities[np.arange(stop - start), self.labels[start:stop]]
+            features.append(hidden[wanted[start:stop]].astype(np.float16))
+        return {
+            fmt.TEST_PREDICTED: predicted,
+            fmt.TEST_TRUE_PROBABILITY: probability,
+            fmt.TEST_FEATURE_INDEX: self.feature_index.astype(np.int32),
+            fmt.TEST_FEATURES: np.concatenate(features) if features else np.zeros((0, self.units), np.float16),
+        }
+
+
+def embedding_index(count: int, seed: int, cap: int = fmt.EMBEDDING_MAX_DIGITS) -> np.ndarray:
+    """Return the ascending test indices whose dense activations a run stores: all ``count``, or ``cap`` seeded ones."""
+    if count <= cap:
+        return np.arange(count, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed + 5).choice(count, size=cap, replace=False)).astype(np.int64)

@@ -207,7 +207,7 @@ def _train(
     import keras
 
     from pipeline.callbacks import ProgressBar
-    from pipeline.capture import Capture
+    from pipeline.capture import Capture, TestSetCapture, embedding_index
     from pipeline.model import build_model, compile_model, save_model
 
     keras.utils.set_random_seed(config.seed)
@@ -215,7 +215,9 @@ def _train(
     cancel_request.model = model
     capture = Capture(model, captured_layers(config), conv_layers(config))
     steps = int(np.ceil(len(train_index) / config.batch_size))
-    callbacks = [store_callback(run, capture, config, data.x_test[probe_ids], data.y_test[probe_ids], steps)]
+    test_capture = TestSetCapture(model, data.x_test, data.y_test, embedding_index(len(data.x_test), config.seed))
+    callbacks = [store_callback(run, capture, config, data.x_test[probe_ids], data.y_test[probe_ids], steps,
+                                test_capture)]
     if verbose:
         callbacks.append(ProgressBar(config.epochs, steps))
     fit_started = time.perf_counter()
@@ -281,7 +283,8 @@ def import_tensorflow_quietly() -> None:
             sys.stderr.flush()
 
 
-def store_callback(run: Run, capture, config: TrainConfig, probe_images, probe_labels, steps: int):
+def store_callback(run: Run, capture, config: TrainConfig, probe_images, probe_labels, steps: int,
+                   test_capture=None):
     """Return the :class:`~pipeline.callbacks.StoreCallback` that records a run each epoch.
 
     Args:
@@ -291,6 +294,7 @@ def store_callback(run: Run, capture, config: TrainConfig, probe_images, probe_l
         probe_images: uint8 (n, 28, 28) the whole probe set, grouped by class.
         probe_labels: their labels.
         steps: training batches per epoch.
+        test_capture: records every test digit each epoch (:class:`~pipeline.capture.TestSetCapture`), or None.
 
     Returns:
         The callback; per-epoch snapshots hold ``config.snapshot_probe_per_class``
@@ -299,7 +303,8 @@ def store_callback(run: Run, capture, config: TrainConfig, probe_images, probe_l
     from pipeline.callbacks import StoreCallback
 
     snapshot_index = _snapshot_subset(np.asarray(probe_labels), config.snapshot_probe_per_class)
-    return StoreCallback(run, capture, probe_images[snapshot_index], snapshot_index, config.epochs, steps)
+    return StoreCallback(run, capture, probe_images[snapshot_index], snapshot_index, config.epochs, steps,
+                         test_capture)
 
 
 def _evaluate(model, run: Run, data: Dataset) -> Metrics:

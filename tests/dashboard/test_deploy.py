@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 from tests.support.dashclient import DashClient
 from tests.support.servers import procfile_command
 
-PAGES = ["/", "/model", "/training", "/metrics", "/activations", "/train", "/draw"]
+PAGES = ["/", "/model", "/training", "/metrics", "/activations", "/learning", "/train", "/draw"]
 
 
 def registered_paths() -> list[str]:

@@ -150,3 +150,55 @@ def test_the_manifest_records_the_datasets_class_names(run):
     assert fmt.class_names(manifest) == tuple("0123456789")
     assert fmt.class_names({k: v for k, v in manifest.items() if k != fmt.CLASS_NAMES}) == tuple("0123456789")
     assert fmt.class_names({fmt.CLASS_NAMES: list(fmt.FASHION_CLASS_NAMES)})[9] == "Ankle boot"
+
+
+def test_every_test_digit_is_recorded_at_every_epoch_from_the_untrained_one(run, config):
+    assert run.test_epochs() == list(range(config.epochs + 1))
+    predictions = run.predictions()
+    n = len(predictions["labels"])
+    for epoch in run.test_epochs():
+        arrays = run.test_epoch(epoch)
+        assert arrays[fmt.TEST_PREDICTED].shape == (n,) and arrays[fmt.TEST_PREDICTED].dtype == np.uint8
+        assert arrays[fmt.TEST_TRUE_PROBABILITY].shape == (n,)
+        assert arrays[fmt.TEST_TRUE_PROBABILITY].dtype == np.float16
+        # The tiny run's 500 test digits are under the cap: every one is embedded.
+        np.testing.assert_array_equal(arrays[fmt.TEST_FEATURE_INDEX], np.arange(n))
+        assert arrays[fmt.TEST_FEATURES].shape == (n, config.dense_units)
+        assert arrays[fmt.TEST_FEATURES].dtype == np.float16 and (arrays[fmt.TEST_FEATURES] >= 0).all()  # ReLU
+    # The last epoch's network is the one evaluated: the same answers as predictions.npz.
+    last = run.test_epoch(config.epochs)
+    np.testing.assert_array_equal(last[fmt.TEST_PREDICTED], predictions["predicted"])
+    picked = predictions["probabilities"][np.arange(n), predictions["labels"]]
+    np.testing.assert_allclose(last[fmt.TEST_TRUE_PROBABILITY], picked, atol=1e-3)
+    # The untrained network answers differently from the trained one.
+    assert (run.test_epoch(0)[fmt.TEST_PREDICTED] != predictions["predicted"]).mean() > 0.3
+
+
+def test_the_embedded_digits_are_a_seeded_subset_when_the_test_set_is_larger_than_the_cap():
+    from pipeline.capture import embedding_index
+
+    index = embedding_index(10_000, seed=3)
+    assert len(index) == fmt.EMBEDDING_MAX_DIGITS and (np.diff(index) > 0).all() and index[-1] < 10_000
+    np.testing.assert_array_equal(index, embedding_index(10_000, seed=3))
+    np.testing.assert_array_equal(embedding_index(500, seed=3), np.arange(500))
+
+
+def test_the_test_set_capture_matches_the_model_across_batches_and_a_capped_subset():
+    import keras
+
+    from pipeline.capture import TestSetCapture, embedding_index
+    from pipeline.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(TrainConfig(epochs=1))
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (1300, 28, 28)).astype(np.uint8)  # two batches of TestSetCapture.BATCH
+    labels = rng.integers(0, 10, 1300)
+    index = embedding_index(1300, seed=0, cap=300)
+    arrays = TestSetCapture(model, images, labels, index)()
+    direct = keras.Model(model.inputs[0], [model.get_layer("dense").output, model.outputs[0]])
+    hidden, probabilities = direct.predict(images[..., None].astype(np.float32), verbose=0)
+    np.testing.assert_array_equal(arrays[fmt.TEST_PREDICTED], probabilities.argmax(axis=1))
+    np.testing.assert_allclose(arrays[fmt.TEST_TRUE_PROBABILITY], probabilities[np.arange(1300), labels], rtol=2e-3)
+    np.testing.assert_array_equal(arrays[fmt.TEST_FEATURE_INDEX], index)
+    np.testing.assert_allclose(arrays[fmt.TEST_FEATURES], hidden[index], rtol=2e-3, atol=1e-3)
