@@ -25,6 +25,7 @@ from dash import dcc, html
 
 from artifacts import ArtifactError, Run
 from artifacts.config import conv_layers
+from artifacts.format import DIGIT_CLASS_NAMES
 from dashboard.figures.attributions import attribution_panels
 from dashboard.inference import Network
 from dashboard.inference import attribution as attr
@@ -35,6 +36,7 @@ from dashboard.ui.epochs import nearest_epoch
 METHOD_LABELS = {attr.SALIENCY: "Saliency", attr.SMOOTHGRAD: "SmoothGrad", attr.GRADCAM: "Grad-CAM"}
 GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
 CACHE_SIZE = 8  # networks kept per process: a run's untrained, trained and shown epochs, for two runs
+ANSWER = "answer"  # the class dropdown's value for "the trained network's answer"
 LOW_CHANGE = 0.8  # a correlation above this: the map barely depends on what the network learned
 
 EXPLAINED = f"""
@@ -64,6 +66,7 @@ class CardIds:
     box: str
     method: str
     layer: str
+    target: str
     figure: str
     table: str
     note: str
@@ -72,7 +75,7 @@ class CardIds:
 def card_ids(page: str) -> CardIds:
     """Return the card's ids on ``page`` ("activations", "draw")."""
     return CardIds(*(f"{page}-attribution-{part}" for part in
-                     ("show", "box", "method", "layer", "figure", "table", "note")))
+                     ("show", "box", "method", "layer", "target", "figure", "table", "note")))
 
 
 def outputs(ids: CardIds) -> list[dash.Output]:
@@ -83,18 +86,23 @@ def outputs(ids: CardIds) -> list[dash.Output]:
 
 
 def controls_inputs(ids: CardIds) -> list[dash.Input]:
-    """Return the card's own inputs (switch, method, layer), the first of every page's registration."""
-    return [dash.Input(ids.show, "value"), dash.Input(ids.method, "value"), dash.Input(ids.layer, "value")]
+    """Return the card's own inputs (switch, method, layer, class), the first of every page's registration."""
+    return [dash.Input(ids.show, "value"), dash.Input(ids.method, "value"), dash.Input(ids.layer, "value"),
+            dash.Input(ids.target, "value")]
 
 
-def attribution_card(ids: CardIds, layers: list[str] | None = None, title: str = "Attributions you can check"
-                     ) -> dbc.Card:
-    """Return the card, closed: its switch, method choice, Grad-CAM's layer, the maps, the sanity check table.
+def attribution_card(ids: CardIds, layers: list[str] | None = None, title: str = "Attributions you can check",
+                     names=None) -> dbc.Card:
+    """Return the card, closed: its switch, method, Grad-CAM's layer, the class explained, the maps, the table.
 
     Args:
         layers: the run's conv layers (the callback fills them in when None).
+        names: the class names (None: the digits).
     """
     layers = list(layers or [])
+    names = DIGIT_CLASS_NAMES if names is None else names
+    targets = [{"label": "its answer", "value": ANSWER}] + [{"label": str(name), "value": index}
+                                                            for index, name in enumerate(names)]
     return dbc.Card(dbc.CardBody([
         html.H5(title, className="card-title"),
         dbc.Switch(id=ids.show, value=False,
@@ -104,10 +112,12 @@ def attribution_card(ids: CardIds, layers: list[str] | None = None, title: str =
                 dbc.Col([dbc.Label("Method", className="small mb-0 fw-semibold"),
                          dbc.RadioItems(id=ids.method, value=attr.SALIENCY, inline=True,
                                         options=[{"label": label, "value": value}
-                                                 for value, label in METHOD_LABELS.items()])], md=7),
+                                                 for value, label in METHOD_LABELS.items()])], md=6),
                 dbc.Col([dbc.Label("Grad-CAM layer", className="small mb-0 fw-semibold"),
                          dcc.Dropdown(id=ids.layer, options=layers, value=layers[-1] if layers else None,
-                                      clearable=False, disabled=True)], md=5),
+                                      clearable=False, disabled=True)], md=3),
+                dbc.Col([dbc.Label("Explain the class", className="small mb-0 fw-semibold"),
+                         dcc.Dropdown(id=ids.target, options=targets, value=ANSWER, clearable=False)], md=3),
             ], className="g-2 align-items-end mt-1"),
             html.Div(id=ids.note, className="small my-2"),
             dcc.Graph(id=ids.figure, config=GRAPH_CONFIG, style={"height": "250px"}),
@@ -170,13 +180,14 @@ def method_name(method: str, layer: str | None) -> str:
     return f"{METHOD_LABELS[method]} {layer}" if method == attr.GRADCAM else METHOD_LABELS[method]
 
 
-def card_outputs(run: Run, image: np.ndarray, method: object, layer: object, epoch: object, theme: str | None,
-                 label: int | None = None) -> tuple:
+def card_outputs(run: Run, image: np.ndarray, method: object, layer: object, target: object, epoch: object,
+                 theme: str | None, label: object = None) -> tuple:
     """Return the open card's outputs (see :func:`outputs`) for one (28, 28) digit of ``run``.
 
     Args:
         method: a value of :data:`METHOD_LABELS` (anything else: saliency; the client may send anything).
         layer: Grad-CAM's conv layer (anything not one: the last conv layer).
+        target: the class explained, an index of the run's classes (anything else: the trained network's answer).
         epoch: the page's epoch (the nearest stored one is shown; None: the last).
         label: the digit's true label when known.
     """
@@ -195,13 +206,14 @@ def card_outputs(run: Run, image: np.ndarray, method: object, layer: object, epo
     if method == attr.GRADCAM and layer is None:
         return (*keep, {}, None, error_card("This network has no conv layer, so Grad-CAM has nothing to look at."))
     shown = nearest_epoch(epochs, epoch if epoch is not None else config.epochs)
+    names = run_class_names(run)
+    cls = _index(target, len(names))
     try:
         untrained, trained = network_at(run, 0), network_at(run, config.epochs)
         now = network_at(run, shown)
-        checks = [(method_name(attr.SALIENCY, None), attr.sanity_check(untrained, trained, image, attr.SALIENCY)),
-                  (method_name(attr.SMOOTHGRAD, None), attr.sanity_check(untrained, trained, image, attr.SMOOTHGRAD))]
-        checks += [(method_name(attr.GRADCAM, name), attr.sanity_check(untrained, trained, image, attr.GRADCAM, name))
-                   for name in layers]
+        every = [(attr.SALIENCY, None), (attr.SMOOTHGRAD, None), *((attr.GRADCAM, name) for name in layers)]
+        checks = [(method_name(way, where), attr.sanity_check(untrained, trained, image, way, where, cls))
+                  for way, where in every]
         chosen = method_name(method, layer)
         check = dict(checks)[chosen]
         current = attr.attribute(now, image, method, layer, check.trained.cls)
@@ -210,21 +222,30 @@ def card_outputs(run: Run, image: np.ndarray, method: object, layer: object, epo
                                             f"{getattr(error, 'reason', None) or error}."))
     except ValueError as error:
         return (*keep, {}, None, error_card(f"Attributions cannot be computed for this digit ({error})."))
-    names = run_class_names(run)
-    label = label if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(names) else None
+    label = _index(label, len(names))
     panels = [("untrained (epoch 0)", check.untrained.heatmap),
               (f"trained (epoch {config.epochs})", check.trained.heatmap)]
     if shown not in (0, config.epochs):
         panels.insert(1, (f"epoch {shown} (the page's epoch)", current.heatmap))
     figure = attribution_panels(image, panels, theme)
-    cls = check.trained.cls
-    note = [html.Strong(f"{chosen}: "), f"why the network says {names[cls]} ",
-            f"(the trained network's answer, {float(check.trained.probabilities[cls]):.0%}; the untrained one "
-            f"gives it {float(check.untrained.probabilities[cls]):.0%}). "]
+    explained = check.trained.cls
+    shares = (f"the trained network gives it {float(check.trained.probabilities[explained]):.0%}, the untrained "
+              f"one {float(check.untrained.probabilities[explained]):.0%}")
+    if cls is None:
+        note = [html.Strong(f"{chosen}: "), f"why the network says {names[explained]} (its answer; {shares}). "]
+    else:
+        note = [html.Strong(f"{chosen}: "), f"what speaks for class {names[explained]} ({shares}). "]
     if label is not None and label != cls:
         note.append(f"The true label is {names[label]}. ")
     note.append(f"Rank correlation untrained vs trained: {correlation_text(check.correlation)}.")
     return (*keep, figure, sanity_table(checks, chosen), html.Span(note))
+
+
+def _index(value: object, count: int) -> int | None:
+    """Return ``value`` when it is a whole number from 0 to count - 1 (a class), else None."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < count:
+        return int(value)
+    return None
 
 
 def _failed(message: str) -> tuple:
@@ -235,7 +256,7 @@ def _closed() -> tuple:
     return (False, *(dash.no_update,) * 6)
 
 
-def probe_outputs(show, method, layer, probe, epoch, theme, run_id) -> tuple:
+def probe_outputs(show, method, layer, target, probe, epoch, theme, run_id) -> tuple:
     """The Activations page's callback: the card for the chosen probe at the slider's epoch (closed: nothing)."""
     if not show:
         return _closed()
@@ -252,10 +273,10 @@ def probe_outputs(show, method, layer, probe, epoch, theme, run_id) -> tuple:
         return _failed(f"The probe digits cannot be read: {error.reason}.")
     except (TypeError, ValueError, IndexError):
         return _failed("Choose a probe digit.")
-    return card_outputs(resolved.run, np.asarray(image, dtype=np.float32), method, layer, epoch, theme, label)
+    return card_outputs(resolved.run, np.asarray(image, dtype=np.float32), method, layer, target, epoch, theme, label)
 
 
-def digit_outputs(show, method, layer, digit, epoch, theme, run_id) -> tuple:
+def digit_outputs(show, method, layer, target, digit, epoch, theme, run_id) -> tuple:
     """The Draw page's callback: the card for the page's digit (drawn, uploaded or test) at its epoch."""
     if not show:
         return _closed()
@@ -265,7 +286,7 @@ def digit_outputs(show, method, layer, digit, epoch, theme, run_id) -> tuple:
     resolved = resolve_run(run_id)
     if not resolved.ok:
         return _failed(resolved.error)
-    return card_outputs(resolved.run, pixels, method, layer, epoch, theme, digit.get("label"))
+    return card_outputs(resolved.run, pixels, method, layer, target, epoch, theme, digit.get("label"))
 
 
 def digit_pixels(digit: object) -> np.ndarray | None:

@@ -16,6 +16,7 @@ from scipy import stats
 
 from artifacts import ArtifactStore
 from artifacts.config import conv_layers
+from dashboard.figures.attributions import attribution_panels
 from dashboard.inference import Network
 from dashboard.inference import attribution as attr
 from dashboard.ui import attribution_card as card
@@ -134,7 +135,7 @@ def served(tiny_store, use_store):
 
 def test_card_draws_the_untrained_and_trained_maps_and_every_methods_correlation(served, config):
     opened, layers, layer, disabled, figure, table, note = card.probe_outputs(
-        True, attr.GRADCAM, "conv_1", 5, config.epochs, "light", served)
+        True, attr.GRADCAM, "conv_1", "answer", 5, config.epochs, "light", served)
     assert opened and layers == ["conv_1", "conv_2"] and layer == "conv_1" and disabled is False
     assert isinstance(figure, go.Figure) and [trace.type for trace in figure.data] == ["image", "image"]
     assert [a.text for a in figure.layout.annotations] == ["untrained (epoch 0)", f"trained (epoch {config.epochs})"]
@@ -144,26 +145,28 @@ def test_card_draws_the_untrained_and_trained_maps_and_every_methods_correlation
     assert len(rows) == 2 + len(layers)
     assert "Grad-CAM conv_1" in str(note)
     # An epoch between the two adds its own map; the layer follows the choice.
-    _, _, layer, _, figure, _, _ = card.probe_outputs(True, attr.GRADCAM, "conv_2", 5, 1, "dark", served)
+    _, _, layer, _, figure, _, _ = card.probe_outputs(True, attr.GRADCAM, "conv_2", None, 5, 1, "dark", served)
     assert layer == "conv_2" and len(figure.data) == 3
     assert figure.layout.annotations[1].text == "epoch 1 (the page's epoch)"
     # The three methods give three different maps.
-    sources = {method: card.probe_outputs(True, method, "conv_2", 5, None, "light", served)[4].data[1].source
+    sources = {method: card.probe_outputs(True, method, "conv_2", "answer", 5, None, "light", served)[4].data[1].source
                for method in attr.METHODS}
     assert len(set(sources.values())) == 3
 
 
 def test_card_computes_nothing_while_closed_and_refuses_what_the_client_may_send(served, config):
-    assert card.probe_outputs(False, attr.GRADCAM, "conv_1", 5, None, "light", served) == (
+    assert card.probe_outputs(False, attr.GRADCAM, "conv_1", 3, 5, None, "light", served) == (
         False, *(dash.no_update,) * 6)
     # An unknown method is saliency, an unknown layer the last conv layer.
-    opened, _, layer, disabled, figure, _, note = card.probe_outputs(True, "<script>", "../x", 5, "7e9", None, served)
+    opened, _, layer, disabled, figure, _, note = card.probe_outputs(True, "<script>", "../x", "7", 5, "7e9", None,
+                                                                     served)
     assert opened and layer == "conv_2" and disabled is True and "Saliency" in str(note)
+    assert "its answer" in str(note)  # "7", a string, is not a class: the answer is explained
     for probe in (-1, 10**6, "x", None):
-        outputs = card.probe_outputs(True, attr.SALIENCY, None, probe, None, None, served)
+        outputs = card.probe_outputs(True, attr.SALIENCY, None, None, probe, None, None, served)
         assert outputs[4] == {} and "Choose a probe digit" in str(outputs[6])
     for digit in (None, {"pixels": "x"}, {"pixels": [[0] * 27] * 28}, {"pixels": [[float("nan")] * 28] * 28}):
-        outputs = card.digit_outputs(True, attr.SALIENCY, None, digit, None, None, served)
+        outputs = card.digit_outputs(True, attr.SALIENCY, None, None, digit, None, None, served)
         assert outputs[4] == {} and "Draw, upload or pick a digit" in str(outputs[6])
 
 
@@ -171,11 +174,11 @@ def test_card_on_a_test_digit_and_a_drawn_one(served, run):
     predictions = run.predictions()
     digit = {"pixels": predictions["images"][11].tolist(), "source": "test", "label": int(predictions["labels"][11]),
              "index": 11}
-    outputs = card.digit_outputs(True, attr.SMOOTHGRAD, None, digit, None, "light", served)
+    outputs = card.digit_outputs(True, attr.SMOOTHGRAD, None, "answer", digit, None, "light", served)
     assert len(outputs[4].data) == 2 and "SmoothGrad" in str(outputs[6])
     drawn = np.zeros((28, 28))
     drawn[5:23, 13:16] = 255  # a "1"
-    outputs = card.digit_outputs(True, attr.GRADCAM, "conv_1", {"pixels": drawn.tolist(), "label": None}, 1,
+    outputs = card.digit_outputs(True, attr.GRADCAM, "conv_1", "answer", {"pixels": drawn.tolist(), "label": None}, 1,
                                  "light", served)
     assert len(outputs[4].data) == 3 and "true label" not in str(outputs[6])
 
@@ -185,5 +188,20 @@ def test_a_run_without_stored_weights_gets_a_message(tiny_store, tmp_path, use_s
     shutil.copytree(tiny_store, store)
     shutil.rmtree(store / TINY_RUN_ID / "weights")
     use_store(store)
-    outputs = card.probe_outputs(True, attr.GRADCAM, None, 0, None, None, TINY_RUN_ID)
+    outputs = card.probe_outputs(True, attr.GRADCAM, None, "answer", 0, None, None, TINY_RUN_ID)
     assert outputs[0] is True and outputs[4] == {} and "did not store the weights" in str(outputs[6])
+
+
+def test_card_explains_a_chosen_class_in_both_networks(served, trained, untrained, probes):
+    image = probes["images"][5]
+    answer = int(trained.analyse(image[None]).probabilities.argmax())
+    other = (answer + 4) % 10
+    _, _, _, _, figure, table, note = card.probe_outputs(True, attr.GRADCAM, "conv_1", other, 5, None, "light",
+                                                         served)
+    assert f"what speaks for class {other}" in str(note)
+    check = attr.sanity_check(untrained, trained, image, attr.GRADCAM, "conv_1", other)
+    assert check.trained.cls == check.untrained.cls == other
+    assert figure.data[-1].source == attribution_panels(image, [("", check.trained.heatmap)]).data[0].source
+    assert figure.data[-1].source != card.probe_outputs(True, attr.GRADCAM, "conv_1", None, 5, None, "light",
+                                                        served)[4].data[-1].source
+    assert card.correlation_text(check.correlation) in str(table)

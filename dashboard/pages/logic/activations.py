@@ -349,7 +349,7 @@ def body(resolved: Resolved, kwargs: dict):
         *messages,
         dbc.Row([dbc.Col(controls(digit_options, digit, epochs, epoch, layers, layer, channels, channel,
                                   state.get("mode") == AVERAGE), lg=3),
-                 dbc.Col(views(conv_layers(manifest.config)), lg=9)]),
+                 dbc.Col(views(conv_layers(manifest.config), names), lg=9)]),
     ])
 
 
@@ -385,9 +385,9 @@ def controls(digit_options: list[dict], digit, epochs: list[int], epoch: int, la
     ]), className="mb-3")
 
 
-def views(layers: list[str] | None = None) -> html.Div:
+def views(layers: list[str] | None = None, names=None) -> html.Div:
     """Return the explorer's views: the digit, its saliency and probabilities, the attributions card (Grad-CAM on
-    ``layers``, the run's conv layers), the maps, the 3D views, dense bars."""
+    ``layers``, the run's conv layers, and ``names``, its classes), the maps, the 3D views, dense bars."""
     graph = dict(config=GRAPH_CONFIG)
     return html.Div([
         dbc.Row([
@@ -397,7 +397,7 @@ def views(layers: list[str] | None = None) -> html.Div:
             dbc.Col([dcc.Graph(id=PROBABILITIES, config=SMALL_CONFIG, style={"height": "300px"}),
                      explanation("Softmax and probabilities", explanations.SOFTMAX)], md=4),
         ], className="g-2"),
-        attribution_card(ATTRIBUTION, layers),
+        attribution_card(ATTRIBUTION, layers, names=names),
         dbc.Row([
             dbc.Col([dcc.Graph(id=MOSAIC, style={"height": "430px"}, **graph),
                      explanation("What are feature maps?", explanations.FEATURE_MAPS + explanations.CONVOLUTION
