@@ -154,6 +154,36 @@ def network_at(run: Run, epoch: int) -> Network:
     return network
 
 
+_CHECKS: OrderedDict[tuple, tuple[Network, Network, list]] = OrderedDict()
+
+
+def sanity_checks(untrained: Network, trained: Network, image: np.ndarray, layers: list[str],
+                  cls: int | None) -> list[tuple[str, attr.SanityCheck]]:
+    """Return (method name, its sanity check) for every method, Grad-CAM for each of ``layers``.
+
+    The last few digits' are kept: choosing another method or layer for the same digit redraws the
+    maps without recomputing the table (SmoothGrad's two batched passes are most of its time).
+
+    Raises:
+        ValueError: see :func:`dashboard.inference.attribution.attribute`.
+    """
+    key = (id(untrained), id(trained), np.ascontiguousarray(image, dtype=np.float32).tobytes(), tuple(layers), cls)
+    with _LOCK:
+        kept = _CHECKS.get(key)
+        # The networks are held with the result, so their ids cannot be reused while it is kept.
+        if kept is not None and kept[0] is untrained and kept[1] is trained:
+            _CHECKS.move_to_end(key)
+            return kept[2]
+    every = [(attr.SALIENCY, None), (attr.SMOOTHGRAD, None), *((attr.GRADCAM, name) for name in layers)]
+    checks = [(method_name(way, where), attr.sanity_check(untrained, trained, image, way, where, cls))
+              for way, where in every]
+    with _LOCK:
+        _CHECKS[key] = (untrained, trained, checks)
+        while len(_CHECKS) > CACHE_SIZE:
+            _CHECKS.popitem(last=False)
+    return checks
+
+
 def correlation_text(rho: float | None) -> str:
     """Return a correlation for the table: two decimals, or why there is none."""
     return "undefined (a map is all zero)" if rho is None else f"{rho:.2f}"
@@ -210,13 +240,12 @@ def card_outputs(run: Run, image: np.ndarray, method: object, layer: object, tar
     cls = _index(target, len(names))
     try:
         untrained, trained = network_at(run, 0), network_at(run, config.epochs)
-        now = network_at(run, shown)
-        every = [(attr.SALIENCY, None), (attr.SMOOTHGRAD, None), *((attr.GRADCAM, name) for name in layers)]
-        checks = [(method_name(way, where), attr.sanity_check(untrained, trained, image, way, where, cls))
-                  for way, where in every]
+        checks = sanity_checks(untrained, trained, image, layers, cls)
         chosen = method_name(method, layer)
         check = dict(checks)[chosen]
-        current = attr.attribute(now, image, method, layer, check.trained.cls)
+        # The page's epoch is often one of the two (the last, by default): then its map is already drawn.
+        between = None if shown in (0, config.epochs) else attr.attribute(network_at(run, shown), image, method,
+                                                                           layer, check.trained.cls)
     except (ArtifactError, OSError) as error:
         return (*keep, {}, None, error_card(f"The weights of this run cannot be read: "
                                             f"{getattr(error, 'reason', None) or error}."))
@@ -225,8 +254,8 @@ def card_outputs(run: Run, image: np.ndarray, method: object, layer: object, tar
     label = _index(label, len(names))
     panels = [("untrained (epoch 0)", check.untrained.heatmap),
               (f"trained (epoch {config.epochs})", check.trained.heatmap)]
-    if shown not in (0, config.epochs):
-        panels.insert(1, (f"epoch {shown} (the page's epoch)", current.heatmap))
+    if between is not None:
+        panels.insert(1, (f"epoch {shown} (the page's epoch)", between.heatmap))
     figure = attribution_panels(image, panels, theme)
     explained = check.trained.cls
     shares = (f"the trained network gives it {float(check.trained.probabilities[explained]):.0%}, the untrained "
@@ -235,7 +264,7 @@ def card_outputs(run: Run, image: np.ndarray, method: object, layer: object, tar
         note = [html.Strong(f"{chosen}: "), f"why the network says {names[explained]} (its answer; {shares}). "]
     else:
         note = [html.Strong(f"{chosen}: "), f"what speaks for class {names[explained]} ({shares}). "]
-    if label is not None and label != cls:
+    if label is not None and label != explained:
         note.append(f"The true label is {names[label]}. ")
     note.append(f"Rank correlation untrained vs trained: {correlation_text(check.correlation)}.")
     return (*keep, figure, sanity_table(checks, chosen), html.Span(note))

@@ -176,6 +176,9 @@ def test_card_on_a_test_digit_and_a_drawn_one(served, run):
              "index": 11}
     outputs = card.digit_outputs(True, attr.SMOOTHGRAD, None, "answer", digit, None, "light", served)
     assert len(outputs[4].data) == 2 and "SmoothGrad" in str(outputs[6])
+    answer = int(Network(run.info().config, run.weights(run.info().config.epochs)).analyse(
+        predictions["images"][11:12]).probabilities.argmax())
+    assert ("The true label is" in str(outputs[6])) == (answer != digit["label"])
     drawn = np.zeros((28, 28))
     drawn[5:23, 13:16] = 255  # a "1"
     outputs = card.digit_outputs(True, attr.GRADCAM, "conv_1", "answer", {"pixels": drawn.tolist(), "label": None}, 1,
