@@ -84,12 +84,8 @@ dash.callback(
     State(logic.RUN, "data"),
 )(logic.record_query)
 
-dash.callback(
-    *attribution_card.outputs(logic.ATTRIBUTION),
-    *attribution_card.controls_inputs(logic.ATTRIBUTION),
-    Input(logic.PROBE, "data"), Input(logic.EPOCH, "value"), Input(logic.THEME, "data"),
-    State(logic.RUN, "data"),
-)(attribution_card.probe_outputs)
+attribution_card.register(logic.ATTRIBUTION, Input(logic.PROBE, "data"), Input(logic.EPOCH, "value"),
+                          Input(logic.THEME, "data"), State(logic.RUN, "data"), attribution_card.probe_outputs)
 
 sync_url(logic.QUERY)
 sync_theme(logic.THEME)

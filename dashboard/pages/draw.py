@@ -105,10 +105,8 @@ dash.callback(
 )(logic.show_epochs)
 
 # Attributions and their sanity check: computed only while the card is open.
-dash.callback(
-    *attribution_card.outputs(parts.ATTRIBUTION), *attribution_card.controls_inputs(parts.ATTRIBUTION),
-    Input(parts.DIGIT, "data"), Input(epoch_view.EPOCH, "value"), Input(logic.THEME, "data"), State(parts.RUN, "data"),
-)(attribution_card.digit_outputs)
+attribution_card.register(parts.ATTRIBUTION, Input(parts.DIGIT, "data"), Input(epoch_view.EPOCH, "value"),
+                          Input(logic.THEME, "data"), State(parts.RUN, "data"), attribution_card.digit_outputs)
 
 # Client side: the canvas tools and the address bar.
 dash.clientside_callback(

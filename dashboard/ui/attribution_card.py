@@ -8,8 +8,8 @@ the untrained network (epoch 0) beside the trained one (the last epoch), with th
 correlation of the two for every method. Maps come from the numpy engine
 (:mod:`dashboard.inference.attribution`) and the run's stored per-epoch weights; no TensorFlow.
 
-Each page registers :func:`probe_outputs` or :func:`digit_outputs` with ``dash.callback`` over the
-ids :func:`card_ids` gives it (:data:`OUTPUTS` then its inputs).
+Each page places :func:`attribution_card` with the ids :func:`card_ids` gives it, and calls
+:func:`register` with its digit, epoch and theme and :func:`probe_outputs` or :func:`digit_outputs`.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class CardIds:
     method: str
     layer: str
     target: str
+    request: str
     figure: str
     table: str
     note: str
@@ -75,7 +76,7 @@ class CardIds:
 def card_ids(page: str) -> CardIds:
     """Return the card's ids on ``page`` ("activations", "draw")."""
     return CardIds(*(f"{page}-attribution-{part}" for part in
-                     ("show", "box", "method", "layer", "target", "figure", "table", "note")))
+                     ("show", "box", "method", "layer", "target", "request", "figure", "table", "note")))
 
 
 def outputs(ids: CardIds) -> list[dash.Output]:
@@ -86,9 +87,36 @@ def outputs(ids: CardIds) -> list[dash.Output]:
 
 
 def controls_inputs(ids: CardIds) -> list[dash.Input]:
-    """Return the card's own inputs (switch, method, layer, class), the first of every page's registration."""
+    """Return the card's own inputs (switch, method, layer, class), the first of its callback's."""
     return [dash.Input(ids.show, "value"), dash.Input(ids.method, "value"), dash.Input(ids.layer, "value"),
             dash.Input(ids.target, "value")]
+
+
+# In the browser: pass the page's digit, epoch and theme on to the card only while it is open. Closed,
+# a new probe or stroke sends the server nothing for the card (the page's one request per interaction).
+GATE = """function(show) {
+    return show ? Array.prototype.slice.call(arguments, 1) : window.dash_clientside.no_update;
+}"""
+
+
+def register(ids: CardIds, source: dash.Input, epoch: dash.Input, theme: dash.Input, run: dash.State,
+             work) -> None:
+    """Register the card's callbacks on a page: the browser's gate, and the server's one callback.
+
+    Args:
+        source: the page's digit (the Activations probe, the Draw digit store).
+        epoch: the page's epoch; theme: its theme; run: its run id.
+        work: :func:`probe_outputs` or :func:`digit_outputs`, called with the source, epoch and theme in place.
+    """
+    dash.clientside_callback(GATE, dash.Output(ids.request, "data"), dash.Input(ids.show, "value"), source, epoch,
+                             theme, prevent_initial_call=True)
+
+    def answer(show, method, layer, target, request, run_id):
+        parts = request if isinstance(request, list) and len(request) == 3 else [None, None, None]
+        return work(show, method, layer, target, *parts, run_id)
+
+    dash.callback(*outputs(ids), *controls_inputs(ids), dash.Input(ids.request, "data"), run,
+                  prevent_initial_call=True)(answer)
 
 
 def attribution_card(ids: CardIds, layers: list[str] | None = None, title: str = "Attributions you can check",
@@ -105,6 +133,7 @@ def attribution_card(ids: CardIds, layers: list[str] | None = None, title: str =
                                                             for index, name in enumerate(names)]
     return dbc.Card(dbc.CardBody([
         html.H5(title, className="card-title"),
+        dcc.Store(id=ids.request),
         dbc.Switch(id=ids.show, value=False,
                    label="Show saliency, SmoothGrad and Grad-CAM, with the untrained network beside the trained"),
         dbc.Collapse([

@@ -23,6 +23,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TRAINED_MAP = "gd.data[gd.data.length - 1].source"  # the last panel: the trained network's map (a PNG)
 CAPTIONS = "Array.from(gd.layout.annotations, function (a) { return a.text; })"
+# Records the outputs of every callback request the page sends from now on.
+RECORD_REQUESTS = """
+window.__outputs = [];
+var original = window.fetch;
+window.fetch = function (url, options) {
+  if (String(url && url.url || url).indexOf('_dash-update-component') >= 0 && options && options.body) {
+    window.__outputs.push(JSON.parse(options.body).output);
+  }
+  return original.apply(this, arguments);
+};
+"""
+CARD_REQUESTS = "return window.__outputs.filter(function (o) { return o.indexOf('attribution') >= 0; }).length;"
 
 
 @pytest.fixture
@@ -54,8 +66,16 @@ def test_choosing_gradcam_and_a_layer_on_activations_changes_the_map(served, tin
     image = ArtifactStore(tiny_store).run(TINY_RUN_ID).probes()["images"][probe]
     served.wait_for_page(f"{served.server_url}/activations?run=tiny&probe={probe}&layer=conv_1")
     wait_for(lambda: figure_data(served, "activations-mosaic", "gd.data[0].type"), message="the page")
-    # Closed: nothing drawn.
+    # Closed: nothing drawn, and choosing another probe sends the server nothing for the card.
     assert figure_data(served, "activations-attribution-figure", TRAINED_MAP) is None
+    served.driver.execute_script(RECORD_REQUESTS)
+    click_centred(served, served.driver.find_element(
+        By.XPATH, "//*[@id='activations-digit']//label[normalize-space()='7']"))
+    served.wait_for_contains_text("#activations-summary", "label 7", timeout=20)
+    wait_for(lambda: served.driver.execute_script("return window.__outputs.length") >= 2, message="the page's requests")
+    assert served.driver.execute_script(CARD_REQUESTS) == 0
+    served.wait_for_page(f"{served.server_url}/activations?run=tiny&probe={probe}&layer=conv_1")
+    wait_for(lambda: figure_data(served, "activations-mosaic", "gd.data[0].type"), message="the page again")
     click_centred(served, served.driver.find_element(By.ID, "activations-attribution-show"))
     saliency = wait_for(lambda: figure_data(served, "activations-attribution-figure", TRAINED_MAP),
                         message="the saliency maps")
@@ -64,6 +84,7 @@ def test_choosing_gradcam_and_a_layer_on_activations_changes_the_map(served, tin
                                                                                "trained (epoch 2)"]
     served.wait_for_contains_text("#activations-attribution-table", "Grad-CAM conv_2", timeout=20)
 
+    served.driver.execute_script(RECORD_REQUESTS)
     choose_method(served, "activations", "Grad-CAM")
     conv_2 = expected_map(tiny_store, image, attr.GRADCAM, "conv_2")
     wait_for(lambda: figure_data(served, "activations-attribution-figure", TRAINED_MAP) == conv_2,
@@ -74,6 +95,7 @@ def test_choosing_gradcam_and_a_layer_on_activations_changes_the_map(served, tin
     wait_for(lambda: figure_data(served, "activations-attribution-figure", TRAINED_MAP) == conv_1,
              message="Grad-CAM of conv_1")
     served.wait_for_contains_text("#activations-attribution-note", "Grad-CAM conv_1", timeout=20)
+    assert served.driver.execute_script(CARD_REQUESTS) == 2  # one per choice
     errors = severe(served)
     assert errors == [], [entry["message"][:700] for entry in errors]
 
