@@ -13,17 +13,19 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.figures.digits import png_uri
-from dashboard.figures.style import SALIENCY_SCALE, apply_theme
+from dashboard.figures.style import apply_theme
 
 ZOOM = 4  # PNG pixels per digit pixel: browsers smooth an image they enlarge, blurring 28x28 maps
 MAX_ALPHA = 0.85  # the hottest pixel still lets the digit show through
-_COLORS = np.asarray(plotly.colors.sample_colorscale(
-    plotly.colors.get_colorscale(SALIENCY_SCALE), np.linspace(0, 1, 256).tolist(), colortype="tuple"),
-    dtype=np.float32)
+# Red to orange to yellow, see-through where cold: Plotly's "Hot" without its white top, which would read
+# as the digit's ink.
+OVERLAY_SCALE = [[0.0, "rgb(190,0,0)"], [0.5, "rgb(255,110,0)"], [1.0, "rgb(255,235,0)"]]
+_COLORS = np.asarray(plotly.colors.sample_colorscale(OVERLAY_SCALE, np.linspace(0, 1, 256).tolist(),
+                                                     colortype="tuple"), dtype=np.float32)
 
 
 def overlay_rgb(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
-    """Return the digit in grey with ``heatmap`` (0-1) laid over it in the saliency colours, (h, w, 3) uint8.
+    """Return the digit in grey with ``heatmap`` (0-1) laid over it in :data:`OVERLAY_SCALE`, (h, w, 3) uint8.
 
     Raises:
         ValueError: the shapes differ or are not 2-D.
