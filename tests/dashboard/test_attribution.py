@@ -208,3 +208,21 @@ def test_card_explains_a_chosen_class_in_both_networks(served, trained, untraine
     assert figure.data[-1].source != card.probe_outputs(True, attr.GRADCAM, "conv_1", None, 5, None, "light",
                                                         served)[4].data[-1].source
     assert card.correlation_text(check.correlation) in str(table)
+
+
+def test_overlay_keeps_the_digit_where_cold_and_colours_where_hot():
+    from dashboard.figures.attributions import overlay_rgb
+
+    image = np.zeros((28, 28))
+    image[10:18, 12:15] = 255
+    heat = np.zeros((28, 28))
+    heat[0, 0] = 1.0
+    rgb = overlay_rgb(image, heat)
+    assert rgb.shape == (28, 28, 3) and rgb.dtype == np.uint8
+    assert (rgb[12, 13] == rgb[12, 13, 0]).all() and rgb[12, 13, 0] > 150  # the ink, grey, untouched
+    assert (rgb[5, 5] == 0).all()  # background, cold
+    assert rgb[0, 0, 0] > 200 and rgb[0, 0, 2] < 50  # hot: yellow-red, not white
+    with pytest.raises(ValueError):
+        overlay_rgb(image, heat[:27])
+    with pytest.raises(ValueError):
+        attribution_panels(image, [])
