@@ -11,6 +11,7 @@ import numpy as np
 from dash import dcc, html
 
 from dashboard.ui import explanations
+from dashboard.ui.attribution_card import attribution_card, card_ids
 from dashboard.ui.components import explanation
 
 CANVAS = "draw-canvas"
@@ -45,6 +46,7 @@ MAPS = "draw-maps"
 SURFACE = "draw-surface"
 SURFACE_COLUMN = "draw-surface-column"
 READY = "draw-ready"
+ATTRIBUTION = card_ids("draw")  # the attributions card (dashboard.ui.attribution_card), under the answer
 
 CANVAS_SIDE = 280  # canvas pixels; 10 per MNIST pixel
 INPUT_LAYER = "pixels"
@@ -138,7 +140,7 @@ def placeholder() -> dbc.Card:
 
 
 def result_row() -> dbc.Row:
-    """Return the cards of the answer: the model's input, top three classes, saliency."""
+    """Return the cards of the answer: the model's input, top three classes, saliency, the attributions card."""
     def graph(component_id: str, height: int) -> dcc.Graph:
         return dcc.Graph(id=component_id, config=SMALL_GRAPH_CONFIG, style={"height": f"{height}px"})
 
@@ -154,6 +156,7 @@ def result_row() -> dbc.Row:
             graph(PROBABILITIES, 280),
             explanation("Probabilities", explanations.SOFTMAX),
         ])), md=7, className="mb-3"),
+        dbc.Col(attribution_card(ATTRIBUTION), md=12),
     ])
 
 

@@ -22,6 +22,8 @@ from dashboard.inference.layers import Conv2D, Dense, Flatten, MaxPooling2D, sof
 
 PIXEL_SCALE = np.float32(1.0 / 255)  # the model's Rescaling layer
 _ONE_THREAD = threading.Lock()  # BLAS's thread count is per process: one analysis sets it at a time
+PROBABILITY = "probability"  # the score the saliency differentiates: the class's softmax output
+LOGIT = "logit"  # the class score before the softmax (what Grad-CAM differentiates)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,23 @@ class Result:
     activations: list[tuple[str, np.ndarray]]
     probabilities: np.ndarray
     saliency: np.ndarray
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """What :meth:`Network.gradients` returns for n digits, all float32.
+
+    Attributes:
+        probabilities: (n, classes) the softmax output.
+        classes: (n,) int, the class whose score was differentiated for each digit.
+        pixels: (n, 28, 28) the gradient of that score w.r.t. the raw pixels (0-255), signed.
+        layers: layer name -> ((n, ...) its output, (n, ...) the score's gradient w.r.t. that output).
+    """
+
+    probabilities: np.ndarray
+    classes: np.ndarray
+    pixels: np.ndarray
+    layers: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 class Network:
@@ -93,27 +112,94 @@ class Network:
             return self._analyse(pixels)
 
     def _analyse(self, pixels: np.ndarray) -> Result:
+        values, caches, outputs = self._forward(pixels)
+        activations = [(name, output) for name, output in outputs if name in self.captured]
+        probabilities = softmax(values)
+        activations[-1] = (activations[-1][0], probabilities)  # the output layer's output is its softmax
+        top = probabilities.argmax(axis=1)
+        gradient, _ = self._backward(probability_gradient(probabilities, top), caches, ())
+        return Result(activations, probabilities, _scaled_magnitude(gradient[..., 0] * PIXEL_SCALE))
+
+    def _forward(self, pixels: np.ndarray) -> tuple[np.ndarray, list, list[tuple[str, np.ndarray]]]:
+        """Return the logits of (n, 28, 28) float32 ``pixels``, every layer's cache, and (name, output) of each
+        layer in network order."""
         values = pixels[..., None] * PIXEL_SCALE
         caches = []
-        activations = []
+        outputs = []
         for name, layer in self.layers:
             values, cache = layer.forward(values)
             caches.append(cache)
-            if name in self.captured:
-                activations.append((name, values))
-        probabilities = softmax(values)
-        activations[-1] = (activations[-1][0], probabilities)  # the output layer's output is its softmax
-        # d p_top / d logits = (onehot_top - p_top) * p, in the order TensorFlow's SoftmaxGrad computes it:
-        # for a digit the network is sure of, 1 - p_top is a few float32 steps, and the saliency's
-        # balance between classes follows how it was rounded.
-        rows = np.arange(len(probabilities))
-        top = probabilities.argmax(axis=1)
-        onehot = np.zeros_like(probabilities)
-        onehot[rows, top] = 1
-        gradient = (onehot - probabilities[rows, top][:, None]) * probabilities
-        for (_, layer), cache in zip(reversed(self.layers), reversed(caches), strict=True):
+            outputs.append((name, values))
+        return values, caches, outputs
+
+    def _backward(self, gradient: np.ndarray, caches: list, wanted) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Take ``gradient`` (w.r.t. the logits) back to the scaled input; also return it at each ``wanted`` output."""
+        at = {}
+        for (name, layer), cache in zip(reversed(self.layers), reversed(caches), strict=True):
+            if name in wanted:
+                at[name] = gradient
             gradient = layer.backward(gradient, cache)
-        return Result(activations, probabilities, _scaled_magnitude(gradient[..., 0] * PIXEL_SCALE))
+        return gradient, at
+
+    def gradients(self, images: np.ndarray, classes=None, layers=(), score: str = PROBABILITY) -> Gradients:
+        """Return the gradient of each image's class score w.r.t. its raw pixels and the outputs of ``layers``.
+
+        Args:
+            images: (n, 28, 28) raw pixels 0-255, any numeric dtype, n >= 1.
+            classes: the class of each image whose score is differentiated (an int for all, or n ints);
+                None: each image's top class.
+            layers: names of layers whose outputs and gradients to return (e.g. conv layers, for Grad-CAM).
+            score: :data:`PROBABILITY` (the softmax output, as the saliency) or :data:`LOGIT` (the
+                class score before the softmax, as Grad-CAM).
+
+        Raises:
+            ValueError: ``images`` is not (n, 28, 28), a class is out of range, a layer is not in the
+                network or ``score`` is unknown.
+        """
+        pixels = np.asarray(images, dtype=np.float32)
+        if pixels.ndim != 3 or pixels.shape[1:] != IMAGE_SHAPE[:2] or len(pixels) == 0:
+            raise ValueError(f"expected (n, 28, 28) images, not {pixels.shape}")
+        names = [name for name, _ in self.layers]
+        missing = [name for name in layers if name not in names]
+        if missing:
+            raise ValueError(f"the network has no layer {missing[0]!r}")
+        if score not in (PROBABILITY, LOGIT):
+            raise ValueError(f"unknown score {score!r}")
+        with _ONE_THREAD, _blas().limit(limits=1, user_api="blas"):
+            logits, caches, outputs = self._forward(pixels)
+            probabilities = softmax(logits)
+            chosen = _classes(classes, probabilities)
+            if score == PROBABILITY:
+                start = probability_gradient(probabilities, chosen)
+            else:
+                start = np.zeros_like(logits)
+                start[np.arange(len(logits)), chosen] = 1
+            gradient, at = self._backward(start, caches, set(layers))
+        kept = dict(outputs)
+        return Gradients(probabilities, chosen, gradient[..., 0] * PIXEL_SCALE,
+                         {name: (kept[name], at[name]) for name in layers})
+
+
+def probability_gradient(probabilities: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Return d p_c / d logits for each row's class c: (onehot_c - p_c) * p.
+
+    In the order TensorFlow's SoftmaxGrad computes it: for a digit the network is sure of, 1 - p_c
+    is a few float32 steps, and the saliency's balance between classes follows how it was rounded.
+    """
+    rows = np.arange(len(probabilities))
+    onehot = np.zeros_like(probabilities)
+    onehot[rows, classes] = 1
+    return (onehot - probabilities[rows, classes][:, None]) * probabilities
+
+
+def _classes(classes, probabilities: np.ndarray) -> np.ndarray:
+    count, width = probabilities.shape
+    if classes is None:
+        return probabilities.argmax(axis=1)
+    chosen = np.broadcast_to(np.asarray(classes), (count,))
+    if not np.issubdtype(chosen.dtype, np.integer) or chosen.min() < 0 or chosen.max() >= width:
+        raise ValueError(f"classes must be whole numbers from 0 to {width - 1}")
+    return chosen.astype(np.int64)
 
 
 @functools.cache

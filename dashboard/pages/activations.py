@@ -12,6 +12,7 @@ import dash
 from dash import Input, Output, State
 
 from dashboard.pages.logic import activations as logic
+from dashboard.ui import attribution_card
 from dashboard.ui.page import register_body, sync_theme, sync_url
 
 dash.register_page(__name__, path="/activations", name="Activations", order=4, title="Activations")
@@ -82,6 +83,9 @@ dash.callback(
     Input(logic.CHANNEL, "value"), Input(logic.EPOCH, "value"), Input(logic.MODE, "value"),
     State(logic.RUN, "data"),
 )(logic.record_query)
+
+attribution_card.register(logic.ATTRIBUTION, Input(logic.PROBE, "data"), Input(logic.EPOCH, "value"),
+                          Input(logic.THEME, "data"), State(logic.RUN, "data"), attribution_card.probe_outputs)
 
 sync_url(logic.QUERY)
 sync_theme(logic.THEME)

@@ -13,7 +13,7 @@ from dash import Input, Output, State
 from dashboard.draw import epoch_view
 from dashboard.draw import layout as parts
 from dashboard.pages.logic import draw as logic
-from dashboard.ui import ids
+from dashboard.ui import attribution_card, ids
 from dashboard.ui.page import register_body, sync_theme, sync_url
 
 dash.register_page(__name__, path="/draw", name="Draw", order=6, title="Draw a digit")
@@ -103,6 +103,10 @@ dash.callback(
     Input(logic.THEME, "data"),
     State(parts.RUN, "data"),
 )(logic.show_epochs)
+
+# Attributions and their sanity check: computed only while the card is open.
+attribution_card.register(parts.ATTRIBUTION, Input(parts.DIGIT, "data"), Input(epoch_view.EPOCH, "value"),
+                          Input(logic.THEME, "data"), State(parts.RUN, "data"), attribution_card.digit_outputs)
 
 # Client side: the canvas tools and the address bar.
 dash.clientside_callback(

@@ -19,6 +19,7 @@ import numpy as np
 from dash import Patch, ctx, dcc, html
 
 from artifacts import ArtifactError, Manifest
+from artifacts.config import conv_layers
 from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
 from dashboard.figures import activations as figs
 from dashboard.figures.activations import mosaic_frame, probability_parts, typed_array
@@ -26,6 +27,7 @@ from dashboard.figures.digits import PITCH_X as PICKER_PITCH
 from dashboard.figures.digits import clicked_tile, digit_mosaic, empty_grid, selected_shape
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
+from dashboard.ui.attribution_card import attribution_card, card_ids
 from dashboard.ui.components import error_card, explanation, notice
 from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
 from dashboard.ui.export import export_only_config
@@ -68,6 +70,7 @@ GRAPH_CONFIG = {"displaylogo": False}
 NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
 SMALL_CONFIG = export_only_config()  # small graphs: the PNG and SVG downloads alone, on hover
 PICKER_CONFIG = {"displayModeBar": False}  # a click picks a digit: no toolbar over the top row
+ATTRIBUTION = card_ids("activations")  # the attributions card's ids (dashboard.ui.attribution_card)
 
 
 class ViewError(Exception):
@@ -348,7 +351,7 @@ def body(resolved: Resolved, kwargs: dict):
         *messages,
         dbc.Row([dbc.Col(controls(digit_options, digit, epochs, epoch, layers, layer, channels, channel,
                                   state.get("mode") == AVERAGE), lg=3),
-                 dbc.Col(views(), lg=9)]),
+                 dbc.Col(views(conv_layers(manifest.config), names), lg=9)]),
     ])
 
 
@@ -384,8 +387,9 @@ def controls(digit_options: list[dict], digit, epochs: list[int], epoch: int, la
     ]), className="mb-3")
 
 
-def views() -> html.Div:
-    """Return the explorer's views: the digit, its saliency and probabilities, the maps, the 3D views, dense bars."""
+def views(layers: list[str] | None = None, names=None) -> html.Div:
+    """Return the explorer's views: the digit, its saliency and probabilities, the attributions card (Grad-CAM on
+    ``layers``, the run's conv layers, and ``names``, its classes), the maps, the 3D views, dense bars."""
     graph = dict(config=GRAPH_CONFIG)
     return html.Div([
         dbc.Row([
@@ -395,6 +399,7 @@ def views() -> html.Div:
             dbc.Col([dcc.Graph(id=PROBABILITIES, config=SMALL_CONFIG, style={"height": "300px"}),
                      explanation("Softmax and probabilities", explanations.SOFTMAX)], md=4),
         ], className="g-2"),
+        attribution_card(ATTRIBUTION, layers, names=names),
         dbc.Row([
             dbc.Col([dcc.Graph(id=MOSAIC, style={"height": "430px"}, **graph),
                      explanation("What are feature maps?", explanations.FEATURE_MAPS + explanations.CONVOLUTION
