@@ -2,7 +2,7 @@
 
 Bad arguments get one line on stderr and exit status 2, never a traceback.
 Exit status of ``train``: 0 complete, 1 failed, 130 cancelled. Of ``import``: 0 published,
-1 refused or failed (one line on stderr, nothing written to the store).
+1 refused or failed (one line on stderr, nothing written to the store), 130 cancelled.
 """
 
 from __future__ import annotations
@@ -190,6 +190,7 @@ def _import(args: argparse.Namespace) -> int:
         raise UsageError(f"run {run_id!r} already exists in {store.root}")
 
     from pipeline.importer import ImportRefused, import_model  # imports TensorFlow: only once arguments are good
+    from pipeline.train import TrainingCancelled
 
     try:
         result = import_model(args.model, store, args.dataset, run_id, args.input_scale, names,
@@ -197,6 +198,9 @@ def _import(args: argparse.Namespace) -> int:
     except ImportRefused as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except TrainingCancelled as cancel:  # nothing was published
+        print(f"import cancelled ({cancel})", file=sys.stderr)
+        return EXIT_CANCELLED
     except Exception as error:  # nothing was published: the staging folder is gone
         print(f"error: import failed: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_FAILED

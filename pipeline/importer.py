@@ -178,7 +178,7 @@ def import_model(path: Path, store: ArtifactStore, source: str, run_id: str, sca
         Exception: writing the run failed (nothing published: the staging folder is removed).
     """
     from pipeline.data import DataSourceError, choose_probes, load_dataset
-    from pipeline.train import import_tensorflow_quietly, library_versions
+    from pipeline.train import cancel_on_signals, import_tensorflow_quietly, library_versions
 
     check_model_file(path)  # before TensorFlow's seconds of start-up
     import_tensorflow_quietly()
@@ -200,14 +200,20 @@ def import_model(path: Path, store: ArtifactStore, source: str, run_id: str, sca
     probe_ids = choose_probes(data.y_test, PROBE_PER_CLASS, PROBE_SEED)
     snapshot = _snapshot(model, data.x_test[probe_ids], shape, scale, log)
 
+    store.root.mkdir(parents=True, exist_ok=True)
+    # A hidden folder is never a run (artifacts.format.RUN_ID_PATTERN): readers see the run only once renamed.
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=store.root))
     try:
-        result = _write(model, ArtifactStore(staging), run_id, path, source, data, names, shape, scale,
-                        probabilities, softmaxed, probe_ids, snapshot, library_versions())
-        try:
-            os.rename(staging / run_id, store.root / run_id)
-        except OSError as error:
-            raise ImportRefused(f"run {run_id!r} could not be published in {store.root} ({error.strerror})") from None
+        with cancel_on_signals():  # SIGTERM too unwinds through the finally below: no staging folder left
+            result = _write(model, ArtifactStore(staging), run_id, path, source, data, names, shape, scale,
+                            probabilities, softmaxed, probe_ids, snapshot, library_versions())
+            if store.exists(run_id):  # os.rename would replace an empty folder of that name
+                raise ImportRefused(f"run {run_id!r} already exists in {store.root}")
+            try:
+                os.rename(staging / run_id, store.root / run_id)
+            except OSError as error:
+                raise ImportRefused(f"run {run_id!r} could not be published in {store.root} "
+                                    f"({error.strerror})") from None
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -203,3 +203,17 @@ def test_a_lambda_model_is_refused_by_the_real_command(tmp_path, models):
     assert result.stderr.strip().splitlines()[-1].startswith("error: model file")
     assert "needs unsafe deserialisation" in result.stderr and "Traceback" not in result.stderr
     assert os.listdir(store) == []
+
+
+def test_a_failure_while_writing_publishes_nothing(tmp_path, models, capsys, monkeypatch):
+    def full_disk(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", full_disk)
+    store = tmp_path / "store"
+    store.mkdir()
+    status, out, err = import_run(capsys, store, str(models["convnet"][0]), "--run-id", "full", "--input-scale", "1")
+    assert status == 1 and out == ""
+    assert err.strip().splitlines()[-1] == "error: import failed: OSError: [Errno 28] No space left on device"
+    assert "Traceback" not in err and store_files(store) == []
