@@ -179,7 +179,8 @@ def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int,
     """Return the exact shape of every array of a weights file, by key, from the run's config.
 
     Raises:
-        ArtifactError: the manifest's config is not valid (the weights cannot be checked).
+        ArtifactError: the manifest's config is not valid (the weights cannot be checked), or the
+            run is an imported model (it has no config and no weights file).
     """
     if fmt.is_imported(manifest):
         raise ArtifactError(run_id, fmt.MANIFEST, "an imported model has no training config to check this file by")
@@ -208,7 +209,8 @@ def maximised_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[i
     """Return the exact shape of every array of ``maximised.npz``, by key, from the run's config.
 
     Raises:
-        ArtifactError: the manifest's config is not valid (the file cannot be checked).
+        ArtifactError: the manifest's config is not valid (the file cannot be checked), or the
+            run is an imported model (it has no config and no such file).
     """
     if fmt.is_imported(manifest):
         raise ArtifactError(run_id, fmt.MANIFEST, "an imported model has no training config to check this file by")
