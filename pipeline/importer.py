@@ -130,9 +130,19 @@ def layer_list(model) -> list[dict]:
     for layer in model.layers:
         if type(layer).__name__ == "InputLayer":
             continue
-        layers.append({"name": layer.name[: fmt.MAX_LAYER_NAME], "class_name": type(layer).__name__,
-                       "output_shape": _shape(layer.output.shape), "params": int(layer.count_params())})
+        shape = _output_shape(layer)
+        layers.append({"name": layer.name[: fmt.MAX_LAYER_NAME], "class_name": type(layer).__name__[:100],
+                       "output_shape": [] if shape is None else _shape(shape),
+                       "params": int(layer.count_params())})
     return layers[: fmt.MAX_LAYERS]
+
+
+def _output_shape(layer) -> tuple | None:
+    """Return ``layer``'s output shape with the batch axis, or None when it has no single one (a shared layer)."""
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError):
+        return None
 
 
 def _shape(shape) -> list[int | None]:
@@ -259,9 +269,11 @@ def _snapshot(model, images: np.ndarray, shape: tuple[int, ...], scale: int,
     import keras
     import tensorflow as tf
 
-    spatial = [layer for layer in model.layers
-               if type(layer).__name__ != "InputLayer" and len(layer.output.shape) == 4]
-    size = sum(len(images) * int(np.prod(layer.output.shape[1:])) * 2 for layer in spatial)
+    shapes = {layer.name: _output_shape(layer) for layer in model.layers}
+    spatial = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"
+               and shapes[layer.name] is not None and len(shapes[layer.name]) == 4
+               and None not in shapes[layer.name][1:]]
+    size = sum(len(images) * int(np.prod(shapes[layer.name][1:])) * 2 for layer in spatial)
     if size > SNAPSHOT_MAX_BYTES:
         log(f"no activation snapshot: {size / 2**20:.0f} MB of activations, above "
             f"{SNAPSHOT_MAX_BYTES // 2**20} MB")

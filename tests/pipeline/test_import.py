@@ -217,3 +217,27 @@ def test_a_failure_while_writing_publishes_nothing(tmp_path, models, capsys, mon
     assert status == 1 and out == ""
     assert err.strip().splitlines()[-1] == "error: import failed: OSError: [Errno 28] No space left on device"
     assert "Traceback" not in err and store_files(store) == []
+
+
+def test_a_residual_cnn_with_batch_norm_imports_with_every_spatial_layer_captured(tmp_path, data, capsys):
+    inputs = keras.Input(shape=(28, 28))
+    x = keras.layers.Reshape((28, 28, 1))(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same")(x)
+    y = keras.layers.Activation("relu")(keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3, padding="same")(x)))
+    x = keras.layers.Add()([x, y])
+    x = keras.layers.AveragePooling2D(4)(x)
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "residual.keras"
+    model.save(path)
+    status, _out, err = import_run(capsys, tmp_path / "store", str(path), "--run-id", "residual")
+    assert status == 0, err
+    run = ArtifactStore(tmp_path / "store").run("residual")
+    direct = float((model.predict(data.x_test.astype(np.float32), verbose=0).argmax(axis=1) == data.y_test).mean())
+    assert run.info().metrics.test_accuracy == pytest.approx(direct, abs=1e-9)
+    spatial = [layer.name for layer in model.layers if len(layer.output.shape) == 4]
+    snapshot = run.snapshot(fmt.IMPORTED_SNAPSHOT_EPOCH)
+    assert sorted(key for key in snapshot if key.startswith(fmt.ACTIVATION_PREFIX)) == sorted(
+        fmt.ACTIVATION_PREFIX + name for name in spatial)
+    add = next(layer for layer in model.layers if isinstance(layer, keras.layers.Add))
+    assert snapshot[fmt.ACTIVATION_PREFIX + add.name].shape == (len(run.probes()["ids"]), 28, 28, 8)
