@@ -34,7 +34,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``pipeline`` command."""
-    parser = _Parser(prog="python -m pipeline", description="Train CNNs on MNIST into the artifact store.")
+    parser = _Parser(prog="python -m pipeline",
+                     description="Train CNNs on MNIST into the artifact store, or import a Keras model.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model and publish a run")

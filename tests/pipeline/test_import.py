@@ -241,3 +241,28 @@ def test_a_residual_cnn_with_batch_norm_imports_with_every_spatial_layer_capture
         fmt.ACTIVATION_PREFIX + name for name in spatial)
     add = next(layer for layer in model.layers if isinstance(layer, keras.layers.Add))
     assert snapshot[fmt.ACTIVATION_PREFIX + add.name].shape == (len(run.probes()["ids"]), 28, 28, 8)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--input-scale", "100"], "argument --input-scale: invalid choice: 100"),
+    (["--run-id", "../x"], "invalid run id '../x'"),
+    (["--run-id", "taken"], "run 'taken' already exists"),
+    (["--dataset", "cifar"], "unknown dataset 'cifar'"),
+    (["--class-names", "a" * 41], "class names must be 1-40 characters each"),
+])
+def test_bad_arguments_get_one_line_and_exit_2(args, fragment, tmp_path, models, capsys):
+    store = tmp_path / "store"
+    (store / "taken").mkdir(parents=True)
+    before = store_files(store)
+    status = main(["import", str(models["convnet"][0]), "--store", str(store), *args])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and fragment in err and len(err.splitlines()) == 1
+    assert store_files(store) == before
+
+
+def test_runs_lists_an_imported_model(tmp_path, models, capsys):
+    status, _out, err = import_run(capsys, tmp_path, str(models["mlp"][0]), "--run-id", "listed")
+    assert status == 0, err
+    assert main(["runs", "--store", str(tmp_path)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("listed"))
+    assert row.split()[1:4] == ["complete", "mnist-sample", "import"]
