@@ -201,7 +201,35 @@ MANIFEST_TYPES = {
     "host": str,
     "pid": int,
     "size_bytes": int,
+    "source": str,
+    "layers": list,
+    "import": dict,
 }
+
+# Imported models (issue 16, ``python -m pipeline import``): a run whose manifest says
+# KEY_SOURCE: SOURCE_IMPORTED holds a Keras model trained elsewhere. Its config is {} (it has no
+# TrainConfig: readers must not derive layers from one), it has no history and no weights
+# folder; KEY_LAYERS lists the model's layers, each an object of LAYER_FIELDS: name, Keras class
+# name, output shape without the batch axis (null for an unknown size), parameter count. KEY_IMPORT
+# says how the model was imported (IMPORT_FIELDS). Its one snapshot (the model as imported) is
+# IMPORTED_SNAPSHOT_EPOCH, with activations of every layer of spatial output and every Conv2D
+# kernel. Runs without KEY_SOURCE were trained by this pipeline.
+KEY_SOURCE = "source"
+SOURCE_TRAINED = "trained"
+SOURCE_IMPORTED = "imported"
+SOURCES = (SOURCE_TRAINED, SOURCE_IMPORTED)
+KEY_LAYERS = "layers"
+LAYER_FIELDS = ("name", "class_name", "output_shape", "params")
+MAX_LAYERS = 1_000
+MAX_LAYER_NAME = 200
+KEY_IMPORT = "import"
+IMPORT_FIELDS = ("file", "input_shape", "input_scale", "softmax_applied")
+IMPORTED_SNAPSHOT_EPOCH = 0
+
+
+def is_imported(manifest: object) -> bool:
+    """Return True when a manifest (a dict) records an imported model rather than a trained run."""
+    return isinstance(manifest, dict) and manifest.get(KEY_SOURCE) == SOURCE_IMPORTED
 
 
 def class_names(manifest: object) -> tuple[str, ...]:

@@ -174,6 +174,8 @@ class Manifest:
     command: str | None = None
     versions: Mapping[str, Any] = field(default_factory=dict)
     architecture: tuple[Mapping[str, Any], ...] = ()
+    source: str = fmt.SOURCE_TRAINED
+    imported_layers: tuple[Mapping[str, Any], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -186,10 +188,13 @@ class Manifest:
         """
         data = check_manifest(data, run_id)
         raw_config = data[fmt.KEY_CONFIG]
+        imported = fmt.is_imported(data)
         try:
             parsed, config_error = TrainConfig.from_dict(raw_config), None
         except (ValueError, TypeError) as error:
             parsed, config_error = None, str(error)
+        if imported:  # its {} config would read as the default TrainConfig: a network it is not
+            parsed, config_error = None, "an imported model has no training config"
         architecture = data.get(fmt.KEY_ARCHITECTURE)
         return cls(
             run_id=run_id,
@@ -210,6 +215,8 @@ class Manifest:
             command=_text(data.get(fmt.KEY_COMMAND)),
             versions=dict(data.get(fmt.KEY_VERSIONS) or {}),
             architecture=tuple(item for item in architecture or () if isinstance(item, dict)),
+            source=fmt.SOURCE_IMPORTED if imported else fmt.SOURCE_TRAINED,
+            imported_layers=tuple(data.get(fmt.KEY_LAYERS) or ()),
             raw=dict(data),
         )
 
@@ -234,11 +241,17 @@ class Manifest:
         """True only when the status is complete."""
         return self.status is Status.COMPLETE
 
+    @property
+    def is_imported(self) -> bool:
+        """True for a model imported with ``python -m pipeline import`` (no config, no training history)."""
+        return self.source == fmt.SOURCE_IMPORTED
+
     def layers(self) -> list[LayerSpec]:
         """Return the network's layers: the recorded architecture when it is readable, else the config's plan.
 
         Raises:
-            ArtifactError: neither the architecture nor the config can be read.
+            ArtifactError: neither the architecture nor the config can be read (an imported
+                model has neither: its layers are :attr:`imported_layers`).
         """
         recorded = _layer_specs(self.architecture)
         return recorded if recorded is not None else layer_plan(self.config)

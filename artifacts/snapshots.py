@@ -21,8 +21,11 @@ POOL_SIZE = 2  # pipeline/model.py pools every pooled block 2x2, stride 2, valid
 def pooled_pairs(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     """Return ``(pooling layer key, conv layer key)`` for every pooled block of the run's config.
 
-    Returns an empty list when the manifest's config cannot be read (nothing is derived then).
+    Returns an empty list when the manifest's config cannot be read (nothing is derived then),
+    and for an imported model (its snapshot holds every layer it has).
     """
+    if fmt.is_imported(manifest):
+        return []
     try:
         config = TrainConfig.from_dict(manifest.get(fmt.KEY_CONFIG) or {})
     except (ValueError, TypeError, KeyError):

@@ -52,7 +52,44 @@ def check_manifest(data: Any, run_id: str) -> dict[str, Any]:
     for key, value in (data.get(fmt.KEY_METRICS) or {}).items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise bad(f"metric {_short(key)} is {_describe(value)}, expected a number")
+    if fmt.KEY_SOURCE in data and data[fmt.KEY_SOURCE] not in fmt.SOURCES:
+        raise bad(f"unknown source {_short(data[fmt.KEY_SOURCE])}")
+    if data.get(fmt.KEY_LAYERS) is not None:
+        reason = layers_problem(data[fmt.KEY_LAYERS])
+        if reason:
+            raise bad(reason)
     return data
+
+
+def layers_problem(items: Any) -> str | None:
+    """Return why ``items`` is not a valid layer list (:data:`artifacts.format.KEY_LAYERS`), or None when it is.
+
+    Each item is an object with exactly :data:`artifacts.format.LAYER_FIELDS`: a non-empty name and
+    class name of at most :data:`artifacts.format.MAX_LAYER_NAME` characters, an output shape (a list
+    of at most 8 sizes, each a non-negative integer or null) and a non-negative parameter count;
+    at most :data:`artifacts.format.MAX_LAYERS` items.
+    """
+    if not isinstance(items, list):
+        return f"layers is {_describe(items)}, expected a list"
+    if len(items) > fmt.MAX_LAYERS:
+        return f"layers lists {len(items)} layers, more than {fmt.MAX_LAYERS}"
+    for index, item in enumerate(items):
+        where = f"layer {index}"
+        if not isinstance(item, dict) or set(item) != set(fmt.LAYER_FIELDS):
+            return f"{where} is not an object of {list(fmt.LAYER_FIELDS)}"
+        for key in ("name", "class_name"):
+            text = item[key]
+            if not isinstance(text, str) or not 0 < len(text) <= fmt.MAX_LAYER_NAME:
+                return f"{where} has an invalid {key} {_short(text)}"
+        shape = item["output_shape"]
+        if not isinstance(shape, list) or len(shape) > 8 or not all(
+                size is None or (isinstance(size, int) and not isinstance(size, bool) and size >= 0)
+                for size in shape):
+            return f"{where} has an invalid output_shape {_short(shape)}"
+        params = item["params"]
+        if isinstance(params, bool) or not isinstance(params, int) or params < 0:
+            return f"{where} has an invalid params {_short(params)}"
+    return None
 
 
 _JSON_NAMES = {int: "an integer", str: "a string", dict: "an object", list: "a list"}
@@ -113,7 +150,12 @@ def probe_limits(manifest: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 
 
 def snapshot_limits(manifest: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
-    """Return the largest shape of each snapshot array the run's config implies, or None when it cannot tell."""
+    """Return the largest shape of each snapshot array the run's config implies, or None when it cannot tell.
+
+    None for an imported model (no config: the absolute caps of :func:`artifacts.io.read_npz` apply).
+    """
+    if fmt.is_imported(manifest):
+        return None
     try:
         config = TrainConfig.from_dict(manifest.get(fmt.KEY_CONFIG) or {})
         plan = layer_plan(config)
@@ -150,8 +192,11 @@ def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int,
     """Return the exact shape of every array of a weights file, by key, from the run's config.
 
     Raises:
-        ArtifactError: the manifest's config is not valid (the weights cannot be checked).
+        ArtifactError: the manifest's config is not valid (the weights cannot be checked), or the
+            run is an imported model (it has no config and no weights file).
     """
+    if fmt.is_imported(manifest):
+        raise ArtifactError(run_id, fmt.MANIFEST, "an imported model has no training config to check this file by")
     try:
         config = TrainConfig.from_dict(manifest.get(fmt.KEY_CONFIG) or {})
         plan = layer_plan(config)
@@ -177,8 +222,11 @@ def maximised_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[i
     """Return the exact shape of every array of ``maximised.npz``, by key, from the run's config.
 
     Raises:
-        ArtifactError: the manifest's config is not valid (the file cannot be checked).
+        ArtifactError: the manifest's config is not valid (the file cannot be checked), or the
+            run is an imported model (it has no config and no such file).
     """
+    if fmt.is_imported(manifest):
+        raise ArtifactError(run_id, fmt.MANIFEST, "an imported model has no training config to check this file by")
     try:
         config = TrainConfig.from_dict(manifest.get(fmt.KEY_CONFIG) or {})
         plan = layer_plan(config)

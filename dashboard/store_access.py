@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from artifacts import ArtifactError, ArtifactStore, InvalidRunId, Manifest, Run, RunNotFound, RunSummary, Status
-from artifacts.format import KEY_CONFIG, is_valid_run_id
+from artifacts.format import KEY_CONFIG, KEY_LAYERS, is_imported, is_valid_run_id
 from dashboard.settings import current_settings
 
 
@@ -122,8 +122,15 @@ def describe_architecture(manifest: Manifest | dict[str, Any]) -> str:
     """Return a one-line summary such as ``conv32-pool / conv64-pool / dense128``.
 
     Takes a :class:`Manifest` (or, transitionally, a manifest dict); reads the recorded config
-    as JSON, so a run whose config is not valid is still described.
+    as JSON, so a run whose config is not valid is still described. An imported model is
+    described by its recorded layers' classes after "imported: ".
     """
+    raw = manifest.raw if isinstance(manifest, Manifest) else manifest
+    if is_imported(raw):  # no config: its recorded layers, such as "imported: Conv2D / MaxPooling2D / Dense"
+        layers = raw.get(KEY_LAYERS) if isinstance(raw.get(KEY_LAYERS), list) else []
+        kinds = [str(item.get("class_name")) for item in layers if isinstance(item, dict)
+                 and item.get("class_name") != "InputLayer"]
+        return ("imported: " + " / ".join(kinds))[:200]
     config = manifest.raw_config if isinstance(manifest, Manifest) else manifest.get(KEY_CONFIG)
     config = config if isinstance(config, dict) else {}
     blocks = config.get("conv_blocks", [])

@@ -1,7 +1,8 @@
-"""Command line: ``python -m pipeline train ...`` and ``python -m pipeline runs``.
+"""Command line: ``python -m pipeline train ...``, ``import MODEL.keras ...`` and ``runs``.
 
 Bad arguments get one line on stderr and exit status 2, never a traceback.
-Exit status of ``train``: 0 complete, 1 failed, 130 cancelled.
+Exit status of ``train``: 0 complete, 1 failed, 130 cancelled. Of ``import``: 0 published,
+1 refused or failed (one line on stderr, nothing written to the store), 130 cancelled.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``pipeline`` command."""
-    parser = _Parser(prog="python -m pipeline", description="Train CNNs on MNIST into the artifact store.")
+    parser = _Parser(prog="python -m pipeline",
+                     description="Train CNNs on MNIST into the artifact store, or import a Keras model.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model and publish a run")
@@ -52,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-id", help="id of the new run (default: time-based)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    imported = commands.add_parser("import", help="evaluate a Keras model trained elsewhere into a run")
+    imported.add_argument("model", type=Path, help="a .keras file (loaded with safe_mode: no Lambda layers)")
+    imported.add_argument("--dataset", default="auto", help="auto, mnist, mnist-sample, idx:DIR or npz:PATH")
+    imported.add_argument("--run-id", help="id of the new run (default: time-based)")
+    imported.add_argument("--input-scale", type=int, choices=(255, 1), default=255,
+                          help="255: the model takes raw pixels 0-255; 1: pixels divided by 255")
+    imported.add_argument("--class-names", nargs="+", help="one name per class (default: the data set's)")
+    imported.add_argument("--store", type=Path, help="store folder (default: $CNNVIZ_STORE or artifacts/runs)")
+
     runs = commands.add_parser("runs", help="list the runs in a store")
     runs.add_argument("--store", type=Path)
     runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -64,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "runs":
             return _list_runs(_store(args.store, must_write=False), args.json)
+        if args.command == "import":
+            return _import(args)
         return _train(args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -133,10 +146,7 @@ def _train(args: argparse.Namespace) -> int:
     _check_dataset(args.dataset)
     if args.limit is not None and args.limit < 20:
         raise UsageError(f"--limit must be at least 20, not {args.limit}")
-    if args.run_id is not None and not is_valid_run_id(args.run_id):
-        raise UsageError(
-            f"invalid run id {args.run_id!r}: use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
-        )
+    _check_run_id(args.run_id)
     store = _store(args.store, must_write=True)
     if args.run_id is not None and store.exists(args.run_id):
         raise UsageError(f"run {args.run_id!r} already exists in {store.root}")
@@ -167,6 +177,48 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    _check_dataset(args.dataset)
+    _check_run_id(args.run_id)
+    names = tuple(args.class_names) if args.class_names else None
+    if names is not None and not all(0 < len(name) <= 40 for name in names):
+        raise UsageError("class names must be 1-40 characters each")
+    store = _store(args.store, must_write=True)
+    from pipeline.train import new_run_id
+
+    run_id = args.run_id or new_run_id()
+    if store.exists(run_id):
+        raise UsageError(f"run {run_id!r} already exists in {store.root}")
+
+    from pipeline.importer import ImportRefused, import_model  # imports TensorFlow: only once arguments are good
+    from pipeline.train import TrainingCancelled
+
+    try:
+        result = import_model(args.model, store, args.dataset, run_id, args.input_scale, names,
+                              log=lambda message: print(message, file=sys.stderr, flush=True))
+    except ImportRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except TrainingCancelled as cancel:  # nothing was published
+        print(f"import cancelled ({cancel})", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as error:  # nothing was published: the staging folder is gone
+        print(f"error: import failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    softmax = " (its outputs were logits: softmax applied)" if result.softmax_applied else ""
+    snapshot = "" if result.snapshot else "; no activation snapshot"
+    print(f"run {result.run_id} imported: test accuracy {result.test_accuracy:.4f} on {result.test_digits:,} "
+          f"test digits of {result.dataset_name}{softmax}{snapshot} ({store.root / result.run_id})")
+    return 0
+
+
+def _check_run_id(run_id: str | None) -> None:
+    if run_id is not None and not is_valid_run_id(run_id):
+        raise UsageError(
+            f"invalid run id {run_id!r}: use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
+        )
+
+
 def _list_runs(store: ArtifactStore, as_json: bool) -> int:
     runs = store.summaries()
     if as_json:
@@ -186,6 +238,8 @@ def _list_runs(store: ArtifactStore, as_json: bool) -> int:
         accuracy = info.metrics.test_accuracy
         shown = f"{accuracy:.4f}" if accuracy is not None else "-"
         epochs = info.planned_epochs if info.planned_epochs is not None else ""
+        if info.is_imported:
+            epochs = "import"
         print(
             f"{summary.run_id:<28} {info.status:<10} {info.dataset.name:<14} {epochs!s:>6} "
             f"{shown:>8} {summary.size_bytes / 1e6:>6.1f}MB"

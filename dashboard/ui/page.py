@@ -26,6 +26,7 @@ from dashboard.store_access import Resolved, choose_run, get_store, latest_compl
 from dashboard.ui import ids
 from dashboard.ui.components import (
     error_card,
+    notice,
     onboarding,
     run_class_names,
     run_unavailable,
@@ -60,9 +61,18 @@ def run_page(page: str, kwargs: dict[str, Any]) -> Any:
     ])
 
 
+# Pages whose bodies read an imported model's run (issue 16) as they read a trained one; the
+# others derive the network from the run's TrainConfig, which an imported model does not have.
+IMPORTED_PAGES = frozenset({"metrics", "training"})
+IMPORTED_UNSUPPORTED = ("Run '{run}' is an imported model: this view does not yet support imported models. "
+                        "Its test-set results are on the Metrics page.")
+
+
 def _body(page: str, resolved: Resolved, kwargs: dict[str, Any], asked: bool) -> Any:
     if not resolved.ok:
         return run_unavailable(resolved.error, asked)
+    if resolved.info.is_imported and page not in IMPORTED_PAGES:
+        return html.Div(notice(IMPORTED_UNSUPPORTED.format(run=resolved.run.run_id)), className="imported-run")
     return _BODIES[page](resolved, kwargs)
 
 

@@ -88,9 +88,15 @@ def _size(size: Any) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
+IMPORTED = "imported (not trained here)"
+
+
 def _epochs(summary: RunSummary, store: ArtifactStore | None = None) -> str:
-    """Return the epochs a run trained: "5" when it did all it was set to, "2 of 5" otherwise."""
+    """Return the epochs a run trained: "5" when it did all it was set to, "2 of 5" otherwise, :data:`IMPORTED`
+    for an imported model."""
     manifest = summary.manifest
+    if manifest.is_imported:
+        return IMPORTED
     done = manifest.metrics.epochs_completed
     planned = manifest.planned_epochs if manifest.planned_epochs is not None else "?"
     if done is None and not summary.is_complete and store is not None:

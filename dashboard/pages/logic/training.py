@@ -71,6 +71,10 @@ crawls. Constant here unless the run's settings lower it over time.
 """
 
 
+NO_HISTORY = ("Imported model: no training history. It was trained elsewhere and imported with "
+              "python -m pipeline import; its test-set results are on the Metrics page.")
+
+
 def layout(**kwargs: Any) -> html.Div:
     """Return the Training page for the URL's ``run`` and ``digit``.
 
@@ -149,6 +153,8 @@ def _view(run_id: str, digit: Any) -> tuple:
                    f"finished of the {planned} it was set to train.")
     elif not resolved.ok:
         return *empty, error_card(resolved.error), hidden, None, None
+    if manifest.is_imported:
+        return *empty, notice(NO_HISTORY), hidden, None, None
     try:
         history = resolved.run.history()
     except ArtifactError as error:
