@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.pages.logic import activations, draw, metrics, model, runs, training
+from artifacts.store import ArtifactStore
+from dashboard.pages.logic import activations, draw, learning, metrics, model, runs, training
+from dashboard.report import build_report
 from dashboard.ui import ids
 from dashboard.ui.page import fill_page
 from tests.conftest import ROOT, run_pipeline, subprocess_env
@@ -70,10 +72,17 @@ def test_training_page_says_there_is_no_history_instead_of_empty_charts(shown):
     assert props_by_id(page)[training.TRAINING_CONTENT]["style"] == {"display": "none"}
 
 
-@pytest.mark.parametrize("page", [model, activations, draw], ids=["architecture", "activations", "draw"])
+@pytest.mark.parametrize("page", [model, activations, draw, learning],
+                         ids=["architecture", "activations", "draw", "learning"])
 def test_layer_pages_say_they_do_not_support_it_yet(shown, page):
     named = page.layout(run=RUN)
     assert UNSUPPORTED in text_of(named) and not has_class(named, "error-card")
     name = page.__name__.rsplit(".", 1)[-1]
     active = call(fill_page, {}, {"type": ids.PAGE_REQUEST, "page": name}, RUN)
     assert UNSUPPORTED in text_of(active) and not has_class(active, "error-card")
+
+
+def test_its_report_shows_its_metrics_and_says_which_parts_it_lacks(shown):
+    report = build_report(ArtifactStore(shown).run(RUN))
+    assert "Metrics on the test split" in report and "imported model has no training config" in report
+    assert "Traceback" not in report
