@@ -46,6 +46,7 @@ SETTLE_JS = Path(__file__).resolve().parent / "settle.js"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 PAGES = ["/", "/training", "/metrics", "/model", "/activations", "/draw", "/train"]
+PARTS = frozenset({"draw", "loads", "interactions", "scrub"})  # what --only can choose
 SECOND_RUN = "second"  # the Runs page's run to switch to: a small run trained next to the default one
 SECOND_RUN_ARGS = ["--dataset", "mnist-sample", "--limit", "600", "--epochs", "2", "--seed", "3"]
 # Goals from issue 12: milliseconds (lower is better) unless named otherwise.
@@ -389,8 +390,8 @@ class Session:
         for path in paths:
             self.page.load(self.url(path), f"visit {path}")
 
-    def page_loads(self) -> None:
-        for path in PAGES:
+    def page_loads(self, paths: list[str]) -> None:
+        for path in paths:
             self.row(f"`{path}` page load", GOAL_PAGE_MS).add(self.page.load(self.url(path), f"load {path}"))
 
     def stroke(self, offset: float) -> None:
@@ -527,8 +528,14 @@ class Session:
 
 def measure(store: Path, run_id: str, repeat: int, timeout: float, log_dir: Path,
             on_progress: Callable[[str], None] | None = None, verbose: bool = False,
-            other_run: str | None = None) -> dict[str, Row]:
-    """Run ``repeat`` repetitions (a fresh gunicorn each) and return the rows by name."""
+            other_run: str | None = None, only: frozenset[str] = PARTS) -> dict[str, Row]:
+    """Run ``repeat`` repetitions (a fresh gunicorn each) and return the rows by name.
+
+    Args:
+        only: the parts to measure (:data:`PARTS`); "loads" alone of a part, with page paths in it
+            (e.g. ``/activations``), loads only those pages.
+    """
+    paths = [path for path in PAGES if path in only] or PAGES
     on_progress = on_progress or (lambda text: print(text, flush=True))
     ids = page_ids()
     rows: dict[str, Row] = {}
@@ -540,18 +547,22 @@ def measure(store: Path, run_id: str, repeat: int, timeout: float, log_dir: Path
                 session.visit([path for path in PAGES if path != "/draw"])
                 before = max(worker_rss_mb(master))
                 on_progress(f"[{repetition + 1}/{repeat}] every page but Draw visited; worker RSS max {before:.0f} MB")
-                session.draw()
-                after = max(worker_rss_mb(master))
-                rows.setdefault("rss_before", Row("web worker RSS after every page but Draw", GOAL_RSS_MB, "MB"))
-                rows.setdefault("rss_after", Row("web worker RSS after every page and a Draw prediction",
-                                                 GOAL_RSS_MB, "MB"))
-                rows["rss_before"].values.append(before)
-                rows["rss_after"].values.append(after)
-                on_progress(f"[{repetition + 1}/{repeat}] Draw done; worker RSS max {after:.0f} MB")
-                session.page_loads()
-                session.interactions(repetition)
-                session.scrub("/activations", ids["epoch"], ids["mosaic"])
-                session.scrub("/model", ids["model_epoch"], ids["filters"])
+                if "draw" in only:
+                    session.draw()
+                    after = max(worker_rss_mb(master))
+                    rows.setdefault("rss_before", Row("web worker RSS after every page but Draw", GOAL_RSS_MB, "MB"))
+                    rows.setdefault("rss_after", Row("web worker RSS after every page and a Draw prediction",
+                                                     GOAL_RSS_MB, "MB"))
+                    rows["rss_before"].values.append(before)
+                    rows["rss_after"].values.append(after)
+                    on_progress(f"[{repetition + 1}/{repeat}] Draw done; worker RSS max {after:.0f} MB")
+                if "loads" in only:
+                    session.page_loads(paths)
+                if "interactions" in only:
+                    session.interactions(repetition)
+                if "scrub" in only:
+                    session.scrub("/activations", ids["epoch"], ids["mosaic"])
+                    session.scrub("/model", ids["model_epoch"], ids["filters"])
                 on_progress(f"[{repetition + 1}/{repeat}] done")
     finally:
         page.close()
@@ -629,14 +640,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one repetition, nothing written (a smoke run)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every sample as it is measured")
+    parser.add_argument("--only", help="comma-separated parts to measure (draw, loads, interactions, scrub) and "
+                        "page paths to load (e.g. draw,loads,/activations); implies --no-write")
     args = parser.parse_args(argv)
+    only = PARTS
+    if args.only:
+        only = frozenset(part.strip() for part in args.only.split(",") if part.strip())
+        unknown = {part for part in only if part not in PARTS and part not in PAGES}
+        if unknown:
+            parser.error(f"--only: unknown parts {sorted(unknown)}; choose from {sorted(PARTS)} or {PAGES}")
+        args.no_write = True
     repeat = 1 if args.quick else args.repeat
     WORK.mkdir(parents=True, exist_ok=True)
     try:
         store, run_id, other_run = ensure_store(args.store, args.run)
         if other_run is None:
             print(f"bench_browser: {store} holds no second run: '/ choose a run' is left out", flush=True)
-        rows = measure(store.resolve(), run_id, repeat, args.timeout, WORK, verbose=args.verbose, other_run=other_run)
+        rows = measure(store.resolve(), run_id, repeat, args.timeout, WORK, verbose=args.verbose, other_run=other_run,
+                       only=only)
     except BenchError as error:
         print(f"bench_browser: {error}", file=sys.stderr)
         return 2
