@@ -25,7 +25,7 @@ from artifacts import ArtifactError, Manifest
 from artifacts.config import captured_layers
 from dashboard.draw import epoch_view
 from dashboard.draw.canvas import URL_KEY, mode_control, mode_of, read_canvas
-from dashboard.draw.epochs import epoch_choice, model_at, parse_test_number, url_state
+from dashboard.draw.epochs import epoch_choice, model_at, parse_test_number, stored_epochs, url_state
 from dashboard.draw.layout import (
     BOARD_SHOWS,
     BRUSH_APPLIED,
@@ -346,6 +346,13 @@ def warm_up(run_id):
         get_live_model(resolved.run)
     except ModelUnavailable:
         return "model unavailable", "danger"
+    try:
+        # The "across training" card answers with every epoch's network: read them now too, so the
+        # first stroke does not wait for 16 weight files.
+        for epoch in stored_epochs(resolved.run):
+            model_at(resolved.run, epoch)
+    except ModelUnavailable:
+        pass  # the card says why when it is shown
     return "model ready", "success"
 
 
