@@ -357,6 +357,7 @@ def page_ids() -> dict[str, str]:
         "theme_switch": ("dashboard.ui.ids", "THEME_SWITCH"),
         "canvas": ("dashboard.draw.layout", "CANVAS"),
         "whatif_stride": ("dashboard.draw.whatif_view", "STRIDE"),
+        "whatif_card": ("dashboard.draw.whatif_view", "CARD"),
         "draw_epoch": ("dashboard.draw.epoch_view", "EPOCH"),
     }
     found = {}
@@ -414,6 +415,10 @@ class Session:
         for offset in (-0.2, 0.2, 0.1):
             self.row("Draw: a later stroke (from the pointer's release)", GOAL_DRAW_LATER_MS).add(
                 self.page.act("Draw later stroke", lambda o=offset: self.stroke(o), after="pointerup"))
+        # The what-if card is drawn while on screen: scroll to it as a user would (not measured).
+        self.page.script("document.getElementById(arguments[0]).scrollIntoView({block: 'center'})",
+                         self.ids["whatif_card"])
+        self.page.settle(self.page.now(), "Draw what-if card shown")
         for stride in (2, 1):
             self.row("Draw: conv_1 what-if, stride changed", GOAL_INTERACTION_MS).add(self.page.act(
                 "Draw what-if stride", lambda v=stride: self.page.set_props(self.ids["whatif_stride"], value=v)))

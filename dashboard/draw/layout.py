@@ -225,6 +225,15 @@ def stacked_view() -> html.Div:
     ])
 
 
+def in_view_card(card_id: str, card, in_view_id: str) -> html.Div:
+    """Wrap a card that is drawn only while it is on screen (or nearly): ``assets/draw.js`` writes
+    into the ``in_view_id`` store whether it is, and the card's callback takes that store as an Input.
+
+    Cards far down the page (the what-if) then cost a stroke nothing until the user scrolls to them.
+    """
+    return html.Div([dcc.Store(id=in_view_id, data=False), card], id=card_id, **{"data-in-view": in_view_id})
+
+
 def top_three(probabilities: np.ndarray, label: int | None, names=None) -> list:
     """Return the three most likely classes as rows of a big class name and a bar (names: the digits when None)."""
     names = [str(k) for k in range(len(probabilities))] if names is None else list(names)

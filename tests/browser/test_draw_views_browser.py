@@ -15,7 +15,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from dashboard.draw import epoch_view
+from dashboard.draw import epoch_view, whatif_view
 from dashboard.draw import layout as parts
 from tests.browser.test_draw_epochs_browser import served, wait_for  # noqa: F401  (the page's fixture)
 from tests.browser.test_runs_metrics_browser import assert_no_severe, figure_value, open_page
@@ -129,12 +129,20 @@ def test_a_stroke_sends_no_3d_until_asked_and_then_3d_follows_the_strokes(served
     assert served.driver.execute_script(WEBGL) > 0
     surface = figure_value(served, parts.SURFACE, "JSON.stringify(gd.data[0].z)")
     flat = figure_value(served, parts.CHANNEL_MAP, "JSON.stringify(gd.data[0].z)")
-    # It follows the next stroke, as the flat map does.
+    # It follows the next stroke, as the flat map does. The what-if card, now far down the page, is
+    # not drawn for it; it is once the user scrolls to it.
+    served.driver.execute_script(RECORD)
     stroke(served, 0.15)
     wait_for(lambda: figure_value(served, parts.CHANNEL_MAP, "JSON.stringify(gd.data[0].z)") not in (None, flat),
              message="the channel map to follow the stroke")
     wait_for(lambda: figure_value(served, parts.SURFACE, "JSON.stringify(gd.data[0].z)") not in (None, surface),
              message="the surface to follow the stroke")
+    later = {name for call in settled_calls(served, output(parts.SURFACE)) for name in call["outputs"]}
+    assert output(parts.SURFACE) in later and output(whatif_view.CONV) not in later
+    conv = figure_value(served, whatif_view.CONV, "gd.data[0].source")
+    served.driver.execute_script(f"document.getElementById('{whatif_view.CARD}').scrollIntoView({{block: 'center'}})")
+    wait_for(lambda: figure_value(served, whatif_view.CONV, "gd.data[0].source") not in (None, conv),
+             message="the what-if maps of the new digit once on screen")
 
     # The stacked view: drawn once its switch is on, then it follows the strokes too.
     assert figure_value(served, parts.STACKED, "gd._fullData.length") in (0, None)
