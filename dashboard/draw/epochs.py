@@ -27,6 +27,7 @@ CACHE_MAX_ENGINES = 64  # engines kept per process: four default runs' 16 epochs
 CACHE_MAX_BYTES = 96 * 2**20  # their float32 weights; a default run's 16 epochs take 14 MB
 TEST_NUMBER = re.compile(r"[0-9]{1,9}")
 
+_LOADING = threading.Lock()  # held while an engine is read (never inside _LOCK)
 _ENGINES: OrderedDict[tuple, tuple[LiveModel, int]] = OrderedDict()
 _LOCK = threading.Lock()
 
@@ -86,7 +87,6 @@ def whole_number(value: object) -> int | None:
 
 
 def _engine(run: Run, epoch: int) -> LiveModel:
-    from dashboard.inference import Network
 
     path = run.weights_path(epoch)
     try:
@@ -103,6 +103,24 @@ def _engine(run: Run, epoch: int) -> LiveModel:
         if key in _ENGINES:
             _ENGINES.move_to_end(key)
             return _ENGINES[key][0]
+    # One load at a time: a stroke's card asking while the page's warm-up reads the same epochs waits
+    # for the engine instead of reading the file a second time.
+    with _LOADING:
+        with _LOCK:
+            if key in _ENGINES:
+                _ENGINES.move_to_end(key)
+                return _ENGINES[key][0]
+        return _load(run, epoch, key, config, layer_names)
+
+
+def _load(run: Run, epoch: int, key: tuple, config, layer_names: list[str]) -> LiveModel:
+    """Read one epoch's weights into a new engine and keep it in the cache under ``key``.
+
+    Raises:
+        ModelUnavailable: the weights cannot be read or do not fit the network.
+    """
+    from dashboard.inference import Network
+
     try:
         weights = run.weights(epoch)
         network = Network(config, weights)
