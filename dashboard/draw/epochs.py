@@ -87,16 +87,11 @@ def whole_number(value: object) -> int | None:
 
 
 def _engine(run: Run, epoch: int) -> LiveModel:
-
     path = run.weights_path(epoch)
     try:
         stat = path.stat()
-        config = run.info().config
-        layer_names = captured_layers(config)
     except OSError:
         raise ModelUnavailable(f"Run '{run.run_id}' has no stored weights of epoch {epoch}.") from None
-    except (ArtifactError, TypeError, ValueError) as error:
-        raise ModelUnavailable(f"Run '{run.run_id}' has a config this version cannot read ({error}).") from None
     # A rewritten file (another run under the same id, a retrained run) changes the inode or the time.
     key = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
     with _LOCK:
@@ -110,6 +105,11 @@ def _engine(run: Run, epoch: int) -> LiveModel:
             if key in _ENGINES:
                 _ENGINES.move_to_end(key)
                 return _ENGINES[key][0]
+        try:
+            config = run.info().config
+            layer_names = captured_layers(config)
+        except (ArtifactError, TypeError, ValueError) as error:
+            raise ModelUnavailable(f"Run '{run.run_id}' has a config this version cannot read ({error}).") from None
         return _load(run, epoch, key, config, layer_names)
 
 
@@ -174,7 +174,8 @@ def across_epochs(run: Run, pixels: np.ndarray) -> AcrossEpochs:
         raise ValueError(f"expected a 28x28 image, not {image.shape}")
     # The probe's whole result (what LiveModel.analyse unpacks): the first and last epochs' saliency
     # and activations come from the same pass as their probabilities.
-    results = [model_at(run, epoch).probe(image[None]) for epoch in epochs]
+    last = final_epoch(run)  # read once: model_at would read the manifest again for every epoch
+    results = [(get_live_model(run) if epoch == last else _engine(run, epoch)).probe(image[None]) for epoch in epochs]
     first, last = (Analysis(result.probabilities[0], [(name, values[0]) for name, values in result.activations],
                             result.saliency[0]) for result in (results[0], results[-1]))
     probabilities = np.stack([result.probabilities[0] for result in results]).astype(np.float32, copy=False)
