@@ -1,6 +1,6 @@
 """What a user feels, measured in headless Chromium: page loads, interactions, scrubbing, Draw, web RSS.
 
-Usage: python -m benchmarks.bench_browser [--store DIR] [--run ID] [--repeat N] [--quick] [--no-write]
+Usage: python -m benchmarks.bench_browser [--store DIR] [--run ID] [--repeat N] [--quick] [--no-write] [--only PARTS]
 
 Without --store it reuses (or trains, about 30 s) the CLI's default run on mnist-sample in
 benchmarks/.work/store, as bench_dashboard does, and adds a small second run there so the Runs
@@ -9,7 +9,8 @@ page has a run to switch to. Each repetition starts the Procfile's web line (gun
 1. visits every page but Draw, reads every gunicorn worker's RSS (VmRSS in /proc/<pid>/status);
 2. opens /draw and draws a stroke as soon as the canvas is there: "first prediction" is from the
    navigation's start to the settled answer; then three later strokes, each from the pointer's
-   release to the settled answer; reads the workers' RSS again;
+   release to the settled answer; the what-if, the epoch, opening the two 3D views and a stroke
+   with them open; reads the workers' RSS again;
 3. loads every navbar page (navigation start to settled);
 4. times the interactions (from the input event, or the URL change, to settled);
 5. drags the epoch slider of /activations and /model through every epoch (last to first, to last,
@@ -359,6 +360,8 @@ def page_ids() -> dict[str, str]:
         "whatif_stride": ("dashboard.draw.whatif_view", "STRIDE"),
         "whatif_card": ("dashboard.draw.whatif_view", "CARD"),
         "draw_epoch": ("dashboard.draw.epoch_view", "EPOCH"),
+        "draw_channel_tabs": ("dashboard.draw.layout", "CHANNEL_TABS"),
+        "draw_stack_show": ("dashboard.draw.layout", "STACK_SHOW"),
     }
     found = {}
     for key, (module, name) in wanted.items():
@@ -425,6 +428,17 @@ class Session:
         for epoch in (0, 1):
             self.row("Draw: the epoch changed (answer, walk, card)", GOAL_INTERACTION_MS).add(self.page.act(
                 "Draw epoch", lambda v=epoch: self.page.set_props(self.ids["draw_epoch"], value=v)))
+        # The 3D views are drawn only once asked for: opening each is an interaction of its own, and a
+        # stroke with both open redraws them (the canvas scrolled back into view first, not measured).
+        self.row("Draw: the 3D surface tab opened", GOAL_INTERACTION_MS).add(self.page.act(
+            "Draw 3D surface", lambda: self.page.set_props(self.ids["draw_channel_tabs"], active_tab="surface")))
+        self.row("Draw: every layer stacked in 3D switched on", GOAL_INTERACTION_MS).add(self.page.act(
+            "Draw stacked 3D", lambda: self.page.set_props(self.ids["draw_stack_show"], value=True)))
+        self.page.script("document.getElementById(arguments[0]).scrollIntoView({block: 'center'})",
+                         self.ids["canvas"])
+        self.page.settle(self.page.now(), "Draw canvas shown")
+        self.row("Draw: a later stroke with both 3D views open", GOAL_DRAW_LATER_MS).add(
+            self.page.act("Draw stroke with 3D", lambda: self.stroke(-0.1), after="pointerup"))
 
     def interactions(self, repetition: int) -> None:
         ids, page = self.ids, self.page
