@@ -35,7 +35,7 @@ PROBABILITIES = "draw-probabilities"
 SALIENCY = "draw-saliency"
 STACKED = "draw-stacked"
 STACK_SHOW = "draw-stacked-show"  # dbc.Switch: build and draw the stacked 3D view (off until asked)
-STACK_BOX = "draw-stacked-box"  # dbc.Collapse around it
+STACK_BOX = "draw-stacked-box"  # the Div around it (shown at once: no opening animation to resize the 3D scene)
 LAYER = "draw-layer"
 PREV = "draw-prev"
 NEXT = "draw-next"
@@ -220,8 +220,8 @@ def stacked_view() -> html.Div:
     """Return the switch and the stacked 3D view of every layer, built only once the switch is on."""
     return html.Div([
         dbc.Switch(id=STACK_SHOW, label="Show every layer stacked in 3D", value=False, className="mt-2"),
-        dbc.Collapse(dcc.Graph(id=STACKED, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "600px"}),
-                     id=STACK_BOX, is_open=False),
+        html.Div(dcc.Graph(id=STACKED, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "600px"}),
+                 id=STACK_BOX, style=HIDDEN),
     ])
 
 

@@ -95,7 +95,7 @@ dash.callback(
 # The stacked 3D view: built and drawn only while its switch is on.
 dash.callback(
     Output(parts.STACKED, "figure"),
-    Output(parts.STACK_BOX, "is_open"),
+    Output(parts.STACK_BOX, "style"),
     Input(parts.STACK_SHOW, "value"),
     Input(parts.DIGIT, "data"),
     Input(ids.THEME, "data"),

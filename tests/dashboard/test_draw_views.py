@@ -82,9 +82,9 @@ def test_the_stacked_view_is_built_only_while_its_switch_is_on(draw, digit):  # 
     with pytest.raises(PreventUpdate):
         triggered_by(parts.DIGIT, draw.show_stacked)(False, digit, "light", None, TINY_RUN_ID)
     assert triggered_by(parts.STACK_SHOW, draw.show_stacked)(False, digit, "light", None, TINY_RUN_ID) == (
-        dash.no_update, False)
-    figure, is_open = triggered_by(parts.STACK_SHOW, draw.show_stacked)(True, digit, "light", None, TINY_RUN_ID)
-    assert is_open is True and len(figure.data) > 3 and figure.data[0].type == "surface"
+        dash.no_update, parts.HIDDEN)
+    figure, style = triggered_by(parts.STACK_SHOW, draw.show_stacked)(True, digit, "light", None, TINY_RUN_ID)
+    assert style == parts.SHOWN and len(figure.data) > 3 and figure.data[0].type == "surface"
 
 
 def test_an_epoch_change_moves_the_marker_and_leaves_the_card_alone(draw, digit):  # noqa: F811

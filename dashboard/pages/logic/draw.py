@@ -319,7 +319,7 @@ def show_answer(digit, theme, run_id, analysed: DigitAnalysis | None = None) -> 
 
 
 def show_stacked(show, digit, theme, epoch, run_id) -> tuple:
-    """Return the stacked 3D view of every layer and whether its box is open: built only while the switch is on.
+    """Return the stacked 3D view of every layer and its box's style: built only while the switch is on.
 
     Off, nothing is sent (the browser keeps what it has, or :data:`NOT_DRAWN`); on, it follows the digit,
     theme and epoch.
@@ -327,14 +327,14 @@ def show_stacked(show, digit, theme, epoch, run_id) -> tuple:
     if not show:
         if STACK_SHOW not in fired():
             raise PreventUpdate  # off: a stroke sends nothing for it
-        return dash.no_update, False
+        return dash.no_update, HIDDEN
     if not isinstance(digit, dict):
-        return NOT_DRAWN, True
+        return NOT_DRAWN, SHOWN
     try:
         pixels, analysis = DigitAnalysis(run_id, digit, epoch).get()
     except (ModelUnavailable, ValueError):
-        return NOT_DRAWN, True  # show_answer shows the message
-    return stacked_layers([(INPUT_LAYER, pixels.astype(np.float32)), *analysis.activations], theme), True
+        return NOT_DRAWN, SHOWN  # show_answer shows the message
+    return stacked_layers([(INPUT_LAYER, pixels.astype(np.float32)), *analysis.activations], theme), SHOWN
 
 
 def warm_up(run_id):
