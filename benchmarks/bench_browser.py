@@ -1,6 +1,6 @@
 """What a user feels, measured in headless Chromium: page loads, interactions, scrubbing, Draw, web RSS.
 
-Usage: python -m benchmarks.bench_browser [--store DIR] [--run ID] [--repeat N] [--quick] [--no-write]
+Usage: python -m benchmarks.bench_browser [--store DIR] [--run ID] [--repeat N] [--quick] [--no-write] [--only PARTS]
 
 Without --store it reuses (or trains, about 30 s) the CLI's default run on mnist-sample in
 benchmarks/.work/store, as bench_dashboard does, and adds a small second run there so the Runs
@@ -9,7 +9,8 @@ page has a run to switch to. Each repetition starts the Procfile's web line (gun
 1. visits every page but Draw, reads every gunicorn worker's RSS (VmRSS in /proc/<pid>/status);
 2. opens /draw and draws a stroke as soon as the canvas is there: "first prediction" is from the
    navigation's start to the settled answer; then three later strokes, each from the pointer's
-   release to the settled answer; reads the workers' RSS again;
+   release to the settled answer; the what-if, the epoch, opening the two 3D views and a stroke
+   with them open; reads the workers' RSS again;
 3. loads every navbar page (navigation start to settled);
 4. times the interactions (from the input event, or the URL change, to settled);
 5. drags the epoch slider of /activations and /model through every epoch (last to first, to last,
@@ -46,6 +47,7 @@ SETTLE_JS = Path(__file__).resolve().parent / "settle.js"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 PAGES = ["/", "/training", "/metrics", "/model", "/activations", "/draw", "/train"]
+PARTS = frozenset({"draw", "loads", "interactions", "scrub"})  # what --only can choose
 SECOND_RUN = "second"  # the Runs page's run to switch to: a small run trained next to the default one
 SECOND_RUN_ARGS = ["--dataset", "mnist-sample", "--limit", "600", "--epochs", "2", "--seed", "3"]
 # Goals from issue 12: milliseconds (lower is better) unless named otherwise.
@@ -356,7 +358,10 @@ def page_ids() -> dict[str, str]:
         "theme_switch": ("dashboard.ui.ids", "THEME_SWITCH"),
         "canvas": ("dashboard.draw.layout", "CANVAS"),
         "whatif_stride": ("dashboard.draw.whatif_view", "STRIDE"),
+        "whatif_card": ("dashboard.draw.whatif_view", "CARD"),
         "draw_epoch": ("dashboard.draw.epoch_view", "EPOCH"),
+        "draw_channel_tabs": ("dashboard.draw.layout", "CHANNEL_TABS"),
+        "draw_stack_show": ("dashboard.draw.layout", "STACK_SHOW"),
     }
     found = {}
     for key, (module, name) in wanted.items():
@@ -389,8 +394,8 @@ class Session:
         for path in paths:
             self.page.load(self.url(path), f"visit {path}")
 
-    def page_loads(self) -> None:
-        for path in PAGES:
+    def page_loads(self, paths: list[str]) -> None:
+        for path in paths:
             self.row(f"`{path}` page load", GOAL_PAGE_MS).add(self.page.load(self.url(path), f"load {path}"))
 
     def stroke(self, offset: float) -> None:
@@ -413,12 +418,27 @@ class Session:
         for offset in (-0.2, 0.2, 0.1):
             self.row("Draw: a later stroke (from the pointer's release)", GOAL_DRAW_LATER_MS).add(
                 self.page.act("Draw later stroke", lambda o=offset: self.stroke(o), after="pointerup"))
+        # The what-if card is drawn while on screen: scroll to it as a user would (not measured).
+        self.page.script("document.getElementById(arguments[0]).scrollIntoView({block: 'center'})",
+                         self.ids["whatif_card"])
+        self.page.settle(self.page.now(), "Draw what-if card shown")
         for stride in (2, 1):
             self.row("Draw: conv_1 what-if, stride changed", GOAL_INTERACTION_MS).add(self.page.act(
                 "Draw what-if stride", lambda v=stride: self.page.set_props(self.ids["whatif_stride"], value=v)))
         for epoch in (0, 1):
             self.row("Draw: the epoch changed (answer, walk, card)", GOAL_INTERACTION_MS).add(self.page.act(
                 "Draw epoch", lambda v=epoch: self.page.set_props(self.ids["draw_epoch"], value=v)))
+        # The 3D views are drawn only once asked for: opening each is an interaction of its own, and a
+        # stroke with both open redraws them (the canvas scrolled back into view first, not measured).
+        self.row("Draw: the 3D surface tab opened", GOAL_INTERACTION_MS).add(self.page.act(
+            "Draw 3D surface", lambda: self.page.set_props(self.ids["draw_channel_tabs"], active_tab="surface")))
+        self.row("Draw: every layer stacked in 3D switched on", GOAL_INTERACTION_MS).add(self.page.act(
+            "Draw stacked 3D", lambda: self.page.set_props(self.ids["draw_stack_show"], value=True)))
+        self.page.script("document.getElementById(arguments[0]).scrollIntoView({block: 'center'})",
+                         self.ids["canvas"])
+        self.page.settle(self.page.now(), "Draw canvas shown")
+        self.row("Draw: a later stroke with both 3D views open", GOAL_DRAW_LATER_MS).add(
+            self.page.act("Draw stroke with 3D", lambda: self.stroke(-0.1), after="pointerup"))
 
     def interactions(self, repetition: int) -> None:
         ids, page = self.ids, self.page
@@ -527,8 +547,14 @@ class Session:
 
 def measure(store: Path, run_id: str, repeat: int, timeout: float, log_dir: Path,
             on_progress: Callable[[str], None] | None = None, verbose: bool = False,
-            other_run: str | None = None) -> dict[str, Row]:
-    """Run ``repeat`` repetitions (a fresh gunicorn each) and return the rows by name."""
+            other_run: str | None = None, only: frozenset[str] = PARTS) -> dict[str, Row]:
+    """Run ``repeat`` repetitions (a fresh gunicorn each) and return the rows by name.
+
+    Args:
+        only: the parts to measure (:data:`PARTS`); "loads" alone of a part, with page paths in it
+            (e.g. ``/activations``), loads only those pages.
+    """
+    paths = [path for path in PAGES if path in only] or PAGES
     on_progress = on_progress or (lambda text: print(text, flush=True))
     ids = page_ids()
     rows: dict[str, Row] = {}
@@ -540,18 +566,22 @@ def measure(store: Path, run_id: str, repeat: int, timeout: float, log_dir: Path
                 session.visit([path for path in PAGES if path != "/draw"])
                 before = max(worker_rss_mb(master))
                 on_progress(f"[{repetition + 1}/{repeat}] every page but Draw visited; worker RSS max {before:.0f} MB")
-                session.draw()
-                after = max(worker_rss_mb(master))
-                rows.setdefault("rss_before", Row("web worker RSS after every page but Draw", GOAL_RSS_MB, "MB"))
-                rows.setdefault("rss_after", Row("web worker RSS after every page and a Draw prediction",
-                                                 GOAL_RSS_MB, "MB"))
-                rows["rss_before"].values.append(before)
-                rows["rss_after"].values.append(after)
-                on_progress(f"[{repetition + 1}/{repeat}] Draw done; worker RSS max {after:.0f} MB")
-                session.page_loads()
-                session.interactions(repetition)
-                session.scrub("/activations", ids["epoch"], ids["mosaic"])
-                session.scrub("/model", ids["model_epoch"], ids["filters"])
+                if "draw" in only:
+                    session.draw()
+                    after = max(worker_rss_mb(master))
+                    rows.setdefault("rss_before", Row("web worker RSS after every page but Draw", GOAL_RSS_MB, "MB"))
+                    rows.setdefault("rss_after", Row("web worker RSS after every page and a Draw prediction",
+                                                     GOAL_RSS_MB, "MB"))
+                    rows["rss_before"].values.append(before)
+                    rows["rss_after"].values.append(after)
+                    on_progress(f"[{repetition + 1}/{repeat}] Draw done; worker RSS max {after:.0f} MB")
+                if "loads" in only:
+                    session.page_loads(paths)
+                if "interactions" in only:
+                    session.interactions(repetition)
+                if "scrub" in only:
+                    session.scrub("/activations", ids["epoch"], ids["mosaic"])
+                    session.scrub("/model", ids["model_epoch"], ids["filters"])
                 on_progress(f"[{repetition + 1}/{repeat}] done")
     finally:
         page.close()
@@ -629,14 +659,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one repetition, nothing written (a smoke run)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every sample as it is measured")
+    parser.add_argument("--only", help="comma-separated parts to measure (draw, loads, interactions, scrub) and "
+                        "page paths to load (e.g. draw,loads,/activations); implies --no-write")
     args = parser.parse_args(argv)
+    only = PARTS
+    if args.only:
+        only = frozenset(part.strip() for part in args.only.split(",") if part.strip())
+        unknown = {part for part in only if part not in PARTS and part not in PAGES}
+        if unknown:
+            parser.error(f"--only: unknown parts {sorted(unknown)}; choose from {sorted(PARTS)} or {PAGES}")
+        args.no_write = True
     repeat = 1 if args.quick else args.repeat
     WORK.mkdir(parents=True, exist_ok=True)
     try:
         store, run_id, other_run = ensure_store(args.store, args.run)
         if other_run is None:
             print(f"bench_browser: {store} holds no second run: '/ choose a run' is left out", flush=True)
-        rows = measure(store.resolve(), run_id, repeat, args.timeout, WORK, verbose=args.verbose, other_run=other_run)
+        rows = measure(store.resolve(), run_id, repeat, args.timeout, WORK, verbose=args.verbose, other_run=other_run,
+                       only=only)
     except BenchError as error:
         print(f"bench_browser: {error}", file=sys.stderr)
         return 2

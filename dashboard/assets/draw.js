@@ -314,3 +314,29 @@
     }
   };
 })();
+
+// Cards drawn only while on screen (dashboard/draw/layout.py in_view_card): an element with
+// data-in-view="<store id>" tells that store whether it is within half a screen of the viewport,
+// and the card's callback draws only when it is.
+(function () {
+  var watched = new WeakSet();
+  function tell(store, shown) {
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props(store, { data: shown });
+    }
+  }
+  var observer = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      tell(entry.target.getAttribute("data-in-view"), entry.isIntersecting);
+    });
+  }, { rootMargin: "50% 0px" }) : null;
+  function watch() {
+    document.querySelectorAll("[data-in-view]").forEach(function (element) {
+      if (watched.has(element)) { return; }
+      watched.add(element);
+      if (observer) { observer.observe(element); } else { tell(element.getAttribute("data-in-view"), true); }
+    });
+  }
+  // Dash renders the page after this file loads and again on navigation: look for new cards now and then.
+  setInterval(watch, 250);
+})();

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import dcc, html
+from dash import Patch, dcc, html
 
 from dashboard.draw.epochs import (
     across_epochs,
@@ -22,7 +22,7 @@ from dashboard.draw.epochs import (
     whole_number,
 )
 from dashboard.draw.live_model import ModelUnavailable
-from dashboard.figures.epochs import epoch_saliency, probabilities_by_epoch, stage
+from dashboard.figures.epochs import epoch_marker, epoch_saliency, probabilities_by_epoch, stage
 from dashboard.store_access import resolve_run
 from dashboard.ui.components import error_card, run_class_names
 from dashboard.ui.epochs import epoch_slider
@@ -95,13 +95,15 @@ def epochs_card() -> dbc.Card:
 
 
 def card_outputs(pixels: np.ndarray | None, digit: dict | None, epoch: object, theme: str | None,
-                  run_id: str | None) -> tuple:
+                  run_id: str | None, epoch_only: bool = False) -> tuple:
     """Return the card's outputs: its style, epoch 0's and the last epoch's figures, the lines, the caption, the note.
 
     Args:
         pixels: the digit's (28, 28) pixels, None when there is no digit (the card hides).
         digit: its :data:`DIGIT` store value (for the label).
         epoch: the slider's value (None: the last epoch).
+        epoch_only: only the epoch changed: epoch 0, the last epoch and the lines stay as the browser
+            has them; the lines' marker moves (a ``Patch``) and the note changes.
     """
     nothing = dash.no_update
     resolved = resolve_run(run_id)
@@ -119,6 +121,12 @@ def card_outputs(pixels: np.ndarray | None, digit: dict | None, epoch: object, t
     note = note_text(shown if shown in epochs else None, last)
     if pixels is None:
         return HIDDEN, nothing, nothing, nothing, nothing, note
+    if epoch_only:
+        shape, annotation = epoch_marker(shown if shown in epochs else last)
+        marker = Patch()
+        marker["layout"]["shapes"] = [shape]
+        marker["layout"]["annotations"] = [annotation]
+        return nothing, nothing, nothing, marker, nothing, note
     label = digit.get("label") if isinstance(digit, dict) else None
     names = run_class_names(run)
     try:

@@ -27,6 +27,7 @@ CACHE_MAX_ENGINES = 64  # engines kept per process: four default runs' 16 epochs
 CACHE_MAX_BYTES = 96 * 2**20  # their float32 weights; a default run's 16 epochs take 14 MB
 TEST_NUMBER = re.compile(r"[0-9]{1,9}")
 
+_LOADING = threading.Lock()  # held while an engine is read (never inside _LOCK)
 _ENGINES: OrderedDict[tuple, tuple[LiveModel, int]] = OrderedDict()
 _LOCK = threading.Lock()
 
@@ -86,23 +87,40 @@ def whole_number(value: object) -> int | None:
 
 
 def _engine(run: Run, epoch: int) -> LiveModel:
-    from dashboard.inference import Network
-
     path = run.weights_path(epoch)
     try:
         stat = path.stat()
-        config = run.info().config
-        layer_names = captured_layers(config)
     except OSError:
         raise ModelUnavailable(f"Run '{run.run_id}' has no stored weights of epoch {epoch}.") from None
-    except (ArtifactError, TypeError, ValueError) as error:
-        raise ModelUnavailable(f"Run '{run.run_id}' has a config this version cannot read ({error}).") from None
     # A rewritten file (another run under the same id, a retrained run) changes the inode or the time.
     key = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
     with _LOCK:
         if key in _ENGINES:
             _ENGINES.move_to_end(key)
             return _ENGINES[key][0]
+    # One load at a time: a stroke's card asking while the page's warm-up reads the same epochs waits
+    # for the engine instead of reading the file a second time.
+    with _LOADING:
+        with _LOCK:
+            if key in _ENGINES:
+                _ENGINES.move_to_end(key)
+                return _ENGINES[key][0]
+        try:
+            config = run.info().config
+            layer_names = captured_layers(config)
+        except (ArtifactError, TypeError, ValueError) as error:
+            raise ModelUnavailable(f"Run '{run.run_id}' has a config this version cannot read ({error}).") from None
+        return _load(run, epoch, key, config, layer_names)
+
+
+def _load(run: Run, epoch: int, key: tuple, config, layer_names: list[str]) -> LiveModel:
+    """Read one epoch's weights into a new engine and keep it in the cache under ``key``.
+
+    Raises:
+        ModelUnavailable: the weights cannot be read or do not fit the network.
+    """
+    from dashboard.inference import Network
+
     try:
         weights = run.weights(epoch)
         network = Network(config, weights)
@@ -156,7 +174,8 @@ def across_epochs(run: Run, pixels: np.ndarray) -> AcrossEpochs:
         raise ValueError(f"expected a 28x28 image, not {image.shape}")
     # The probe's whole result (what LiveModel.analyse unpacks): the first and last epochs' saliency
     # and activations come from the same pass as their probabilities.
-    results = [model_at(run, epoch).probe(image[None]) for epoch in epochs]
+    last = final_epoch(run)  # read once: model_at would read the manifest again for every epoch
+    results = [(get_live_model(run) if epoch == last else _engine(run, epoch)).probe(image[None]) for epoch in epochs]
     first, last = (Analysis(result.probabilities[0], [(name, values[0]) for name, values in result.activations],
                             result.saliency[0]) for result in (results[0], results[-1]))
     probabilities = np.stack([result.probabilities[0] for result in results]).astype(np.float32, copy=False)

@@ -35,6 +35,8 @@ TOP3 = "draw-top3"
 PROBABILITIES = "draw-probabilities"
 SALIENCY = "draw-saliency"
 STACKED = "draw-stacked"
+STACK_SHOW = "draw-stacked-show"  # dbc.Switch: build and draw the stacked 3D view (off until asked)
+STACK_BOX = "draw-stacked-box"  # the Div around it (shown at once: no opening animation to resize the 3D scene)
 LAYER = "draw-layer"
 PREV = "draw-prev"
 NEXT = "draw-next"
@@ -45,6 +47,10 @@ LAYER_CAPTION = "draw-layer-caption"
 MAPS = "draw-maps"
 SURFACE = "draw-surface"
 SURFACE_COLUMN = "draw-surface-column"
+CHANNEL_MAP = "draw-channel-map"  # the chosen channel flat, its values on hover
+CHANNEL_TABS = "draw-channel-tabs"  # dbc.Tabs: the channel map, or the 3D surface (drawn only while open)
+MAP_TAB = "map"
+SURFACE_TAB = "surface"
 READY = "draw-ready"
 ATTRIBUTION = card_ids("draw")  # the attributions card (dashboard.ui.attribution_card), under the answer
 
@@ -53,6 +59,8 @@ INPUT_LAYER = "pixels"
 PLAY_MS = 1500
 GRAPH_CONFIG = {"displaylogo": False}
 SMALL_GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
+# What a graph shows before it is drawn: no axes, nothing for Plotly to set up (no WebGL scene).
+NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
 SHOWN = {"display": "block"}
 HIDDEN = {"display": "none"}
 NO_MESSAGE = (None, "info", False)
@@ -67,14 +75,15 @@ nothing is scaled or thickened, the drawing is only moved so its centre of mass 
 """
 WALK = """
 Step through the network one layer at a time, or press **Play**. Convolution and pooling layers show
-one tile per channel (click a tile to see that channel as a 3D landscape); dense layers show one bar
-per unit; the last layer gives the probabilities.
+one tile per channel (click a tile to see that channel on its own, flat or as a 3D landscape); dense
+layers show one bar per unit; the last layer gives the probabilities. The switch under the walk stacks
+every layer in one 3D view.
 """
 FEATURE_MAPS = """
 A **feature map** is what one filter "sees" in your digit: bright where its pattern appears, dark where
 it does not. Every tile is one channel of the chosen layer; all tiles share one colour bar. Early layers
 keep the digit's shape; deeper layers are smaller and more abstract. Click a tile to see that channel
-as a 3D landscape; the framed tile is the one shown.
+on its own (hover it for its values, or open its 3D landscape); the framed tile is the one shown.
 """
 LAYER_TEXT = {
     "Input": "The 28x28 pixels the network receives (0 = black, 255 = white).",
@@ -183,11 +192,10 @@ def walk_card(steps: list[tuple[str, str, str]], layer: int) -> dbc.Card:
         html.Div(id=LAYER_CAPTION, className="small mt-2"),
         dbc.Row([
             dbc.Col(dcc.Graph(id=MAPS, config=GRAPH_CONFIG, style={"height": "440px"}), lg=7),
-            dbc.Col(dcc.Graph(id=SURFACE, config=GRAPH_CONFIG, style={"height": "440px"}), lg=5,
-                    id=SURFACE_COLUMN),
+            dbc.Col(channel_views(), lg=5, id=SURFACE_COLUMN),
         ], className="g-2"),
         dbc.Row([
-            dbc.Col(dcc.Graph(id=STACKED, config=GRAPH_CONFIG, style={"height": "600px"}), lg=7),
+            dbc.Col(stacked_view(), lg=7),
             dbc.Col([
                 explanation("Feature maps", FEATURE_MAPS, open_=True),
                 explanation("3D surface", explanations.SURFACE),
@@ -195,6 +203,38 @@ def walk_card(steps: list[tuple[str, str, str]], layer: int) -> dbc.Card:
             ], lg=5, className="pt-3"),
         ], className="g-2 mt-2"),
     ]), className="mb-3")
+
+
+def channel_views() -> dbc.Tabs:
+    """Return the chosen channel's two views: flat (values on hover) or in 3D.
+
+    The surface is a WebGL scene, the slowest thing a browser without a GPU draws: it stays
+    :data:`NOT_DRAWN` until its tab is opened.
+    """
+    return dbc.Tabs([
+        dbc.Tab(dcc.Graph(id=CHANNEL_MAP, config=GRAPH_CONFIG, style={"height": "400px"}), label="Channel map",
+                tab_id=MAP_TAB),
+        dbc.Tab(dcc.Graph(id=SURFACE, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "400px"}),
+                label="3D surface", tab_id=SURFACE_TAB),
+    ], id=CHANNEL_TABS, active_tab=MAP_TAB)
+
+
+def stacked_view() -> html.Div:
+    """Return the switch and the stacked 3D view of every layer, built only once the switch is on."""
+    return html.Div([
+        dbc.Switch(id=STACK_SHOW, label="Show every layer stacked in 3D", value=False, className="mt-2"),
+        html.Div(dcc.Graph(id=STACKED, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "600px"}),
+                 id=STACK_BOX, style=HIDDEN),
+    ])
+
+
+def in_view_card(card_id: str, card, in_view_id: str) -> html.Div:
+    """Wrap a card that is drawn only while it is on screen (or nearly): ``assets/draw.js`` writes
+    into the ``in_view_id`` store whether it is, and the card's callback takes that store as an Input.
+
+    Cards far down the page (the what-if) then cost a stroke nothing until the user scrolls to them.
+    """
+    return html.Div([dcc.Store(id=in_view_id, data=False), card], id=card_id, **{"data-in-view": in_view_id})
 
 
 def top_three(probabilities: np.ndarray, label: int | None, names=None) -> list:

@@ -8,15 +8,19 @@ registers :func:`show_what_if` with ``dash.callback``. The computation is in
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
 from artifacts import ArtifactError
 from artifacts import format as fmt
 from artifacts.config import KERNEL_SIZES, PADDINGS, ConvBlock
-from dashboard.draw.layout import DIGIT, GRAPH_CONFIG, RUN
+from dashboard.draw.layout import DIGIT, GRAPH_CONFIG, RUN, in_view_card
 from dashboard.draw.whatif import (
     MAX_FILTERS,
     MIN_FILTERS,
@@ -41,6 +45,9 @@ KERNELS = "draw-whatif-kernels"
 ALERT = "draw-whatif-alert"
 CONV = "draw-whatif-conv"
 POOL = "draw-whatif-pool"
+CARD = "draw-whatif"  # the card's wrapper (watched by assets/draw.js)
+IN_VIEW = "draw-whatif-in-view"  # dcc.Store: whether the card is on screen
+DRAWN = "draw-whatif-drawn"  # dcc.Store: the key of what the card's maps show
 
 EXPLAINED = """
 Change the first convolution and see at once what it would make of your digit, without training
@@ -59,8 +66,8 @@ def _radio(component_id: str, options: list, value) -> dbc.RadioItems:
                           value=value, inline=True, className="small")
 
 
-def whatif_card(start: Settings) -> dbc.Card:
-    """Return the what-if card, its controls at ``start`` (the run's own conv_1)."""
+def whatif_card(start: Settings) -> html.Div:
+    """Return the what-if card, its controls at ``start`` (the run's own conv_1), drawn while on screen."""
     def labelled(text: str, control) -> dbc.Col:
         return dbc.Col([dbc.Label(text, className="small mb-0 fw-semibold"), control], xs=6, md=3)
 
@@ -72,7 +79,7 @@ def whatif_card(start: Settings) -> dbc.Card:
                                        marks={n: str(n) for n in (4, 16, 32, 48, 64)},
                                        tooltip={"placement": "bottom"}, allow_direct_input=False)),
     ], className="g-2 align-items-start")
-    return dbc.Card(dbc.CardBody([
+    card = dbc.Card(dbc.CardBody([
         html.H5("What if conv_1 were different?", className="card-title"),
         explanation("What the controls change", EXPLAINED),
         controls,
@@ -83,7 +90,9 @@ def whatif_card(start: Settings) -> dbc.Card:
             dbc.Col(dcc.Graph(id=CONV, config=GRAPH_CONFIG, style={"height": "420px"}), lg=7),
             dbc.Col(dcc.Graph(id=POOL, config=GRAPH_CONFIG, style={"height": "420px"}), lg=5),
         ], className="g-2 mt-1"),
+        dcc.Store(id=DRAWN),
     ]), className="mb-3")
+    return in_view_card(CARD, card, IN_VIEW)
 
 
 def start_settings(config) -> Settings:
@@ -135,22 +144,6 @@ def kernels_text(settings: Settings, trained: int, why_none: str | None) -> str:
     return f"All {random} filters are seeded random kernels: {reason}."
 
 
-@callback(
-    Output(SIZE, "children"),
-    Output(KERNELS, "children"),
-    Output(ALERT, "children"),
-    Output(ALERT, "is_open"),
-    Output(ALERT, "color"),
-    Output(CONV, "figure"),
-    Output(POOL, "figure"),
-    Input(DIGIT, "data"),
-    Input(STRIDE, "value"),
-    Input(PADDING, "value"),
-    Input(KERNEL, "value"),
-    Input(FILTERS, "value"),
-    Input(ids.THEME, "data"),
-    State(RUN, "data"),
-)
 def show_what_if(digit, strides, padding, kernel_size, filters, theme, run_id):
     """Recompute conv_1 and pool_1 of the digit under the controls' setting (checked here, not trusted)."""
     nothing = dash.no_update
@@ -168,3 +161,37 @@ def show_what_if(digit, strides, padding, kernel_size, filters, theme, run_id):
     if pixels is None:
         return size, text, "Draw, upload or pick a digit to see its maps.", True, "info", nothing, nothing
     return size, text, None, False, "info", conv_maps(result.conv, theme), pool_maps(result.pool, theme)
+
+
+@callback(
+    Output(SIZE, "children"),
+    Output(KERNELS, "children"),
+    Output(ALERT, "children"),
+    Output(ALERT, "is_open"),
+    Output(ALERT, "color"),
+    Output(CONV, "figure"),
+    Output(POOL, "figure"),
+    Output(DRAWN, "data"),
+    Input(DIGIT, "data"),
+    Input(STRIDE, "value"),
+    Input(PADDING, "value"),
+    Input(KERNEL, "value"),
+    Input(FILTERS, "value"),
+    Input(ids.THEME, "data"),
+    Input(IN_VIEW, "data"),
+    State(RUN, "data"),
+    State(DRAWN, "data"),
+)
+def show_what_if_in_view(digit, strides, padding, kernel_size, filters, theme, in_view, run_id, drawn):
+    """Answer :func:`show_what_if` while the card is on screen and shows something else; else send nothing.
+
+    A stroke with the card scrolled away costs neither the server nor the browser; scrolling to it
+    draws the digit of the moment.
+    """
+    if not in_view:
+        raise PreventUpdate
+    inputs = [digit, strides, padding, kernel_size, filters, theme, run_id]
+    key = hashlib.sha1(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    if key == drawn:
+        raise PreventUpdate
+    return (*show_what_if(digit, strides, padding, kernel_size, filters, theme, run_id), key)

@@ -66,8 +66,8 @@ def probabilities_by_epoch(
             hovertemplate=f"{labels[cls]}: %{{y:.1%}} after epoch %{{x}}<extra></extra>",
         ))
     if current is not None:
-        figure.add_vline(x=current, line=dict(color=MARKER_COLOR, width=2, dash="dot"),
-                         annotation_text=f"epoch {current}", annotation_position="top")
+        shape, annotation = epoch_marker(current)
+        figure.update_layout(shapes=[shape], annotations=[annotation])
     figure.update_layout(
         title=dict(text="Each class's probability for this digit, epoch by epoch", font=dict(size=15)),
         xaxis=dict(title=dict(text="epoch (0 = untrained)"), dtick=max(1, len(epochs) // 16)),
@@ -75,6 +75,17 @@ def probabilities_by_epoch(
         legend=dict(title=dict(text="class")), hovermode="x unified",
     )
     return apply_theme(figure, theme)
+
+
+def epoch_marker(current: int) -> tuple[dict, dict]:
+    """Return the vertical line at the epoch the page shows and its label: ``layout.shapes[0]`` and
+    ``layout.annotations[0]`` of :func:`probabilities_by_epoch` (a ``Patch`` moves them without redrawing the lines).
+    """
+    shape = dict(type="line", x0=current, x1=current, xref="x", y0=0, y1=1, yref="y domain",
+                 line=dict(color=MARKER_COLOR, width=2, dash="dot"))
+    annotation = dict(x=current, xref="x", y=1, yref="y domain", text=f"epoch {current}", showarrow=False,
+                      xanchor="center", yanchor="bottom")
+    return shape, annotation
 
 
 def epoch_saliency(

@@ -44,8 +44,15 @@ def apply_theme(figure: go.Figure, theme: str | None, toolbar: bool = True) -> g
     ``t=TITLE_TOP`` for titled figures).
     """
     titled = toolbar and bool(figure.layout.title.text)
+    # The slim templates are valid Plotly objects already: copy one in without validating it again,
+    # as Plotly does for its default template (validating took about 5 ms of every figure).
+    layout = figure.layout
+    layout._validate = False
+    try:
+        layout.template = _TEMPLATES[template(theme)]
+    finally:
+        layout._validate = figure._validate
     figure.update_layout(
-        template=_TEMPLATES[template(theme)],
         paper_bgcolor="rgba(0,0,0,0)",
         margin=dict(l=50, r=20, t=TITLE_TOP if titled else 50, b=45),
     )

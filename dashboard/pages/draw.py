@@ -42,13 +42,14 @@ dash.callback(*DIGIT_AND_MESSAGE, Input(parts.RANDOM, "n_clicks"), State(parts.R
 dash.callback(*DIGIT_AND_MESSAGE, Input(epoch_view.TEST_REQUEST, "data"), State(parts.RUN, "data"),
               prevent_initial_call="initial_duplicate")(epoch_view.digit_from_url)
 
-# The answer and the walk through the layers.
+# The answer and the walk through the layers: one request per digit, layer, channel, epoch or 3D tab.
 dash.callback(Output(parts.READY, "children"), Output(parts.READY, "color"), Input(parts.RUN, "data"))(logic.warm_up)
 
 dash.callback(
     Output(parts.CHANNEL, "data"),
     Input(parts.MAPS, "clickData"),
     Input(parts.LAYER, "value"),
+    State(parts.RUN, "data"),
     prevent_initial_call=True,
 )(logic.pick_channel)
 
@@ -75,8 +76,8 @@ dash.callback(
     Output(parts.SALIENCY, "figure"),
     Output(parts.TOP3, "children"),
     Output(parts.PROBABILITIES, "figure"),
-    Output(parts.STACKED, "figure"),
     Output(parts.MAPS, "figure"),
+    Output(parts.CHANNEL_MAP, "figure"),
     Output(parts.SURFACE, "figure"),
     Output(parts.SURFACE_COLUMN, "style"),
     Output(parts.LAYER_CAPTION, "children"),
@@ -86,9 +87,22 @@ dash.callback(
     Input(parts.CHANNEL, "data"),
     Input(ids.THEME, "data"),
     Input(epoch_view.EPOCH, "value"),
+    Input(parts.CHANNEL_TABS, "active_tab"),
     State(parts.RUN, "data"),
     State(parts.QUERY, "data"),
 )(logic.show_digit)
+
+# The stacked 3D view: built and drawn only while its switch is on.
+dash.callback(
+    Output(parts.STACKED, "figure"),
+    Output(parts.STACK_BOX, "style"),
+    Input(parts.STACK_SHOW, "value"),
+    Input(parts.DIGIT, "data"),
+    Input(ids.THEME, "data"),
+    Input(epoch_view.EPOCH, "value"),
+    State(parts.RUN, "data"),
+    prevent_initial_call=True,  # the switch starts off
+)(logic.show_stacked)
 
 # Across training: the epoch's network, untrained against trained.
 dash.callback(

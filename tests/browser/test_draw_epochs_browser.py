@@ -23,7 +23,7 @@ from tests.conftest import CHROMEDRIVER, CHROMIUM, TINY_RUN_ID, require
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 BARS = "Array.from(gd._fullData[0].y)"  # the answer's ten probabilities
-MAPS = "Array.from(gd._fullData[0].z, function (row) { return Array.from(row); })"  # the walk's feature maps
+MAPS = "gd.data[0].source"  # the walk's feature maps: one PNG image (issue 12)
 
 
 @pytest.fixture

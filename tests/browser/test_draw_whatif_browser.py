@@ -105,6 +105,8 @@ def test_a_page_opened_in_grid_mode_draws_on_the_grid(page):
 
 def test_changing_the_stride_changes_the_maps(page):
     page.driver.execute_script("document.getElementById('draw-random').click()")
+    # The card is drawn while on screen (issue 12): a user scrolls to it.
+    page.driver.execute_script("document.getElementById('draw-whatif').scrollIntoView({block: 'center'})")
     page.wait_for_contains_text("#draw-whatif-conv .gtitle", "maps of", timeout=60)
     choose(page, "draw-whatif-stride", "1")
     choose(page, "draw-whatif-padding", "valid")

@@ -22,6 +22,7 @@ from dash._utils import AttributeDict
 from PIL import Image
 
 from dashboard.draw import layout as parts
+from dashboard.figures.activations import mosaic_columns, tile_origin
 from dashboard.pages.logic import draw as draw_logic
 from tests.conftest import ROOT, subprocess_env
 from tests.dashboard.test_preprocess import png_header_only, seven
@@ -191,11 +192,18 @@ def test_the_walk_steps_plays_and_stops_at_the_output(draw):
 
 
 def test_a_click_on_a_tile_picks_its_channel_and_a_new_layer_resets_it(draw):
-    click = {"points": [{"customdata": 7, "x": 3, "y": 4}]}
-    assert triggered_by(parts.MAPS, draw.pick_channel)(click, 1) == 7
-    assert triggered_by(parts.MAPS, draw.pick_channel)({"points": [{"customdata": -1}]}, 1) is dash.no_update
-    assert triggered_by(parts.MAPS, draw.pick_channel)({"points": []}, 1) is dash.no_update
-    assert triggered_by(parts.LAYER, draw.pick_channel)(click, 2) is None
+    # The mosaic is one image (issue 12): the clicked pixel names its tile through the layer's shape.
+    name, _, _ = draw.layer_steps(draw.manifest_of(draw.resolve_run("tiny")))[1]
+    height, width, channels = draw.layer_shape(draw.manifest_of(draw.resolve_run("tiny")), name)
+    assert channels > 7
+    top, left = tile_origin(7, height, width, mosaic_columns(channels))
+    click = {"points": [{"x": left + 1, "y": top + height - 1}]}
+    assert triggered_by(parts.MAPS, draw.pick_channel)(click, 1, "tiny") == 7
+    gap = {"points": [{"x": left + width, "y": top}]}  # the 1 px line between two tiles
+    assert triggered_by(parts.MAPS, draw.pick_channel)(gap, 1, "tiny") is dash.no_update
+    assert triggered_by(parts.MAPS, draw.pick_channel)({"points": []}, 1, "tiny") is dash.no_update
+    assert triggered_by(parts.MAPS, draw.pick_channel)({"points": [{"x": "a", "y": 1}]}, 1, "tiny") is dash.no_update
+    assert triggered_by(parts.LAYER, draw.pick_channel)(click, 2, "tiny") is None
 
 
 @pytest.mark.slow
@@ -231,14 +239,15 @@ def test_the_walk_calls_the_input_an_image_of_pixels(draw):
     pixels = np.zeros((28, 28), dtype=int)
     pixels[8:20, 12:16] = 255
     digit = {"pixels": pixels.tolist(), "source": "drawing", "label": None}
-    picture, surface, column, caption, _ = triggered_by(parts.LAYER, draw.show_layer)(
+    picture, flat, surface, column, caption, _ = triggered_by(parts.LAYER, draw.show_layer)(
         digit, 0, None, "light", "tiny", None)
     assert picture.layout.title.text == "pixels: the input image, 28x28 pixels, 0-255"
     assert picture.data[0].colorbar.title.text == "pixel" and (picture.data[0].zmin, picture.data[0].zmax) == (0, 255)
     np.testing.assert_array_equal(np.asarray(picture.data[0].z), pixels)
     assert surface.data[0].colorbar.title.text == "pixel" and surface.layout.scene.zaxis.title.text == "pixel"
     assert "pixel value (0-255)" in surface.layout.title.text
-    shown = json.dumps([picture.to_plotly_json(), surface.to_plotly_json()], default=str)
+    np.testing.assert_array_equal(np.asarray(flat.data[0].z), pixels)  # the channel map: the pixels' values
+    shown = json.dumps([picture.to_plotly_json(), flat.to_plotly_json(), surface.to_plotly_json()], default=str)
     assert "feature map" not in shown and "channels" not in shown and "activation" not in shown
     assert column == parts.SHOWN and "0 = black, 255 = white" in str(caption)
 

@@ -171,9 +171,11 @@ def callback_request(app, values: tuple) -> dict:
               *[{"id": component, "property": "value", "value": value}
                 for component, value in zip((view.STRIDE, view.PADDING, view.KERNEL, view.FILTERS), values,
                                             strict=True)],
-              {"id": "theme", "property": "data", "value": "light"}]
+              {"id": "theme", "property": "data", "value": "light"},
+              {"id": view.IN_VIEW, "property": "data", "value": True}]  # the card is on screen (issue 12)
     return {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{view.STRIDE}.value"],
-            "state": [{"id": view.RUN, "property": "data", "value": "tiny"}]}
+            "state": [{"id": view.RUN, "property": "data", "value": "tiny"},
+                      {"id": view.DRAWN, "property": "data", "value": None}]}
 
 
 def test_a_forged_callback_request_gets_a_message_and_every_setting_draws(draw):

@@ -223,11 +223,12 @@ def test_the_page_shows_the_answer_for_an_upload(default_run_store, use_store, d
     top_digit = figures[2][0].children[0].children
     assert top_digit == str(labels[0])
     show_layer = triggered_by(draw_page.LAYER, draw_page.show_layer)
-    maps, surface, surface_style, caption, query = show_layer(digit, 1, None, "light", "default", "")
-    assert maps.data[0].type == "heatmap" and surface.data[0].type == "surface"
+    maps, flat, surface, surface_style, caption, query = show_layer(digit, 1, None, "light", "default", "")
+    # The feature maps are one image (issue 12); the chosen channel is flat (values on hover) and in 3D.
+    assert maps.data[0].type == "image" and flat.data[0].type == "heatmap" and surface.data[0].type == "surface"
     assert surface_style == draw_page.SHOWN and "conv_1" in str(caption)
     assert query == "?layer=conv_1&run=default"
-    bars, _, surface_style, _, _ = show_layer(digit, 5, None, "light", "default", "")
+    bars, _, _, surface_style, _, _ = show_layer(digit, 5, None, "light", "default", "")
     assert bars.data[0].type == "bar" and surface_style == draw_page.HIDDEN
 
 

@@ -18,18 +18,20 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import ctx, dcc, html
+from dash import Patch, ctx, dcc, html
+from dash.exceptions import MissingCallbackContextException, PreventUpdate
 
 from artifacts import ArtifactError, Manifest
 from artifacts.config import captured_layers
 from dashboard.draw import epoch_view
 from dashboard.draw.canvas import URL_KEY, mode_control, mode_of, read_canvas
-from dashboard.draw.epochs import epoch_choice, model_at, parse_test_number, url_state
+from dashboard.draw.epochs import epoch_choice, model_at, parse_test_number, stored_epochs, url_state
 from dashboard.draw.layout import (
     BOARD_SHOWS,
     BRUSH_APPLIED,
     CANVAS_PNG,
     CHANNEL,
+    CHANNEL_TABS,
     DIGIT,
     HIDDEN,
     INPUT_LAYER,
@@ -38,6 +40,7 @@ from dashboard.draw.layout import (
     MODEL_ERROR,
     NEXT,
     NO_MESSAGE,
+    NOT_DRAWN,
     PLACEHOLDER,
     PLAY,
     PREV,
@@ -46,6 +49,8 @@ from dashboard.draw.layout import (
     RESULTS,
     RUN,
     SHOWN,
+    STACK_SHOW,
+    SURFACE_TAB,
     input_card,
     placeholder,
     result_row,
@@ -57,9 +62,13 @@ from dashboard.draw.preprocess import ImageRejected, preprocess_upload
 from dashboard.draw.whatif_view import start_settings, whatif_card
 from dashboard.figures.activations import (
     activation_surface,
+    channel_at,
+    channel_heatmap,
     dense_bars,
-    feature_map_mosaic,
+    feature_map_image,
+    highlight_shape,
     input_digit,
+    mosaic_columns,
     probability_bars,
     saliency_overlay,
     stacked_layers,
@@ -267,6 +276,14 @@ class DigitAnalysis:
         return self._result
 
 
+def fired() -> set[str]:
+    """Return the ids of the inputs that fired the running callback (none outside a callback)."""
+    try:
+        return set(ctx.triggered_prop_ids.values())
+    except MissingCallbackContextException:
+        return set()
+
+
 def describe(digit: dict) -> str:
     """Return where a digit came from, for figure titles."""
     if digit.get("source") == "test":
@@ -278,29 +295,46 @@ def describe(digit: dict) -> str:
 
 
 def show_answer(digit, theme, run_id, analysed: DigitAnalysis | None = None) -> tuple:
-    """Return the answer's outputs: the model's input, its top three classes, the saliency map, the stacked layers.
+    """Return the answer's outputs: the styles, an error, the model's input, its saliency map, top three classes, bars.
 
     Args:
         analysed: the digit's shared analysis (a new one when None).
     """
     nothing = dash.no_update
     if not isinstance(digit, dict):
-        return SHOWN, HIDDEN, HIDDEN, None, nothing, nothing, nothing, nothing, nothing
+        return SHOWN, HIDDEN, HIDDEN, None, nothing, nothing, nothing, nothing
     try:
         pixels, analysis = (analysed or DigitAnalysis(run_id, digit)).get()
     except (ModelUnavailable, ValueError) as error:
-        return HIDDEN, HIDDEN, HIDDEN, error_card(str(error)), nothing, nothing, nothing, nothing, nothing
+        return HIDDEN, HIDDEN, HIDDEN, error_card(str(error)), nothing, nothing, nothing, nothing
     label = digit.get("label")
     names = run_class_names(resolve_run(run_id, require_complete=False).run)
-    layers = [(INPUT_LAYER, pixels.astype(np.float32)), *analysis.activations]
     return (
         HIDDEN, SHOWN, SHOWN, None,
         input_digit(pixels, f"Network input: {describe(digit)}", theme),
         saliency_overlay(pixels, analysis.saliency, theme),
         top_three(analysis.probabilities, label, names),
         probability_bars(analysis.probabilities, label, theme, names),
-        stacked_layers(layers, theme),
     )
+
+
+def show_stacked(show, digit, theme, epoch, run_id) -> tuple:
+    """Return the stacked 3D view of every layer and its box's style: built only while the switch is on.
+
+    Off, nothing is sent (the browser keeps what it has, or :data:`NOT_DRAWN`); on, it follows the digit,
+    theme and epoch.
+    """
+    if not show:
+        if STACK_SHOW not in fired():
+            raise PreventUpdate  # off: a stroke sends nothing for it
+        return dash.no_update, HIDDEN
+    if not isinstance(digit, dict):
+        return NOT_DRAWN, SHOWN
+    try:
+        pixels, analysis = DigitAnalysis(run_id, digit, epoch).get()
+    except (ModelUnavailable, ValueError):
+        return NOT_DRAWN, SHOWN  # show_answer shows the message
+    return stacked_layers([(INPUT_LAYER, pixels.astype(np.float32)), *analysis.activations], theme), SHOWN
 
 
 def warm_up(run_id):
@@ -312,20 +346,46 @@ def warm_up(run_id):
         get_live_model(resolved.run)
     except ModelUnavailable:
         return "model unavailable", "danger"
+    try:
+        # The "across training" card answers with every epoch's network: read them now too, so the
+        # first stroke does not wait for 16 weight files.
+        for epoch in stored_epochs(resolved.run):
+            model_at(resolved.run, epoch)
+    except ModelUnavailable:
+        pass  # the card says why when it is shown
     return "model ready", "success"
 
 
 # -- the walk through the layers ----------------------------------------------
 
-def pick_channel(click, layer):
-    """Remember the clicked tile's channel; a new layer starts at its most active channel."""
+def layer_shape(manifest: Manifest, name: str) -> tuple[int, ...]:
+    """Return the output shape of the layer ``name`` (without the batch axis).
+
+    Raises:
+        KeyError: the run has no such layer.
+    """
+    for spec in manifest.layers():
+        if spec.name == name:
+            return tuple(int(size) for size in spec.output_shape)
+    raise KeyError(name)
+
+
+def pick_channel(click, layer, run_id):
+    """Remember the clicked tile's channel; a new layer starts at its most active channel.
+
+    The mosaic is one image: the click's pixel (x, y) names its tile through the layer's shape.
+    """
     if ctx.triggered_id == LAYER:
         return None
     try:
-        channel = int(click["points"][0]["customdata"])
-    except (TypeError, KeyError, IndexError, ValueError):
+        point = click["points"][0]
+        x, y = round(float(point["x"])), round(float(point["y"]))
+        steps = layer_steps(manifest_of(resolve_run(run_id)))
+        height, width, channels = layer_shape(manifest_of(resolve_run(run_id)), steps[int(layer)][0])
+    except (TypeError, KeyError, IndexError, ValueError, ArtifactError):
         return dash.no_update
-    return channel if channel >= 0 else dash.no_update
+    channel = channel_at(y, x, height, width, mosaic_columns(channels), channels)
+    return dash.no_update if channel is None else channel
 
 
 def step(_prev, _next, _play, _tick, layer, last, stopped):
@@ -347,35 +407,53 @@ def step(_prev, _next, _play, _tick, layer, last, stopped):
     return (following, True, play) if following >= last else (following, False, pause)
 
 
-def input_step(name: str, pixels: np.ndarray, theme: str | None) -> tuple:
-    """Return the walk's two figures for the input: the image in pixel values, and its pixels in 3D."""
+def input_step(name: str, pixels: np.ndarray, theme: str | None, three_d: bool = True) -> tuple:
+    """Return the walk's figures for the input: the image in pixel values, its pixels flat and in 3D.
+
+    Args:
+        three_d: build the 3D surface (else it is not updated).
+    """
     height, width = pixels.shape
     picture = input_digit(pixels, f"{name}: the input image, {height}x{width} pixels, 0-255", theme)
-    surface = activation_surface(pixels, f"{name} in 3D: height is the pixel value (0-255)", theme, value="pixel")
-    return picture, surface
+    flat = input_digit(pixels, f"{name}: every pixel's value (hover)", theme)
+    surface = dash.no_update
+    if three_d:
+        surface = activation_surface(pixels, f"{name} in 3D: height is the pixel value (0-255)", theme,
+                                     value="pixel")
+    return picture, flat, surface
 
 
 def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: DigitAnalysis | None = None,
-               epoch: object = None) -> tuple:
-    """Return the walk's outputs for the chosen layer: feature maps and one channel in 3D, or bars; and the query.
+               epoch: object = None, three_d: bool = True) -> tuple:
+    """Return the walk's outputs for the chosen layer, and the query.
+
+    A spatial layer: its feature maps as one image (the chosen channel framed), the chosen channel flat
+    (values on hover) and in 3D; a dense layer: its bars. A change of channel alone patches the
+    mosaic's frame instead of resending it.
 
     Args:
         analysed: the digit's shared analysis (a new one when None).
+        three_d: build the 3D surface (its tab is open); else it is not updated.
+
+    Returns:
+        (maps, channel map, surface, the channel column's style, caption, query); ``dash.no_update``
+        for what stays.
     """
     nothing = dash.no_update
+    unchanged = (nothing,) * 5
     resolved = resolve_run(run_id)
     try:
         steps = layer_steps(manifest_of(resolved)) if resolved.ok else []
         name, kind, description = steps[min(max(int(layer or 0), 0), len(steps) - 1)]
     except (ArtifactError, TypeError, ValueError, IndexError):
-        return nothing, nothing, nothing, nothing, nothing
+        return (*unchanged, nothing)
     # The rest of the URL's state (the board's mode) stays as it is.
     query = build_search(**{**parse_search(shown_query), "run": run_id, "layer": name, "channel": channel,
                             **url_state(resolved.run, digit, epoch, shown_query)})
     if ctx.triggered_id not in (LAYER, CHANNEL, epoch_view.EPOCH) or query == shown_query:
         query = nothing
     if not isinstance(digit, dict):
-        return nothing, nothing, nothing, nothing, query
+        return (*unchanged, query)
     caption = [html.Strong(f"Step {steps.index((name, kind, description)) + 1} of {len(steps)}: "),
                html.Code(name), f" ({description}). ", LAYER_TEXT.get(kind, "")]
     if kind == "Input":
@@ -383,13 +461,12 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
         try:
             pixels = digit_pixels(digit)
         except ValueError:
-            return nothing, nothing, nothing, nothing, query  # show_answer shows the message
-        picture, surface = input_step(name, pixels, theme)
-        return picture, surface, SHOWN, caption, query
+            return (*unchanged, query)  # show_answer shows the message
+        return (*input_step(name, pixels, theme, three_d), SHOWN, caption, query)
     try:
         _, analysis = (analysed or DigitAnalysis(run_id, digit, epoch)).get()
     except (ModelUnavailable, ValueError):
-        return nothing, nothing, nothing, nothing, query  # show_answer shows the message
+        return (*unchanged, query)  # show_answer shows the message
     values = dict(analysis.activations)[name]
     if values.ndim == 1:
         if name == steps[-1][0]:
@@ -397,34 +474,56 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
             caption[-1] = "Softmax turns the last scores into probabilities that add up to 100%."
         else:
             bars = dense_bars(values, f"{name}: {len(values)} units", theme)
-        return bars, nothing, HIDDEN, caption, query
-    channels = values.shape[2]
-    if not isinstance(channel, int) or not 0 <= channel < channels:
+        return bars, nothing, nothing, HIDDEN, caption, query
+    height, width, channels = values.shape
+    clicked = isinstance(channel, int) and 0 <= channel < channels  # else a new layer: its most active channel
+    if not clicked:
         channel = int(np.argmax(values.mean(axis=(0, 1))))
-    maps = feature_map_mosaic(values, f"{name}: {channels} feature map{'s' if channels > 1 else ''}",
-                              theme, highlight=channel if channels > 1 else None)
-    surface = activation_surface(values[:, :, channel], f"{name}, channel {channel} in 3D", theme)
-    return maps, surface, SHOWN, caption, query
+    highlight = channel if channels > 1 else None
+    if fired() == {CHANNEL} and clicked:
+        # A clicked tile: only the frame moves, the mosaic's image stays in the browser.
+        maps = Patch()
+        maps["layout"]["shapes"][0] = highlight_shape(highlight, height, width, mosaic_columns(channels))
+        caption = nothing
+    else:
+        maps = feature_map_image(values, f"{name}: {channels} feature map{'s' if channels > 1 else ''}", theme,
+                                 highlight=highlight)
+    flat = channel_heatmap(values[:, :, channel], f"{name}, channel {channel} (hover for its values)", theme)
+    surface = activation_surface(values[:, :, channel], f"{name}, channel {channel} in 3D", theme) \
+        if three_d else nothing
+    return maps, flat, surface, SHOWN, caption, query
 
 
-def show_digit(digit, layer, channel, theme, epoch, run_id, shown_query):
-    """Show the answer and the walk's layer for a digit, from one run of the model after ``epoch``.
+def show_digit(digit, layer, channel, theme, epoch, tab, run_id, shown_query):
+    """Show the answer and the walk's layer for a digit, from one run of the model after ``epoch``: ONE request.
 
-    A new digit, theme or epoch redraws both; a new layer or channel only the walk (the answer stays).
+    A new digit, theme or epoch redraws both; a new layer or channel only the walk (the answer stays);
+    opening the 3D tab only draws the surface. The surface is built only while its tab is open.
     """
+    keep = dash.no_update
     analysed = DigitAnalysis(run_id, digit, epoch) if isinstance(digit, dict) else None
-    triggers = set(ctx.triggered_prop_ids.values())
-    if triggers and triggers <= {LAYER, CHANNEL}:
-        answer = (dash.no_update,) * 9
+    triggers = fired()
+    three_d = tab == SURFACE_TAB
+    if triggers == {CHANNEL_TABS}:
+        if not three_d:
+            return (keep,) * 14
+        walk = show_layer(digit, layer, channel, theme, run_id, shown_query, analysed, epoch)
+        return (*(keep,) * 10, walk[2], keep, keep, keep)
+    if triggers and triggers <= {LAYER, CHANNEL, CHANNEL_TABS}:
+        answer = (keep,) * 8
     else:
         answer = show_answer(digit, theme, run_id, analysed)
-    return (*answer, *show_layer(digit, layer, channel, theme, run_id, shown_query, analysed, epoch))
+    return (*answer, *show_layer(digit, layer, channel, theme, run_id, shown_query, analysed, epoch, three_d))
 
 
 def show_epochs(digit, epoch, theme, run_id):
-    """Show the digit across training: epoch 0 beside the last epoch, each class's probability at every epoch."""
+    """Show the digit across training: epoch 0 beside the last epoch, each class's probability at every epoch.
+
+    A change of epoch alone moves the lines' marker and the note; nothing else of the card changes.
+    """
     try:
         pixels = digit_pixels(digit) if isinstance(digit, dict) else None
     except ValueError:
         pixels = None  # show_answer shows the message
-    return epoch_view.card_outputs(pixels, digit, epoch, theme, run_id)
+    epoch_only = fired() == {epoch_view.EPOCH}
+    return epoch_view.card_outputs(pixels, digit, epoch, theme, run_id, epoch_only)
