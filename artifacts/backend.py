@@ -250,6 +250,16 @@ def read_tail(path: Path | RemotePath, size: int) -> bytes:
         return handle.read()
 
 
+def check_reachable(root: RemotePath) -> None:
+    """Raise OSError with a plain reason when the store's bucket cannot be listed (endpoint, keys, bucket)."""
+    try:
+        filesystem().ls(root.bucket, detail=False)
+    except FileNotFoundError:
+        raise OSError(f"bucket {root.bucket!r} does not exist") from None
+    except Exception as error:  # botocore raises many types: no credentials, refused, denied...
+        raise OSError(f"{type(error).__name__}: {error}") from None
+
+
 def put_bytes(path: RemotePath, data: bytes) -> None:
     """Write an object whole with one PUT (atomic on S3)."""
     filesystem().pipe_file(path.key, data)
