@@ -6,6 +6,15 @@ storage an object is written whole by one PUT (atomic: a reader sees the old obj
 one), read whole by one GET (never half of one version and half of another), and keys are built
 only from validated segments under the store's prefix, so nothing is read or written outside it.
 
+Requests are what an object store charges in time, so a reader learns what a run's folder holds
+(names, sizes, ETags) from one LIST of it, kept ``$CNNVIZ_S3_LISTING_SECONDS`` (default 2 s): a page
+load's callbacks share it instead of asking each object's ETag. Arrays are cached by that ETag (see
+:func:`artifacts.store._cached`), so a page view downloads nothing that did not change. A write drops
+the listing of its folder in this process, and a download drops it too (what a freshly read manifest
+says exists is then listed again); other processes' writes show within the listing's lifetime.
+Decisions that must not act on a listing that old (rewriting a manifest, recording how a job
+ended) run inside :func:`fresh`, which asks the store itself.
+
 Endpoint and credentials come from the standard AWS variables (``AWS_ENDPOINT_URL``,
 ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``), read by botocore, so AWS
 S3, Cloudflare R2, MinIO and other S3-compatible services work.
@@ -13,12 +22,15 @@ S3, Cloudflare R2, MinIO and other S3-compatible services work.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +40,69 @@ SCHEME = "s3://"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 DOWNLOAD_DIR_ENV = "CNNVIZ_S3_CACHE_DIR"
+LISTING_ENV = "CNNVIZ_S3_LISTING_SECONDS"
+
+
+def _listing_seconds() -> float:
+    try:
+        return min(max(float(os.environ.get(LISTING_ENV, "")), 0.0), 60.0)
+    except ValueError:
+        return 2.0
+
+
+LISTING_SECONDS = _listing_seconds()
+_LISTINGS: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+_LISTINGS_LOCK = threading.Lock()
+_FRESH = threading.local()
+
+
+@contextlib.contextmanager
+def fresh() -> Iterator[None]:
+    """Within it, this thread asks the object store itself (HEAD, LIST) instead of a kept listing."""
+    _FRESH.depth = getattr(_FRESH, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _FRESH.depth -= 1
+
+
+def _is_fresh() -> bool:
+    return getattr(_FRESH, "depth", 0) > 0
+
+
+def _listing(prefix: str) -> dict[str, dict[str, Any]]:
+    """Return what the folder ``prefix`` (bucket/key) holds directly, by name: its LIST, kept a moment."""
+    now = time.monotonic()
+    if not _is_fresh():
+        with _LISTINGS_LOCK:
+            kept = _LISTINGS.get(prefix)
+        if kept is not None and now - kept[0] < LISTING_SECONDS:
+            return kept[1]
+    try:
+        entries = filesystem().ls(prefix, detail=True)
+    except FileNotFoundError:
+        entries = []
+    except Exception as error:  # botocore and aiohttp raise many types for one failed request
+        raise OSError(f"cannot list {SCHEME}{prefix}: {error}") from error
+    listing = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry for entry in entries}
+    _remember(prefix, listing, now)
+    return listing
+
+
+def _remember(prefix: str, listing: dict[str, dict[str, Any]], when: float) -> None:
+    with _LISTINGS_LOCK:
+        _LISTINGS[prefix] = (when, listing)
+        if len(_LISTINGS) > 4096:  # a long-lived reader of many runs: drop the oldest
+            for key, _ in sorted(_LISTINGS.items(), key=lambda item: item[1][0])[:1024]:
+                _LISTINGS.pop(key, None)
+
+
+def forget(path: RemotePath) -> None:
+    """Drop the kept listings of ``path``'s folder and of everything under ``path``."""
+    parent, own = path.parent.key, path.key
+    with _LISTINGS_LOCK:
+        for key in [key for key in _LISTINGS if key == parent or key == own or key.startswith(own + "/")]:
+            _LISTINGS.pop(key, None)
 
 
 def is_remote_url(value: object) -> bool:
@@ -166,12 +241,17 @@ class RemotePath:
         Raises:
             FileNotFoundError: no such object.
         """
-        try:
-            info = filesystem().info(self.key)
-        except FileNotFoundError:
-            raise
-        except Exception as error:  # botocore and aiohttp raise many types for one failed request
-            raise OSError(f"cannot reach {self}: {error}") from error
+        if _is_fresh():
+            try:
+                info = filesystem().info(self.key)
+            except FileNotFoundError:
+                raise
+            except Exception as error:  # botocore and aiohttp raise many types for one failed request
+                raise OSError(f"cannot reach {self}: {error}") from error
+        else:
+            info = _listing(self.parent.key).get(self.name)
+            if info is None:
+                raise FileNotFoundError(str(self))
         if info.get("type") == "directory":
             return RemoteStat(0, 0.0, 0, 0, "")
         etag = str(info.get("ETag", "")).strip('"')
@@ -181,13 +261,13 @@ class RemotePath:
                           int(hashlib.sha1(etag.encode()).hexdigest()[:15], 16), etag)
 
     def exists(self) -> bool:
-        return filesystem().exists(self.key)
+        return self.name in _listing(self.parent.key) or self.is_dir()
 
     def is_file(self) -> bool:
-        return filesystem().isfile(self.key)
+        return (_listing(self.parent.key).get(self.name) or {}).get("type") == "file"
 
     def is_dir(self) -> bool:
-        return filesystem().isdir(self.key)
+        return bool(_listing(self.key))
 
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Nothing to do: object storage has no folders."""
@@ -199,7 +279,7 @@ class RemotePath:
         return read_bytes(self).decode(encoding)
 
     def write_bytes(self, data: bytes) -> None:
-        filesystem().pipe_file(self.key, bytes(data))
+        put_bytes(self, bytes(data))
 
     def write_text(self, text: str, encoding: str = "utf-8") -> None:
         self.write_bytes(text.encode(encoding))
@@ -210,6 +290,8 @@ class RemotePath:
         except FileNotFoundError:
             if not missing_ok:
                 raise
+        finally:
+            forget(self)
 
 
 # -- the functions the store calls for either kind of path --------------------------------
@@ -231,6 +313,10 @@ def read_bytes(path: Path | RemotePath, max_bytes: int | None = None) -> bytes:
             raise
         except Exception as error:  # botocore and aiohttp raise many types for one failed read
             raise OSError(f"cannot read {path}: {error}") from error
+        finally:
+            # What was just read may be newer than the kept listing (a manifest saying complete):
+            # list again before trusting the listing about the files it names.
+            forget(path)
     with open(path, "rb") as handle:
         return handle.read() if max_bytes is None else handle.read(max_bytes + 1)
 
@@ -262,22 +348,24 @@ def check_reachable(root: RemotePath) -> None:
 
 def put_bytes(path: RemotePath, data: bytes) -> None:
     """Write an object whole with one PUT (atomic on S3)."""
-    filesystem().pipe_file(path.key, data)
+    try:
+        filesystem().pipe_file(path.key, data)
+    finally:
+        forget(path)
 
 
 def put_file(path: RemotePath, local: Path) -> None:
     """Upload the local file ``local`` as the object ``path`` (a PUT, or a multipart upload completed at once)."""
-    filesystem().put_file(str(local), path.key)
+    try:
+        filesystem().put_file(str(local), path.key)
+    finally:
+        forget(path)
 
 
 def listdir(path: Path | RemotePath) -> list[str]:
     """Return the names directly inside a folder (one LIST for a prefix); [] when there is none."""
     if isinstance(path, RemotePath):
-        try:
-            entries = filesystem().ls(path.key, detail=False)
-        except FileNotFoundError:
-            return []
-        return [entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries]
+        return list(_listing(path.key))
     try:
         return os.listdir(path) if path.is_dir() else []
     except FileNotFoundError:
@@ -287,10 +375,14 @@ def listdir(path: Path | RemotePath) -> list[str]:
 def walk_sizes(folder: Path | RemotePath) -> dict[str, int]:
     """Return each file's size under ``folder``, by its path relative to it (one paged LIST for a prefix)."""
     if isinstance(folder, RemotePath):
+        now = time.monotonic()
         try:
             found = filesystem().find(folder.key, detail=True)
         except FileNotFoundError:
             return {}
+        except Exception as error:  # botocore and aiohttp raise many types for one failed request
+            raise OSError(f"cannot list {folder}: {error}") from error
+        _remember_tree(folder.key, found, now)
         prefix = folder.key + "/"
         return {name[len(prefix):]: int(info.get("size", 0)) for name, info in found.items()
                 if name.startswith(prefix) and info.get("type") != "directory"}
@@ -305,12 +397,31 @@ def walk_sizes(folder: Path | RemotePath) -> dict[str, int]:
     return sizes
 
 
+def _remember_tree(root: str, found: dict[str, dict[str, Any]], when: float) -> None:
+    """Keep, from one recursive listing of ``root``, the listing of every folder under it."""
+    folders: dict[str, dict[str, dict[str, Any]]] = {root: {}}
+    for name, info in found.items():
+        if not name.startswith(root + "/") or info.get("type") == "directory":
+            continue
+        parts = name[len(root) + 1:].split("/")
+        for depth in range(len(parts)):
+            folder = "/".join([root, *parts[:depth]])
+            child = parts[depth]
+            entry = info if depth == len(parts) - 1 else {"name": f"{folder}/{child}", "type": "directory", "size": 0}
+            folders.setdefault(folder, {}).setdefault(child, entry)
+    for folder, listing in folders.items():
+        _remember(folder, listing, when)
+
+
 def remove_tree(path: RemotePath) -> None:
     """Delete every object under the prefix ``path``."""
     fs = filesystem()
-    keys = list(fs.find(path.key))
-    if keys:
-        fs.rm(keys)
+    try:
+        keys = list(fs.find(path.key))
+        if keys:
+            fs.rm(keys)
+    finally:
+        forget(path)
 
 
 _DOWNLOAD_LOCK = threading.Lock()

@@ -166,8 +166,9 @@ class ArtifactStore:
         body = _first_manifest(run_id, manifest)
         if isinstance(path, RemotePath):
             # No folders on S3: the run appears with its manifest, its first object.
-            if backend.listdir(path):
-                raise exists
+            with backend.fresh():
+                if backend.listdir(path):
+                    raise exists
             Run(run_id, path).write_manifest(body)
             return Run(run_id, path)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -333,7 +334,8 @@ class Run:
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         """Merge fields into the manifest and write it; return the new manifest."""
-        manifest = self.manifest()
+        with backend.fresh():  # on S3, the manifest as it is now, not as a kept listing saw it
+            manifest = self.manifest()
         manifest.update(fields)
         self.write_manifest(manifest)
         return manifest

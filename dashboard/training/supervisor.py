@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from artifacts import ArtifactError, ArtifactStore, DatasetInfo, Phase, RunNotFound, Status
+from artifacts import ArtifactError, ArtifactStore, DatasetInfo, Phase, RunNotFound, Status, backend
 from artifacts.format import KEY_CONFIG, KEY_DATASET
 from artifacts.io import atomic_write, read_json, write_json
 from dashboard.training import lock, redis_lock
@@ -195,8 +195,14 @@ def finalize(store: ArtifactStore, run_id: str, reason: str, cancelled: bool = F
     """Record how a job ended when its trainer did not: copy stderr in, mark failed or cancelled.
 
     A run that finished by itself is left exactly as it is (``complete`` stays the
-    last write of a complete run). Returns True when the run was marked here.
+    last write of a complete run). Returns True when the run was marked here. On S3
+    the run's state is asked of the store itself, never of a listing kept a moment.
     """
+    with backend.fresh():
+        return _finalize(store, run_id, reason, cancelled)
+
+
+def _finalize(store: ArtifactStore, run_id: str, reason: str, cancelled: bool) -> bool:
     folder = lock.jobs_root(store) / run_id
     stderr = folder / "stderr.log"
     try:
