@@ -53,6 +53,7 @@ def _listing_seconds() -> float:
 LISTING_SECONDS = _listing_seconds()
 _LISTINGS: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
 _LISTINGS_LOCK = threading.Lock()
+_TREES: dict[str, tuple[float, dict[str, int]]] = {}  # recursive listings (sizes), kept as long
 _FRESH = threading.local()
 
 
@@ -103,6 +104,8 @@ def forget(path: RemotePath) -> None:
     with _LISTINGS_LOCK:
         for key in [key for key in _LISTINGS if key == parent or key == own or key.startswith(own + "/")]:
             _LISTINGS.pop(key, None)
+        for key in [key for key in _TREES if own == key or own.startswith(key + "/")]:
+            _TREES.pop(key, None)
 
 
 def is_remote_url(value: object) -> bool:
@@ -376,6 +379,10 @@ def walk_sizes(folder: Path | RemotePath) -> dict[str, int]:
     """Return each file's size under ``folder``, by its path relative to it (one paged LIST for a prefix)."""
     if isinstance(folder, RemotePath):
         now = time.monotonic()
+        with _LISTINGS_LOCK:
+            kept = _TREES.get(folder.key)
+        if kept is not None and now - kept[0] < LISTING_SECONDS and not _is_fresh():
+            return dict(kept[1])
         try:
             found = filesystem().find(folder.key, detail=True)
         except FileNotFoundError:
@@ -384,8 +391,13 @@ def walk_sizes(folder: Path | RemotePath) -> dict[str, int]:
             raise OSError(f"cannot list {folder}: {error}") from error
         _remember_tree(folder.key, found, now)
         prefix = folder.key + "/"
-        return {name[len(prefix):]: int(info.get("size", 0)) for name, info in found.items()
-                if name.startswith(prefix) and info.get("type") != "directory"}
+        sizes = {name[len(prefix):]: int(info.get("size", 0)) for name, info in found.items()
+                 if name.startswith(prefix) and info.get("type") != "directory"}
+        with _LISTINGS_LOCK:
+            _TREES[folder.key] = (now, sizes)
+            if len(_TREES) > 256:
+                _TREES.clear()
+        return dict(sizes)
     sizes = {}
     for root, _dirs, files in os.walk(folder):
         for name in files:
