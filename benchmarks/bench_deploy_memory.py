@@ -12,6 +12,7 @@ new run and reads the web processes' RSS. Writes the "Deploy memory" section of 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -34,14 +35,18 @@ TRAIN = dict(FORM, **{"train-limit.value": 2000, "train-epochs.value": 3, "train
 
 
 def group_rss(pid: int) -> dict[str, float]:
-    """Return the RSS (MB) of ``pid`` and its descendants, by a short name of each process."""
-    parent = psutil.Process(pid)
+    """Return the RSS (MB) of the processes in ``pid``'s process group (the worker's machine), by role.
+
+    The group, not the children: the training's supervisor is reparented to init, in the group.
+    """
     found: dict[str, float] = {}
-    for process in [parent, *parent.children(recursive=True)]:
+    for process in psutil.process_iter():
         try:
+            if os.getpgid(process.pid) != pid:
+                continue
             line = " ".join(process.cmdline())
             rss = process.memory_info().rss / 1e6
-        except psutil.Error:
+        except (psutil.Error, OSError):
             continue
         name = ("trainer" if "pipeline" in line and "train" in line else
                 "supervisor" if "supervisor" in line else
@@ -97,6 +102,7 @@ def main() -> int:
         worker.wait(timeout=60)
         redis.terminate()
         server.process.kill()
+        shutil.rmtree(folder, ignore_errors=True)
     write_section("Deploy memory", "\n".join([
         f"`python -m benchmarks.bench_deploy_memory` on {machine()}: S3 store (moto) and Redis on loopback, the "
         f"Procfile's processes in separate folders; one Train press ({TRAIN['train-epochs.value']} epochs on "

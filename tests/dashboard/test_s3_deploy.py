@@ -7,12 +7,16 @@ only things they share are a moto S3 server (the store) and a real ``redis-serve
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -61,7 +65,9 @@ def follow(client: DashClient, run_id: str) -> str:
     return response.text
 
 
-def test_web_and_worker_without_a_shared_disk_train_and_survive_a_killed_worker(s3_server, tmp_path):  # noqa: F811
+@contextlib.contextmanager
+def deployment(s3_server, tmp_path: Path) -> Iterator[Deployment]:  # noqa: F811
+    """Start redis-server, the Procfile's worker and web lines in separate folders, on an S3 store."""
     require(shutil.which("redis-server") is not None, "redis-server is not installed")
     port = free_port()
     redis = start_redis(port, tmp_path)
@@ -70,52 +76,109 @@ def test_web_and_worker_without_a_shared_disk_train_and_survive_a_killed_worker(
                             CNNVIZ_STALE_SECONDS=STALE_SECONDS, **s3_server.env)
     web_dir, worker_dir = tmp_path / "web-machine", tmp_path / "worker-machine"
     worker = start_worker(worker_dir, machine(worker_dir, common))
+    deployed = Deployment(url, ArtifactStore(url), worker, redis, port, tmp_path)
     try:
         with procfile_web(machine(web_dir, common), tmp_path / "gunicorn.log", cwd=web_dir) as base:
-            client = DashClient(base, timeout=60)
-            # 1. Train on the Train page: the worker trains into S3, the web follows it from there.
-            outcome, _seconds = Tab(base, "tab-1").press(timeout=240)
-            assert outcome is not None and outcome.get("status") == "complete", outcome
-            run_id = outcome["run_id"]
-            store = ArtifactStore(url)
-            assert store.run(run_id).is_complete()
-            # 2. The run is on the Runs page, and every page of it renders from S3.
-            for path in PAGES:
-                render, layout = client.render_page(path, f"?run={run_id}")
-                assert render.status == 200 and layout is not None, (path, render.text[:300])
-                texts = [render.text]
-                for dependency, values in client.page_callbacks(layout):
-                    response = client.call(dependency, values)
-                    assert response.status in (200, 204), (path, dependency["output"], response.text[:300])
-                    texts.append(response.text)
-                if path == "/":
-                    assert run_id in "".join(texts)
-            # 3. A long training; SIGKILL the worker's whole process group (its machine stops) mid-run.
-            status, body = _press(Tab(base, "tab-2"), dict(FORM, **{"train-epochs.value": 30}))
-            assert status == 200 and body and "cacheKey" in body, body
-            wait_for(lambda: len(store.run_ids()) == 2, 60, "the second training never created its run")
-            second = next(r for r in store.run_ids() if r != run_id)
-            wait_for(lambda: (store.run(second).progress() or {}).get("phase") == "training", 90,
-                     "the second training never began training")
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
-            # 4. The web side notices (lock gone, heartbeat stale) and records the run failed; it keeps serving.
-            deadline = time.monotonic() + 90
-            while store.run(second).status() is Status.RUNNING and time.monotonic() < deadline:
-                follow(client, second)
-                time.sleep(1)
-            manifest = store.run(second).manifest()
-            assert manifest["status"] == "failed", manifest
-            assert "stopped" in manifest.get("error", ""), manifest
-            render, layout = client.render_page("/", f"?run={second}")
-            assert render.status == 200 and layout is not None
-            assert client.get("/healthz").status == 200
+            deployed.base = base
+            deployed.client = DashClient(base, timeout=60)
+            yield deployed
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(timeout=10)
-        redis.terminate()
-        redis.wait(timeout=10)
+        deployed.redis.terminate()
+        deployed.redis.wait(timeout=10)
+
+
+@dataclass
+class Deployment:
+    """The running pieces of :func:`deployment`."""
+
+    url: str
+    store: ArtifactStore
+    worker: subprocess.Popen
+    redis: subprocess.Popen
+    redis_port: int
+    folder: Path
+    base: str = ""
+    client: DashClient | None = None
+
+
+def start_long_training(deployed: Deployment, known: set[str], epochs: int = 30) -> str:
+    """Press Train for a longer training; return its run id once it is training."""
+    status, body = _press(Tab(deployed.base, f"tab-{len(known)}"), dict(FORM, **{"train-epochs.value": epochs}))
+    assert status == 200 and body and "cacheKey" in body, body
+    store = deployed.store
+    wait_for(lambda: set(store.run_ids()) - known, 60, "the training never created its run")
+    run_id = next(iter(set(store.run_ids()) - known))
+    wait_for(lambda: (store.run(run_id).progress() or {}).get("phase") == "training", 90,
+             "the training never began training")
+    return run_id
+
+
+def test_web_and_worker_without_a_shared_disk_train_and_survive_a_killed_worker(s3_server, tmp_path):  # noqa: F811
+    with deployment(s3_server, tmp_path) as deployed:
+        base, client, worker, url = deployed.base, deployed.client, deployed.worker, deployed.url
+        # 1. Train on the Train page: the worker trains into S3, the web follows it from there.
+        outcome, _seconds = Tab(base, "tab-1").press(timeout=240)
+        assert outcome is not None and outcome.get("status") == "complete", outcome
+        run_id = outcome["run_id"]
+        store = ArtifactStore(url)
+        assert store.run(run_id).is_complete()
+        # 2. The run is on the Runs page, and every page of it renders from S3.
+        for path in PAGES:
+            render, layout = client.render_page(path, f"?run={run_id}")
+            assert render.status == 200 and layout is not None, (path, render.text[:300])
+            texts = [render.text]
+            for dependency, values in client.page_callbacks(layout):
+                response = client.call(dependency, values)
+                assert response.status in (200, 204), (path, dependency["output"], response.text[:300])
+                texts.append(response.text)
+            if path == "/":
+                assert run_id in "".join(texts)
+        # 3. A long training; SIGKILL the worker's whole process group (its machine stops) mid-run.
+        second = start_long_training(deployed, {run_id})
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        # 4. The web side notices (lock gone, heartbeat stale) and records the run failed; it keeps serving.
+        deadline = time.monotonic() + 90
+        while store.run(second).status() is Status.RUNNING and time.monotonic() < deadline:
+            follow(client, second)
+            time.sleep(1)
+        manifest = store.run(second).manifest()
+        assert manifest["status"] == "failed", manifest
+        assert "stopped" in manifest.get("error", ""), manifest
+        render, layout = client.render_page("/", f"?run={second}")
+        assert render.status == 200 and layout is not None
+        assert client.get("/healthz").status == 200
+
+
+def test_a_redis_restart_mid_run_lets_the_run_end_and_the_web_serve(s3_server, tmp_path):  # noqa: F811
+    """Redis (no persistence) restarts under a training: the training ends, its lock is taken again, the web serves."""
+    with deployment(s3_server, tmp_path) as deployed:
+        run_id = start_long_training(deployed, set(), epochs=6)
+        deployed.redis.terminate()
+        deployed.redis.wait(timeout=10)
+        deployed.redis = start_redis(deployed.redis_port, tmp_path)
+        # The supervisor's next heartbeat takes the lock again: the store is still held by this run.
+        wait_for(lambda: _lock_holder(deployed) == run_id, 30, "the lock was not taken again after the restart")
+        assert deployed.client.get("/healthz").status == 200
+        follow(deployed.client, run_id)
+        wait_for(lambda: deployed.store.run(run_id).status() is not Status.RUNNING, 240, "the run never ended")
+        assert deployed.store.run(run_id).status() is Status.COMPLETE
+        follow(deployed.client, run_id)
+        render, layout = deployed.client.render_page("/", f"?run={run_id}")
+        assert render.status == 200 and layout is not None
+
+
+def _lock_holder(deployed: Deployment) -> str | None:
+    import redis
+
+    from dashboard.training import redis_lock
+
+    client = redis.Redis(port=deployed.redis_port, decode_responses=True)
+    raw = client.get(redis_lock._key("train-lock", deployed.store.root))
+    return json.loads(raw)["run_id"] if raw else None
 
 
 def _press(tab: Tab, form: dict) -> tuple[int, dict | None]:
