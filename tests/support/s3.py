@@ -7,6 +7,7 @@ variables at it in this process (children inherit them through ``subprocess_env`
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -86,7 +87,10 @@ def _client_args(env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory) -> Iterator[S3Server]:
     """A moto S3 server for the whole session, with the AWS variables set in this process."""
-    pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install -e '.[dev]')")
+    from tests.conftest import require
+
+    require(importlib.util.find_spec("moto") is not None and importlib.util.find_spec("flask_cors") is not None,
+            "moto[server] is not installed (pip install -e '.[dev]')")
     server = start_moto(tmp_path_factory.mktemp("moto"))
     saved = {name: os.environ.get(name) for name in server.env}
     os.environ.update(server.env)
