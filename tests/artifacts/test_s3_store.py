@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from artifacts import ArtifactError, ArtifactStore, InvalidRunId
@@ -79,3 +81,15 @@ def test_a_run_is_complete_only_once_its_manifest_says_so(s3_server):
     (run.path / fmt.PREDICTIONS).unlink()
     with pytest.raises(ArtifactError, match="missing"):
         run.predictions()
+
+
+def test_an_oversized_object_is_refused_after_reading_only_its_limit(s3_server):
+    store = ArtifactStore(s3_server.url())
+    run = store.create_run("big", {"config": {}, "dataset": {}})
+    helpers.write_raw(run.path / fmt.PROGRESS, b'{"pad": "' + b"x" * (fmt.JSON_MAX_BYTES * 3) + b'"}')
+    with pytest.raises(ArtifactError, match="larger than"):
+        run.progress()
+    # A ranged GET of the limit and a byte (answered 206 Partial Content), not the whole object.
+    assert s3_server.requests("GET", "/big/progress.json") == 1  # (waits for the server's log)
+    answers = re.findall(r"GET /[^ ]*/big/progress\.json HTTP/1\.1\S*\" (\d+)", s3_server.log.read_text())
+    assert answers == ["206"]
