@@ -34,7 +34,7 @@ from dashboard.training import lock, redis_lock
 CHECKOUT = Path(__file__).resolve().parents[2]
 MODULE = "dashboard.training.supervisor"
 POLL_SECONDS = 0.25  # how often the supervisor looks at its trainer
-CANCEL_CHECK_SECONDS = 1.0  # and at the cancel request (in Redis for a worker's job)
+CANCEL_CHECK_SECONDS = 1.0  # and at the cancel request (in Redis for a worker's job) and the run's progress
 CANCEL_GRACE_SECONDS = 30.0  # SIGTERM first; SIGKILL when the trainer ignores it this long
 CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
 JOB_FILE = "job.json"
@@ -106,7 +106,7 @@ def supervise(job_dir: Path) -> int:
     holder = lock.LockRecord(run_id, os.getpid(), socket.gethostname(), _started())
     cancel_sent: float | None = None
     training_started = None
-    last_beat = last_cancel_check = 0.0
+    last_beat = last_cancel_check = last_progress_check = 0.0
     while True:
         try:
             code = trainer.wait(timeout=POLL_SECONDS)
@@ -121,7 +121,8 @@ def supervise(job_dir: Path) -> int:
                 cancel_sent = now
         elif cancel_sent is not None and now - cancel_sent > CANCEL_GRACE_SECONDS:
             trainer.kill()
-        if training_started is None:
+        if training_started is None and now - last_progress_check >= CANCEL_CHECK_SECONDS:
+            last_progress_check = now
             training_started = _training_started(store, run_id)
             if training_started is not None:
                 _write_state(store, job_dir, run_id, {"trainer_pid": trainer.pid,
@@ -129,9 +130,15 @@ def supervise(job_dir: Path) -> int:
         if now - last_beat > 2.0:
             last_beat = now
             lock.beat(store, holder)
-    with lock.guard(store):
+    try:
+        with lock.guard(store):
+            finalize(store, run_id, _describe_exit(code), cancelled=cancel_sent is not None)
+            lock.release(store, run_id)
+    except Exception:
+        if not lock.shared(store):
+            raise
+        # Redis unreachable: record how the run ended all the same (its lock expires by itself).
         finalize(store, run_id, _describe_exit(code), cancelled=cancel_sent is not None)
-        lock.release(store, run_id)
     return code
 
 
