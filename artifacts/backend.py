@@ -77,9 +77,18 @@ def _listing(prefix: str) -> dict[str, dict[str, Any]]:
     if not _is_fresh():
         with _LISTINGS_LOCK:
             kept = _LISTINGS.get(prefix)
-        if kept is not None and now - kept[0] < LISTING_SECONDS:
+        # An empty folder is listed again: a run being created must not stay missing for a while.
+        if kept is not None and kept[1] and now - kept[0] < LISTING_SECONDS:
             return kept[1]
+    whole = _whole_folder(prefix)
     try:
+        if whole is not None:  # a run's folder: it and its subfolders in one request
+            _remember_tree(whole, filesystem().find(whole, detail=True), now)
+            with _LISTINGS_LOCK:
+                kept = _LISTINGS.get(prefix)
+            listing = kept[1] if kept is not None else {}
+            _remember(prefix, listing, now)
+            return listing
         entries = filesystem().ls(prefix, detail=True)
     except FileNotFoundError:
         entries = []
@@ -88,6 +97,28 @@ def _listing(prefix: str) -> dict[str, dict[str, Any]]:
     listing = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry for entry in entries}
     _remember(prefix, listing, now)
     return listing
+
+
+_WHOLE: set[str] = set()
+
+
+def list_whole(path: RemotePath) -> None:
+    """Have readers list the folder ``path`` with all its subfolders in one request (a run's folder:
+    its snapshots and weights are then known from the same LIST as its manifest)."""
+    with _LISTINGS_LOCK:
+        if len(_WHOLE) > 10_000:
+            _WHOLE.clear()
+        _WHOLE.add(path.key)
+
+
+def _whole_folder(prefix: str) -> str | None:
+    with _LISTINGS_LOCK:
+        parts = prefix.split("/")
+        for end in range(len(parts), 0, -1):
+            candidate = "/".join(parts[:end])
+            if candidate in _WHOLE:
+                return candidate
+    return None
 
 
 def _remember(prefix: str, listing: dict[str, dict[str, Any]], when: float) -> None:

@@ -273,6 +273,8 @@ class Run:
     def __init__(self, run_id: str, path: Path | RemotePath):
         self.run_id = run_id
         self.path = path
+        if isinstance(path, RemotePath):
+            backend.list_whole(path)
 
     def __repr__(self) -> str:
         return f"Run({self.run_id!r})"
