@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Goal: within 1.5x; measured {ratio:.2f}x for loads in quick succession (they reuse the run folder's "
             "listing, kept 2 s by `CNNVIZ_S3_LISTING_SECONDS`, and the arrays cached by ETag) and "
-            f"{listed_ratio:.2f}x for loads each made after the listings expired (every folder a page reads is "
-            "listed again, one LIST each; nothing unchanged is downloaded). The first load of each page, which "
+            f"{listed_ratio:.2f}x for loads each made after the listings expired (the run's folder is listed "
+            "again, one LIST with its subfolders, and the store for the run picker; nothing unchanged is "
+            "downloaded; each LIST costs tens of ms on this loaded moto). The first load of each page, which "
             "downloads the arrays, is left out. The Runs page (`/`) lists the whole store (two LISTs) where a local "
             "folder needs a directory scan: a few ms more on loopback, more on a distant bucket.",
             "",
