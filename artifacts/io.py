@@ -2,7 +2,8 @@
 
 Every whole-file write goes to a temporary file in the destination folder, is
 flushed and fsynced, then ``os.replace``d into place, so a reader sees either the
-old file or the new one, never half of one.
+old file or the new one, never half of one. On an S3 store (:mod:`artifacts.backend`)
+the file is built in memory and written by one PUT, which is atomic the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from artifacts import backend
 from artifacts import format as fmt
 
 
@@ -41,17 +43,23 @@ class ArtifactError(Exception):
         super().__init__(f"{where}: {reason}")
 
 
-def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None], durable: bool = True) -> None:
+def atomic_write(path: Path | backend.RemotePath, write: Callable[[io.BufferedWriter], None],
+                 durable: bool = True) -> None:
     """Write a file atomically.
 
     Args:
-        path: destination.
+        path: destination (an object of an S3 store is written whole by one PUT).
         write: called with a binary file object open on a temporary file in the
             same folder; whatever it writes becomes ``path``'s content.
         durable: fsync before the rename. Readers see a whole file either way;
             skipping it suits files rewritten every second (progress) and files
             that :func:`sync_folder` flushes before the run is marked complete.
     """
+    if backend.is_remote(path):
+        buffer = io.BytesIO()
+        write(buffer)
+        backend.put_bytes(path, buffer.getvalue())
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -110,8 +118,7 @@ def read_json(path: Path, run_id: str | None, max_bytes: int = fmt.JSON_MAX_BYTE
             nested too deeply or not valid JSON.
     """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        data = backend.read_bytes(path, max_bytes)
         if len(data) > max_bytes:
             raise ArtifactError(run_id, path.name, f"is larger than {max_bytes:,} bytes; refused")
         text = data.decode("utf-8")
@@ -166,7 +173,10 @@ def sync_folder(folder: Path) -> None:
     """fsync every file under ``folder`` and the folders themselves.
 
     Best effort: files that vanish meanwhile and symbolic links (never followed) are skipped.
+    Nothing to do on an S3 store: an object exists whole once its PUT returned.
     """
+    if backend.is_remote(folder):
+        return
     for root, _dirs, files in os.walk(folder):
         for name in [*files, "."]:
             try:
@@ -201,8 +211,9 @@ def read_npz(
             arrays, an array larger than its limit, or a required key absent.
     """
     try:
-        _check_npz_headers(path, run_id, limits)
-        with np.load(path, allow_pickle=False) as archive:
+        source = _source(path, fmt.NPZ_MAX_BYTES, run_id)
+        _check_npz_headers(source(), path, run_id, limits)
+        with np.load(source(), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise ArtifactError(run_id, _rel(path), "file is missing") from None
@@ -224,10 +235,11 @@ def read_npy(path: Path, run_id: str | None, limit: tuple[int, ...] | None = Non
         ArtifactError: missing, truncated, corrupted or too large file.
     """
     try:
+        source = _source(path, fmt.NPZ_MAX_BYTES, run_id)
         if limit is not None:
-            with open(path, "rb") as handle:
+            with _opened(source()) as handle:
                 _check_header(handle, path.name, limit, run_id, path)
-        return np.load(path, allow_pickle=False)
+        return np.load(source(), allow_pickle=False)
     except FileNotFoundError:
         raise ArtifactError(run_id, _rel(path), "file is missing") from None
     except _CORRUPT as error:
@@ -237,13 +249,35 @@ def read_npy(path: Path, run_id: str | None, limit: tuple[int, ...] | None = Non
 _WORST_ITEMSIZE = 8  # the widest dtype a limit allows for (float64, int64)
 
 
-def _check_npz_headers(path: Path, run_id: str | None, limits: dict[str, tuple[int, ...]] | None) -> None:
+def _source(path: Path | backend.RemotePath, max_bytes: int, run_id: str | None) -> Callable[[], Any]:
+    """Return a function giving what numpy and zipfile read: the local path, or the object's bytes.
+
+    An object is fetched once (one GET, so every read sees one version of it), at most
+    ``max_bytes``: its compressed size is bounded as a local file's decompressed size is.
+
+    Raises:
+        FileNotFoundError: no such file; ArtifactError: an object larger than ``max_bytes``.
+    """
+    if not backend.is_remote(path):
+        return lambda: path
+    data = backend.read_bytes(path, max_bytes)
+    if len(data) > max_bytes:
+        raise ArtifactError(run_id, _rel(path), f"is larger than {max_bytes:,} bytes; refused")
+    return lambda: io.BytesIO(data)
+
+
+def _opened(source: Any) -> Any:
+    return open(source, "rb") if isinstance(source, Path) else source
+
+
+def _check_npz_headers(source: Any, path: Path, run_id: str | None,
+                       limits: dict[str, tuple[int, ...]] | None) -> None:
     if limits is None:
         budget = fmt.NPZ_MAX_BYTES
     else:
         budget = min(fmt.NPZ_MAX_BYTES, sum(math.prod(shape) for shape in limits.values()) * _WORST_ITEMSIZE)
     total = 0
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(source) as archive:
         members = archive.infolist()
         if len(members) > fmt.NPZ_MAX_MEMBERS:
             raise ArtifactError(run_id, _rel(path), f"holds {len(members)} arrays; refused")

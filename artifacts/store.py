@@ -3,6 +3,9 @@
 ``ArtifactStore`` validates every run id and path before touching the disk and
 never follows a path outside its root. ``Run`` is the handle for one run's files.
 Writers publish a run by writing ``status: complete`` into its manifest last.
+
+The root is a local folder or ``s3://bucket/prefix`` (:mod:`artifacts.backend`, which
+every file access goes through); the same guarantees hold on both.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from artifacts import backend
 from artifacts import format as fmt
+from artifacts.backend import RemotePath
 from artifacts.config import LayerSpec
 from artifacts.filters import FilterMaxima
 from artifacts.io import (
@@ -70,10 +75,24 @@ STORE_ENV = "CNNVIZ_STORE"
 DEFAULT_ROOT = Path(__file__).resolve().parent / "runs"
 
 
-def default_root() -> Path:
-    """Return the store root: ``$CNNVIZ_STORE`` when set, else ``artifacts/runs`` in the checkout."""
+def store_location(value: str | os.PathLike[str] | RemotePath) -> Path | RemotePath:
+    """Return the store root ``value`` names: an ``s3://bucket/prefix`` or a local folder.
+
+    Raises:
+        ValueError: an s3:// URL with an invalid bucket or prefix (see :func:`artifacts.backend.parse_url`).
+    """
+    if isinstance(value, RemotePath):
+        return value
+    if backend.is_remote_url(value):
+        return RemotePath.root(str(value))
+    return Path(value).expanduser()
+
+
+def default_root() -> Path | RemotePath:
+    """Return the store root: ``$CNNVIZ_STORE`` when set (a folder or ``s3://bucket/prefix``), else
+    ``artifacts/runs`` in the checkout."""
     value = os.environ.get(STORE_ENV, "").strip()
-    return Path(value).expanduser() if value else DEFAULT_ROOT
+    return store_location(value) if value else DEFAULT_ROOT
 
 
 def utc_now() -> str:
@@ -85,11 +104,21 @@ class ArtifactStore:
     """A folder of runs.
 
     Args:
-        root: the store's folder; created on first write, not on construction.
+        root: the store's folder, created on first write, not on construction; or
+            ``s3://bucket/prefix`` (a :class:`artifacts.backend.RemotePath`).
+
+    Raises:
+        ValueError: an s3:// URL with an invalid bucket or prefix.
     """
 
-    def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root).expanduser().resolve()
+    def __init__(self, root: str | os.PathLike[str] | RemotePath):
+        location = store_location(root)
+        self.root = location if isinstance(location, RemotePath) else location.resolve()
+
+    @property
+    def remote(self) -> bool:
+        """True for a store on object storage (no shared disk: locks and job files live elsewhere)."""
+        return isinstance(self.root, RemotePath)
 
     def __repr__(self) -> str:
         return f"ArtifactStore({str(self.root)!r})"
@@ -137,16 +166,17 @@ class ArtifactStore:
         """
         path = self._run_dir(run_id)
         exists = RunExistsError(f"run {run_id!r} already exists in {self.root}")
+        body = _first_manifest(run_id, manifest)
+        if isinstance(path, RemotePath):
+            # No folders on S3: the run appears with its manifest, its first object.
+            with backend.fresh():
+                if backend.listdir(path):
+                    raise exists
+            Run(run_id, path).write_manifest(body)
+            return Run(run_id, path)
         self.root.mkdir(parents=True, exist_ok=True)
         if path.exists():
             raise exists
-        body = dict(manifest)
-        body.update({
-            fmt.KEY_SCHEMA_VERSION: fmt.SCHEMA_VERSION,
-            fmt.KEY_RUN_ID: run_id,
-            fmt.KEY_STATUS: fmt.STATUS_RUNNING,
-            fmt.KEY_CREATED: body.get(fmt.KEY_CREATED) or utc_now(),
-        })
         # The folder appears with its manifest already inside: a reader listing
         # the store never finds a run without one. Hidden names are never runs.
         staging = Path(tempfile.mkdtemp(prefix=f".new-{run_id}.", dir=self.root))
@@ -164,8 +194,55 @@ class ArtifactStore:
                 shutil.rmtree(staging, ignore_errors=True)
         return Run(run_id, path)
 
+    def staging_parent(self) -> Path:
+        """Return where a run built elsewhere (:meth:`publish`) should be staged: the store's own folder, so
+        that publishing is one rename, or for an s3:// store the machine's temporary folder."""
+        if isinstance(self.root, RemotePath):
+            return Path(tempfile.gettempdir())
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root
+
+    def publish(self, staged: Path, run_id: str) -> Run:
+        """Publish the complete run folder ``staged`` (written by another :class:`ArtifactStore`) as ``run_id``.
+
+        In a folder store it is one rename (``staged`` must sit in :meth:`staging_parent`); on S3 every object
+        is uploaded, the manifest last, so readers see the run only once all of it exists.
+
+        Raises:
+            InvalidRunId: bad id.
+            RunExistsError: the id is taken.
+            OSError: the store cannot be written.
+        """
+        path = self._run_dir(run_id)
+        exists = RunExistsError(f"run {run_id!r} already exists in {self.root}")
+        if isinstance(path, RemotePath):
+            with backend.fresh():
+                if backend.listdir(path):
+                    raise exists
+            files = sorted(item for item in staged.rglob("*") if item.is_file())
+            for item in sorted(files, key=lambda item: item.name == fmt.MANIFEST):  # the manifest last
+                target = path
+                for part in item.relative_to(staged).parts:
+                    target = target / part
+                backend.put_file(target, item)
+            return Run(run_id, path)
+        if path.exists():  # os.rename would replace an empty folder of that name
+            raise exists
+        try:
+            os.rename(staged, path)
+        except OSError as error:
+            if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise exists from None
+            raise
+        return Run(run_id, path)
+
     def run_ids(self) -> list[str]:
-        """Return the ids of every run folder, newest first by creation time of the folder."""
+        """Return the ids of every run folder, newest first by creation time of the folder.
+
+        On S3 (one LIST): newest first by id, as ids are time-based (prefixes have no time).
+        """
+        if isinstance(self.root, RemotePath):
+            return sorted((name for name in backend.listdir(self.root) if fmt.is_valid_run_id(name)), reverse=True)
         if not self.root.is_dir():
             return []
         entries = []
@@ -184,15 +261,27 @@ class ArtifactStore:
         (``manifest`` None, ``error`` "reason (file)"), listed after the readable ones.
         """
         summaries = []
+        sizes = self._run_sizes()
         for run_id in self.run_ids():
             run = Run(run_id, self.root / run_id)
+            size = sizes[run_id] if sizes is not None else run.size_bytes()
             try:
-                summary = RunSummary(run_id, run.size_bytes(), manifest=run.info())
+                summary = RunSummary(run_id, size, manifest=run.info())
             except ArtifactError as error:
-                summary = RunSummary(run_id, run.size_bytes(), error=f"{error.reason} ({error.filename})")
+                summary = RunSummary(run_id, size, error=f"{error.reason} ({error.filename})")
             summaries.append(summary)
         summaries.sort(key=lambda item: item.created, reverse=True)
         return summaries
+
+    def _run_sizes(self) -> dict[str, int] | None:
+        """On S3, every run's size from one listing of the whole prefix (None for a local folder)."""
+        if not isinstance(self.root, RemotePath):
+            return None
+        totals: dict[str, int] = {}
+        for name, size in backend.walk_sizes(self.root).items():
+            run_id = name.split("/", 1)[0]
+            totals[run_id] = totals.get(run_id, 0) + size
+        return _DefaultZero(totals)
 
     def delete_run(self, run_id: str) -> None:
         """Remove a run and all its files.
@@ -200,20 +289,42 @@ class ArtifactStore:
         Raises:
             InvalidRunId, RunNotFound.
         """
-        shutil.rmtree(self.run(run_id).path)
+        path = self.run(run_id).path
+        if isinstance(path, RemotePath):
+            backend.remove_tree(path)
+        else:
+            shutil.rmtree(path)
+
+
+class _DefaultZero(dict):
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+def _first_manifest(run_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    body = dict(manifest)
+    body.update({
+        fmt.KEY_SCHEMA_VERSION: fmt.SCHEMA_VERSION,
+        fmt.KEY_RUN_ID: run_id,
+        fmt.KEY_STATUS: fmt.STATUS_RUNNING,
+        fmt.KEY_CREATED: body.get(fmt.KEY_CREATED) or utc_now(),
+    })
+    return body
 
 
 class Run:
     """One run's files. Create through :class:`ArtifactStore`, not directly."""
 
-    def __init__(self, run_id: str, path: Path):
+    def __init__(self, run_id: str, path: Path | RemotePath):
         self.run_id = run_id
         self.path = path
+        if isinstance(path, RemotePath):
+            backend.list_whole(path)
 
     def __repr__(self) -> str:
         return f"Run({self.run_id!r})"
 
-    def _file(self, name: str) -> Path:
+    def _file(self, name: str) -> Path | RemotePath:
         path = self.path / name
         # A link inside a run could point anywhere; the store reads and writes
         # only real files inside its root.
@@ -270,7 +381,8 @@ class Run:
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         """Merge fields into the manifest and write it; return the new manifest."""
-        manifest = self.manifest()
+        with backend.fresh():  # on S3, the manifest as it is now, not as a kept listing saw it
+            manifest = self.manifest()
         manifest.update(fields)
         self.write_manifest(manifest)
         return manifest
@@ -308,6 +420,15 @@ class Run:
         if missing:
             raise ValueError(f"history row lacks {missing}")
         line = to_json(row) + "\n"
+        path = self._file(fmt.HISTORY)
+        if isinstance(path, RemotePath):
+            # No appends on S3: the whole file again, one PUT (only the trainer writes it).
+            try:
+                before = backend.read_bytes(path)
+            except FileNotFoundError:
+                before = b""
+            backend.put_bytes(path, before + line.encode("utf-8"))
+            return
         with open(self._file(fmt.HISTORY), "a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
@@ -329,7 +450,7 @@ class Run:
 
     def _parse_history(self, path: Path) -> pd.DataFrame:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = backend.read_bytes(path).decode("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise ArtifactError(self.run_id, fmt.HISTORY, f"cannot be read ({error})") from None
         lines = text.split("\n")
@@ -463,9 +584,9 @@ class Run:
         """
         return _cached(self._file(fmt.CLASS_METRICS), self._parse_class_metrics)
 
-    def _parse_class_metrics(self, path: Path) -> pd.DataFrame:
+    def _parse_class_metrics(self, path: Path | RemotePath) -> pd.DataFrame:
         try:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(io.BytesIO(backend.read_bytes(path, fmt.JSON_MAX_BYTES)))
         except FileNotFoundError:
             raise ArtifactError(self.run_id, fmt.CLASS_METRICS, "file is missing") from None
         except (OSError, ValueError, pd.errors.ParserError) as error:
@@ -547,11 +668,10 @@ class Run:
         """
         folder = self._file(fmt.SNAPSHOT_DIR)
         epochs = []
-        if folder.is_dir():
-            for name in os.listdir(folder):
-                match = fmt.SNAPSHOT_PATTERN.match(name)
-                if match:
-                    epochs.append(int(match.group(1)))
+        for name in backend.listdir(folder):
+            match = fmt.SNAPSHOT_PATTERN.match(name)
+            if match:
+                epochs.append(int(match.group(1)))
         manifest = self._limits_manifest()
         last = (manifest.get(fmt.KEY_CONFIG) or {}).get("epochs")
         if (manifest.get(fmt.KEY_STATUS) == fmt.STATUS_COMPLETE and isinstance(last, int) and not isinstance(last, bool)
@@ -605,9 +725,7 @@ class Run:
     def weight_epochs(self) -> list[int]:
         """Return the epochs whose weights are stored, ascending (empty for runs written before weights were)."""
         folder = self._file(fmt.WEIGHTS_DIR)
-        if not folder.is_dir():
-            return []
-        matches = (fmt.SNAPSHOT_PATTERN.match(name) for name in os.listdir(folder))
+        matches = (fmt.SNAPSHOT_PATTERN.match(name) for name in backend.listdir(folder))
         return sorted(int(match.group(1)) for match in matches if match)
 
     def weights(self, epoch: int) -> dict[str, np.ndarray]:
@@ -725,7 +843,7 @@ class Run:
         folder = self._file(fmt.TEST_EPOCHS_DIR)
         if not folder.is_dir():
             return []
-        matches = (fmt.SNAPSHOT_PATTERN.match(name) for name in os.listdir(folder))
+        matches = (fmt.SNAPSHOT_PATTERN.match(name) for name in backend.listdir(folder))
         return sorted(int(match.group(1)) for match in matches if match)
 
     def test_epoch(self, epoch: int) -> dict[str, np.ndarray]:
@@ -767,12 +885,24 @@ class Run:
 
     @property
     def model_path(self) -> Path:
-        """The path of ``model.keras`` (which may not exist yet)."""
-        return self._file(fmt.MODEL)
+        """The path of ``model.keras`` (which may not exist yet).
+
+        On S3, a read-only local copy of the object (downloaded once per ETag, for Keras).
+
+        Raises:
+            FileNotFoundError: on S3, no model object yet; OSError: it cannot be downloaded.
+        """
+        return backend.local_copy(self._file(fmt.MODEL))
 
     def save_model(self, save: Callable[[Path], None]) -> None:
         """Save the model atomically: ``save(tmp_path)`` writes a ``.keras`` file, then it is moved."""
-        self._file(fmt.MODEL)
+        target = self._file(fmt.MODEL)
+        if isinstance(target, RemotePath):
+            with tempfile.TemporaryDirectory(prefix="cnnviz-model-") as folder:
+                local = Path(folder) / fmt.MODEL
+                save(local)
+                backend.put_file(target, local)
+            return
         tmp = self.path / f".model-{os.getpid()}.tmp.keras"
         try:
             save(tmp)
@@ -781,20 +911,16 @@ class Run:
             tmp.unlink(missing_ok=True)
 
     @property
-    def stderr_path(self) -> Path:
+    def stderr_path(self) -> Path | RemotePath:
         """Where a supervisor keeps the training process's error output."""
         return self._file(fmt.STDERR_LOG)
 
     def stderr_tail(self, lines: int = 20) -> str:
         """Return the last ``lines`` lines of the training process's error output."""
-        path = self.stderr_path
-        if not path.exists():
+        try:
+            text = backend.read_tail(self.stderr_path, 64_000).decode("utf-8", errors="replace")
+        except OSError:
             return ""
-        with open(path, "rb") as handle:
-            handle.seek(0, io.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 64_000))
-            text = handle.read().decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
     def failure_cause(self) -> str:
@@ -805,11 +931,11 @@ class Run:
 
     def size_bytes(self) -> int:
         """Return the total size of the run's files."""
-        return sum(_walk_sizes(self.path).values())
+        return sum(backend.walk_sizes(self.path).values())
 
     def file_sizes(self) -> dict[str, int]:
         """Return each file's size by its path relative to the run folder."""
-        return {str(path.relative_to(self.path)): size for path, size in _walk_sizes(self.path).items()}
+        return backend.walk_sizes(self.path)
 
 
 # Keys of heartbeat.json, which only this module reads and writes.
@@ -836,18 +962,6 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"non-standard constant {name}")
 
 
-def _walk_sizes(folder: Path) -> dict[Path, int]:
-    sizes = {}
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            path = Path(root) / name
-            try:
-                sizes[path] = path.lstat().st_size
-            except FileNotFoundError:
-                pass  # a temporary file that a writer has just renamed or removed
-    return sizes
-
-
 _CACHE: OrderedDict[tuple, Any] = OrderedDict()
 _CACHE_SIZE = 64
 # Bytes of arrays the cache may keep: a worker's memory stays bounded whatever the runs hold.
@@ -855,12 +969,13 @@ _CACHE_MAX_BYTES = 256 * 2**20
 _CACHE_LOCK = threading.Lock()
 
 
-def _cached(path: Path, load: Callable[[Path], Any]) -> Any:
+def _cached(path: Path | RemotePath, load: Callable[[Path], Any]) -> Any:
     """Load a file through a small cache keyed by (path, mtime, size, inode).
 
     The dashboard reads the same arrays for every callback; atomic replaces
     change the inode and appends change the size, so a rewritten file is always
-    read again. Arrays come back read-only and containers as copies, so a caller
+    read again. On S3 the "inode" is the object's ETag (one HEAD per read, no GET
+    while it is unchanged). Arrays come back read-only and containers as copies, so a caller
     cannot change what the next caller sees.
     """
     try:

@@ -24,12 +24,15 @@ without, it is random and kept in ``CNNVIZ_CACHE_DIR``. See dashboard/training/b
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from artifacts import default_root
+from artifacts.backend import RemotePath
+from artifacts.store import DEFAULT_ROOT, store_location
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TRUE = {"1", "true", "yes", "on"}
@@ -47,7 +50,7 @@ class Settings:
 
     port: int = 8050
     host: str = "127.0.0.1"
-    store_root: Path = default_root()
+    store_root: Path | RemotePath = dataclasses.field(default_factory=lambda: _default_store())  # or s3://...
     cache_dir: Path = CHECKOUT / ".cache" / "background"
     redis_url: str | None = None
     allow_training: bool = True
@@ -69,7 +72,7 @@ class Settings:
         return cls(
             port=_int(env, "PORT", 8050, 1, 65535),
             host=env.get("HOST", "127.0.0.1").strip() or "127.0.0.1",
-            store_root=Path(store).expanduser() if store else default_root(),
+            store_root=_store(store),
             cache_dir=Path(cache).expanduser() if cache else CHECKOUT / ".cache" / "background",
             redis_url=env.get("REDIS_URL", "").strip() or None,
             allow_training=_bool(env, "CNNVIZ_ALLOW_TRAINING", True),
@@ -78,6 +81,22 @@ class Settings:
             max_upload_bytes=_int(env, "CNNVIZ_MAX_UPLOAD_MB", 2, 1, 50) * 1024 * 1024,
             secret_key=_secret(env.get("CNNVIZ_SECRET_KEY", "")),
         )
+
+
+def _default_store() -> Path | RemotePath:
+    try:
+        return default_root()
+    except ValueError:  # a malformed CNNVIZ_STORE: Settings.from_env reports it
+        return DEFAULT_ROOT
+
+
+def _store(value: str) -> Path | RemotePath:
+    if not value:
+        return default_root()
+    try:
+        return store_location(value)
+    except ValueError as error:
+        raise SettingsError(f"CNNVIZ_STORE: {error}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -14,9 +14,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from artifacts import ArtifactStore, InvalidRunId, Status, default_root
+from artifacts import ArtifactStore, InvalidRunId, Status, backend, default_root
+from artifacts.backend import RemotePath
 from artifacts.config import TrainConfig
 from artifacts.format import is_valid_run_id
+from artifacts.store import store_location
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -50,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout-rate", type=float)
     train.add_argument("--augmentation", action=argparse.BooleanOptionalAction, default=None)
     train.add_argument("--limit", type=int, help="use about N training digits, every class (quick runs)")
-    train.add_argument("--store", type=Path, help="store folder (default: $CNNVIZ_STORE or artifacts/runs)")
+    train.add_argument("--store", type=_location, help="store folder or s3://bucket/prefix "
+                       "(default: $CNNVIZ_STORE or artifacts/runs)")
     train.add_argument("--run-id", help="id of the new run (default: time-based)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -61,10 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--input-scale", type=int, choices=(255, 1), default=255,
                           help="255: the model takes raw pixels 0-255; 1: pixels divided by 255")
     imported.add_argument("--class-names", nargs="+", help="one name per class (default: the data set's)")
-    imported.add_argument("--store", type=Path, help="store folder (default: $CNNVIZ_STORE or artifacts/runs)")
+    imported.add_argument("--store", type=_location, help="store folder or s3://bucket/prefix "
+                          "(default: $CNNVIZ_STORE or artifacts/runs)")
 
     runs = commands.add_parser("runs", help="list the runs in a store")
-    runs.add_argument("--store", type=Path)
+    runs.add_argument("--store", type=_location)
     runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
@@ -83,8 +87,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def _store(path: Path | None, must_write: bool) -> ArtifactStore:
-    root = path if path is not None else default_root()
+def _location(value: str) -> Path | RemotePath:
+    """Parse ``--store``: a folder, or ``s3://bucket/prefix`` (endpoint and keys from the AWS variables)."""
+    try:
+        return store_location(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _store(path: Path | RemotePath | None, must_write: bool) -> ArtifactStore:
+    try:
+        root = path if path is not None else default_root()
+    except ValueError as error:  # a malformed $CNNVIZ_STORE
+        raise UsageError(f"CNNVIZ_STORE: {error}") from None
+    if isinstance(root, RemotePath):
+        try:
+            backend.check_reachable(root)
+        except OSError as error:
+            raise UsageError(f"store {str(root)!r} cannot be reached ({error})") from None
+        return ArtifactStore(root)
     if must_write:
         try:
             root.mkdir(parents=True, exist_ok=True)

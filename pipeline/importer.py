@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artifacts import ArtifactStore, DatasetInfo, Metrics, Status
+from artifacts import ArtifactStore, DatasetInfo, Metrics, RunExistsError, Status
 from artifacts import format as fmt
 
 ZIP_MAX_BYTES = 512 * 2**20  # declared uncompressed total of a .keras file
@@ -210,20 +210,19 @@ def import_model(path: Path, store: ArtifactStore, source: str, run_id: str, sca
     probe_ids = choose_probes(data.y_test, PROBE_PER_CLASS, PROBE_SEED)
     snapshot = _snapshot(model, data.x_test[probe_ids], shape, scale, log)
 
-    store.root.mkdir(parents=True, exist_ok=True)
-    # A hidden folder is never a run (artifacts.format.RUN_ID_PATTERN): readers see the run only once renamed.
-    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=store.root))
+    # A hidden folder is never a run (artifacts.format.RUN_ID_PATTERN): readers see the run only once published.
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=store.staging_parent()))
     try:
         with cancel_on_signals():  # SIGTERM too unwinds through the finally below: no staging folder left
             result = _write(model, ArtifactStore(staging), run_id, path, source, data, names, shape, scale,
                             probabilities, softmaxed, probe_ids, snapshot, library_versions())
-            if store.exists(run_id):  # os.rename would replace an empty folder of that name
-                raise ImportRefused(f"run {run_id!r} already exists in {store.root}")
             try:
-                os.rename(staging / run_id, store.root / run_id)
+                store.publish(staging / run_id, run_id)
+            except RunExistsError:
+                raise ImportRefused(f"run {run_id!r} already exists in {store.root}") from None
             except OSError as error:
                 raise ImportRefused(f"run {run_id!r} could not be published in {store.root} "
-                                    f"({error.strerror})") from None
+                                    f"({error.strerror or error})") from None
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)

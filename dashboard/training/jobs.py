@@ -144,18 +144,21 @@ def start(
         held = lock.read_lock(store)
         if held is not None and lock.job_alive(store, held, STALE_SECONDS):
             raise TrainingBusy(held.run_id)
+        if held is not None:  # a dead job's lock (reap_stale has recorded how it ended)
+            lock.release(store, held.run_id)
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
         write_json(job_dir / "config.json", config.to_dict())
         supervisor.JobSpec(run_id, str(store.root), dataset, limit, [str(part) for part in command],
                            config.to_dict()).write(job_dir)
         # Our own pid holds the lock until the supervisor replaces it with its own.
-        lock.write_lock(store, run_id, os.getpid())
+        if not lock.take(store, run_id, os.getpid()):
+            held = lock.read_lock(store)
+            raise TrainingBusy(held.run_id if held else "another run")
         try:
-            pid = supervisor.launch(job_dir)
+            pid = supervisor.launch(job_dir, own_session=not lock.shared(store))
         except (OSError, ValueError):
-            lock.lock_path(store).unlink(missing_ok=True)
-            shutil.rmtree(job_dir, ignore_errors=True)
+            lock.release(store, run_id)
             raise
         # Taken after the launch, so the supervisor's creation time is never later (see lock.pid_alive).
         lock.write_lock(store, run_id, pid)
@@ -171,10 +174,8 @@ def cancel(store: ArtifactStore, run_id: str | None = None) -> bool:
     held = current(store)
     if held is None or (run_id is not None and held.run_id != run_id):
         return False
-    job_dir = lock.job_dir(store, held.run_id)
-    if not job_dir.is_dir():
+    if not lock.request_cancel(store, held.run_id):
         return False
-    write_json(job_dir / "cancel", {"requested": time.time()})
     if not lock.lock_alive(store, held, STALE_SECONDS):  # no supervisor to relay it: signal the trainer
         trainer = supervisor.read_state(store, held.run_id).get("trainer_pid")
         if lock.pid_alive(trainer, held.host):
@@ -187,12 +188,21 @@ def cancel(store: ArtifactStore, run_id: str | None = None) -> bool:
 
 
 def poll(store: ArtifactStore, run_id: str) -> JobStatus:
-    """Return what is known about ``run_id`` now; never raises for a missing or broken run."""
+    """Return what is known about ``run_id`` now; never raises for a missing or broken run.
+
+    A run left ``running`` by a job that is gone (a worker killed on another machine: its lock
+    expired and its heartbeat stopped) is marked failed here, so the web side records it too.
+    """
     held = current(store)
     active = held is not None and held.run_id == run_id
     try:
         run = store.run(run_id)
         manifest = run.info()
+        if (manifest.status is Status.RUNNING and not active
+                and not lock.trainer_alive(store, run_id, STALE_SECONDS)):
+            with contextlib.suppress(Exception):  # Redis away: recorded by the next poll
+                reap_stale(store)
+            manifest = run.info()
     except (RunNotFound, ArtifactError, ValueError):
         state = JobState.STARTING if active else JobState.MISSING
         elapsed = time.time() - held.started if active and isinstance(held.started, (int, float)) else None
@@ -228,7 +238,8 @@ def wait(store: ArtifactStore, run_id: str, timeout: float | None = None, interv
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        reap_stale(store)
+        with contextlib.suppress(Exception) if lock.shared(store) else contextlib.nullcontext():
+            reap_stale(store)  # in Redis, a moment without it must not end the following
         job = poll(store, run_id)
         if on_poll is not None:
             on_poll(job)

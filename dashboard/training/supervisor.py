@@ -17,20 +17,24 @@ import contextlib
 import dataclasses
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from artifacts import ArtifactError, ArtifactStore, DatasetInfo, Phase, RunNotFound, Status
+import psutil
+
+from artifacts import ArtifactError, ArtifactStore, DatasetInfo, Phase, RunNotFound, Status, backend
 from artifacts.format import KEY_CONFIG, KEY_DATASET
 from artifacts.io import atomic_write, read_json, write_json
-from dashboard.training import lock
+from dashboard.training import lock, redis_lock
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 MODULE = "dashboard.training.supervisor"
-POLL_SECONDS = 0.25  # how often the supervisor looks at its trainer and the cancel request
+POLL_SECONDS = 0.25  # how often the supervisor looks at its trainer
+CANCEL_CHECK_SECONDS = 1.0  # and at the cancel request (in Redis for a worker's job) and the run's progress
 CANCEL_GRACE_SECONDS = 30.0  # SIGTERM first; SIGKILL when the trainer ignores it this long
 CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
 JOB_FILE = "job.json"
@@ -60,11 +64,16 @@ class JobSpec:
             return None
 
 
-def launch(job_dir: Path) -> int:
+def launch(job_dir: Path, own_session: bool = True) -> int:
     """Start the supervisor of ``job_dir`` as a grandchild in its own session (reparented to init); return its pid.
 
     The shell forks the supervisor into the background and exits, so the caller's
     process tree (which Dash kills on cancel) does not contain it.
+
+    Args:
+        own_session: False for a job whose lock lives in Redis (a Celery worker's job): the
+            supervisor stays in the worker's process group, so it ends with the worker's
+            machine (a stopped dyno takes its group down) and the run is then found failed.
 
     Raises:
         OSError, subprocess.SubprocessError, ValueError: the supervisor could not be started.
@@ -74,7 +83,7 @@ def launch(job_dir: Path) -> int:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CHECKOUT), env.get("PYTHONPATH", "")]))
     argv = [sys.executable, "-m", MODULE, str(job_dir)]
     out = subprocess.run(["sh", "-c", script, "sh", *argv], cwd=CHECKOUT, env=env, capture_output=True,
-                         text=True, timeout=30, check=True, start_new_session=True)
+                         text=True, timeout=30, check=True, start_new_session=own_session)
     return int(out.stdout.strip())
 
 
@@ -93,10 +102,11 @@ def supervise(job_dir: Path) -> int:
     with open(job_dir / "stderr.log", "wb") as stderr:
         trainer = subprocess.Popen(argv, cwd=CHECKOUT, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=stderr)
-    write_json(job_dir / "state.json", {"trainer_pid": trainer.pid})
+    _write_state(store, job_dir, run_id, {"trainer_pid": trainer.pid})
+    holder = lock.LockRecord(run_id, os.getpid(), socket.gethostname(), _started())
     cancel_sent: float | None = None
     training_started = None
-    last_beat = 0.0
+    last_beat = last_cancel_check = last_progress_check = 0.0
     while True:
         try:
             code = trainer.wait(timeout=POLL_SECONDS)
@@ -104,26 +114,55 @@ def supervise(job_dir: Path) -> int:
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
-        if cancel_sent is None and (job_dir / "cancel").exists():
-            trainer.send_signal(signal.SIGTERM)
-            cancel_sent = now
+        if cancel_sent is None and now - last_cancel_check >= CANCEL_CHECK_SECONDS:
+            last_cancel_check = now
+            if lock.cancel_requested(store, run_id):
+                trainer.send_signal(signal.SIGTERM)
+                cancel_sent = now
         elif cancel_sent is not None and now - cancel_sent > CANCEL_GRACE_SECONDS:
             trainer.kill()
-        if training_started is None:
+        if training_started is None and now - last_progress_check >= CANCEL_CHECK_SECONDS:
+            last_progress_check = now
             training_started = _training_started(store, run_id)
             if training_started is not None:
-                write_json(job_dir / "state.json", {"trainer_pid": trainer.pid, "training_started": training_started})
+                _write_state(store, job_dir, run_id, {"trainer_pid": trainer.pid,
+                                                      "training_started": training_started})
         if now - last_beat > 2.0:
             last_beat = now
-            lock.beat(store)
-    with lock.guard(store):
+            lock.beat(store, holder)
+    try:
+        with lock.guard(store):
+            finalize(store, run_id, _describe_exit(code), cancelled=cancel_sent is not None)
+            lock.release(store, run_id)
+    except Exception:
+        if not lock.shared(store):
+            raise
+        # Redis unreachable: record how the run ended all the same (its lock expires by itself).
         finalize(store, run_id, _describe_exit(code), cancelled=cancel_sent is not None)
-        lock.release(store, run_id)
     return code
+
+
+def _write_state(store: ArtifactStore, job_dir: Path, run_id: str, state: dict[str, Any]) -> None:
+    write_json(job_dir / "state.json", state)
+    if lock.shared(store):  # the web, on another machine, reads it from Redis
+        with contextlib.suppress(Exception):
+            redis_lock.write_state(store.root, run_id, state)
+
+
+def _started() -> float:
+    try:
+        return psutil.Process().create_time()
+    except psutil.Error:
+        return time.time()
 
 
 def read_state(store: ArtifactStore, run_id: str) -> dict[str, Any]:
     """Return what the supervisor recorded about its trainer (``trainer_pid``, ``training_started``), or {}."""
+    if lock.shared(store):
+        try:
+            return redis_lock.read_state(store.root, run_id)
+        except Exception:  # Redis unreachable: the page shows no estimate
+            return {}
     try:
         data = read_json(lock.job_dir(store, run_id) / "state.json", lock.JOBS_DIR)
     except (ArtifactError, ValueError):
@@ -163,8 +202,14 @@ def finalize(store: ArtifactStore, run_id: str, reason: str, cancelled: bool = F
     """Record how a job ended when its trainer did not: copy stderr in, mark failed or cancelled.
 
     A run that finished by itself is left exactly as it is (``complete`` stays the
-    last write of a complete run). Returns True when the run was marked here.
+    last write of a complete run). Returns True when the run was marked here. On S3
+    the run's state is asked of the store itself, never of a listing kept a moment.
     """
+    with backend.fresh():
+        return _finalize(store, run_id, reason, cancelled)
+
+
+def _finalize(store: ArtifactStore, run_id: str, reason: str, cancelled: bool) -> bool:
     folder = lock.jobs_root(store) / run_id
     stderr = folder / "stderr.log"
     try:

@@ -66,8 +66,7 @@ def poll(store: ArtifactStore, done, seen: dict, errors: list) -> None:
             break
 
 
-def test_reader_never_sees_a_partial_run_complete(tmp_path):
-    store = ArtifactStore(tmp_path / "store")
+def test_reader_never_sees_a_partial_run_complete(store):
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(store.root), str(RUNS)],
                               cwd=ROOT, env=subprocess_env(), stderr=subprocess.PIPE, text=True)
     seen: dict = {}
@@ -78,8 +77,8 @@ def test_reader_never_sees_a_partial_run_complete(tmp_path):
     assert sorted(seen) == [f"run-{i}" for i in range(RUNS)]
 
 
-def test_threads_reading_while_a_thread_rewrites_files(tmp_path):
-    run = helpers.make_run(ArtifactStore(tmp_path / "store"), "r1")
+def test_threads_reading_while_a_thread_rewrites_files(store):
+    run = helpers.make_run(store, "r1")
     stop = threading.Event()
     failures: list = []
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from artifacts import ArtifactError, ArtifactStore, Run
+from artifacts import ArtifactError, Run
 from artifacts import format as fmt
 from tests.artifacts import helpers
 
@@ -27,8 +27,8 @@ READERS = {
 
 
 @pytest.fixture
-def run(tmp_path) -> Run:
-    return helpers.make_run(ArtifactStore(tmp_path / "store"), "broken-run")
+def run(store) -> Run:
+    return helpers.make_run(store, "broken-run")
 
 
 def expect_error(run: Run, name: str, reason: str = "") -> ArtifactError:
@@ -155,24 +155,25 @@ def test_malformed_class_metrics(run, text):
     "matrix", [np.zeros((9, 10), dtype=np.int64), np.full((10, 10), np.nan), -np.eye(10, dtype=int)]
 )
 def test_malformed_confusion(run, matrix):
-    np.save(run.path / fmt.CONFUSION, matrix)
+    helpers.save_array(run.path / fmt.CONFUSION, np.save, matrix)
     expect_error(run, fmt.CONFUSION)
 
 
 def test_predictions_with_missing_or_uneven_arrays(run):
-    arrays = dict(np.load(run.path / fmt.PREDICTIONS))
-    np.savez(run.path / fmt.PREDICTIONS, **{k: v for k, v in arrays.items() if k != "images"})
+    arrays = helpers.load_arrays(run.path / fmt.PREDICTIONS)
+    helpers.save_array(run.path / fmt.PREDICTIONS, np.savez, **{k: v for k, v in arrays.items() if k != "images"})
     expect_error(run, fmt.PREDICTIONS, "missing arrays")
-    np.savez(run.path / fmt.PREDICTIONS, **(arrays | {"labels": arrays["labels"][:3]}))
+    helpers.save_array(run.path / fmt.PREDICTIONS, np.savez, **(arrays | {"labels": arrays["labels"][:3]}))
     expect_error(run, fmt.PREDICTIONS, "lengths")
     bad = arrays["probabilities"].astype(np.float32)
     bad[0, 0] = np.nan
-    np.savez(run.path / fmt.PREDICTIONS, **(arrays | {"probabilities": bad}))
+    helpers.save_array(run.path / fmt.PREDICTIONS, np.savez, **(arrays | {"probabilities": bad}))
     expect_error(run, fmt.PREDICTIONS, "NaN")
 
 
 def test_pickled_arrays_are_refused(run):
-    np.savez(run.path / fmt.PROBES, ids=np.array([{"a": 1}], dtype=object), labels=np.zeros(1), images=np.zeros(1))
+    helpers.save_array(run.path / fmt.PROBES, np.savez, ids=np.array([{"a": 1}], dtype=object), labels=np.zeros(1),
+                       images=np.zeros(1))
     expect_error(run, fmt.PROBES)
 
 
@@ -185,17 +186,17 @@ def test_snapshot_of_an_epoch_that_does_not_exist(run):
         run.snapshot("1")
 
 
-def test_listing_runs_survives_a_broken_run(run, tmp_path):
+def test_listing_runs_survives_a_broken_run(run, store):
     (run.path / fmt.MANIFEST).write_text("{")
-    store = ArtifactStore(tmp_path / "store")
     helpers.make_run(store, "fine")
     summaries = {item.run_id: item for item in store.summaries()}
     assert summaries["fine"].status == "complete"
     assert not summaries["broken-run"].readable and "manifest.json" in summaries["broken-run"].error
 
 
-def test_unreadable_path_names_run_and_file(run):
-    # A snapshot path that cannot even be stat'ed: a file where the folder should be.
+def test_unreadable_path_names_run_and_file(local_store):
+    # A snapshot path that cannot even be stat'ed: a file where the folder should be (a disk only).
+    run = helpers.make_run(local_store, "broken-run")
     snapshots = run.path / fmt.SNAPSHOT_DIR
     shutil.rmtree(snapshots)
     snapshots.write_text("not a folder")

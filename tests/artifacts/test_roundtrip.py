@@ -8,15 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifacts import SCHEMA_VERSION, ArtifactStore, RunExistsError, RunNotFound
+from artifacts import SCHEMA_VERSION, RunExistsError, RunNotFound
 from artifacts import format as fmt
 from artifacts.config import TrainConfig
 from tests.artifacts import helpers
-
-
-@pytest.fixture
-def store(tmp_path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "store")
 
 
 def test_manifest_describes_the_run(store):
@@ -70,8 +65,8 @@ def test_history_without_rows_has_the_columns(store):
 
 def test_history_ignores_a_line_being_written(store):
     run = helpers.make_run(store, "r1")
-    with open(run.path / fmt.HISTORY, "a") as handle:
-        handle.write('{"epoch": 3, "lo')
+    path = run.path / fmt.HISTORY
+    helpers.write_raw(path, path.read_bytes() + b'{"epoch": 3, "lo')
     assert len(run.history()) == helpers.EPOCHS
 
 
@@ -121,6 +116,13 @@ def test_snapshots_round_trip(store):
 def test_model_is_moved_into_place(store):
     run = helpers.make_run(store, "r1")
     assert run.model_path.read_bytes().startswith(b"PK")
+    assert sorted(run.file_sizes()) == sorted([fmt.MANIFEST, fmt.HISTORY, fmt.PROGRESS, fmt.PROBES, fmt.CLASS_METRICS,
+                                               fmt.CONFUSION, fmt.PREDICTIONS, fmt.MODEL,
+                                               *(f"{fmt.SNAPSHOT_DIR}/{fmt.snapshot_name(e)}" for e in range(3))])
+
+
+def test_no_temporary_file_is_left_behind(local_store):
+    run = helpers.make_run(local_store, "r1")
     assert [p.name for p in run.path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -147,8 +149,8 @@ def test_rewritten_file_is_read_again(store):
     assert len(run.history()) == helpers.EPOCHS + 1
 
 
-def test_files_are_world_readable(store):
-    run = helpers.make_run(store, "r1")
+def test_files_are_world_readable(local_store):
+    run = helpers.make_run(local_store, "r1")
     for path in run.path.rglob("*"):
         if path.is_file():
             assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044, path
@@ -157,7 +159,7 @@ def test_files_are_world_readable(store):
 def test_list_runs_and_delete(store):
     helpers.make_run(store, "a")
     helpers.make_run(store, "b", complete=False)
-    (store.root / "c").mkdir()  # a run folder without a manifest
+    helpers.write_raw(store.root / "c" / fmt.PROGRESS, "{}")  # a run folder without a manifest
     summaries = {item.run_id: item for item in store.summaries()}
     assert summaries["a"].status == "complete" and summaries["b"].status == "running"
     assert not summaries["c"].readable and "manifest.json" in summaries["c"].error

@@ -71,10 +71,11 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = N
 
 
 @contextmanager
-def procfile_web(env: dict[str, str], log_path: Path, timeout: float = 60) -> Iterator[str]:
+def procfile_web(env: dict[str, str], log_path: Path, timeout: float = 60, cwd: Path = ROOT) -> Iterator[str]:
     """Run the Procfile's ``web`` line under bash with ``PORT`` set on loopback; yield its base URL.
 
-    The line binds 0.0.0.0:$PORT as a PaaS wants; tests reach it on 127.0.0.1 only.
+    The line binds 0.0.0.0:$PORT as a PaaS wants; tests reach it on 127.0.0.1 only. ``cwd``: its
+    working folder (the checkout must then be on ``PYTHONPATH``).
     """
     port = free_port()
     child_env = dict(env)
@@ -82,7 +83,7 @@ def procfile_web(env: dict[str, str], log_path: Path, timeout: float = 60) -> It
     child_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), child_env.get("PATH", "")])
     command = procfile_command("web")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=child_env, stdout=log,
+        process = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=cwd, env=child_env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:
