@@ -1,12 +1,12 @@
 """Page loads against an S3 store on localhost beside the same run in a local folder (issue 15; goal within 1.5x).
 
-Usage: python -m benchmarks.bench_store [--store DIR] [--run RUN_ID] [--repeat N]
+Usage: python -m benchmarks.bench_store [--store DIR] [--run RUN_ID] [--repeat N] [--no-browser]
 
 Copies one run (without --store, the CLI's default run trained as bench_dashboard does) into a
 fresh local folder and into a bucket of moto's standalone S3 server on loopback, starts the
 Procfile's gunicorn on each, and fires every on-load callback of the main pages on both servers,
 alternating, --repeat times. Reports the server time (Server-Timing header) p50 per page and
-the ratio; then the resident memory of the S3 server's gunicorn processes after the visits.
+the ratio; then the same page loads as the user feels them, in headless Chromium; then the resident memory of the S3 server's gunicorn processes after the visits.
 Writes the "S3 store" section of benchmarks/results.md.
 """
 
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path)
     parser.add_argument("--run", help="run id in --store (default: the first complete run)")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--no-browser", action="store_true",
+                        help="server time only (without it, page loads are also measured in headless Chromium)")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     source, run_id = ensure_store(args.store)
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 local = max(p50["local"], 0.01)
                 rows.append(f"| `{path}` | {len(callbacks['s3'])} | {p50['local']:.1f} | {p50['s3']:.1f} | "
                             f"{p50['s3'] / local:.2f} | {p50['s3 listed']:.1f} | {p50['s3 listed'] / local:.2f} |")
+            felt = [] if args.no_browser else browser_rows(local_base, s3_base, run_id, args.repeat)
             gunicorn_pid = _gunicorn_master(folder / "web-s3.log")
             memory = rss_mb(gunicorn_pid) if gunicorn_pid else []
         ratio = totals["s3"] / max(totals["local"], 0.01)
@@ -123,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             "downloaded; each LIST costs tens of ms on this loaded moto). The first load of each page, which "
             "downloads the arrays, is left out. The Runs page (`/`) lists the whole store (two LISTs) where a local "
             "folder needs a directory scan: a few ms more on loopback, more on a distant bucket.",
+            *(["", "As the user feels it: headless Chromium (`benchmarks/bench_browser.py`'s settle detector), from "
+                "navigation until every graph is drawn and no callback is in flight, p50 ms; each page loaded "
+                "once on each server before measuring:", "",
+                "| page | local folder | S3 (moto, loopback) | ratio | S3, listings expired | ratio |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |", *felt] if felt else []),
             "",
             "Resident memory of the S3 server's gunicorn after these visits (master, then each worker): "
             + ", ".join(f"{value:.0f} MB" for value in memory) + ".",
@@ -132,6 +140,42 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.process.kill()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def browser_rows(local_base: str, s3_base: str, run_id: str, repeat: int) -> list[str]:
+    """Return the table rows of page loads settled in headless Chromium: local, S3, S3 after listings expired.
+
+    Pages alternate between the two servers so both see the same machine load.
+    """
+    from benchmarks.bench_browser import Page
+
+    page = Page(timeout=120)
+    totals = {"local": 0.0, "s3": 0.0, "s3 listed": 0.0}
+    rows = []
+    try:
+        for path in PAGES:
+            urls = {"local": f"{local_base}{path}?run={run_id}", "s3": f"{s3_base}{path}?run={run_id}"}
+            for name, url in urls.items():
+                page.load(url, f"first {name} {path}")  # downloads and caches: not what a later visit pays
+            samples: dict[str, list[float]] = {"local": [], "s3": [], "s3 listed": []}
+            for _ in range(repeat):
+                for name, url in urls.items():
+                    samples[name].append(page.load(url, f"{name} {path}").ms)
+            for _ in range(repeat):
+                time.sleep(LISTING_SECONDS + 0.3)
+                samples["s3 listed"].append(page.load(urls["s3"], f"s3 listed {path}").ms)
+            p50 = {name: percentile(values, 50) for name, values in samples.items()}
+            for name in totals:
+                totals[name] += p50[name]
+            local = max(p50["local"], 0.01)
+            rows.append(f"| `{path}` | {p50['local']:.0f} | {p50['s3']:.0f} | {p50['s3'] / local:.2f} | "
+                        f"{p50['s3 listed']:.0f} | {p50['s3 listed'] / local:.2f} |")
+    finally:
+        page.close()
+    local = max(totals["local"], 0.01)
+    rows.append(f"| all pages | {totals['local']:.0f} | {totals['s3']:.0f} | {totals['s3'] / local:.2f} | "
+                f"{totals['s3 listed']:.0f} | {totals['s3 listed'] / local:.2f} |")
+    return rows
 
 
 def _gunicorn_master(log: Path) -> int | None:

@@ -166,7 +166,10 @@ def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store,
               f"{ids.THEME}.data": "light", f"{parts.RUN}.data": "default", f"{parts.QUERY}.data": "",
               f"{DRAW_EPOCH}.value": None, f"{draw_page.THEME}.data": "light",
               f"{whatif_view.STRIDE}.value": 1, f"{whatif_view.PADDING}.value": "valid",
-              f"{whatif_view.KERNEL}.value": 3, f"{whatif_view.FILTERS}.value": 32}
+              f"{whatif_view.KERNEL}.value": 3, f"{whatif_view.FILTERS}.value": 32,
+              # Every view open: the what-if card on screen, the 3D surface's tab, the stacked view's switch.
+              f"{whatif_view.IN_VIEW}.data": True, f"{whatif_view.DRAWN}.data": None,
+              f"{parts.CHANNEL_TABS}.active_tab": parts.SURFACE_TAB, f"{parts.STACK_SHOW}.value": True}
     outputs = []
     for entry in dashboard.app.app.callback_map.values():
         inputs = [f"{item['id']}.{item['property']}" for item in entry["inputs"]]
@@ -179,7 +182,7 @@ def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store,
     titles = " ".join(str(figure.layout.title.text) for figure in figures)
     # The answer (input, saliency, probabilities, stacked layers) and the walk's feature maps were all drawn.
     assert "Saliency: pixels that sway the answer" in titles and "All layers stacked" in titles
-    assert "conv_1: 32 feature maps" in titles
+    assert "conv_1: 32 feature maps" in titles and "in 3D" in titles
     # The card across training runs each stored epoch's network once, through its probe (not counted above).
     assert "Epoch 0 (untrained)" in titles and "epoch by epoch" in titles
     # The what-if reflows conv_1 from the trained kernels, without the model.

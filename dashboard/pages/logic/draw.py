@@ -15,6 +15,10 @@ weights were stored) through TensorFlow, the only place the web process may use 
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -239,7 +243,26 @@ def analyse(run_id: str, digit: dict, epoch: object = None) -> tuple[np.ndarray,
     if not resolved.ok:
         raise ModelUnavailable(resolved.error)
     pixels = digit_pixels(digit)
-    return pixels, model_at(resolved.run, epoch).analyse(pixels)
+    model = model_at(resolved.run, epoch)
+    # One stroke fires several callbacks (the answer and walk, the stacked 3D view), each its own request:
+    # they share the analysis here. The model object is part of the key, so a reloaded model answers anew.
+    key = hashlib.sha1(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+    with _ANALYSES_LOCK:
+        kept = _ANALYSES.get(key)
+        if kept is not None and kept[0] is model:
+            _ANALYSES.move_to_end(key)
+            return pixels, kept[1]
+    analysis = model.analyse(pixels)
+    with _ANALYSES_LOCK:
+        _ANALYSES[key] = (model, analysis)
+        while len(_ANALYSES) > _ANALYSES_KEPT:
+            _ANALYSES.popitem(last=False)
+    return pixels, analysis
+
+
+_ANALYSES: OrderedDict[str, tuple[object, Analysis]] = OrderedDict()  # the last few digits' analyses
+_ANALYSES_LOCK = threading.Lock()
+_ANALYSES_KEPT = 16
 
 
 class DigitAnalysis:
