@@ -30,7 +30,7 @@ from tests.support.dashclient import DashClient
 from tests.support.s3 import start_moto
 from tests.support.servers import procfile_web
 
-PAGES = ["/", "/training", "/metrics", "/model", "/activations", "/draw"]
+PAGES = ["/", "/training", "/metrics", "/model", "/activations", "/learning", "/draw"]
 
 
 def page_samples(client: DashClient, path: str, run_id: str) -> list[tuple[dict, dict]]:

@@ -97,11 +97,22 @@
     configure(window.Plotly);
     return;
   }
+  // Another script may already watch the assignment (a profiler wrapping Plotly's calls): chain to it,
+  // so both see the bundle, instead of replacing its property.
+  var previous = Object.getOwnPropertyDescriptor(window, "Plotly");
   var loaded;
   Object.defineProperty(window, "Plotly", {
     configurable: true,
     enumerable: true,
     get: function () { return loaded; },
-    set: function (value) { loaded = value; configure(value); }
+    set: function (value) {
+      if (previous && previous.set) {
+        previous.set.call(window, value);
+        loaded = previous.get ? previous.get.call(window) : value;
+      } else {
+        loaded = value;
+      }
+      configure(loaded);
+    }
   });
 })();

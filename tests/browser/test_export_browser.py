@@ -227,3 +227,29 @@ def test_the_runs_page_button_downloads_the_report(served, tiny_store):
     with open(target, "rb") as handle:
         assert handle.read() == expected
     assert_no_severe(served)
+
+
+# A script that watches window.Plotly being assigned before the app's own code runs (as a profiler does,
+# e.g. benchmarks/settle.js): it wraps Plotly.react and counts the calls.
+WATCHER = """
+window.__reacts = 0;
+var watched;
+Object.defineProperty(window, 'Plotly', {configurable: true,
+  get: function () { return watched; },
+  set: function (value) {
+    var react = value.react;
+    value.react = function () { window.__reacts += 1; return react.apply(this, arguments); };
+    watched = value;
+  }});
+"""
+
+
+def test_an_earlier_watcher_of_plotly_still_sees_it_and_the_downloads_stay(served):
+    served.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCHER})
+    open_page(served, "/metrics?run=tiny")
+    served.wait_for_element("#metrics-confusion .modebar-btn", timeout=15)
+    titles = modebar_titles(served, "metrics-confusion")
+    assert "Download plot as PNG" in titles and "Download plot as SVG" in titles
+    # Drawing went through the watcher's wrapper: export.js chained to its setter instead of replacing it.
+    assert wait_until(lambda: served.driver.execute_script("return window.__reacts") > 0, timeout=15)
+    assert_no_severe(served)
