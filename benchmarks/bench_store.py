@@ -6,7 +6,8 @@ Copies one run (without --store, the CLI's default run trained as bench_dashboar
 fresh local folder and into a bucket of moto's standalone S3 server on loopback, starts the
 Procfile's gunicorn on each, and fires every on-load callback of the main pages on both servers,
 alternating, --repeat times. Reports the server time (Server-Timing header) p50 per page and
-the ratio; then the same page loads as the user feels them, in headless Chromium; then the resident memory of the S3 server's gunicorn processes after the visits.
+the ratio; then the same page loads as the user feels them, in headless Chromium; then the
+resident memory of the S3 server's gunicorn processes after the visits.
 Writes the "S3 store" section of benchmarks/results.md.
 """
 
