@@ -55,6 +55,9 @@ _LISTINGS: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
 _LISTINGS_LOCK = threading.Lock()
 _TREES: dict[str, tuple[float, dict[str, int]]] = {}  # recursive listings (sizes), kept as long
 _FRESH = threading.local()
+# Bumped by every write (forget): a LIST begun before a write may have missed it, so what it found is
+# returned to its caller but not kept for the next reader.
+_GENERATION = [0]
 
 
 @contextlib.contextmanager
@@ -74,6 +77,8 @@ def _is_fresh() -> bool:
 def _listing(prefix: str) -> dict[str, dict[str, Any]]:
     """Return what the folder ``prefix`` (bucket/key) holds directly, by name: its LIST, kept a moment."""
     now = time.monotonic()
+    with _LISTINGS_LOCK:
+        generation = _GENERATION[0]
     if not _is_fresh():
         with _LISTINGS_LOCK:
             kept = _LISTINGS.get(prefix)
@@ -83,11 +88,9 @@ def _listing(prefix: str) -> dict[str, dict[str, Any]]:
     whole = _whole_folder(prefix)
     try:
         if whole is not None:  # a run's folder: it and its subfolders in one request
-            _remember_tree(whole, filesystem().find(whole, detail=True), now)
-            with _LISTINGS_LOCK:
-                kept = _LISTINGS.get(prefix)
-            listing = kept[1] if kept is not None else {}
-            _remember(prefix, listing, now)
+            folders = _remember_tree(whole, filesystem().find(whole, detail=True), now, generation)
+            listing = folders.get(prefix, {})
+            _remember(prefix, listing, now, generation)
             return listing
         entries = filesystem().ls(prefix, detail=True)
     except FileNotFoundError:
@@ -95,7 +98,7 @@ def _listing(prefix: str) -> dict[str, dict[str, Any]]:
     except Exception as error:  # botocore and aiohttp raise many types for one failed request
         raise OSError(f"cannot list {SCHEME}{prefix}: {error}") from error
     listing = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry for entry in entries}
-    _remember(prefix, listing, now)
+    _remember(prefix, listing, now, generation)
     return listing
 
 
@@ -121,8 +124,10 @@ def _whole_folder(prefix: str) -> str | None:
     return None
 
 
-def _remember(prefix: str, listing: dict[str, dict[str, Any]], when: float) -> None:
+def _remember(prefix: str, listing: dict[str, dict[str, Any]], when: float, generation: int) -> None:
     with _LISTINGS_LOCK:
+        if generation != _GENERATION[0]:
+            return  # a write happened while it was listed
         _LISTINGS[prefix] = (when, listing)
         if len(_LISTINGS) > 4096:  # a long-lived reader of many runs: drop the oldest
             for key, _ in sorted(_LISTINGS.items(), key=lambda item: item[1][0])[:1024]:
@@ -133,6 +138,7 @@ def forget(path: RemotePath) -> None:
     """Drop the kept listings of ``path``'s folder and of everything under ``path``."""
     parent, own = path.parent.key, path.key
     with _LISTINGS_LOCK:
+        _GENERATION[0] += 1
         for key in [key for key in _LISTINGS if key == parent or key == own or key.startswith(own + "/")]:
             _LISTINGS.pop(key, None)
         for key in [key for key in _TREES if own == key or own.startswith(key + "/")]:
@@ -412,6 +418,7 @@ def walk_sizes(folder: Path | RemotePath) -> dict[str, int]:
         now = time.monotonic()
         with _LISTINGS_LOCK:
             kept = _TREES.get(folder.key)
+            generation = _GENERATION[0]
         if kept is not None and now - kept[0] < LISTING_SECONDS and not _is_fresh():
             return dict(kept[1])
         try:
@@ -420,12 +427,13 @@ def walk_sizes(folder: Path | RemotePath) -> dict[str, int]:
             return {}
         except Exception as error:  # botocore and aiohttp raise many types for one failed request
             raise OSError(f"cannot list {folder}: {error}") from error
-        _remember_tree(folder.key, found, now)
+        _remember_tree(folder.key, found, now, generation)
         prefix = folder.key + "/"
         sizes = {name[len(prefix):]: int(info.get("size", 0)) for name, info in found.items()
                  if name.startswith(prefix) and info.get("type") != "directory"}
         with _LISTINGS_LOCK:
-            _TREES[folder.key] = (now, sizes)
+            if generation == _GENERATION[0]:
+                _TREES[folder.key] = (now, sizes)
             if len(_TREES) > 256:
                 _TREES.clear()
         return dict(sizes)
@@ -440,8 +448,9 @@ def walk_sizes(folder: Path | RemotePath) -> dict[str, int]:
     return sizes
 
 
-def _remember_tree(root: str, found: dict[str, dict[str, Any]], when: float) -> None:
-    """Keep, from one recursive listing of ``root``, the listing of every folder under it."""
+def _remember_tree(root: str, found: dict[str, dict[str, Any]], when: float,
+                   generation: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """Keep, from one recursive listing of ``root``, the listing of every folder under it; return them by folder."""
     folders: dict[str, dict[str, dict[str, Any]]] = {root: {}}
     for name, info in found.items():
         if not name.startswith(root + "/") or info.get("type") == "directory":
@@ -453,7 +462,8 @@ def _remember_tree(root: str, found: dict[str, dict[str, Any]], when: float) -> 
             entry = info if depth == len(parts) - 1 else {"name": f"{folder}/{child}", "type": "directory", "size": 0}
             folders.setdefault(folder, {}).setdefault(child, entry)
     for folder, listing in folders.items():
-        _remember(folder, listing, when)
+        _remember(folder, listing, when, generation)
+    return folders
 
 
 def remove_tree(path: RemotePath) -> None:

@@ -93,3 +93,32 @@ def test_an_oversized_object_is_refused_after_reading_only_its_limit(s3_server):
     assert s3_server.requests("GET", "/big/progress.json") == 1  # (waits for the server's log)
     answers = re.findall(r"GET /[^ ]*/big/progress\.json HTTP/1\.1\S*\" (\d+)", s3_server.log.read_text())
     assert answers == ["206"]
+
+
+def test_a_listing_begun_before_a_write_is_not_kept_after_it(s3_server, monkeypatch):
+    """A LIST that a write overtakes must not hide the write from the next reader (its listing is not kept)."""
+    from artifacts import backend
+
+    store = ArtifactStore(s3_server.url())
+    run = helpers.make_run(store, "overtaken")
+    run.update_manifest(counter=0)
+    assert run.manifest()["counter"] == 0  # its content is now cached by ETag
+    filesystem = backend.filesystem()
+    overtaken = []
+
+    def listed_then_overtaken(original):
+        def call(*args, **kwargs):
+            found = original(*args, **kwargs)
+            if not overtaken:  # the write lands after the LIST answered, before its listing is kept
+                overtaken.append(True)
+                run.update_manifest(counter=1)
+            return found
+        return call
+
+    monkeypatch.setattr(backend, "LISTING_SECONDS", 60.0)  # a kept listing would be used for a minute
+    backend.forget(run.path)
+    for name in ("find", "ls"):
+        monkeypatch.setattr(filesystem, name, listed_then_overtaken(getattr(filesystem, name)))
+    run.manifest()  # began before the write: either answer is right for it
+    assert overtaken
+    assert run.manifest()["counter"] == 1
