@@ -188,12 +188,11 @@ def test_epoch_limits(manifest: dict[str, Any]) -> dict[str, tuple[int, ...]]:
             fmt.TEST_FEATURES: (k, units)}
 
 
-def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int, ...]]:
-    """Return the exact shape of every array of a weights file, by key, from the run's config.
+def _config_plan(manifest: dict[str, Any], run_id: str) -> tuple[TrainConfig, list]:
+    """Return the run's config and its layer plan, by which a config-shaped file is checked.
 
     Raises:
-        ArtifactError: the manifest's config is not valid (the weights cannot be checked), or the
-            run is an imported model (it has no config and no weights file).
+        ArtifactError: the manifest's config is not valid, or the run is an imported model (no config).
     """
     if fmt.is_imported(manifest):
         raise ArtifactError(run_id, fmt.MANIFEST, "an imported model has no training config to check this file by")
@@ -202,6 +201,17 @@ def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int,
         plan = layer_plan(config)
     except (ValueError, TypeError, KeyError) as error:
         raise ArtifactError(run_id, fmt.MANIFEST, f"its config cannot be read ({error})") from None
+    return config, plan
+
+
+def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int, ...]]:
+    """Return the exact shape of every array of a weights file, by key, from the run's config.
+
+    Raises:
+        ArtifactError: the manifest's config is not valid (the weights cannot be checked), or the
+            run is an imported model (it has no config and no weights file).
+    """
+    config, plan = _config_plan(manifest, run_id)
     shapes: dict[str, tuple[int, ...]] = {}
     size = 1  # the previous layer's channels (or units, after Flatten)
     blocks = iter(config.conv_blocks)
@@ -225,13 +235,7 @@ def maximised_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[i
         ArtifactError: the manifest's config is not valid (the file cannot be checked), or the
             run is an imported model (it has no config and no such file).
     """
-    if fmt.is_imported(manifest):
-        raise ArtifactError(run_id, fmt.MANIFEST, "an imported model has no training config to check this file by")
-    try:
-        config = TrainConfig.from_dict(manifest.get(fmt.KEY_CONFIG) or {})
-        plan = layer_plan(config)
-    except (ValueError, TypeError, KeyError) as error:
-        raise ArtifactError(run_id, fmt.MANIFEST, f"its config cannot be read ({error})") from None
+    _, plan = _config_plan(manifest, run_id)
     shapes: dict[str, tuple[int, ...]] = {fmt.MAXIMISED_SECONDS: ()}
     for spec in plan:
         if spec.kind == "Conv2D":
