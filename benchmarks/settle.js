@@ -18,6 +18,7 @@
   var B = window.__bench = {
     inflight: 0, plotting: 0, unloading: false, idleSince: null, lastReason: "starting",
     requests: [], longtasks: [], frames: {}, plots: 0, errors: [], quiet: QUIET,
+    draws: [],  // [graph, Plotly call, ms inside the call, ms until its promise resolved]: where drawing goes
   };
 
   function isCallbackUrl(url) { return /_dash-update-component/.test(String(url || "")); }
@@ -107,9 +108,13 @@
         var result;
         B.plotting += 1;
         var finished = false;
+        var started = clock();
+        var entry = [graphName(element || document.body), name, 0, 0];
         var finish = function () {
           if (finished) { return; }
           finished = true;
+          entry[3] = clock() - started;
+          B.draws.push(entry);
           B.plotting -= 1;
           if (name !== "purge") {
             countFrame(element);
@@ -118,6 +123,7 @@
         };
         try {
           result = original.apply(this, arguments);
+          entry[2] = clock() - started;
         } catch (error) {
           finish();
           throw error;

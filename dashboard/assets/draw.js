@@ -316,8 +316,9 @@
 })();
 
 // Cards drawn only while on screen (dashboard/draw/layout.py in_view_card): an element with
-// data-in-view="<store id>" tells that store whether it is within half a screen of the viewport,
-// and the card's callback draws only when it is.
+// data-in-view="<store id>" tells that store whether any of it is on screen, and the card's callback
+// draws only when it is. No margin: a card just below the fold at the first answer (across training)
+// would otherwise be drawn before the user sees it, and the first answer would wait for it.
 (function () {
   var watched = new WeakSet();
   function tell(store, shown) {
@@ -329,7 +330,7 @@
     entries.forEach(function (entry) {
       tell(entry.target.getAttribute("data-in-view"), entry.isIntersecting);
     });
-  }, { rootMargin: "50% 0px" }) : null;
+  }, { rootMargin: "0px" }) : null;
   function watch() {
     document.querySelectorAll("[data-in-view]").forEach(function (element) {
       if (watched.has(element)) { return; }

@@ -8,10 +8,14 @@ class's probability for the digit across all epochs.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Patch, dcc, html
+from dash.exceptions import PreventUpdate
 
 from dashboard.draw.epochs import (
     across_epochs,
@@ -21,6 +25,7 @@ from dashboard.draw.epochs import (
     stored_epochs,
     whole_number,
 )
+from dashboard.draw.layout import HIDDEN, SHOWN, in_view_card
 from dashboard.draw.live_model import ModelUnavailable
 from dashboard.figures.epochs import epoch_marker, epoch_saliency, probabilities_by_epoch, stage
 from dashboard.store_access import resolve_run
@@ -29,15 +34,15 @@ from dashboard.ui.epochs import epoch_slider
 
 EPOCH = "draw-epoch"  # dcc.Slider over the stored epochs (hidden, value None, for runs without them)
 EPOCH_NOTE = "draw-epoch-note"  # which epoch the page shows
-EPOCHS_CARD = "draw-epochs"  # the "across training" card, shown once there is a digit
+EPOCHS_CARD = "draw-epochs"  # the "across training" card, shown once there is a digit (watched by assets/draw.js)
+IN_VIEW = "draw-epochs-in-view"  # dcc.Store: whether the card is on screen (its figures are drawn only then)
+DRAWN = "draw-epochs-drawn"  # dcc.Store: {"key": the digit, theme and run the figures show, "epoch": the marker's}
 UNTRAINED = "draw-epoch-first"  # epoch 0's answer and saliency
 TRAINED = "draw-epoch-last"  # the last epoch's
 TIMELINE = "draw-epoch-timeline"  # each class's probability across the epochs
 TIMELINE_CAPTION = "draw-epoch-caption"
 TEST_REQUEST = "draw-test-request"  # dcc.Store: the URL's raw ``test`` value (a test digit's number)
 
-SHOWN = {"display": "block"}
-HIDDEN = {"display": "none"}
 GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
 NO_WEIGHTS = ("This run was trained before the weights of every epoch were stored, so the Draw page shows its "
               "final model only. Train a new run to see how the network's answer grew, epoch by epoch.")
@@ -78,8 +83,13 @@ def note_text(epoch: int | None, last: int) -> str:
     return f"The network after epoch {epoch} of {last}{when} answers below. {EXPLAIN}"
 
 
-def epochs_card() -> dbc.Card:
-    """Return the card of the digit across training: epoch 0 beside the last epoch, and the probability lines."""
+def epochs_card() -> html.Div:
+    """Return the card of the digit across training (epoch 0 beside the last epoch, and the probability lines),
+    hidden until there is a digit, its figures drawn only while it is on screen (:func:`in_view_card`)."""
+    return in_view_card(EPOCHS_CARD, _card(), IN_VIEW, style=HIDDEN)
+
+
+def _card() -> dbc.Card:
     def graph(component_id: str, height: int) -> dcc.Graph:
         return dcc.Graph(id=component_id, config=GRAPH_CONFIG, style={"height": f"{height}px"})
 
@@ -91,6 +101,7 @@ def epochs_card() -> dbc.Card:
         ], className="g-2"),
         html.Div(id=TIMELINE_CAPTION, className="small my-2"),
         graph(TIMELINE, 340),
+        dcc.Store(id=DRAWN),
     ]), className="mb-3")
 
 
@@ -177,3 +188,48 @@ def digit_from_url(raw: object, run_id: str | None) -> tuple:
     if digit is None:
         return dash.no_update, message, "danger", True
     return digit, None, "info", False
+
+
+def drawn_key(digit: object, theme: object, run_id: object) -> str:
+    """Return the key of what the card's figures show: the digit, the theme and the run (not the epoch)."""
+    return hashlib.sha1(json.dumps([digit, theme, run_id], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def card_in_view(pixels: np.ndarray | None, digit: dict | None, epoch: object, theme: str | None,
+                 run_id: str | None, in_view: object, drawn: object) -> tuple:
+    """Return :func:`card_outputs` and the new :data:`DRAWN` value, computing the figures only while the
+    card is on screen and shows something else.
+
+    Off screen, only the card's style (so that it can come on screen) and the note change; on screen, a
+    change of epoch alone moves the marker. The first prediction then draws nothing of the card when it
+    opens below the fold: every epoch's network and three figures wait until the user scrolls to it.
+
+    Raises:
+        PreventUpdate: the card is on screen and already shows this digit, theme, run and epoch.
+    """
+    nothing = dash.no_update
+    style, note = card_frame(pixels, epoch, run_id)
+    if not in_view or style == HIDDEN:
+        return style, nothing, nothing, nothing, nothing, note, nothing
+    key = drawn_key(digit, theme, run_id)
+    shown = drawn if isinstance(drawn, dict) else {}
+    if shown.get("key") == key and shown.get("epoch") == epoch:
+        raise PreventUpdate
+    outputs = card_outputs(pixels, digit, epoch, theme, run_id, epoch_only=shown.get("key") == key)
+    return (*outputs, {"key": key, "epoch": epoch})
+
+
+def card_frame(pixels: np.ndarray | None, epoch: object, run_id: str | None) -> tuple:
+    """Return the card's style (shown when there is a digit and the run stored its epochs) and the note."""
+    resolved = resolve_run(run_id)
+    if not resolved.ok:
+        return HIDDEN, dash.no_update
+    try:
+        epochs = stored_epochs(resolved.run)
+        last = final_epoch(resolved.run)
+    except ModelUnavailable:
+        return HIDDEN, dash.no_update
+    if not epochs:
+        return HIDDEN, dash.no_update
+    shown = whole_number(epoch)
+    return (HIDDEN if pixels is None else SHOWN), note_text(shown if shown in epochs else None, last)

@@ -228,13 +228,17 @@ def stacked_view() -> html.Div:
     ])
 
 
-def in_view_card(card_id: str, card, in_view_id: str) -> html.Div:
-    """Wrap a card that is drawn only while it is on screen (or nearly): ``assets/draw.js`` writes
-    into the ``in_view_id`` store whether it is, and the card's callback takes that store as an Input.
+def in_view_card(card_id: str, card, in_view_id: str, style: dict | None = None) -> html.Div:
+    """Wrap a card that is drawn only while it is on screen: ``assets/draw.js`` writes into the
+    ``in_view_id`` store whether it is, and the card's callback takes that store as an Input.
 
-    Cards far down the page (the what-if) then cost a stroke nothing until the user scrolls to them.
+    Cards below the fold (across training, the what-if) then cost a stroke nothing until the user
+    scrolls to them. Such a card is hidden (``style``) until there is a digit, so that the layout it
+    is in view in is the one with the answer shown: a card on screen before the first answer is pushed
+    down by it, and must not be drawn for the moment it was visible.
     """
-    return html.Div([dcc.Store(id=in_view_id, data=False), card], id=card_id, **{"data-in-view": in_view_id})
+    return html.Div([dcc.Store(id=in_view_id, data=False), card], id=card_id, style=style,
+                    **{"data-in-view": in_view_id})
 
 
 def top_three(probabilities: np.ndarray, label: int | None, names=None) -> list:

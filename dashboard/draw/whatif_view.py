@@ -20,7 +20,7 @@ from dash.exceptions import PreventUpdate
 from artifacts import ArtifactError
 from artifacts import format as fmt
 from artifacts.config import KERNEL_SIZES, PADDINGS, ConvBlock
-from dashboard.draw.layout import DIGIT, GRAPH_CONFIG, RUN, in_view_card
+from dashboard.draw.layout import DIGIT, GRAPH_CONFIG, HIDDEN, RUN, SHOWN, in_view_card
 from dashboard.draw.whatif import (
     MAX_FILTERS,
     MIN_FILTERS,
@@ -92,7 +92,13 @@ def whatif_card(start: Settings) -> html.Div:
         ], className="g-2 mt-1"),
         dcc.Store(id=DRAWN),
     ]), className="mb-3")
-    return in_view_card(CARD, card, IN_VIEW)
+    return in_view_card(CARD, card, IN_VIEW, style=HIDDEN)
+
+
+@callback(Output(CARD, "style"), Input(DIGIT, "data"))
+def show_card(digit):
+    """Show the card once there is a digit (and from then on): see :func:`dashboard.draw.layout.in_view_card`."""
+    return SHOWN if isinstance(digit, dict) else HIDDEN
 
 
 def start_settings(config) -> Settings:

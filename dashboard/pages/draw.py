@@ -104,7 +104,7 @@ dash.callback(
     prevent_initial_call=True,  # the switch starts off
 )(logic.show_stacked)
 
-# Across training: the epoch's network, untrained against trained.
+# Across training: the epoch's network, untrained against trained (drawn while on screen).
 dash.callback(
     Output(epoch_view.EPOCHS_CARD, "style"),
     Output(epoch_view.UNTRAINED, "figure"),
@@ -112,11 +112,14 @@ dash.callback(
     Output(epoch_view.TIMELINE, "figure"),
     Output(epoch_view.TIMELINE_CAPTION, "children"),
     Output(epoch_view.EPOCH_NOTE, "children"),
+    Output(epoch_view.DRAWN, "data"),
     Input(parts.DIGIT, "data"),
     Input(epoch_view.EPOCH, "value"),
     Input(logic.THEME, "data"),
+    Input(epoch_view.IN_VIEW, "data"),
     State(parts.RUN, "data"),
-)(logic.show_epochs)
+    State(epoch_view.DRAWN, "data"),
+)(logic.show_epochs_in_view)
 
 # Attributions and their sanity check: computed only while the card is open.
 attribution_card.register(parts.ATTRIBUTION, Input(parts.DIGIT, "data"), Input(epoch_view.EPOCH, "value"),

@@ -61,14 +61,17 @@ def shows_test_digit(duo, index: int, label: int) -> None:
     duo.wait_for_contains_text("#draw-top3", f"The true label is {label}", timeout=20)
 
 
-# Known flake, tracked in issue 12's note:
-# conv_1's maps once stayed unchanged after the epoch change in CI (1 run of 3); cause not found yet.
-# One rerun; a second failure fails.
+# Known flake, tracked in issue 12's note: about 1 run in 5 here, the bars show epoch 0 while conv_1's maps
+# stay those of epoch 2 (seen with the page's own numbers: maps PNG = the engine's epoch-2 mosaic). The
+# server answered the epoch-0 request with both; an overlapping walk-only request (layer or channel fired,
+# answer kept) sent before it at epoch 2 is the suspect, its response applied after. One rerun meanwhile.
 @pytest.mark.flaky(reruns=1)
 def test_scrubbing_the_epoch_changes_the_answer_and_the_maps(served, tiny_store):
     run = ArtifactStore(tiny_store).run(TINY_RUN_ID)
     index = 11
     label = int(run.predictions()["labels"][index])
+    # A window tall enough for the slider and the "across training" card (drawn only while on screen) at once.
+    served.driver.set_window_size(1400, 2800)
     open_page(served, f"/draw?run=tiny&test={index}&layer=conv_1")
     shows_test_digit(served, index, label)
     trained = engine_probabilities(tiny_store, 2, index)

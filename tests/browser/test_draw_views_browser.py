@@ -10,6 +10,7 @@ lines' marker. The app is served in a thread against the tiny store (numpy, no T
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
@@ -108,9 +109,10 @@ def test_a_stroke_sends_no_3d_until_asked_and_then_3d_follows_the_strokes(served
     wait_for(lambda: figure_value(served, parts.MAPS, "gd.data[0].type") == "image", message="the maps as an image")
     wait_for(lambda: figure_value(served, parts.CHANNEL_MAP, "gd.data[0].type") == "heatmap",
              message="the chosen channel flat")
-    # What the stroke sent: the answer, the walk, the card; no 3D figure, and little of it.
+    # What the stroke sent: the answer and the walk (the cards below the fold wait until scrolled to);
+    # no 3D figure, and little of it.
     outputs = {name for call in sent for name in call["outputs"]}
-    assert {output(parts.PROBABILITIES), output(parts.MAPS), output(epoch_view.TIMELINE)} <= outputs
+    assert {output(parts.PROBABILITIES), output(parts.MAPS)} <= outputs
     assert output(parts.SURFACE) not in outputs and output(parts.STACKED) not in outputs
     assert not [kind for call in sent for kind in call["types"] if kind in THREE_D]
     assert sum(call["bytes"] for call in sent) < STROKE_BYTES, [(c["outputs"], c["bytes"]) for c in sent]
@@ -160,6 +162,7 @@ def test_a_stroke_sends_no_3d_until_asked_and_then_3d_follows_the_strokes(served
 
 
 def test_an_epoch_change_leaves_the_untrained_and_trained_figures_alone(served):  # noqa: F811
+    served.driver.set_window_size(1400, 2800)  # the slider and the card (drawn while on screen) both in view
     open_page(served, "/draw?run=tiny&test=11&layer=conv_1")
     served.wait_for_style_to_equal(f"#{epoch_view.EPOCHS_CARD}", "display", "block", timeout=30)
     wait_for(lambda: figure_value(served, epoch_view.TIMELINE, "gd.layout.shapes[0].x0") == 2,
@@ -184,4 +187,24 @@ def test_an_epoch_change_leaves_the_untrained_and_trained_figures_alone(served):
     assert figure_value(served, epoch_view.TIMELINE, "gd._fullData.length") == 10
     assert not [kind for call in sent for kind in call["types"] if kind in THREE_D]
     assert json.dumps(sent).count(output(parts.STACKED)) == 0
+    assert_no_severe(served)
+
+
+def test_the_cards_below_the_fold_are_drawn_only_once_scrolled_to(served):  # noqa: F811
+    """Issue 12: the first answer does not wait for "across training" (every epoch's network) or the what-if."""
+    served.driver.set_window_size(1400, 1000)
+    open_page(served, "/draw?run=tiny&test=11")
+    served.wait_for_style_to_equal(f"#{epoch_view.EPOCHS_CARD}", "display", "block", timeout=30)
+    served.wait_for_style_to_equal("#draw-whatif", "display", "block", timeout=30)
+    wait_for(lambda: figure_value(served, parts.PROBABILITIES, "gd._fullData.length"), message="the answer")
+    below = "return document.getElementById(arguments[0]).getBoundingClientRect().top > window.innerHeight"
+    assert served.driver.execute_script(below, epoch_view.EPOCHS_CARD)
+    time.sleep(1.5)  # what a wrong page would draw in the meantime
+    assert not figure_value(served, epoch_view.TIMELINE, "gd._fullData.length")  # no lines drawn
+    assert not figure_value(served, "draw-whatif-conv", "gd._fullData.length")
+    served.driver.execute_script(f"document.getElementById('{epoch_view.EPOCHS_CARD}').scrollIntoView()")
+    assert wait_for(lambda: figure_value(served, epoch_view.TIMELINE, "gd._fullData.length"),
+                    message="the lines once on screen") == 10
+    served.driver.execute_script("document.getElementById('draw-whatif').scrollIntoView()")
+    served.wait_for_contains_text("#draw-whatif-conv .gtitle", "maps of", timeout=30)
     assert_no_severe(served)

@@ -103,13 +103,13 @@ def test_a_page_opened_in_grid_mode_draws_on_the_grid(page):
     wait_until(lambda: input_lit(page) == lit_cells(page) > 10, message="the grid is not what the network gets")
 
 
-# Known flake, tracked in issue 12's note:
-# the on-screen what-if card once stayed undrawn in CI (1 run of 3); cause not found yet.
-# One rerun; a second failure fails.
-@pytest.mark.flaky(reruns=1)
 def test_changing_the_stride_changes_the_maps(page):
     page.driver.execute_script("document.getElementById('draw-random').click()")
-    # The card is drawn while on screen (issue 12): a user scrolls to it.
+    # The card is drawn while on screen (issue 12): a user scrolls to it once the answer is there. Scrolling
+    # earlier is what a test once did: the answer's cards then opened above the card and pushed it off screen,
+    # where, rightly, nothing drew it (CI's flake of the last session).
+    page.wait_for_style_to_equal("#draw-results-walk", "display", "block", timeout=60)
+    page.wait_for_style_to_equal("#draw-epochs", "display", "block", timeout=60)
     page.driver.execute_script("document.getElementById('draw-whatif').scrollIntoView({block: 'center'})")
     page.wait_for_contains_text("#draw-whatif-conv .gtitle", "maps of", timeout=60)
     choose(page, "draw-whatif-stride", "1")

@@ -259,3 +259,42 @@ def test_the_probability_lines_refuse_mismatched_shapes():
     figure = probabilities_by_epoch([0, 1], np.eye(10)[[3, 7]], true_label=3, current=None)
     assert figure.data[7].name == "7 (its answer)" and figure.data[3].name == "3 (true label)"
     assert figure.data[3].line.dash == "dash" and not figure.layout.shapes
+
+
+# -- issue 12: the card is computed only while it is on screen -----------------------------
+
+def test_off_screen_the_card_sends_its_style_and_note_and_computes_nothing(draw, run, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("every epoch's network ran for a card that is off screen")
+
+    monkeypatch.setattr(epoch_view, "across_epochs", fail)
+    digit = test_digit(run, 5)
+    style, first, last, lines, caption, note, drawn = draw.show_epochs_in_view(digit, 1, "light", False,
+                                                                               TINY_RUN_ID, None)
+    assert style == epoch_view.SHOWN  # shown, so that it can come on screen
+    assert "after epoch 1 of 2" in text_of(note)
+    assert (first, last, lines, caption, drawn) == (dash.no_update,) * 5
+    # No digit: hidden, whether on screen or not.
+    assert draw.show_epochs_in_view(None, 1, "light", True, TINY_RUN_ID, None)[0] == epoch_view.HIDDEN
+
+
+def test_on_screen_it_draws_once_then_moves_only_the_marker(draw, run):
+    digit = test_digit(run, 5)
+    style, first, last, lines, caption, note, drawn = draw.show_epochs_in_view(digit, 1, "light", True,
+                                                                               TINY_RUN_ID, None)
+    assert style == epoch_view.SHOWN and len(lines.data) == 10 and drawn["epoch"] == 1
+    np.testing.assert_allclose([trace.y[1] for trace in lines.data], engine(run, 1, draw.digit_pixels(digit))[0],
+                               rtol=1e-6)
+    # Scrolled away and back with nothing changed: nothing is sent.
+    with pytest.raises(dash.exceptions.PreventUpdate):
+        draw.show_epochs_in_view(digit, 1, "light", True, TINY_RUN_ID, drawn)
+    # Another epoch, same digit: the marker moves (a Patch), the two ends and the lines stay.
+    _, first2, last2, marker, caption2, note2, drawn2 = draw.show_epochs_in_view(digit, 0, "light", True,
+                                                                                 TINY_RUN_ID, drawn)
+    assert isinstance(marker, dash.Patch) and (first2, last2, caption2) == (dash.no_update,) * 3
+    assert drawn2 == {"key": drawn["key"], "epoch": 0} and "after epoch 0 of 2" in text_of(note2)
+    # Another digit or theme: drawn anew.
+    other = draw.show_epochs_in_view(test_digit(run, 6), 0, "light", True, TINY_RUN_ID, drawn2)
+    assert len(other[3].data) == 10 and other[6]["key"] != drawn["key"]
+    dark = draw.show_epochs_in_view(digit, 0, "dark", True, TINY_RUN_ID, drawn2)
+    assert len(dark[3].data) == 10 and dark[6]["key"] != drawn["key"]

@@ -180,7 +180,7 @@ def body(resolved: Resolved, kwargs: dict):
                 html.Div(result_row(), id=RESULTS, style=HIDDEN),
             ]), lg=8),
         ]),
-        html.Div(epoch_view.epochs_card(), id=epoch_view.EPOCHS_CARD, style=HIDDEN),
+        epoch_view.epochs_card(),
         html.Div(walk_card(steps, layer), id=WALK, style=HIDDEN),
         whatif_card(start_settings(manifest_of(resolved).config)),
     ], className="draw-page")
@@ -550,3 +550,12 @@ def show_epochs(digit, epoch, theme, run_id):
         pixels = None  # show_answer shows the message
     epoch_only = fired() == {epoch_view.EPOCH}
     return epoch_view.card_outputs(pixels, digit, epoch, theme, run_id, epoch_only)
+
+
+def show_epochs_in_view(digit, epoch, theme, in_view, run_id, drawn):
+    """:func:`show_epochs` while the card is on screen (its outputs and the drawn key); else its style and note."""
+    try:
+        pixels = digit_pixels(digit) if isinstance(digit, dict) else None
+    except ValueError:
+        pixels = None  # show_answer shows the message
+    return epoch_view.card_in_view(pixels, digit, epoch, theme, run_id, in_view, drawn)
