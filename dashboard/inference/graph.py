@@ -41,6 +41,15 @@ SUPPORTED = frozenset({"InputLayer", "Conv2D", "DepthwiseConv2D", "MaxPooling2D"
                        "Reshape", "Rescaling", "Add", "GlobalAveragePooling2D", "GlobalMaxPooling2D", *IDENTITY})
 
 
+WALK_SKIPPED = frozenset({"Input", "InputLayer", "Flatten", *IDENTITY})  # outputs that repeat their input
+
+
+def walked_layers(specs) -> list[str]:
+    """Return the names of the layers a walk through the network shows (every layer but the input and those whose
+    output repeats their input's values: Flatten, Dropout...), in order; ``specs``: ``Manifest.layers()``."""
+    return [spec.name for spec in specs if spec.kind not in WALK_SKIPPED]
+
+
 class UnsupportedModel(ValueError):
     """The recorded model cannot be run by the numpy engine; ``str(error)`` is one line for the page."""
 
