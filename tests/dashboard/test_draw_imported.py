@@ -19,6 +19,8 @@ import pytest
 from artifacts import ArtifactStore
 from dashboard.draw import epoch_view
 from dashboard.draw import layout as parts
+from dashboard.inference import attribution as attr
+from dashboard.ui import attribution_card
 from tests.conftest import ROOT, run_pipeline, subprocess_env
 from tests.dashboard.test_draw import draw_module, triggered_by
 from tests.dashboard.test_pages_runs_metrics import has_class, text_of
@@ -94,6 +96,24 @@ def test_the_walk_goes_through_every_layer(draw, foreign_store, name):
     last = show(digit, len(steps) - 1, None, "light", None, parts.MAP_TAB, name, f"?run={name}")[8]
     recorded = ArtifactStore(foreign_store).run(name).predictions()["probabilities"][123]
     np.testing.assert_allclose(np.asarray(last.data[0].y), recorded, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_attributions_card_explains_the_imported_model(draw, foreign_store, name):
+    convs = [spec.name for spec in ArtifactStore(foreign_store).run(name).info().layers()
+             if spec.kind in ("Conv2D", "DepthwiseConv2D")]
+    digit, _, _, _ = epoch_view.digit_from_url("7", name)
+    for method in (attr.SALIENCY, attr.SMOOTHGRAD, attr.GRADCAM):
+        is_open, layers, layer, _, figure, table, note = attribution_card.digit_outputs(
+            True, method, None, attribution_card.ANSWER, digit, None, "light", name)
+        assert is_open and layers == convs
+        if method == attr.GRADCAM and not convs:  # the MLP: no conv layer to look at
+            assert name == "mlp" and "no conv layer" in text_of(note)
+            continue
+        assert not has_class(note, "error-card") and "why the network says" in text_of(note), text_of(note)
+        assert len(figure.data) == 1 and figure.data[0].type == "image", method
+        assert attribution_card.IMPORTED_CHECK in text_of(table)
+        assert layer == (convs[-1] if convs else None)
 
 
 def test_cards_that_need_training_stay_hidden(draw):
