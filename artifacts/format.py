@@ -225,8 +225,10 @@ MAX_LAYERS = 1_000
 MAX_LAYER_NAME = 200
 # The layer graph (imports since the numpy engine reads them; older imported runs lack both keys):
 # LAYER_INBOUND, the names of the layers feeding this one in call order (earlier layers of the list;
-# [] for the input), and LAYER_CONFIG, a subset of Keras' get_config() of the keys LAYER_CONFIG_KEYS
-# (JSON: tuples as lists). IMPORTED_WEIGHTS_EPOCH's weights file holds, for every layer with weights,
+# [] for the input, and for a layer whose inputs could not be told), and LAYER_CONFIG, a subset of
+# Keras' get_config() of the keys LAYER_CONFIG_KEYS (JSON: tuples as lists). A layer of a recorded graph
+# outputs at most MAX_LAYER_OUTPUT values a digit; its weights are at most MAX_IMPORTED_WEIGHTS values.
+# IMPORTED_WEIGHTS_EPOCH's weights file holds, for every layer with weights,
 # weight_key(layer name, role), the role being the Keras variable's name (IMPORTED_WEIGHT_ROLES), in
 # Keras' shapes, float32: Conv2D kernel (kh, kw, in, filters) and bias; DepthwiseConv2D kernel
 # (kh, kw, in, depth_multiplier) and bias (in * depth_multiplier,); Dense kernel (in, units) and bias;
@@ -236,6 +238,8 @@ LAYER_INBOUND = "inbound"
 LAYER_CONFIG = "config"
 LAYER_OPTIONAL_FIELDS = (LAYER_INBOUND, LAYER_CONFIG)
 MAX_INBOUND = 64
+MAX_LAYER_OUTPUT = 2**22  # values of one layer's output for one digit, in a recorded graph (28x28x512 is 401,408)
+MAX_IMPORTED_WEIGHTS = 2**26  # values of an imported model's weights file (256 MB in float32)
 LAYER_CONFIG_KEYS = ("activation", "alpha", "axis", "center", "data_format", "depth_multiplier", "dilation_rate",
                      "epsilon", "filters", "keepdims", "kernel_size", "max_value", "negative_slope", "offset",
                      "padding", "pool_size", "rate", "scale", "strides", "target_shape", "threshold", "units",

@@ -112,8 +112,11 @@ def _graph_problem(item: dict[str, Any], earlier: set[str]) -> str | None:
         for name in inbound:
             if not isinstance(name, str) or name not in earlier:
                 return f"takes its input from {_short(name)}, which is not an earlier layer"
-        if (item["class_name"] == "InputLayer") != (not inbound):
-            return "has inbound layers though it is the input" if inbound else "has no inbound layer"
+        if item["class_name"] == "InputLayer" and inbound:
+            return "has inbound layers though it is the input"
+        sizes = [size for size in item["output_shape"] if size is not None]
+        if math.prod(sizes) > fmt.MAX_LAYER_OUTPUT:
+            return f"outputs more than {fmt.MAX_LAYER_OUTPUT:,} values a digit"
     config = item.get(fmt.LAYER_CONFIG)
     if fmt.LAYER_CONFIG in item:
         if not isinstance(config, dict):
@@ -362,6 +365,8 @@ def imported_weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, t
         if units != out[-1]:
             raise bad(f"layer {name!r} ({kind}) outputs {out[-1]} channels, but its config gives {units}")
         shapes.update({fmt.weight_key(name, role): shape for role, shape in kernel.items()})
+    if sum(math.prod(shape) for shape in shapes.values()) > fmt.MAX_IMPORTED_WEIGHTS:
+        raise bad(f"the imported model's layer graph gives more than {fmt.MAX_IMPORTED_WEIGHTS:,} weights")
     return shapes
 
 

@@ -159,7 +159,7 @@ def _inbound(layer, graph, names: dict[int, str]) -> list[str]:
     """Return the names of the layers feeding ``layer`` in ``graph`` (its one node there), in call order.
 
     A layer called more than once in the graph (shared) gives its first call's; one whose inputs
-    cannot be told gives [] (the engine then refuses it).
+    cannot all be named gives [] (the engine then refuses it).
     """
     from keras.src.ops.function import make_node_key
 
@@ -167,9 +167,10 @@ def _inbound(layer, graph, names: dict[int, str]) -> list[str]:
         own = getattr(graph, "_nodes", None) or set()
         nodes = [node for index, node in enumerate(layer._inbound_nodes) if make_node_key(layer, index) in own]
         node = (nodes or layer._inbound_nodes)[0]
-        return [names.get(id(tensor._keras_history.operation), "?") for tensor in node.input_tensors]
+        inbound = [names.get(id(tensor._keras_history.operation)) for tensor in node.input_tensors]
     except (AttributeError, IndexError, TypeError):
         return []
+    return [] if None in inbound else inbound  # a layer fed by one it cannot name: its inputs are not told
 
 
 def layer_config(layer) -> dict:

@@ -73,7 +73,7 @@ def test_a_layer_list_without_the_graph_still_reads():
     (changed(1, inbound="pixels"), "invalid inbound"),
     (changed(1, inbound=["pixels"] * (fmt.MAX_INBOUND + 1)), "invalid inbound"),
     (changed(1, inbound=[3]), "not an earlier layer"),
-    (changed(1, inbound=[]), "has no inbound layer"),
+    (changed(1, output_shape=[4096, 4096, 4]), "outputs more than"),
     (changed(0, inbound=["conv"]), "not an earlier layer"),
     (changed(2, name="conv"), "repeats an earlier layer's name"),
     (changed(1, config=[]), "config that is a list"),
@@ -101,6 +101,9 @@ def test_weight_shapes_follow_the_graph():
     (changed(1, config={key: value for key, value in CONV.items() if key != "filters"}), "does not record"),
     (changed(1, output_shape=[28, 28, 5]), "outputs 5 channels, but its config gives 4"),
     (changed(1, output_shape=[28, 28, None]), "no known channels"),
+    ([*GRAPH[:5], layer("flat", "Flatten", [2**21], 0, ["depth"]),
+      layer("out", "Dense", [64], 0, ["flat"], units=64, activation="linear", use_bias=False)],
+     "gives more than 67,108,864 weights"),
 ])
 def test_weights_whose_shapes_the_graph_cannot_give_are_refused(layers, reason):
     with pytest.raises(ArtifactError, match=reason):
