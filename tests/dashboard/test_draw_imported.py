@@ -116,6 +116,14 @@ def test_the_attributions_card_explains_the_imported_model(draw, foreign_store, 
         assert layer == (convs[-1] if convs else None)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_the_stacked_view_draws_every_walked_layer(draw, foreign_store, name):
+    steps = draw.layer_steps(ArtifactStore(foreign_store).run(name).info())
+    digit, _, _, _ = epoch_view.digit_from_url("7", name)
+    figure, style = triggered_by(parts.STACK_SHOW, draw.show_stacked)(True, digit, "light", None, name)
+    assert style == parts.SHOWN and figure is not parts.NOT_DRAWN and len(figure.data) >= len(steps)
+
+
 def test_cards_that_need_training_stay_hidden(draw):
     digit, _, _, _ = epoch_view.digit_from_url("7", "residual")
     outputs = epoch_view.card_outputs(draw.digit_pixels(digit), digit, None, "light", "residual")
