@@ -172,7 +172,7 @@ def _imported(run: Run, info: Manifest) -> LiveModel:
     if mtime is None:
         raise ModelUnavailable(f"Run '{run.run_id}' was imported before its weights were stored for the Draw page; "
                                "import the model again to draw with it.")
-    key = (run.run_id, NUMPY, mtime, _mtime(run.path / fmt.MANIFEST))
+    key = (run.run_id, NUMPY, mtime)  # a model imported again under the same id rewrites its weights
     with _LOCK:
         if key in _MODELS:
             _MODELS.move_to_end(key)
