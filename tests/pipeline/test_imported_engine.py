@@ -148,6 +148,12 @@ def test_engine_equals_keras_on_every_layer(name, imported, data):
     assert network.final_softmax == (name != "mlp")
     for layer in recorded:
         close(passed.layers[layer][1], grads[layer], f"gradient at {layer}", rtol=1e-3)
+    # The import's snapshot (Keras, float16) holds the same saliency: of the top class's probability, also for
+    # a model that outputs logits.
+    snapshot = run.snapshot(fmt.IMPORTED_SNAPSHOT_EPOCH)
+    probes = run.probes()["images"][snapshot[fmt.SNAPSHOT_PROBE_INDEX]]
+    np.testing.assert_allclose(network.analyse(probes).saliency, snapshot[fmt.SNAPSHOT_SALIENCY].astype(np.float32),
+                               atol=3e-3)
     # The stored answers come from Keras too: the engine gives every test digit its recorded class.
     stored = run.predictions()
     np.testing.assert_array_equal(network.analyse(stored["images"][:200]).probabilities.argmax(axis=1),
