@@ -211,10 +211,14 @@ class LayerSpec:
     params: int
     activation: str = ""
     detail: str = ""  # e.g. "3x3, stride 1, valid"
+    inbound: tuple[str, ...] = ()  # an imported model's: the layers feeding this one (() in a plain stack)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the spec as JSON-ready data."""
-        return {**dataclasses.asdict(self), "output_shape": list(self.output_shape)}
+        """Return the spec as JSON-ready data (``inbound`` only when it names layers)."""
+        data = {**dataclasses.asdict(self), "output_shape": list(self.output_shape), "inbound": list(self.inbound)}
+        if not self.inbound:
+            del data["inbound"]
+        return data
 
 
 def conv_output_size(size: int, kernel_size: int, strides: int, padding: str) -> int:

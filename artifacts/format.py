@@ -208,9 +208,10 @@ MANIFEST_TYPES = {
 
 # Imported models (issue 16, ``python -m pipeline import``): a run whose manifest says
 # KEY_SOURCE: SOURCE_IMPORTED holds a Keras model trained elsewhere. Its config is {} (it has no
-# TrainConfig: readers must not derive layers from one), it has no history and no weights
-# folder; KEY_LAYERS lists the model's layers, each an object of LAYER_FIELDS: name, Keras class
-# name, output shape without the batch axis (null for an unknown size), parameter count. KEY_IMPORT
+# TrainConfig: readers must not derive layers from one), it has no history, and its weights folder
+# holds one epoch (IMPORTED_WEIGHTS_EPOCH, below; imports before the layer graph have none);
+# KEY_LAYERS lists the model's layers, each an object of LAYER_FIELDS: name, Keras class name, output
+# shape without the batch axis (null for an unknown size), parameter count. KEY_IMPORT
 # says how the model was imported (IMPORT_FIELDS). Its one snapshot (the model as imported) is
 # IMPORTED_SNAPSHOT_EPOCH, with activations of every layer of spatial output and every Conv2D
 # kernel. Runs without KEY_SOURCE were trained by this pipeline.
@@ -222,6 +223,34 @@ KEY_LAYERS = "layers"
 LAYER_FIELDS = ("name", "class_name", "output_shape", "params")
 MAX_LAYERS = 1_000
 MAX_LAYER_NAME = 200
+# The layer graph (imports since the numpy engine reads them; older imported runs lack both keys):
+# LAYER_INBOUND, the names of the layers feeding this one in call order (earlier layers of the list;
+# [] for the input, and for a layer whose inputs could not be told), and LAYER_CONFIG, a subset of
+# Keras' get_config() of the keys LAYER_CONFIG_KEYS (JSON: tuples as lists). A layer of a recorded graph
+# outputs at most MAX_LAYER_OUTPUT values a digit; its weights are at most MAX_IMPORTED_WEIGHTS values.
+# IMPORTED_WEIGHTS_EPOCH's weights file holds, for every layer with weights,
+# weight_key(layer name, role), the role being the Keras variable's name (IMPORTED_WEIGHT_ROLES), in
+# Keras' shapes, float32: Conv2D kernel (kh, kw, in, filters) and bias; DepthwiseConv2D kernel
+# (kh, kw, in, depth_multiplier) and bias (in * depth_multiplier,); Dense kernel (in, units) and bias;
+# BatchNormalization gamma, beta, moving_mean, moving_variance (channels,). A bias exists when
+# use_bias is true, gamma when scale is, beta when center is.
+LAYER_INBOUND = "inbound"
+LAYER_CONFIG = "config"
+LAYER_OPTIONAL_FIELDS = (LAYER_INBOUND, LAYER_CONFIG)
+MAX_INBOUND = 64
+MAX_LAYER_OUTPUT = 2**22  # values of one layer's output for one digit, in a recorded graph (28x28x512 is 401,408)
+MAX_IMPORTED_WEIGHTS = 2**26  # values of an imported model's weights file (256 MB in float32)
+LAYER_CONFIG_KEYS = ("activation", "alpha", "axis", "center", "data_format", "depth_multiplier", "dilation_rate",
+                     "epsilon", "filters", "keepdims", "kernel_size", "max_value", "negative_slope", "offset",
+                     "padding", "pool_size", "rate", "scale", "strides", "target_shape", "threshold", "units",
+                     "use_bias")
+IMPORTED_WEIGHT_ROLES = {
+    "Conv2D": ("kernel", "bias"),
+    "DepthwiseConv2D": ("kernel", "bias"),
+    "Dense": ("kernel", "bias"),
+    "BatchNormalization": ("gamma", "beta", "moving_mean", "moving_variance"),
+}
+IMPORTED_WEIGHTS_EPOCH = 0
 KEY_IMPORT = "import"
 IMPORT_FIELDS = ("file", "input_shape", "input_scale", "softmax_applied")
 IMPORTED_SNAPSHOT_EPOCH = 0

@@ -247,12 +247,15 @@ class Manifest:
         return self.source == fmt.SOURCE_IMPORTED
 
     def layers(self) -> list[LayerSpec]:
-        """Return the network's layers: the recorded architecture when it is readable, else the config's plan.
+        """Return the network's layers: an imported model's recorded layers (see :func:`imported_spec`),
+        else the recorded architecture when it is readable, else the config's plan.
 
         Raises:
-            ArtifactError: neither the architecture nor the config can be read (an imported
-                model has neither: its layers are :attr:`imported_layers`).
+            ArtifactError: neither the architecture nor the config can be read.
         """
+        if self.is_imported:
+            scale = (self.raw.get(fmt.KEY_IMPORT) or {}).get("input_scale")
+            return [imported_spec(item, scale) for item in self.imported_layers]
         recorded = _layer_specs(self.architecture)
         return recorded if recorded is not None else layer_plan(self.config)
 
@@ -267,6 +270,75 @@ class Manifest:
         if self.error is not None:
             data[fmt.KEY_ERROR] = self.error
         return data
+
+
+def imported_spec(item: Mapping[str, Any], input_scale: Any = None) -> LayerSpec:
+    """Return an imported model's layer record (validated: :func:`artifacts.validate.layers_problem`) as a spec.
+
+    ``kind`` is the Keras class name ("Input" for the input layer, as a trained run's), ``activation``
+    the one the layer applies ("" for none or linear), ``detail`` its settings in words (e.g. "3x3,
+    stride 1, same"), ``inbound`` the layers feeding it. ``input_scale`` (the import's) describes the
+    input's pixels. An unknown output size reads as None.
+    """
+    kind = str(item["class_name"])
+    config = item.get(fmt.LAYER_CONFIG) or {}
+    activation = str(config.get("activation") or "")
+    if kind == "ReLU":
+        activation = "relu"
+    elif kind == "LeakyReLU":
+        activation = "leaky_relu"
+    elif kind == "Softmax":
+        activation = "softmax"
+    if kind == "InputLayer":
+        kind = "Input"
+    return LayerSpec(name=str(item["name"]), kind=kind, output_shape=tuple(item["output_shape"]),
+                     params=int(item["params"]), activation="" if activation == "linear" else activation,
+                     detail=_detail(kind, config, list(item.get(fmt.LAYER_INBOUND) or []), input_scale),
+                     inbound=tuple(item.get(fmt.LAYER_INBOUND) or ()))
+
+
+def _by(sizes: Any) -> str:
+    sizes = list(sizes) if isinstance(sizes, list) else [sizes]
+    return "x".join(str(size) for size in sizes)
+
+
+def _stride(strides: Any) -> str:
+    strides = list(strides) if isinstance(strides, list) else [strides]
+    return str(strides[0]) if len(set(strides)) == 1 else _by(strides)
+
+
+def _detail(kind: str, config: Mapping[str, Any], inbound: list[str], input_scale: Any) -> str:
+    """Return a layer's settings in words, from its recorded config ("" when it records none that matter)."""
+    parts: list[str] = []
+    if kind == "Input":
+        return {255: "raw pixels 0-255", 1: "pixels / 255 (0-1)"}.get(input_scale, "")
+    if kind in ("Conv2D", "DepthwiseConv2D") and "kernel_size" in config:
+        parts = [_by(config["kernel_size"]), f"stride {_stride(config.get('strides', 1))}",
+                 str(config.get("padding", "valid"))]
+        if kind == "DepthwiseConv2D" and config.get("depth_multiplier", 1) != 1:
+            parts.append(f"depth multiplier {config['depth_multiplier']}")
+        if any(rate != 1 for rate in config.get("dilation_rate") or [1]):
+            parts.append(f"dilation {_stride(config['dilation_rate'])}")
+    elif kind in ("MaxPooling2D", "AveragePooling2D") and "pool_size" in config:
+        parts = [_by(config["pool_size"])]
+        strides = config.get("strides")
+        if strides is not None and list(strides) != list(config["pool_size"]):
+            parts.append(f"stride {_stride(strides)}")
+        if config.get("padding") == "same":
+            parts.append("same")
+    elif kind in ("Dropout", "SpatialDropout2D") and "rate" in config:
+        parts = [f"rate {config['rate']:g}"]
+    elif kind == "Reshape" and "target_shape" in config:
+        parts = [f"to {_by(config['target_shape'])}"]
+    elif kind == "Rescaling" and isinstance(config.get("scale"), (int, float)):
+        parts = [f"x {config['scale']:.4g}" + (f" + {config['offset']:g}" if config.get("offset") else "")]
+    elif kind == "BatchNormalization" and "epsilon" in config:
+        parts = [f"epsilon {config['epsilon']:g}"]
+    elif kind == "LeakyReLU" and "negative_slope" in config:
+        parts = [f"slope {config['negative_slope']:g}"]
+    elif kind in ("Add", "Concatenate", "Average", "Multiply", "Subtract") and len(inbound) > 1:
+        parts = [" + ".join(inbound) if kind == "Add" else ", ".join(inbound)]
+    return ", ".join(parts)
 
 
 def _layer_specs(items: tuple[Mapping[str, Any], ...]) -> list[LayerSpec] | None:

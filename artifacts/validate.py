@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from artifacts import format as fmt
@@ -73,10 +74,13 @@ def layers_problem(items: Any) -> str | None:
         return f"layers is {_describe(items)}, expected a list"
     if len(items) > fmt.MAX_LAYERS:
         return f"layers lists {len(items)} layers, more than {fmt.MAX_LAYERS}"
+    names: set[str] = set()
     for index, item in enumerate(items):
         where = f"layer {index}"
-        if not isinstance(item, dict) or set(item) != set(fmt.LAYER_FIELDS):
-            return f"{where} is not an object of {list(fmt.LAYER_FIELDS)}"
+        if (not isinstance(item, dict) or not set(fmt.LAYER_FIELDS) <= set(item)
+                or not set(item) <= {*fmt.LAYER_FIELDS, *fmt.LAYER_OPTIONAL_FIELDS}):
+            return f"{where} is not an object of {list(fmt.LAYER_FIELDS)} (and optionally " \
+                   f"{list(fmt.LAYER_OPTIONAL_FIELDS)})"
         for key in ("name", "class_name"):
             text = item[key]
             if not isinstance(text, str) or not 0 < len(text) <= fmt.MAX_LAYER_NAME:
@@ -89,7 +93,86 @@ def layers_problem(items: Any) -> str | None:
         params = item["params"]
         if isinstance(params, bool) or not isinstance(params, int) or params < 0:
             return f"{where} has an invalid params {_short(params)}"
+        reason = _graph_problem(item, names)
+        if reason:
+            return f"{where} ({_short(item['name'])}) {reason}"
+        names.add(item["name"])
     return None
+
+
+def _graph_problem(item: dict[str, Any], earlier: set[str]) -> str | None:
+    """Return why a layer's graph fields (inbound, config) are invalid, or None; ``earlier``: the names before it."""
+    if fmt.LAYER_INBOUND in item or fmt.LAYER_CONFIG in item:
+        if item["name"] in earlier:
+            return "repeats an earlier layer's name"
+    inbound = item.get(fmt.LAYER_INBOUND)
+    if fmt.LAYER_INBOUND in item:
+        if not isinstance(inbound, list) or len(inbound) > fmt.MAX_INBOUND:
+            return f"has an invalid inbound {_short(inbound)}"
+        for name in inbound:
+            if not isinstance(name, str) or name not in earlier:
+                return f"takes its input from {_short(name)}, which is not an earlier layer"
+        if item["class_name"] == "InputLayer" and inbound:
+            return "has inbound layers though it is the input"
+        sizes = [size for size in item["output_shape"] if size is not None]
+        if math.prod(sizes) > fmt.MAX_LAYER_OUTPUT:
+            return f"outputs more than {fmt.MAX_LAYER_OUTPUT:,} values a digit"
+    config = item.get(fmt.LAYER_CONFIG)
+    if fmt.LAYER_CONFIG in item:
+        if not isinstance(config, dict):
+            return f"has a config that is {_describe(config)}, expected an object"
+        for key, value in config.items():
+            check = _CONFIG_CHECKS.get(key)
+            if check is None:
+                return f"has an unknown config key {_short(key)}"
+            if not check(value):
+                return f"has an invalid {key} {_short(value)}"
+    return None
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _real(value: Any, low: float = -1e9, high: float = 1e9) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and low <= value <= high)
+
+
+def _sizes(count: tuple[int, int], low: int, high: int) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        return (isinstance(value, list) and count[0] <= len(value) <= count[1]
+                and all(_whole(size, low, high) for size in value))
+    return check
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_CONFIG_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "activation": lambda value: isinstance(value, str) and _NAME.fullmatch(value) is not None,
+    "alpha": _real,
+    "axis": lambda value: _whole(value, -8, 8) or _sizes((1, 8), -8, 8)(value),
+    "center": lambda value: isinstance(value, bool),
+    "data_format": lambda value: value in ("channels_last", "channels_first"),
+    "depth_multiplier": lambda value: _whole(value, 1, 1024),
+    "dilation_rate": _sizes((1, 2), 1, 64),
+    "epsilon": lambda value: _real(value, 0.0, 1.0),
+    "filters": lambda value: _whole(value, 1, 65_536),
+    "keepdims": lambda value: isinstance(value, bool),
+    "kernel_size": _sizes((1, 2), 1, 64),
+    "max_value": lambda value: value is None or _real(value),
+    "negative_slope": _real,
+    "offset": _real,
+    "padding": lambda value: value in ("valid", "same"),
+    "pool_size": _sizes((1, 2), 1, 64),
+    "rate": lambda value: _real(value, 0.0, 1.0),
+    "scale": lambda value: isinstance(value, bool) or _real(value),
+    "strides": _sizes((1, 2), 1, 64),
+    "target_shape": _sizes((1, 8), -1, 1_000_000),
+    "threshold": _real,
+    "units": lambda value: _whole(value, 1, 1_000_000),
+    "use_bias": lambda value: isinstance(value, bool),
+}
+assert set(_CONFIG_CHECKS) == set(fmt.LAYER_CONFIG_KEYS)
 
 
 _JSON_NAMES = {int: "an integer", str: "a string", dict: "an object", list: "a list"}
@@ -207,10 +290,14 @@ def _config_plan(manifest: dict[str, Any], run_id: str) -> tuple[TrainConfig, li
 def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int, ...]]:
     """Return the exact shape of every array of a weights file, by key, from the run's config.
 
+    An imported model's come from its layer graph (:func:`imported_weight_shapes`).
+
     Raises:
         ArtifactError: the manifest's config is not valid (the weights cannot be checked), or the
-            run is an imported model (it has no config and no weights file).
+            run is an imported model whose layer graph does not give them.
     """
+    if fmt.is_imported(manifest):
+        return imported_weight_shapes(manifest, run_id)
     config, plan = _config_plan(manifest, run_id)
     shapes: dict[str, tuple[int, ...]] = {}
     size = 1  # the previous layer's channels (or units, after Flatten)
@@ -225,6 +312,61 @@ def weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int,
         if spec.kind in ("Conv2D", "Dense"):
             shapes[fmt.weight_key(spec.name, fmt.WEIGHT_BIAS)] = (spec.output_shape[-1],)
         size = spec.output_shape[-1]
+    return shapes
+
+
+def imported_weight_shapes(manifest: dict[str, Any], run_id: str) -> dict[str, tuple[int, ...]]:
+    """Return the exact shape of every array of an imported model's weights file, by key, from its layer graph.
+
+    Each layer of :data:`artifacts.format.IMPORTED_WEIGHT_ROLES`' classes has its weights' shapes from
+    its config and its output shape and its first inbound layer's (see :mod:`artifacts.format`).
+
+    Raises:
+        ArtifactError: the run records no layer graph (imported before it was recorded), or a layer's
+            shapes cannot be told from it (a missing config key, an unknown size).
+    """
+    def bad(reason: str) -> ArtifactError:
+        return ArtifactError(run_id, fmt.MANIFEST, reason)
+
+    layers = manifest.get(fmt.KEY_LAYERS)
+    if not isinstance(layers, list) or not any(fmt.LAYER_INBOUND in item for item in layers
+                                               if isinstance(item, dict)):
+        raise bad("the imported model's layer graph is not recorded (imported before the dashboard could run it)")
+    outputs = {item["name"]: item["output_shape"] for item in layers}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in layers:
+        kind, config, name = item["class_name"], item.get(fmt.LAYER_CONFIG) or {}, item["name"]
+        if kind not in fmt.IMPORTED_WEIGHT_ROLES:
+            continue
+        inbound = item.get(fmt.LAYER_INBOUND) or []
+        given = outputs[inbound[0]] if inbound else []
+        out = item["output_shape"]
+        if not given or not out or given[-1] is None or out[-1] is None:
+            raise bad(f"layer {name!r} has no known channels, so its weights cannot be checked")
+        channels = given[-1]
+        try:
+            if kind in ("Conv2D", "DepthwiseConv2D"):
+                height, width = config["kernel_size"]
+                last = config["filters"] if kind == "Conv2D" else config["depth_multiplier"]
+                kernel = {fmt.WEIGHT_KERNEL: (height, width, channels, last)}
+                units = last if kind == "Conv2D" else channels * last
+            elif kind == "Dense":
+                units = config["units"]
+                kernel = {fmt.WEIGHT_KERNEL: (channels, units)}
+            else:
+                units = out[-1]
+                kernel = {role: (units,) for role, wanted in (("gamma", config["scale"]), ("beta", config["center"]),
+                                                              ("moving_mean", True), ("moving_variance", True))
+                          if wanted}
+        except (KeyError, TypeError, ValueError):
+            raise bad(f"layer {name!r} ({kind}) does not record the config its weights' shapes follow from") from None
+        if kind != "BatchNormalization" and config.get("use_bias", True):
+            kernel[fmt.WEIGHT_BIAS] = (units,)
+        if units != out[-1]:
+            raise bad(f"layer {name!r} ({kind}) outputs {out[-1]} channels, but its config gives {units}")
+        shapes.update({fmt.weight_key(name, role): shape for role, shape in kernel.items()})
+    if sum(math.prod(shape) for shape in shapes.values()) > fmt.MAX_IMPORTED_WEIGHTS:
+        raise bad(f"the imported model's layer graph gives more than {fmt.MAX_IMPORTED_WEIGHTS:,} weights")
     return shapes
 
 

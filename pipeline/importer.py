@@ -122,19 +122,104 @@ def check_model(model, classes: int) -> tuple[int, ...]:
 
 
 def layer_list(model) -> list[dict]:
-    """Return every layer of ``model`` as :data:`artifacts.format.LAYER_FIELDS` (the input first)."""
+    """Return every layer of ``model`` as :data:`artifacts.format.LAYER_FIELDS` with its graph (the input first).
+
+    Each record also has :data:`artifacts.format.LAYER_INBOUND` (the layers feeding it, in call order)
+    and :data:`artifacts.format.LAYER_CONFIG` (:func:`layer_config`); layers come in an order where
+    every layer follows the layers feeding it.
+    """
+    names: dict[int, str] = {}
     layers = []
     for tensor in model.inputs:
-        layers.append({"name": str(tensor.name)[: fmt.MAX_LAYER_NAME] or "input", "class_name": "InputLayer",
-                       "output_shape": _shape(tensor.shape), "params": 0})
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        shape = _output_shape(layer)
-        layers.append({"name": layer.name[: fmt.MAX_LAYER_NAME], "class_name": type(layer).__name__[:100],
-                       "output_shape": [] if shape is None else _shape(shape),
-                       "params": int(layer.count_params())})
+        name = str(tensor.name)[: fmt.MAX_LAYER_NAME] or "input"
+        names[id(tensor._keras_history.operation)] = name
+        layers.append({"name": name, "class_name": "InputLayer", "output_shape": _shape(tensor.shape), "params": 0,
+                       fmt.LAYER_INBOUND: [], fmt.LAYER_CONFIG: {}})
+    rest = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    for layer in rest:
+        names[id(layer)] = layer.name[: fmt.MAX_LAYER_NAME]
+    graph = getattr(model, "_functional", None) or model  # a Sequential model runs through a functional one
+    pending = [(layer, _inbound(layer, graph, names)) for layer in rest]
+    placed = {item["name"] for item in layers}
+    while pending:  # in graph order: a layer after every layer feeding it (model.layers is already, usually)
+        ready = [(layer, inbound) for layer, inbound in pending if set(inbound) <= placed] or pending[:1]
+        for layer, inbound in ready:
+            shape = _output_shape(layer)
+            layers.append({"name": names[id(layer)], "class_name": type(layer).__name__[:100],
+                           "output_shape": [] if shape is None else _shape(shape),
+                           "params": int(layer.count_params()),
+                           fmt.LAYER_INBOUND: [name for name in inbound if name in placed],
+                           fmt.LAYER_CONFIG: layer_config(layer)})
+            placed.add(names[id(layer)])
+        pending = [item for item in pending if all(item[0] is not layer for layer, _ in ready)]
     return layers[: fmt.MAX_LAYERS]
+
+
+def _inbound(layer, graph, names: dict[int, str]) -> list[str]:
+    """Return the names of the layers feeding ``layer`` in ``graph`` (its one node there), in call order.
+
+    A layer called more than once in the graph (shared) gives its first call's; one whose inputs
+    cannot all be named gives [] (the engine then refuses it).
+    """
+    from keras.src.ops.function import make_node_key
+
+    try:
+        own = getattr(graph, "_nodes", None) or set()
+        nodes = [node for index, node in enumerate(layer._inbound_nodes) if make_node_key(layer, index) in own]
+        node = (nodes or layer._inbound_nodes)[0]
+        inbound = [names.get(id(tensor._keras_history.operation)) for tensor in node.input_tensors]
+    except (AttributeError, IndexError, TypeError):
+        return []
+    return [] if None in inbound else inbound  # a layer fed by one it cannot name: its inputs are not told
+
+
+def layer_config(layer) -> dict:
+    """Return the keys of :data:`artifacts.format.LAYER_CONFIG_KEYS` in ``layer.get_config()``, as JSON.
+
+    A value the store would refuse (:func:`artifacts.validate.layers_problem`) is left out, but for an
+    activation that is not a plain name (a custom object), recorded as "custom" so that no reader takes
+    the layer for a linear one.
+    """
+    from artifacts.validate import layers_problem
+
+    try:
+        config = layer.get_config()
+    except Exception:  # a layer's own get_config may raise anything; its record then has no config
+        return {}
+    kept = {}
+    for key in fmt.LAYER_CONFIG_KEYS:
+        if key not in config:
+            continue
+        value = _json(config[key])
+        probe = {"name": "x", "class_name": "X", "output_shape": [], "params": 0, fmt.LAYER_CONFIG: {key: value}}
+        if layers_problem([probe]) is None:
+            kept[key] = value
+        elif key == "activation":
+            kept[key] = "custom"
+    return kept
+
+
+def _json(value):
+    if isinstance(value, (tuple, list)):
+        return [_json(item) for item in value]
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value
+
+
+def layer_weights(model, layers: list[dict]) -> dict[str, np.ndarray]:
+    """Return the weights of every recorded layer whose class the numpy engine reads weights of, float32.
+
+    Keys are :func:`artifacts.format.weight_key` (the layer's name, its Keras variable's name).
+    """
+    by_name = {item["name"]: item for item in layers}
+    weights = {}
+    for layer in model.layers:
+        name = layer.name[: fmt.MAX_LAYER_NAME]
+        if type(layer).__name__ in fmt.IMPORTED_WEIGHT_ROLES and name in by_name:
+            for variable in layer.weights:
+                weights[fmt.weight_key(name, str(variable.name))] = np.asarray(variable, dtype=np.float32)
+    return weights
 
 
 def _output_shape(layer) -> tuple | None:
@@ -208,14 +293,14 @@ def import_model(path: Path, store: ArtifactStore, source: str, run_id: str, sca
     if not np.isfinite(probabilities).all():
         raise ImportRefused("the model's outputs on the test digits are not finite numbers")
     probe_ids = choose_probes(data.y_test, PROBE_PER_CLASS, PROBE_SEED)
-    snapshot = _snapshot(model, data.x_test[probe_ids], shape, scale, log)
+    snapshot = _snapshot(model, data.x_test[probe_ids], shape, scale, softmaxed, log)
 
     # A hidden folder is never a run (artifacts.format.RUN_ID_PATTERN): readers see the run only once published.
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=store.staging_parent()))
     try:
         with cancel_on_signals():  # SIGTERM too unwinds through the finally below: no staging folder left
             result = _write(model, ArtifactStore(staging), run_id, path, source, data, names, shape, scale,
-                            probabilities, softmaxed, probe_ids, snapshot, library_versions())
+                            probabilities, softmaxed, probe_ids, snapshot, library_versions(), log)
             try:
                 store.publish(staging / run_id, run_id)
             except RunExistsError:
@@ -229,7 +314,7 @@ def import_model(path: Path, store: ArtifactStore, source: str, run_id: str, sca
 
 
 def _write(model, staging: ArtifactStore, run_id: str, path: Path, source: str, data, names, shape, scale,
-           probabilities, softmaxed, probe_ids, snapshot, versions) -> ImportResult:
+           probabilities, softmaxed, probe_ids, snapshot, versions, log) -> ImportResult:
     from pipeline.evaluate import class_metrics, confusion_matrix
 
     run = staging.create_run(run_id, {
@@ -251,6 +336,7 @@ def _write(model, staging: ArtifactStore, run_id: str, path: Path, source: str, 
     run.write_evaluation(class_metrics(confusion), confusion, data.y_test, predicted, probabilities, data.x_test)
     if snapshot is not None:
         run.write_snapshot(fmt.IMPORTED_SNAPSHOT_EPOCH, snapshot)
+    _write_weights(run, model, log)
     run.save_model(lambda target: model.save(target))
     picked = probabilities[np.arange(len(predicted)), data.y_test.astype(np.int64)]
     metrics = Metrics(test_accuracy=float((predicted == data.y_test).mean()),
@@ -260,11 +346,24 @@ def _write(model, staging: ArtifactStore, run_id: str, path: Path, source: str, 
                         softmaxed, snapshot is not None)
 
 
-def _snapshot(model, images: np.ndarray, shape: tuple[int, ...], scale: int,
+def _write_weights(run, model, log: Callable[[str], None]) -> None:
+    """Store the model's weights as the one imported epoch, for the dashboard's numpy engine; a model whose
+    weights the layer graph does not account for (an unusual layer) is imported without them."""
+    from artifacts import ArtifactError
+
+    manifest = run.manifest()
+    try:
+        run.write_weights(fmt.IMPORTED_WEIGHTS_EPOCH, layer_weights(model, manifest[fmt.KEY_LAYERS]), final=True)
+    except (ArtifactError, ValueError) as error:
+        log(f"weights not stored for the dashboard's engine (the Draw page will not run it): {error}")
+
+
+def _snapshot(model, images: np.ndarray, shape: tuple[int, ...], scale: int, softmaxed: bool,
               log: Callable[[str], None]) -> dict[str, np.ndarray] | None:
     """Return the snapshot of the probe digits: activations of every layer with a spatial output,
-    every Conv2D kernel, probabilities and saliency (as :mod:`pipeline.capture` stores them), or
-    None when the model's activations would exceed :data:`SNAPSHOT_MAX_BYTES` or cannot be taken."""
+    every Conv2D kernel, probabilities and saliency (as :mod:`pipeline.capture` stores them: of the top
+    class's probability, after the softmax import applies to a model that outputs logits), or None when
+    the model's activations would exceed :data:`SNAPSHOT_MAX_BYTES` or cannot be taken."""
     import keras
     import tensorflow as tf
 
@@ -285,7 +384,7 @@ def _snapshot(model, images: np.ndarray, shape: tuple[int, ...], scale: int,
             batch = pixels / 255.0 if scale == 1 else pixels
             results = outputs(tf.reshape(batch, (-1, *shape)), training=False)
             results = list(results) if isinstance(results, (list, tuple)) else [results]  # one output: a tensor
-            top = tf.reduce_max(results[-1], axis=-1)
+            top = tf.reduce_max(tf.nn.softmax(results[-1]) if softmaxed else results[-1], axis=-1)
         gradient = tape.gradient(top, pixels)
     except Exception as error:  # a layer the functional rebuild cannot take: the run is still whole
         log(f"no activation snapshot: {type(error).__name__}: {str(error)[:200]}")

@@ -50,16 +50,17 @@ EXPLAIN = ("Move the slider to see the answer, saliency and layers of the networ
            "training: epoch 0 is the random initialisation, before it saw a single digit.")
 
 
-def epoch_control(epochs: list[int], epoch: int | None, message: str | None) -> html.Div:
+def epoch_control(epochs: list[int], epoch: int | None, message: str | None, none: str | None = None) -> html.Div:
     """Return the epoch slider over the stored ``epochs``, or a note when there are none.
 
     Args:
         epoch: the epoch to start at (the URL's, else the last).
         message: why the URL's epoch was not taken as it was (shown under the slider).
+        none: the note when there are no epochs (default :data:`NO_WEIGHTS`).
     """
     if not epochs:
         return html.Div([
-            dbc.Alert([html.I(className="bi bi-clock-history me-2"), NO_WEIGHTS], color="secondary",
+            dbc.Alert([html.I(className="bi bi-clock-history me-2"), none or NO_WEIGHTS], color="secondary",
                       className="py-2 small mb-2", id=f"{EPOCH}-none"),
             # The page's callbacks take the slider's value: it exists, hidden, and says "the final model".
             html.Div(dcc.Slider(id=EPOCH, min=0, max=1, step=1, value=None, disabled=True), style=HIDDEN),

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 import numpy as np
 
 from artifacts import ArtifactError, Run
+from artifacts import format as fmt
 from artifacts.config import captured_layers
 from dashboard.draw.live_model import NUMPY, Analysis, LiveModel, ModelUnavailable, get_live_model
 
@@ -68,11 +69,22 @@ def model_at(run: Run, epoch: object) -> LiveModel:
     if epoch is None:
         return get_live_model(run)
     number = whole_number(epoch)
+    if _is_imported(run):  # one network, as imported
+        if number != fmt.IMPORTED_WEIGHTS_EPOCH:
+            raise ModelUnavailable(f"Run '{run.run_id}' is an imported model: it has no epoch {str(epoch)[:20]}.")
+        return get_live_model(run)
     if number is not None and number == final_epoch(run):
         return get_live_model(run)
     if number is None or number not in stored_epochs(run):
         raise ModelUnavailable(f"Run '{run.run_id}' has no stored weights of epoch {str(epoch)[:20]}.")
     return _engine(run, number)
+
+
+def _is_imported(run: Run) -> bool:
+    try:
+        return run.info().is_imported
+    except ArtifactError:
+        return False  # the trained run's path says why
 
 
 def whole_number(value: object) -> int | None:

@@ -2,10 +2,10 @@
 
 A run that stored its weights (every run since they are stored) is answered by the numpy
 engine of :mod:`dashboard.inference`, from the weights of its last epoch: no TensorFlow in the
-web process. Older runs fall back to their ``model.keras`` through TensorFlow and
-:class:`pipeline.probe.Probe` (the pass the training capture runs), imported on first use only,
-never at import time. Each process keeps a few models, keyed by the run id and its files'
-modification times (a retrained run is loaded again).
+web process; an imported model by the same engine running its recorded layer graph. Older runs
+fall back to their ``model.keras`` through TensorFlow and :class:`pipeline.probe.Probe` (the pass the
+training capture runs), imported on first use only, never at import time. Each process keeps a few
+models, keyed by the run id and its files' modification times (a retrained run is loaded again).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from artifacts import ArtifactError, Run
+from artifacts import ArtifactError, Manifest, Run
+from artifacts import format as fmt
 from artifacts.config import TrainConfig, captured_layers
 
 CACHE_SIZE = 2  # models kept per process; each is a few MB
@@ -101,7 +102,14 @@ def get_live_model(run: Run, backend: str | None = None) -> LiveModel:
             that does not match them.
     """
     try:
-        config = run.info().config
+        info = run.info()
+    except ArtifactError as error:
+        raise ModelUnavailable(f"Run '{run.run_id}' has a manifest this version cannot read ({error.reason}).") \
+            from None
+    if info.is_imported:
+        return _imported(run, info)
+    try:
+        config = info.config
         layer_names = captured_layers(config)
     except (ArtifactError, TypeError, ValueError) as error:
         raise ModelUnavailable(f"Run '{run.run_id}' has a config this version cannot read ({error}).") from None
@@ -150,6 +158,68 @@ def _engine(run: Run, config: TrainConfig, layer_names: list[str]) -> LiveModel:
     except ValueError as error:
         raise ModelUnavailable(f"The weights of run '{run.run_id}' do not fit its network ({error}).") from None
     return LiveModel(network.analyse, layer_names, NUMPY)
+
+
+def _imported(run: Run, info: Manifest) -> LiveModel:
+    """Return an imported model's live model: its recorded layer graph in numpy (cached like a trained run's).
+
+    Raises:
+        ModelUnavailable: no stored weights (imported before they were), unreadable ones, or a layer the
+            engine does not run (the message names it).
+    """
+    weights = run.weights_path(fmt.IMPORTED_WEIGHTS_EPOCH)
+    mtime = _mtime(weights)
+    if mtime is None:
+        raise ModelUnavailable(f"Run '{run.run_id}' was imported before its weights were stored for the Draw page; "
+                               "import the model again to draw with it.")
+    key = (run.run_id, NUMPY, mtime)  # a model imported again under the same id rewrites its weights
+    with _LOCK:
+        if key in _MODELS:
+            _MODELS.move_to_end(key)
+            return _MODELS[key]
+        from dashboard.inference.graph import UnsupportedModel, imported_network, walked_layers
+
+        try:
+            network = imported_network(info, run.weights(fmt.IMPORTED_WEIGHTS_EPOCH))
+        except ArtifactError as error:
+            raise ModelUnavailable(f"The weights of run '{run.run_id}' cannot be read: {error.reason}.") from None
+        except UnsupportedModel as error:
+            raise ModelUnavailable(f"Run '{run.run_id}' cannot answer here: {error}.") from None
+        live = LiveModel(_Walk(network, walked_layers(info.layers())), walked_layers(info.layers()), NUMPY)
+        _MODELS[key] = live
+        while len(_MODELS) > CACHE_SIZE:
+            _MODELS.popitem(last=False)
+        return live
+
+
+@dataclass(frozen=True)
+class _Walked:
+    activations: list[tuple[str, np.ndarray]]
+    probabilities: np.ndarray
+    saliency: np.ndarray
+
+
+class _Walk:
+    """An imported network's analysis as the Draw page walks it: the walked layers only, each (h, w, c) map or
+    (units,) vector (a (h, w) map gets one channel, other shapes are flattened), the output layer's as the
+    probabilities (the model's answer, after the softmax import applied to logits)."""
+
+    def __init__(self, network, names: list[str]):
+        self.network = network
+        self.names = list(names)
+
+    def __call__(self, images: np.ndarray) -> _Walked:
+        result = self.network.analyse(images)
+        outputs = dict(result.activations)
+        shown = []
+        for name in self.names:
+            values = result.probabilities if name == self.network.output else outputs[name]
+            if values.ndim == 3:
+                values = values[..., None]
+            elif values.ndim not in (2, 4):
+                values = values.reshape(len(values), -1)
+            shown.append((name, values))
+        return _Walked(shown, result.probabilities, result.saliency)
 
 
 def _load(run: Run, layer_names: list[str]) -> LiveModel:

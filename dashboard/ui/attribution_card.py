@@ -30,7 +30,7 @@ from dashboard.figures.attributions import attribution_panels
 from dashboard.inference import Network
 from dashboard.inference import attribution as attr
 from dashboard.store_access import resolve_run
-from dashboard.ui.components import error_card, explanation, run_class_names
+from dashboard.ui.components import error_card, explanation, notice, run_class_names
 from dashboard.ui.epochs import nearest_epoch
 
 METHOD_LABELS = {attr.SALIENCY: "Saliency", attr.SMOOTHGRAD: "SmoothGrad", attr.GRADCAM: "Grad-CAM"}
@@ -213,6 +213,72 @@ def sanity_checks(untrained: Network, trained: Network, image: np.ndarray, layer
     return checks
 
 
+IMPORTED_CHECK = ("The sanity check compares the untrained network with the trained one: an imported model has "
+                  "only the network as it was imported, so its maps are shown without the check.")
+
+
+def imported_network_of(run: Run):
+    """Return an imported run's numpy network (:mod:`dashboard.inference.graph`), cached like :func:`network_at`.
+
+    Raises:
+        ArtifactError: the weights or the manifest cannot be read.
+        dashboard.inference.graph.UnsupportedModel: a layer the engine does not run.
+        OSError: the weights file is missing.
+    """
+    from artifacts import format as fmt
+    from dashboard.inference.graph import imported_network
+
+    path = run.weights_path(fmt.IMPORTED_WEIGHTS_EPOCH)
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    with _LOCK:
+        if key in _NETWORKS:
+            _NETWORKS.move_to_end(key)
+            return _NETWORKS[key]
+    network = imported_network(run.info(), run.weights(fmt.IMPORTED_WEIGHTS_EPOCH))
+    with _LOCK:
+        _NETWORKS[key] = network
+        while len(_NETWORKS) > CACHE_SIZE:
+            _NETWORKS.popitem(last=False)
+    return network
+
+
+def imported_outputs(run: Run, image: np.ndarray, method: str, layer: object, target: object, theme: str | None,
+                     label: object = None) -> tuple:
+    """Return the open card's outputs for an imported run: the chosen method's map from the model as imported,
+    and why there is no sanity check (see :func:`card_outputs`)."""
+    from dashboard.inference.graph import UnsupportedModel
+
+    try:
+        network = imported_network_of(run)
+    except (ArtifactError, OSError) as error:
+        return _failed(f"The weights of this imported model cannot be read: {getattr(error, 'reason', None) or error}"
+                       ". Import it again to compute attributions here.")
+    except UnsupportedModel as error:
+        return True, [], None, True, {}, None, notice(f"Attributions cannot be computed here: {error}.", "warning")
+    kinds = {spec.name: spec.kind for spec in run.info().layers()}
+    layers = [name for name in network.layer_names if kinds.get(name) in ("Conv2D", "DepthwiseConv2D")]
+    layer = layer if layer in layers else (layers[-1] if layers else None)
+    keep = (True, layers, layer, method != attr.GRADCAM)
+    if method == attr.GRADCAM and layer is None:
+        return (*keep, {}, None, error_card("This network has no conv layer, so Grad-CAM has nothing to look at."))
+    names = run_class_names(run)
+    try:
+        result = attr.attribute(network, image, method, layer, _index(target, len(names)))
+    except ValueError as error:
+        return (*keep, {}, None, error_card(f"Attributions cannot be computed for this digit ({error})."))
+    chosen = method_name(method, layer)
+    figure = attribution_panels(image, [("the model as imported", result.heatmap)], theme)
+    share = f"it gives that class {float(result.probabilities[result.cls]):.0%}"
+    asked = _index(target, len(names)) is not None
+    note = [html.Strong(f"{chosen}: "), f"what speaks for class {names[result.cls]} ({share}). " if asked
+            else f"why the network says {names[result.cls]} ({share}). "]
+    label = _index(label, len(names))
+    if label is not None and label != result.cls:
+        note.append(f"The true label is {names[label]}. ")
+    return (*keep, figure, html.Span(IMPORTED_CHECK, className="text-body-secondary"), html.Span(note))
+
+
 def correlation_text(rho: float | None) -> str:
     """Return a correlation for the table: two decimals, or why there is none."""
     return "undefined (a map is all zero)" if rho is None else f"{rho:.2f}"
@@ -252,6 +318,8 @@ def card_outputs(run: Run, image: np.ndarray, method: object, layer: object, tar
     """
     method = method if method in METHOD_LABELS else attr.SALIENCY
     try:
+        if run.info().is_imported:
+            return imported_outputs(run, image, method, layer, target, theme, label)
         config = run.info().config
         layers = conv_layers(config)
         epochs = run.weight_epochs()

@@ -63,7 +63,7 @@ def run_page(page: str, kwargs: dict[str, Any]) -> Any:
 
 # Pages whose bodies read an imported model's run (issue 16) as they read a trained one; the
 # others derive the network from the run's TrainConfig, which an imported model does not have.
-IMPORTED_PAGES = frozenset({"metrics", "training"})
+IMPORTED_PAGES = frozenset({"metrics", "training", "draw"})
 IMPORTED_UNSUPPORTED = ("Run '{run}' is an imported model: this view does not yet support imported models. "
                         "Its test-set results are on the Metrics page.")
 

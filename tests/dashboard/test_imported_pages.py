@@ -72,8 +72,7 @@ def test_training_page_says_there_is_no_history_instead_of_empty_charts(shown):
     assert props_by_id(page)[training.TRAINING_CONTENT]["style"] == {"display": "none"}
 
 
-@pytest.mark.parametrize("page", [model, activations, draw, learning],
-                         ids=["architecture", "activations", "draw", "learning"])
+@pytest.mark.parametrize("page", [model, activations, learning], ids=["architecture", "activations", "learning"])
 def test_layer_pages_say_they_do_not_support_it_yet(shown, page):
     named = page.layout(run=RUN)
     assert UNSUPPORTED in text_of(named) and not has_class(named, "error-card")
@@ -82,7 +81,17 @@ def test_layer_pages_say_they_do_not_support_it_yet(shown, page):
     assert UNSUPPORTED in text_of(active) and not has_class(active, "error-card")
 
 
+def test_the_draw_page_runs_it(shown):
+    named = draw.layout(run=RUN)
+    assert UNSUPPORTED not in text_of(named) and not has_class(named, "error-card")
+    active = call(fill_page, {}, {"type": ids.PAGE_REQUEST, "page": "draw"}, RUN)
+    assert UNSUPPORTED not in text_of(active) and not has_class(active, "error-card")
+    assert draw.warm_up(RUN) == ("model ready", "success")
+
+
 def test_its_report_shows_its_metrics_and_says_which_parts_it_lacks(shown):
     report = build_report(ArtifactStore(shown).run(RUN))
-    assert "Metrics on the test split" in report and "imported model has no training config" in report
+    assert "Metrics on the test split" in report and "This run recorded no epochs" in report
+    # Its recorded layers (Manifest.layers) give the filters and the probe digits' walk too.
+    assert 'id="filters-' in report and "This part cannot be shown" not in report
     assert "Traceback" not in report

@@ -77,6 +77,7 @@ from dashboard.figures.activations import (
     saliency_overlay,
     stacked_layers,
 )
+from dashboard.inference.graph import walked_layers
 from dashboard.settings import current_settings
 from dashboard.store_access import Resolved, resolve_run
 from dashboard.ui.components import error_card, run_class_names
@@ -90,13 +91,18 @@ WALK = f"{RESULTS}-walk"  # the step-by-step walk's card, shown once there is a 
 def layer_steps(manifest: Manifest) -> list[tuple[str, str, str]]:
     """Return (name, kind, description) for the input and every captured layer, in network order.
 
+    An imported model's: its input and every layer :func:`dashboard.inference.graph.walked_layers` walks.
+
     Raises:
         ArtifactError: the manifest's config is not valid.
     """
-    captured = set(captured_layers(manifest.config))
+    if manifest.is_imported:
+        captured = set(walked_layers(manifest.layers()))
+    else:
+        captured = set(captured_layers(manifest.config))
     steps = []
     for spec in manifest.layers():
-        if spec.name == INPUT_LAYER or spec.name in captured:
+        if spec.name == INPUT_LAYER or spec.kind == "Input" or spec.name in captured:
             shape = "x".join(str(size) for size in spec.output_shape)
             parts = [spec.kind, spec.detail, spec.activation, f"output {shape}"]
             steps.append((spec.name, spec.kind, ", ".join(part for part in parts if part)))
@@ -147,7 +153,9 @@ def body(resolved: Resolved, kwargs: dict):
     board = mode_of(state)
     layer = names.index(state["layer"]) if state.get("layer") in names else 0
     max_bytes = current_settings().max_upload_bytes
-    epochs, epoch, epoch_message = epoch_choice(resolved.run, kwargs.get("epoch"))
+    imported = manifest_of(resolved).is_imported
+    # An imported model has one network, as imported: no epochs to choose from, no config for the what-if card.
+    epochs, epoch, epoch_message = ([], None, None) if imported else epoch_choice(resolved.run, kwargs.get("epoch"))
     test = kwargs.get("test")
     head = html.Div([
         html.H3(["Draw a digit ", html.Small(f"run {resolved.run.run_id}", className="text-body-secondary"),
@@ -174,7 +182,7 @@ def body(resolved: Resolved, kwargs: dict):
         dbc.Row([
             dbc.Col(input_card(max_bytes, mode_control(board)), lg=4, className="mb-3"),
             dbc.Col(html.Div([
-                epoch_view.epoch_control(epochs, epoch, epoch_message),
+                epoch_view.epoch_control(epochs, epoch, epoch_message, IMPORTED_EPOCHS if imported else None),
                 html.Div(placeholder(), id=PLACEHOLDER),
                 html.Div(id=MODEL_ERROR),
                 html.Div(result_row(), id=RESULTS, style=HIDDEN),
@@ -182,8 +190,24 @@ def body(resolved: Resolved, kwargs: dict):
         ]),
         epoch_view.epochs_card(),
         html.Div(walk_card(steps, layer), id=WALK, style=HIDDEN),
-        whatif_card(start_settings(manifest_of(resolved).config)),
+        imported_whatif() if imported else whatif_card(start_settings(manifest_of(resolved).config)),
     ], className="draw-page")
+
+
+IMPORTED_EPOCHS = ("An imported model has no training history: the model as it was imported answers below, "
+                   "and the card of the digit across training epochs is not shown.")
+IMPORTED_WHATIF = ("What if conv_1 were different? needs a run trained here: it varies the first convolution of "
+                   "the run's training config, which an imported model does not have.")
+
+
+def imported_whatif() -> html.Div:
+    """Return the what-if card's place on an imported run: a note why it is not there (its controls hidden, so
+    its callbacks find their components and draw nothing, the card never being on screen)."""
+    return html.Div([
+        dbc.Alert([html.I(className="bi bi-info-circle me-2"), IMPORTED_WHATIF], color="secondary",
+                  className="py-2 small", id=f"{WALK}-imported-whatif"),
+        html.Div(whatif_card(start_settings(None)), style=HIDDEN),
+    ])
 
 
 # -- where the digit comes from ------------------------------------------------
@@ -389,7 +413,8 @@ def layer_shape(manifest: Manifest, name: str) -> tuple[int, ...]:
     """
     for spec in manifest.layers():
         if spec.name == name:
-            return tuple(int(size) for size in spec.output_shape)
+            shape = tuple(int(size) for size in spec.output_shape)
+            return (*shape, 1) if len(shape) == 2 else shape  # an imported (h, w) map is walked as one channel
     raise KeyError(name)
 
 
