@@ -249,10 +249,13 @@ class Manifest:
     def layers(self) -> list[LayerSpec]:
         """Return the network's layers: the recorded architecture when it is readable, else the config's plan.
 
+        An imported model's layers are its recorded :attr:`imported_layers` (kind: the Keras class name).
+
         Raises:
-            ArtifactError: neither the architecture nor the config can be read (an imported
-                model has neither: its layers are :attr:`imported_layers`).
+            ArtifactError: neither the architecture nor the config can be read.
         """
+        if self.is_imported:
+            return _imported_specs(self.imported_layers)
         recorded = _layer_specs(self.architecture)
         return recorded if recorded is not None else layer_plan(self.config)
 
@@ -286,6 +289,15 @@ def _layer_specs(items: tuple[Mapping[str, Any], ...]) -> list[LayerSpec] | None
             return None
         specs.append(spec)
     return specs
+
+
+def _imported_specs(items: tuple[Mapping[str, Any], ...]) -> list[LayerSpec]:
+    """Return an imported model's recorded layers (checked by :func:`artifacts.validate.layers_problem`) as specs;
+    an unknown size in an output shape stays None."""
+    return [LayerSpec(name=str(item["name"]), kind=str(item["class_name"]),
+                      output_shape=tuple(None if size is None else int(size) for size in item["output_shape"]),
+                      params=int(item["params"]))
+            for item in items]
 
 
 _PROGRESS_KINDS = {"epoch": _int, "epochs": _int, "batch": _int, "batches": _int, "loss": _number,
