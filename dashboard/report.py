@@ -7,6 +7,10 @@ the pages; plotly.js is inlined once, images are PNG data URIs, and nothing poin
 (no CDN, no web fonts), so the file works from a USB stick. The figures' toolbars download PNG and
 SVG as the dashboard's do (``assets/export.js``, inlined too).
 
+A model imported with ``python -m pipeline import`` has the same report from what it recorded (its
+metrics, the filters of every conv kernel and the probes through every layer of its one snapshot);
+it says that it has no training history instead of drawing empty curves.
+
 Used by the Runs page's report button and by ``python -m dashboard report RUN_ID``.
 """
 
@@ -52,6 +56,11 @@ table { border-collapse: collapse; font-size: .9rem; } td, th { padding: .2rem .
 .bar.predicted div { background: #d62728; } .bar.true div { background: #2ca02c; }
 .right { color: #2ca02c; font-weight: 600; } .wrong { color: #d62728; font-weight: 600; }
 """
+
+
+IMPORTED_EPOCHS = "trained elsewhere (an imported model)"
+NO_HISTORY = ("An imported model has no training history: it was trained elsewhere, so there are no training "
+              "curves and no per-epoch snapshots, only the model as it was imported.")
 
 
 class ReportError(Exception):
@@ -138,7 +147,8 @@ def _summary(run: Run, info: Manifest) -> str:
         ("finished", (info.finished or "?").replace("T", " ")),
         ("dataset", f"{dataset.name or '?'}" + (f" ({sizes})" if sizes else "")),
         ("architecture", describe_architecture(info)),
-        ("epochs", metrics.epochs_completed if metrics.epochs_completed is not None else info.planned_epochs),
+        ("epochs", IMPORTED_EPOCHS if info.is_imported else
+         metrics.epochs_completed if metrics.epochs_completed is not None else info.planned_epochs),
         ("test accuracy", "?" if metrics.test_accuracy is None else f"{metrics.test_accuracy:.2%}"),
         ("test loss", "?" if metrics.test_loss is None else f"{metrics.test_loss:.4f}"),
         ("training time", "?" if metrics.train_seconds is None else f"{metrics.train_seconds:.0f} s"),
@@ -149,6 +159,8 @@ def _summary(run: Run, info: Manifest) -> str:
 
 
 def _curves(run: Run, info: Manifest) -> str:
+    if info.is_imported:
+        return _note(NO_HISTORY)
     history = run.history()
     if history.empty:
         return _note("This run recorded no epochs.")
@@ -181,6 +193,11 @@ def _last_snapshot(run: Run) -> tuple[int, dict[str, np.ndarray]]:
     return epochs[-1], run.snapshot(epochs[-1])
 
 
+def _when(info: Manifest, epoch: int) -> str:
+    """Return which network a snapshot shows: "epoch 3", or for an imported model "as imported"."""
+    return "as imported" if info.is_imported else f"epoch {epoch}"
+
+
 def _filters(run: Run, info: Manifest) -> str:
     epoch, snapshot = _last_snapshot(run)
     parts = []
@@ -189,9 +206,10 @@ def _filters(run: Run, info: Manifest) -> str:
         if kernel is None:
             continue
         title = f"{spec.name}: {kernel.shape[3]} filters of {kernel.shape[0]}x{kernel.shape[1]}" + \
-            (f", mean over {kernel.shape[2]} input channels" if kernel.shape[2] > 1 else "") + f", epoch {epoch}"
+            (f", mean over {kernel.shape[2]} input channels" if kernel.shape[2] > 1 else "") + f", {_when(info, epoch)}"
         parts.append(_div(kernel_grid(kernel, title, THEME), f"filters-{spec.name}"))
-    return "".join(parts) or _note("This run stored no conv kernels.")
+    return "".join(parts) or _note("This model has no Conv2D layer, so it has no filters to show."
+                                   if info.is_imported else "This run stored no conv kernels.")
 
 
 def _image(uri: str, width: int, caption: str) -> str:
@@ -228,9 +246,13 @@ def _probes(run: Run, info: Manifest) -> str:
     labels = probes["labels"][stored]
     names = info.class_names
     layers = [spec for spec in info.layers() if ACTIVATION_PREFIX + spec.name in snapshot and spec.name != "output"]
-    parts = [f'<p class="muted">The network at epoch {epoch}: the first probe digit of each class, what each '
+    which = "The model as imported" if info.is_imported else f"The network at epoch {epoch}"
+    parts = [f'<p class="muted">{which}: the first probe digit of each class, what each '
              "layer makes of it (every channel's feature map, dark low, yellow high, each layer on its own "
              "scale) and the class probabilities it ends with.</p>"]
+    if not layers:
+        parts.append(_note("No layer of this model has feature maps (an output of height x width x channels): "
+                           "each digit goes from its pixels straight to its probabilities here."))
     for k in range(len(names)):
         rows = np.flatnonzero(labels == k)
         if not rows.size:

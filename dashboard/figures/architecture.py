@@ -11,16 +11,29 @@ import plotly.graph_objects as go
 from dashboard.figures.activations import highlight_shape, image_axes, mosaic_columns, tile_mosaic
 from dashboard.figures.style import DIVERGING_SCALE, TITLE_TOP, apply_theme
 
+# Keras class names (a trained run's input is "Input", an imported model's "InputLayer"); any other
+# class is drawn in OTHER_COLOR.
 KIND_COLORS = {
     "Input": "#9e9e9e",
+    "InputLayer": "#9e9e9e",
     "Conv2D": "#4c78a8",
+    "DepthwiseConv2D": "#6b9bd1",
+    "SeparableConv2D": "#6b9bd1",
     "MaxPooling2D": "#f58518",
     "AveragePooling2D": "#f58518",
+    "GlobalAveragePooling2D": "#f58518",
+    "GlobalMaxPooling2D": "#f58518",
     "Flatten": "#b279a2",
+    "Reshape": "#b279a2",
     "Dense": "#54a24b",
     "Dropout": "#bab0ac",
+    "BatchNormalization": "#eeca3b",
+    "Activation": "#ff9da6",
+    "Rescaling": "#9d755d",
+    "Add": "#e45756",
 }
 OTHER_COLOR = "#72b7b2"
+JOIN_COLOR = "#e45756"  # the arcs from a layer's inputs when they are not the layer before it (a residual Add)
 GAP = 0.6  # space between blocks along the network axis
 # A box's 8 corners are numbered z*4 + y*2 + x (each 0 or 1); its six faces as corner cycles,
 # each split into two triangles for go.Mesh3d.
@@ -36,9 +49,10 @@ def block_size(shape: list[int] | tuple[int, ...]) -> tuple[float, float, float]
     Depth grows with the log of the channel count, width and height with the
     spatial size (28 pixels = 2 units); a 1-D layer is a thin column whose
     height grows with the log of its units. Logs keep 1,600 units and 1 channel
-    on one picture.
+    on one picture. A size the model leaves open (None) counts as 1; a shape of
+    more than 3 axes is drawn as its last three.
     """
-    shape = [int(size) for size in shape]
+    shape = [1 if size is None else int(size) for size in shape][-3:]
     if len(shape) == 3:
         height, width, channels = shape
         return 0.15 + 0.18 * math.log2(channels + 1), width / 14, height / 14
@@ -65,11 +79,14 @@ def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = 
     """Draw the network as 3D blocks left to right, sized by each layer's output shape.
 
     Args:
-        architecture: the manifest's layer table (dicts with name, kind, output_shape, params...).
+        architecture: the manifest's layer table (dicts with name, kind, output_shape, params...; any
+            Keras class name as kind). A layer whose optional ``inbound`` names other layers than the
+            one before it (a residual Add) gets an arc from each of them.
         theme: "light" or "dark".
 
     Returns:
-        One go.Mesh3d box per layer, in order, plus one text trace labelling them.
+        One go.Mesh3d box per layer, in order, then one text trace labelling them, then (when some
+        layer has such inputs) one line trace of the arcs.
 
     Raises:
         ValueError: an empty layer table.
@@ -79,11 +96,13 @@ def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = 
     traces: list[Any] = []
     label_x, label_y, label_z, labels = [], [], [], []
     position = 0.0
+    spans: dict[str, tuple[float, float, float]] = {}  # name -> (left, right, top) of its block
     for layer in architecture:
         shape = list(layer.get("output_shape") or [1])
         depth, width, height = block_size(shape)
         x, y, z = _box(position, depth, width, height)
-        shape_text = " x ".join(str(size) for size in shape)
+        spans[str(layer.get("name", ""))] = (position, position + depth, height / 2)
+        shape_text = " x ".join("?" if size is None else str(size) for size in shape)
         kind = str(layer.get("kind", ""))
         traces.append(
             go.Mesh3d(
@@ -111,6 +130,9 @@ def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = 
             textfont=dict(size=11),
         )
     )
+    joins = _join_arcs(architecture, spans)
+    if joins is not None:
+        traces.append(joins)
     figure = go.Figure(traces)
     figure.update_layout(
         title=dict(text="The network, input on the left: block size follows the layer's output shape",
@@ -126,6 +148,30 @@ def architecture_blocks(architecture: list[dict[str, Any]], theme: str | None = 
     apply_theme(figure, theme)
     figure.update_layout(margin=dict(l=0, r=0, t=TITLE_TOP, b=0))
     return figure
+
+
+def _join_arcs(architecture: list[dict[str, Any]], spans: dict[str, tuple[float, float, float]]) -> go.Scatter3d | None:
+    """Return one line trace of arcs over the blocks, from each recorded input of a layer that is not the
+    layer before it, to that layer; None when there is none."""
+    xs: list[float | None] = []
+    zs: list[float | None] = []
+    previous = None
+    for layer in architecture:
+        name = str(layer.get("name", ""))
+        for source in layer.get("inbound") or ():
+            source = str(source)
+            if source == previous or source not in spans or name not in spans:
+                continue
+            start, end = spans[source][1], spans[name][0]
+            lift = max(spans[source][2], spans[name][2]) + 0.6
+            xs += [start, start, end, end, None]
+            zs += [spans[source][2], lift, lift, spans[name][2], None]
+        previous = name
+    if not xs:
+        return None
+    return go.Scatter3d(x=xs, y=[0.0 if value is not None else None for value in xs], z=zs, mode="lines",
+                        line=dict(color=JOIN_COLOR, width=4), hoverinfo="skip", showlegend=False,
+                        name="inputs")
 
 
 def kernel_tiles(kernel: np.ndarray, input_channel: int | None = None) -> np.ndarray:

@@ -61,18 +61,26 @@ def run_page(page: str, kwargs: dict[str, Any]) -> Any:
     ])
 
 
-# Pages whose bodies read an imported model's run (issue 16) as they read a trained one; the
-# others derive the network from the run's TrainConfig, which an imported model does not have.
-IMPORTED_PAGES = frozenset({"metrics", "training", "draw"})
+# Pages whose bodies read an imported model's run (issue 16) as they read a trained one (Architecture
+# and Activations from the layers and the one snapshot it recorded, Draw through the numpy engine of its
+# recorded graph); the others say why they cannot.
+IMPORTED_PAGES = frozenset({"metrics", "training", "model", "activations", "draw"})
 IMPORTED_UNSUPPORTED = ("Run '{run}' is an imported model: this view does not yet support imported models. "
                         "Its test-set results are on the Metrics page.")
+# Why a page cannot show an imported model, when it is not that it is not supported yet.
+IMPORTED_REASONS = {
+    "learning": ("Run '{run}' is an imported model: the Learning page needs the test set at every training "
+                 "epoch; an imported model has one (the model as imported). Its test-set results are on the "
+                 "Metrics page."),
+}
 
 
 def _body(page: str, resolved: Resolved, kwargs: dict[str, Any], asked: bool) -> Any:
     if not resolved.ok:
         return run_unavailable(resolved.error, asked)
     if resolved.info.is_imported and page not in IMPORTED_PAGES:
-        return html.Div(notice(IMPORTED_UNSUPPORTED.format(run=resolved.run.run_id)), className="imported-run")
+        message = IMPORTED_REASONS.get(page, IMPORTED_UNSUPPORTED)
+        return html.Div(notice(message.format(run=resolved.run.run_id)), className="imported-run")
     return _BODIES[page](resolved, kwargs)
 
 

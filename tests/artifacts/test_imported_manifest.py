@@ -59,3 +59,11 @@ def test_a_malformed_layer_list_is_refused(layers, reason):
 def test_an_unknown_source_is_refused():
     with pytest.raises(ArtifactError, match="unknown source"):
         Manifest.from_dict(imported(**{fmt.KEY_SOURCE: "downloaded"}), "r1")
+
+
+def test_its_layers_are_the_recorded_ones_not_a_plan_from_its_config():
+    # InputLayer is called "Input", as in a trained run's layers; every other layer keeps its Keras class.
+    specs = Manifest.from_dict(imported(), "r1").layers()
+    assert [(spec.name, spec.kind, spec.output_shape, spec.params) for spec in specs] == [
+        ("input_layer", "Input", (28, 28, 1), 0), ("conv2d", "Conv2D", (26, 26, 32), 320),
+        ("dense", "Dense", (None,), 16010)]

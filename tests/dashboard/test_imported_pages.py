@@ -19,6 +19,7 @@ from tests.dashboard.test_pages_runs_metrics import call, has_class, props_by_id
 
 RUN = "imported-convnet"
 UNSUPPORTED = "this view does not yet support imported models"
+NO_TEST_EPOCHS = "needs the test set at every training epoch; an imported model has one"
 BUILD = """
 import sys, keras
 keras.utils.set_random_seed(1)
@@ -72,13 +73,16 @@ def test_training_page_says_there_is_no_history_instead_of_empty_charts(shown):
     assert props_by_id(page)[training.TRAINING_CONTENT]["style"] == {"display": "none"}
 
 
-@pytest.mark.parametrize("page", [model, activations, learning], ids=["architecture", "activations", "learning"])
-def test_layer_pages_say_they_do_not_support_it_yet(shown, page):
+# Issue 16 changed these pages' behaviour: Architecture and Activations now show an imported model
+# (tests/dashboard/test_imported_layer_pages.py checks them on four foreign models), Draw runs it
+# (tests/dashboard/test_draw_imported.py); Learning says what it needs.
+@pytest.mark.parametrize("page, message", [(learning, NO_TEST_EPOCHS)], ids=["learning"])
+def test_pages_it_cannot_fill_say_why(shown, page, message):
     named = page.layout(run=RUN)
-    assert UNSUPPORTED in text_of(named) and not has_class(named, "error-card")
+    assert message in text_of(named) and not has_class(named, "error-card")
     name = page.__name__.rsplit(".", 1)[-1]
     active = call(fill_page, {}, {"type": ids.PAGE_REQUEST, "page": name}, RUN)
-    assert UNSUPPORTED in text_of(active) and not has_class(active, "error-card")
+    assert message in text_of(active) and not has_class(active, "error-card")
 
 
 def test_the_draw_page_runs_it(shown):
@@ -89,9 +93,18 @@ def test_the_draw_page_runs_it(shown):
     assert draw.warm_up(RUN) == ("model ready", "success")
 
 
-def test_its_report_shows_its_metrics_and_says_which_parts_it_lacks(shown):
+@pytest.mark.parametrize("page, layer_id", [(model, model.LAYER), (activations, activations.LAYER)],
+                         ids=["architecture", "activations"])
+def test_architecture_and_activations_show_it(shown, page, layer_id):
+    spatial = {model.LAYER: ["conv2d"], activations.LAYER: ["conv2d", "max_pooling2d"]}[layer_id]
+    name = page.__name__.rsplit(".", 1)[-1]
+    for drawn in (page.layout(run=RUN), call(fill_page, {}, {"type": ids.PAGE_REQUEST, "page": name}, RUN)):
+        assert UNSUPPORTED not in text_of(drawn) and not has_class(drawn, "error-card")
+        assert props_by_id(drawn)[layer_id]["options"] == spatial
+
+
+def test_its_report_shows_its_metrics_filters_and_probes_and_says_it_has_no_history(shown):
     report = build_report(ArtifactStore(shown).run(RUN))
-    assert "Metrics on the test split" in report and "This run recorded no epochs" in report
-    # Its recorded layers (Manifest.layers) give the filters and the probe digits' walk too.
-    assert 'id="filters-' in report and "This part cannot be shown" not in report
-    assert "Traceback" not in report
+    assert "Metrics on the test split" in report and "An imported model has no training history" in report
+    assert 'id="filters-conv2d"' in report and "conv2d (Conv2D, 26x26x8)" in report
+    assert "cannot be shown for this run" not in report and "Traceback" not in report

@@ -9,6 +9,11 @@ Speed (issue 12): one server call per interaction (:func:`draw_views`) draws wha
 sends every epoch's frame of the views once; dragging the epoch slider swaps frames in the
 browser (dashboard/assets/frames.js), no request. The 3D views (the channel's surface, the
 stacked layers) are drawn only once their tab or switch asks for them.
+
+A model imported with ``python -m pipeline import`` is explored through the layers its one snapshot
+recorded (every layer of (h, w, c) output, in the recorded order, whatever its Keras class); it has
+one epoch, so its slider is replaced by a note. The attributions card runs its network in the numpy
+engine from the graph and weights it recorded (:func:`engine_supports`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,13 @@ from dash import Patch, ctx, dcc, html
 
 from artifacts import ArtifactError, Manifest
 from artifacts.config import conv_layers
-from artifacts.format import ACTIVATION_PREFIX, SNAPSHOT_PROBABILITIES, SNAPSHOT_PROBE_INDEX, SNAPSHOT_SALIENCY
+from artifacts.format import (
+    ACTIVATION_PREFIX,
+    KERNEL_PREFIX,
+    SNAPSHOT_PROBABILITIES,
+    SNAPSHOT_PROBE_INDEX,
+    SNAPSHOT_SALIENCY,
+)
 from dashboard.figures import activations as figs
 from dashboard.figures.activations import mosaic_frame, probability_parts, typed_array
 from dashboard.figures.digits import PITCH_X as PICKER_PITCH
@@ -71,19 +82,60 @@ NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}
 SMALL_CONFIG = export_only_config()  # small graphs: the PNG and SVG downloads alone, on hover
 PICKER_CONFIG = {"displayModeBar": False}  # a click picks a digit: no toolbar over the top row
 ATTRIBUTION = card_ids("activations")  # the attributions card's ids (dashboard.ui.attribution_card)
+HIDDEN = {"display": "none"}  # a view this run cannot fill: kept in the page as its callbacks' output
+IMPORTED_EPOCH_NOTE = "Imported model: one epoch (the model as it was imported), nothing to replay over training."
+NO_ATTRIBUTIONS = ("Saliency, SmoothGrad and Grad-CAM with their sanity check need the network run here from "
+                   "weights stored at every epoch; this run cannot be run that way (the saliency map above "
+                   "was recorded when it was imported).")
+NO_SPATIAL = ("This model has no layer with feature maps (an output of height x width x channels): there are "
+              "no maps to explore. Its digit, saliency and probabilities are above.")
 
 
 class ViewError(Exception):
     """A view that cannot be drawn; the message is for the user."""
 
 
-def spatial_layers(manifest: Manifest) -> list[str]:
-    """Return the conv and pooling layers (those with feature maps), in network order.
+def spatial_layers(manifest: Manifest, snapshot: dict | None = None) -> list[str]:
+    """Return the layers with feature maps that the explorer offers, in network order.
+
+    A trained run's conv and pooling layers; an imported model's layers of (h, w, c) output whose
+    activations ``snapshot`` (its snapshot; None: none) holds, whatever their class.
 
     Raises:
         ArtifactError: the run's layers cannot be read.
     """
+    if manifest.is_imported:
+        stored = snapshot if snapshot is not None else {}
+        return [spec.name for spec in manifest.layers()
+                if len(spec.output_shape) == 3 and ACTIVATION_PREFIX + spec.name in stored]
     return [spec.name for spec in manifest.layers() if spec.kind in ("Conv2D", "MaxPooling2D")]
+
+
+def engine_supports(manifest: Manifest) -> bool:
+    """Return whether the attributions card can be offered for this run.
+
+    The numpy engine (:mod:`dashboard.inference`) runs a trained run from its config and stored weights, and an
+    imported model from the layer graph and weights its import recorded (:mod:`dashboard.inference.graph`). An
+    imported model imported before the graph was recorded has no ``inbound`` on its layers: it has no stored
+    weights either, so the card is replaced by a note. A layer the engine does not run is said in the card.
+    """
+    if not manifest.is_imported:
+        return True
+    return any(spec.inbound for spec in manifest.layers())
+
+
+def attribution_layers(run, manifest: Manifest) -> list[str]:
+    """Return the conv layers Grad-CAM can look at: a trained run's, or those of an imported model whose kernel
+    its snapshot holds.
+
+    Raises:
+        ArtifactError: the config, the layers or the snapshot cannot be read.
+    """
+    if not manifest.is_imported:
+        return conv_layers(manifest.config)
+    epochs = run.snapshot_epochs()
+    snapshot = run.snapshot(epochs[-1]) if epochs else {}
+    return [spec.name for spec in manifest.layers() if KERNEL_PREFIX + spec.name in snapshot]
 
 
 def flat_layers(manifest: Manifest) -> list[str]:
@@ -187,6 +239,21 @@ def layer_maps(run, layer: str, probe: int, epoch, average: bool, digit) -> tupl
         return maps, f"{layer}, mean of {rows.size} digits of {which}, epoch {epoch}"
     snapshot, row, shown = load_row(run, probe, epoch)
     return snapshot[ACTIVATION_PREFIX + layer][row], f"{layer}, probe {probe}, epoch {shown}"
+
+
+def stack_layers(run, manifest: Manifest, probe: int, epoch) -> tuple[list[tuple[str, np.ndarray]], int]:
+    """Return the stacked view's planes for ``probe`` at ``epoch`` (snapped), and the epoch shown: the pixels,
+    then every recorded layer whose activations the snapshot holds, in network order.
+
+    Raises:
+        ViewError: the probe is in no snapshot.
+        ArtifactError: the snapshot or the layers cannot be read.
+    """
+    snapshot, row, shown = load_row(run, probe, epoch)
+    stack = [("pixels", run.probes()["images"][probe])]
+    stack += [(spec.name, snapshot[ACTIVATION_PREFIX + spec.name][row]) for spec in manifest.layers()
+              if ACTIVATION_PREFIX + spec.name in snapshot]
+    return stack, shown
 
 
 def dense_layer(manifest: Manifest, snapshot: dict) -> str | None:
@@ -320,13 +387,18 @@ def body(resolved: Resolved, kwargs: dict):
     run = resolved.run
     try:
         manifest = manifest_of(resolved)
-        layers = spatial_layers(manifest)
+        imported = manifest.is_imported
         epochs = run.snapshot_epochs()
+        last = run.snapshot(epochs[-1]) if epochs else {}
+        layers = spatial_layers(manifest, last)
         labels = run.probes()["labels"]
         with_history = history_positions(run)
+        gradcam = attribution_layers(run, manifest)
+        has_dense = dense_layer(manifest, last) is not None
     except (ArtifactError, ValueError, TypeError, KeyError) as error:
         return error_card(f"Run '{run.run_id}' cannot be explored: {getattr(error, 'reason', error)}.")
-    if not epochs or not layers or not len(labels):
+    # An imported model may have no layer with feature maps (an MLP): its digit views are still shown.
+    if not epochs or not (layers or imported) or not len(labels):
         return error_card(f"Run '{run.run_id}' stored no probe digits or snapshots to explore.")
     digit = state.get("digit", "all")
     probe = state.get("probe")
@@ -338,8 +410,8 @@ def body(resolved: Resolved, kwargs: dict):
     if probe is None or (digit != "all" and int(labels[probe]) != digit):
         probe = default_probe(labels, digit, with_history)
     epoch, epoch_message = choose_epoch(kwargs.get("epoch"), epochs)
-    layer = state["layer"] if state.get("layer") in layers else layers[0]
-    channels = layer_channels(manifest, layer)
+    layer = state["layer"] if state.get("layer") in layers else (layers[0] if layers else None)
+    channels = layer_channels(manifest, layer) if layer is not None else 1
     channel, channel_message = choose_channel(kwargs.get("channel"), channels)
     messages += [notice(text, "warning") for text in (epoch_message, channel_message) if text]
     names = manifest.class_names
@@ -350,14 +422,27 @@ def body(resolved: Resolved, kwargs: dict):
         html.H3(["Activation explorer ", html.Small(f"run {run.run_id}", className="text-body-secondary")]),
         *messages,
         dbc.Row([dbc.Col(controls(digit_options, digit, epochs, epoch, layers, layer, channels, channel,
-                                  state.get("mode") == AVERAGE), lg=3),
-                 dbc.Col(views(conv_layers(manifest.config), names), lg=9)]),
+                                  state.get("mode") == AVERAGE, imported), lg=3),
+                 dbc.Col(views(gradcam, names, attributions=engine_supports(manifest), maps=bool(layers),
+                               dense=has_dense), lg=9)]),
     ])
 
 
-def controls(digit_options: list[dict], digit, epochs: list[int], epoch: int, layers: list[str], layer: str,
-             channels: int, channel: int, average: bool) -> dbc.Card:
-    """Return the explorer's sidebar: the class, the probe picker, the epoch, the layer, the channel and the mode."""
+def epoch_control(epochs: list[int], epoch: int, one_epoch: bool) -> list:
+    """Return the sidebar's epoch slider with its label, or for an imported model (``one_epoch``) a note in their
+    place (the slider stays in the page, hidden, as the callbacks' epoch)."""
+    # Dragging moves drag_value, swapped in the browser; letting go sets value (URL, stacked view).
+    slider = epoch_slider(EPOCH, epochs, epoch)
+    if not one_epoch:
+        return [dbc.Label("Epoch (0 = before training)"), slider]
+    return [html.Div(slider, style=HIDDEN),
+            html.P(IMPORTED_EPOCH_NOTE, className="small text-body-secondary mb-1 imported-note")]
+
+
+def controls(digit_options: list[dict], digit, epochs: list[int], epoch: int, layers: list[str], layer: str | None,
+             channels: int, channel: int, average: bool, imported: bool = False) -> dbc.Card:
+    """Return the explorer's sidebar: the class, the probe picker, the epoch (an imported model: a note), the
+    layer, the channel and the mode."""
     return dbc.Card(dbc.CardBody([
         dbc.Label("Digit class"),
         dbc.RadioItems(id=DIGIT, options=digit_options, value=digit, inline=True,
@@ -367,9 +452,7 @@ def controls(digit_options: list[dict], digit, epochs: list[int], epoch: int, la
         dbc.Label("Probe digits (click one)", className="d-block"),
         dcc.Graph(id=PICKER, config=PICKER_CONFIG, style={"height": "auto"}),
         html.Div(id=SUMMARY, className="my-2"),
-        dbc.Label("Epoch (0 = before training)"),
-        # Dragging moves drag_value, swapped in the browser; letting go sets value (URL, stacked view).
-        epoch_slider(EPOCH, epochs, epoch),
+        *epoch_control(epochs, epoch, imported),
         dbc.Alert([
             html.Div(id=NOTE),
             # Always in the layout: a callback whose Input is missing never fires.
@@ -383,14 +466,24 @@ def controls(digit_options: list[dict], digit, epochs: list[int], epoch: int, la
         ], className="g-2 mt-1"),
         dbc.Switch(id=MODE, label="Class average (mean over the probe digits of the class)",
                    value=average, className="mt-2"),
-        explanation("Epochs", explanations.EPOCHS),
+        None if imported else explanation("Epochs", explanations.EPOCHS),
     ]), className="mb-3")
 
 
-def views(layers: list[str] | None = None, names=None) -> html.Div:
+def views(layers: list[str] | None = None, names=None, attributions: bool = True, maps: bool = True,
+          dense: bool = True) -> html.Div:
     """Return the explorer's views: the digit, its saliency and probabilities, the attributions card (Grad-CAM on
-    ``layers``, the run's conv layers, and ``names``, its classes), the maps, the 3D views, dense bars."""
+    ``layers``, the run's conv layers, and ``names``, its classes), the maps, the 3D views, dense bars.
+
+    A view the run cannot fill is hidden, not left out (its callbacks still name it): the attributions card
+    without ``attributions`` (a note instead), the maps and 3D views without ``maps`` (a note instead), the
+    dense bars without ``dense``.
+    """
     graph = dict(config=GRAPH_CONFIG)
+    card = attribution_card(ATTRIBUTION, layers, names=names)
+    if not attributions:
+        card = html.Div([html.Div(card, style=HIDDEN),
+                         html.P(NO_ATTRIBUTIONS, className="small text-body-secondary no-attributions")])
     return html.Div([
         dbc.Row([
             dbc.Col([dcc.Graph(id=INPUT, config=SMALL_CONFIG, style={"height": "300px"})], md=4),
@@ -399,7 +492,8 @@ def views(layers: list[str] | None = None, names=None) -> html.Div:
             dbc.Col([dcc.Graph(id=PROBABILITIES, config=SMALL_CONFIG, style={"height": "300px"}),
                      explanation("Softmax and probabilities", explanations.SOFTMAX)], md=4),
         ], className="g-2"),
-        attribution_card(ATTRIBUTION, layers, names=names),
+        card,
+        None if maps else notice(NO_SPATIAL),
         dbc.Row([
             dbc.Col([dcc.Graph(id=MOSAIC, style={"height": "430px"}, **graph),
                      explanation("What are feature maps?", explanations.FEATURE_MAPS + explanations.CONVOLUTION
@@ -414,7 +508,7 @@ def views(layers: list[str] | None = None, names=None) -> html.Div:
                             label="3D surface", tab_id=SURFACE_TAB),
                 ], id=CHANNEL_TABS, active_tab=MAP_TAB),
                 explanation("Reading the 3D surface", explanations.SURFACE + explanations.SURFACE_EPOCHS)], lg=5),
-        ], className="g-2"),
+        ], className="g-2", style=None if maps else HIDDEN),
         dbc.Row([
             dbc.Col([
                 # The stacked view is the page's heaviest drawing (half a second in a browser without a
@@ -422,9 +516,9 @@ def views(layers: list[str] | None = None, names=None) -> html.Div:
                 dbc.Switch(id=STACK_SHOW, label="Show every layer stacked in 3D", value=False, className="mt-2"),
                 dbc.Collapse(dcc.Graph(id=STACK, figure=NOT_DRAWN, style={"height": "520px"}, **graph), id=STACK_BOX,
                              is_open=False),
-                explanation("The stacked view", explanations.STACKED)], lg=6),
+                explanation("The stacked view", explanations.STACKED)], lg=6, style=None if maps else HIDDEN),
             dbc.Col([dcc.Graph(id=DENSE, style={"height": "360px"}, **graph),
-                     explanation("Dense layers", explanations.DENSE)], lg=6),
+                     explanation("Dense layers", explanations.DENSE)], lg=6, style=None if dense else HIDDEN),
         ], className="g-2"),
     ])
 
@@ -583,12 +677,7 @@ def draw_stack(probe, epoch, theme, run_id):
     """Return every layer of the digit stacked in 3D, and the first dense layer's outputs."""
     try:
         run, manifest = _run(run_id)
-        snapshot, row, shown = load_row(run, int(probe), epoch)
-        stack = [("pixels", run.probes()["images"][int(probe)])]
-        names = [name for name in spatial_layers(manifest) + flat_layers(manifest)
-                 if ACTIVATION_PREFIX + name in snapshot]
-        order = [spec.name for spec in manifest.layers()]
-        stack += [(name, snapshot[ACTIVATION_PREFIX + name][row]) for name in sorted(names, key=order.index)]
+        stack, _ = stack_layers(run, manifest, int(probe), epoch)
         stack_figure = figs.stacked_layers(stack, theme)
         dense_figure = draw_dense(run, manifest, int(probe), epoch, theme)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):

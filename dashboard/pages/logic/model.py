@@ -3,6 +3,11 @@
 The layer table, the network as 3D blocks, each conv layer's filters by epoch, and beside them what
 each filter looks for (its maximising input) with the dead and saturated filters flagged.
 
+Everything is drawn from the layers the run recorded (``Manifest.layers()``) and its snapshots, so a
+model imported with ``python -m pipeline import`` (any stack of Keras layers) is shown too: its
+table and blocks, and the filters of every conv kernel its one snapshot holds. It has one epoch and
+no maximising inputs (both come from training here): the slider and the maxima are replaced by a note.
+
 URL: ``/model?run=ID&layer=conv_2&channel=5&epoch=3`` (``channel`` is the input
 channel whose weights the filter grid shows; absent = the mean over input channels).
 """
@@ -13,9 +18,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ctx, dcc, html
 
-from artifacts import ArtifactError
-from artifacts.config import LayerSpec, TrainConfig, conv_layers
-from artifacts.filters import FilterHealth, filter_health
+from artifacts import ArtifactError, Manifest
+from artifacts.config import LayerSpec, conv_layers
+from artifacts.filters import DEAD_SHARE, FilterHealth, filter_health
 from artifacts.format import ACTIVATION_PREFIX, KERNEL_PREFIX
 from dashboard.figures.activations import typed_array
 from dashboard.figures.architecture import architecture_blocks, kernel_grid, kernel_grid_values, maximising_inputs
@@ -46,20 +51,42 @@ GRAPH_CONFIG = {"displaylogo": False}
 # A graph not drawn yet: no axes, so no tick labels for Plotly to lay out.
 NOT_DRAWN = {"layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
 MEAN = "mean"  # the input-channel dropdown's value for "mean over input channels"
+IMPORTED_NOTE = ("Imported model: one epoch (the model as it was imported), no maximising inputs "
+                 "(both come from training here).")
+
+
+def shape_text(shape) -> str:
+    """Return an output shape as "26 x 26 x 32" ("?" for a size the model leaves open, "–" for none)."""
+    return " x ".join("?" if size is None else str(size) for size in shape) or "–"
+
+
+def layer_inputs(layers: list[LayerSpec]) -> dict[str, list[str]]:
+    """Return, for each layer that takes other inputs than the layer before it (a residual Add, a branch), their names.
+
+    Read from a layer's ``inbound`` names when the run recorded them; a layer without any is left out.
+    """
+    joins = {}
+    for before, layer in zip([None, *layers], layers, strict=False):
+        inbound = [str(name) for name in (getattr(layer, "inbound", None) or ())]
+        if inbound and inbound != ([before.name] if before is not None else []):
+            joins[layer.name] = inbound
+    return joins
 
 
 def layer_table(layers: list[LayerSpec]) -> dbc.Table:
-    """Return the run's layers as a Bootstrap table."""
+    """Return the run's layers as a Bootstrap table; a layer fed by others than the one before says from which."""
     header = html.Thead(html.Tr([html.Th(text) for text in
                                  ("Layer", "Type", "Output shape", "Parameters", "Activation", "Detail")]))
+    joins = layer_inputs(layers)
     rows = [
         html.Tr([
             html.Td(html.Code(layer.name)),
             html.Td(layer.kind),
-            html.Td(" x ".join(str(size) for size in layer.output_shape)),
+            html.Td(shape_text(layer.output_shape)),
             html.Td(f"{int(layer.params):,}", className="text-end"),
             html.Td(layer.activation or "–"),
-            html.Td(layer.detail or ""),
+            html.Td("; ".join(part for part in (layer.detail, "from " + " + ".join(joins[layer.name])
+                                                if layer.name in joins else "") if part)),
         ])
         for layer in layers
     ]
@@ -116,6 +143,48 @@ def filter_frames(run, layer: str, input_channel: int | None) -> dict:
     return {"epochs": epochs, "frames": frames}
 
 
+def filter_layers(run, manifest: Manifest, epochs: list[int]) -> list[str]:
+    """Return the layers whose filters the page shows: a trained run's conv layers, or, for an imported model,
+    every layer whose kernel its snapshot holds, in the recorded order.
+
+    Raises:
+        ArtifactError: the config or the snapshot cannot be read.
+    """
+    if not manifest.is_imported:
+        return conv_layers(manifest.config)
+    if not epochs:
+        return []
+    snapshot = run.snapshot(epochs[-1])
+    return [spec.name for spec in manifest.layers() if KERNEL_PREFIX + spec.name in snapshot]
+
+
+def conv_activations(manifest: Manifest) -> list[tuple[str, str]]:
+    """Return (layer, activation) of every conv layer whose dead and saturated filters can be judged.
+
+    A trained run's come from its config; an imported model's from its recorded layers, those whose
+    recorded activation is one :func:`artifacts.filters.filter_health` knows (none when it recorded none).
+
+    Raises:
+        ArtifactError: the config or the layers cannot be read.
+    """
+    if not manifest.is_imported:
+        return [(f"conv_{index}", block.activation)
+                for index, block in enumerate(manifest.config.conv_blocks, start=1)]
+    return [(spec.name, spec.activation) for spec in manifest.layers()
+            if spec.kind == "Conv2D" and spec.activation in DEAD_SHARE]
+
+
+def epoch_control(epochs: list[int], epoch: int, imported: bool):
+    """Return the epoch slider's column: the slider, or for an imported model (one epoch) a note in its place.
+
+    The slider stays in the page, hidden, as the callbacks' epoch.
+    """
+    if not imported:
+        return [dbc.Label("Epoch (0 = before training)"), epoch_slider(EPOCH, epochs, epoch)]
+    return [html.Div(epoch_slider(EPOCH, epochs, epoch), style={"display": "none"}),
+            html.P(IMPORTED_NOTE, className="small text-body-secondary mb-0 imported-note")]
+
+
 def layout(**kwargs):
     """Return the page for the run (the contract's choice), layer, channel and epoch in the URL."""
     return run_page("model", kwargs)
@@ -127,9 +196,9 @@ def body(resolved: Resolved, kwargs: dict):
     run = resolved.run
     try:
         manifest = manifest_of(resolved)
-        layers = conv_layers(manifest.config)
         epochs = run.snapshot_epochs()
         architecture = manifest.layers()
+        layers = filter_layers(run, manifest, epochs)
     except (ArtifactError, ValueError, TypeError, KeyError) as error:
         return error_card(f"Run '{run.run_id}' has an unreadable configuration or layer table ({error}).")
     head = html.Div([
@@ -148,7 +217,11 @@ def body(resolved: Resolved, kwargs: dict):
         explanation("Pooling", explanations.POOLING),
         explanation("Dense layers and softmax", explanations.DENSE + explanations.SOFTMAX),
     ]), className="mb-3")
-    if not epochs or not layers:
+    imported = manifest.is_imported
+    if imported and epochs and not layers:
+        filters = notice("This model has no Conv2D layer whose kernel the import recorded, so there are no "
+                         "filters to show.")
+    elif not epochs or not layers:
         filters = notice("This run stored no snapshots, so there are no filters to show.", "warning")
     else:
         epoch, epoch_message = choose_epoch(kwargs.get("epoch"), epochs)
@@ -159,6 +232,7 @@ def body(resolved: Resolved, kwargs: dict):
             return error_card(f"Run '{run.run_id}': {error.reason} ({error.filename}).")
         channel = state.get("channel") if state.get("channel") in [o["value"] for o in options] else MEAN
         maxima_figure, maxima_note = maxima_view(run, layer, None)
+        hidden = {"display": "none"} if imported else None
         filters = dbc.Card(dbc.CardBody([
             html.H5("Convolution filters"),
             dbc.Row([
@@ -166,35 +240,50 @@ def body(resolved: Resolved, kwargs: dict):
                                                           clearable=False)], md=3),
                 dbc.Col([dbc.Label("Weights shown"), dcc.Dropdown(id=CHANNEL, options=options, value=channel,
                                                                   clearable=False)], md=3),
-                dbc.Col([dbc.Label("Epoch (0 = before training)"), epoch_slider(EPOCH, epochs, epoch)], md=6),
+                dbc.Col(epoch_control(epochs, epoch, imported), md=6),
             ], className="g-3 mb-2"),
             notice(epoch_message, "warning") if epoch_message else None,
             html.Div(id=FILTERS_ERROR),
             dbc.Row([
                 dbc.Col(dcc.Loading(dcc.Graph(id=FILTERS, config=GRAPH_CONFIG, style={"height": "420px"}),
-                                    delay_show=300), lg=6),
+                                    delay_show=300), lg=8 if imported else 6),
+                # An imported model has no maximising inputs: their graph stays, hidden, as the callback's output.
                 dbc.Col([dcc.Graph(id=MAXIMA, figure=maxima_figure, config=GRAPH_CONFIG,
                                    style={"height": "420px"}),
-                         html.Div(maxima_note, id=MAXIMA_NOTE)], lg=6),
+                         html.Div(maxima_note, id=MAXIMA_NOTE)], lg=6, style=hidden),
             ], className="g-2"),
-            health_lines(run, manifest.config, epochs),
-            explanation("What are filters?", explanations.FILTERS + explanations.EPOCHS),
-            explanation("What each filter looks for; dead and saturated filters", explanations.MAXIMISING_INPUTS),
+            health_lines(run, manifest, epochs),
+            explanation("What are filters?", explanations.FILTERS + ("" if imported else explanations.EPOCHS)),
+            None if imported else explanation("What each filter looks for; dead and saturated filters",
+                                              explanations.MAXIMISING_INPUTS),
         ]))
     return html.Div([dcc.Store(id=RUN, data=run.run_id), query_store(QUERY), theme_store(THEME),
                      dcc.Store(id=FRAMES), head, blocks, filters])
+
+
+def block_records(layers: list[LayerSpec]) -> list[dict]:
+    """Return the layers as :func:`dashboard.figures.architecture.architecture_blocks` takes them, each with
+    its ``inbound`` names when the run recorded them."""
+    records = []
+    for layer in layers:
+        record = layer.to_dict()
+        inbound = getattr(layer, "inbound", None)
+        if inbound:
+            record["inbound"] = [str(name) for name in inbound]
+        records.append(record)
+    return records
 
 
 def draw_blocks(theme, run_id):
     """Return the 3D block picture of the run's layers (no_update when they cannot be read)."""
     run = shown_run(run_id)
     try:
-        architecture = run.info().architecture if run is not None else None
+        layers = run.info().layers() if run is not None else None
     except ArtifactError:
-        architecture = None
-    if not architecture:
+        layers = None
+    if not layers:
         return dash.no_update
-    return architecture_blocks(list(architecture), theme)
+    return architecture_blocks(block_records(layers), theme)
 
 
 def draw_blocks_view(show, theme, run_id):
@@ -261,30 +350,34 @@ def draw_filter_views(layer, channel, theme, epoch, run_id):
     return figure, error, frames
 
 
-def run_filter_health(run, config: TrainConfig, epochs: list[int]) -> list[FilterHealth]:
-    """Return the dead and saturated filters of every conv layer, from the last snapshot's probe activations.
+def run_filter_health(run, manifest: Manifest, epochs: list[int]) -> list[FilterHealth]:
+    """Return the dead and saturated filters of every conv layer of :func:`conv_activations`, from the last
+    snapshot's probe activations.
 
     A layer whose activations the snapshot lacks is left out.
 
     Raises:
-        ArtifactError: the snapshot cannot be read.
+        ArtifactError: the config, the layers or the snapshot cannot be read.
         ValueError: a stored activation is not (digits, h, w, filters).
     """
     if not epochs:
         return []
+    layers = conv_activations(manifest)
+    if not layers:
+        return []
     snapshot = run.snapshot(max(epochs))
     health = []
-    for index, block in enumerate(config.conv_blocks, start=1):
-        activations = snapshot.get(f"{ACTIVATION_PREFIX}conv_{index}")
+    for name, activation in layers:
+        activations = snapshot.get(ACTIVATION_PREFIX + name)
         if activations is not None:
-            health.append(filter_health(f"conv_{index}", activations, block.activation))
+            health.append(filter_health(name, activations, activation))
     return health
 
 
-def health_lines(run, config: TrainConfig, epochs: list[int]):
+def health_lines(run, manifest: Manifest, epochs: list[int]):
     """Return the per-layer lines ("conv_1: 2 of 32 dead (6%), 0 saturated"), or why they cannot be shown."""
     try:
-        health = run_filter_health(run, config, epochs)
+        health = run_filter_health(run, manifest, epochs)
     except (ArtifactError, ValueError) as error:
         reason = error.reason if isinstance(error, ArtifactError) else str(error)
         return html.Div(notice(f"Dead and saturated filters cannot be shown: {reason}", "warning"), id=HEALTH)
@@ -300,8 +393,10 @@ def maxima_view(run, layer: str, theme):
     Runs trained before the maximisation existed get a short figure saying so; a damaged file an error card.
     """
     try:
+        manifest = run.info()
+        if manifest.is_imported:  # its column is hidden: nothing to read
+            return empty_grid("An imported model has no maximising inputs.", theme), None
         stored = run.maximised()
-        config = run.info().config
         epochs = run.snapshot_epochs()
     except (ArtifactError, ValueError, TypeError, KeyError) as error:
         reason = error.reason if isinstance(error, ArtifactError) else str(error)
@@ -314,7 +409,7 @@ def maxima_view(run, layer: str, theme):
     if chosen is None:
         return empty_grid(f"No maximising inputs for {layer}.", theme), None
     try:
-        health = {item.layer: item for item in run_filter_health(run, config, epochs)}
+        health = {item.layer: item for item in run_filter_health(run, manifest, epochs)}
     except (ArtifactError, ValueError):
         health = {}
     flags = health.get(layer)

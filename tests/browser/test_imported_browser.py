@@ -1,0 +1,91 @@
+"""Architecture and Activations in headless Chromium on a LeNet-5 imported with ``python -m pipeline import``
+(issue 16): the table, the 3D blocks, the filters, the explorer's maps and the stacked view are drawn from the
+layers and the snapshot the import recorded, with no console error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from artifacts import ArtifactStore
+from artifacts import format as fmt
+from tests.browser.test_activations_browser import figure_data, free_port, severe, show_switch, wait_for
+from tests.conftest import CHROMEDRIVER, CHROMIUM, ROOT, require, run_pipeline, subprocess_env
+from tests.support.foreign_models import INPUT_SCALES
+
+pytestmark = pytest.mark.browser
+RUN = "lenet5"
+
+
+@pytest.fixture(scope="module")
+def lenet_store(tmp_path_factory):
+    """A store holding LeNet-5 (tests.support.foreign_models), trained and imported by the real commands."""
+    folder = tmp_path_factory.mktemp("lenet")
+    built = subprocess.run([sys.executable, "-m", "tests.support.foreign_models", str(folder), RUN],
+                           env=subprocess_env(), cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stderr[-3000:]
+    store = folder / "store"
+    result = run_pipeline("import", str(folder / f"{RUN}.keras"), "--dataset", "mnist-sample", "--store", str(store),
+                          "--run-id", RUN, "--input-scale", str(INPUT_SCALES[RUN]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return store
+
+
+@pytest.fixture
+def served(dash_duo, lenet_store, use_store):
+    """The app serving the LeNet-5 store on a free port; returns the base URL and the run's recorded layers."""
+    require(os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), "Chromium and chromedriver are needed")
+    use_store(lenet_store)
+    from dashboard.app import app
+
+    dash_duo.start_server(app, port=free_port())
+    run = ArtifactStore(lenet_store).run(RUN)
+    return dash_duo.server_url, run.manifest()[fmt.KEY_LAYERS], run.snapshot(fmt.IMPORTED_SNAPSHOT_EPOCH)
+
+
+def test_the_architecture_page_draws_an_imported_lenet(dash_duo, served):
+    base, layers, snapshot = served
+    convs = [layer["name"] for layer in layers if layer["class_name"] == "Conv2D"]
+    dash_duo.wait_for_page(f"{base}/model?run={RUN}")
+    title = wait_for(lambda: figure_data(dash_duo, "model-filters", "gd.layout.title.text"), message="filters")
+    assert title.startswith(f"{convs[0]}: 6 filters")
+    table = dash_duo.find_element(".model-layer-table").text
+    assert "AveragePooling2D" in table and "61,706" in table  # LeNet-5's parameters, as Keras counts them
+    assert "does not yet support" not in dash_duo.find_element("#_pages_content").text
+    dash_duo.select_dcc_dropdown("#model-layer", value=convs[1])
+    wait_for(lambda: (figure_data(dash_duo, "model-filters", "gd.layout.title.text") or "").startswith(
+        f"{convs[1]}: 16 filters"), message="the second conv layer's filters")
+    show_switch(dash_duo, "model-blocks-show")
+    assert wait_for(lambda: figure_data(dash_duo, "model-blocks",
+                                        "gd.data.filter(function (t) { return t.type === 'mesh3d'; }).length"),
+                    message="blocks") == len(layers)
+    errors = severe(dash_duo)
+    assert errors == [], [entry["message"][:700] for entry in errors]
+
+
+def test_the_activation_explorer_draws_an_imported_lenet(dash_duo, served):
+    base, layers, snapshot = served
+    spatial = [layer["name"] for layer in layers if fmt.ACTIVATION_PREFIX + layer["name"] in snapshot]
+    dash_duo.wait_for_page(f"{base}/activations?run={RUN}&layer={spatial[1]}")
+    wait_for(lambda: figure_data(dash_duo, "activations-mosaic", "gd.layout.meta.channels") == 6,
+             message="the average pooling layer's 6 maps")
+    assert spatial[1] in figure_data(dash_duo, "activations-mosaic", "gd.layout.title.text")
+    assert wait_for(lambda: figure_data(dash_duo, "activations-saliency", "gd._fullData.length"), message="saliency")
+    assert wait_for(lambda: figure_data(dash_duo, "activations-probabilities", "gd._fullData[0].y.length"),
+                    message="probabilities") == 10
+    show_switch(dash_duo, "activations-stack-show")
+    names = wait_for(lambda: figure_data(dash_duo, "activations-stack",
+                                         "gd.data.map(function (t) { return t.name; }).filter(Boolean)"),
+                     message="stacked view")
+    assert names == ["pixels", *spatial]
+    label = dash_duo.driver.find_element(By.XPATH, "//*[@id='activations-digit']//label[normalize-space()='7']")
+    label.click()
+    wait_for(lambda: "label 7" in dash_duo.find_element("#activations-summary").text, message="a 7 chosen")
+    assert not dash_duo.find_element("#activations-epoch").is_displayed()
+    assert "one epoch" in dash_duo.find_element(".imported-note").text
+    errors = severe(dash_duo)
+    assert errors == [], [entry["message"][:700] for entry in errors]
