@@ -54,7 +54,7 @@ dash.callback(
     Input(logic.MODE, "value"), Input(logic.DIGIT, "value"), Input(logic.THEME, "data"),
     Input(logic.CHANNEL_TABS, "active_tab"),
     State(logic.EPOCH, "value"), State(logic.RUN, "data"), State(logic.SURFACE_KEY, "data"),
-    State(logic.FRAMES_KEY, "data"),
+    State(logic.FRAMES_KEY, "data"), Input(logic.SURFACE_WEBGL, "value"),
 )(logic.draw_views)
 
 dash.clientside_callback(
@@ -74,7 +74,7 @@ dash.clientside_callback(
 dash.callback(
     Output(logic.STACK, "figure"), Output(logic.STACK_BOX, "is_open"),
     Input(logic.STACK_SHOW, "value"), Input(logic.PROBE, "data"), Input(logic.EPOCH, "value"),
-    Input(logic.THEME, "data"), State(logic.RUN, "data"),
+    Input(logic.THEME, "data"), State(logic.RUN, "data"), Input(logic.STACK_WEBGL, "value"),
 )(logic.draw_stack_view)
 
 dash.callback(

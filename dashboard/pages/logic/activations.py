@@ -8,7 +8,9 @@ layer's mean over the probe digits of the chosen class.
 Speed (issue 12): one server call per interaction (:func:`draw_views`) draws what changed and
 sends every epoch's frame of the views once; dragging the epoch slider swaps frames in the
 browser (dashboard/assets/frames.js), no request. The 3D views (the channel's surface, the
-stacked layers) are drawn only once their tab or switch asks for them.
+stacked layers) are drawn only once their tab or switch asks for them, as server-rendered images
+(:mod:`dashboard.figures.scene_image`, a few milliseconds for the browser); their "interactive"
+switches swap in the WebGL figures (hover values, free rotation), which cost it 1.5-2 s.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dashboard.figures import activations as figs
 from dashboard.figures.activations import mosaic_frame, probability_parts, typed_array
 from dashboard.figures.digits import PITCH_X as PICKER_PITCH
 from dashboard.figures.digits import clicked_tile, digit_mosaic, empty_grid, selected_shape
+from dashboard.figures.scene_image import stacked_image, surface_image
+from dashboard.figures.scene_image import surface_frame as surface_render
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
 from dashboard.ui.attribution_card import attribution_card, card_ids
@@ -57,7 +61,9 @@ CHANNEL_MAP = "activations-channel-map"
 CHANNEL_TABS = "activations-channel-tabs"
 MAP_TAB, SURFACE_TAB = "map", "surface"
 SURFACE_KEY = "activations-surface-key"
+SURFACE_WEBGL = "activations-surface-webgl"  # dbc.Switch: the surface as an interactive WebGL scene
 STACK = "activations-stack"
+STACK_WEBGL = "activations-stack-webgl"  # dbc.Switch: the stacked view as an interactive WebGL scene
 STACK_SHOW = "activations-stack-show"
 STACK_BOX = "activations-stack-box"
 DENSE = "activations-dense"
@@ -195,16 +201,24 @@ def dense_layer(manifest: Manifest, snapshot: dict) -> str | None:
     return names[0] if names else None
 
 
-def surface_frame(maps: np.ndarray, channel, caption: str) -> dict:
-    """Return one epoch's frame of the chosen channel's views: its map (typed array) and both titles."""
+def surface_frame(maps: np.ndarray, channel, caption: str, image: bool = False) -> dict:
+    """Return one epoch's frame of the chosen channel's views: its map (typed array) and both titles.
+
+    With ``image`` also the surface rendered as an image (``"image"``:
+    :func:`dashboard.figures.scene_image.surface_frame`), for the image view the slider scrubs.
+    """
     chosen = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
-    return {"z": typed_array(maps[:, :, chosen]), "title": f"Channel {chosen} in 3D: {caption}",
-            "map_title": f"Channel {chosen}: {caption}"}
+    frame = {"z": typed_array(maps[:, :, chosen]), "title": f"Channel {chosen} in 3D: {caption}",
+             "map_title": f"Channel {chosen}: {caption}"}
+    if image:
+        frame["image"] = surface_render(maps[:, :, chosen])
+    return frame
 
 
 def layer_frames(run, probe: int, layer: str, channel, average: bool, digit,
-                 mosaic: bool = True) -> dict[str, dict]:
-    """Return every drawable epoch's ``{"surface": surface_frame, "mosaic": ...}`` (the mosaic only with ``mosaic``).
+                 mosaic: bool = True, images: bool = False) -> dict[str, dict]:
+    """Return every drawable epoch's ``{"surface": surface_frame, "mosaic": ...}`` (the mosaic only with ``mosaic``,
+    the surface's image only with ``images``).
 
     What a layer or mode change resends of :func:`epoch_frames` (a channel change: the surface part).
 
@@ -217,20 +231,22 @@ def layer_frames(run, probe: int, layer: str, channel, average: bool, digit,
             maps, caption = layer_maps(run, layer, probe, epoch, average, digit)
         except (ViewError, KeyError, IndexError, ValueError):
             continue
-        frames[str(epoch)] = {"surface": surface_frame(maps, channel, caption)}
+        frames[str(epoch)] = {"surface": surface_frame(maps, channel, caption, images)}
         if mosaic:
             frames[str(epoch)]["mosaic"] = {**mosaic_frame(maps), "title": f"Feature maps: {caption}"}
     return frames
 
 
-def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, average: bool, digit) -> dict:
+def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, average: bool, digit,
+                 images: bool = False) -> dict:
     """Return every stored epoch's frame of the views that follow the epoch slider, for the browser to swap.
 
     Sent once per probe, layer, channel or mode; dashboard/assets/frames.js draws the dragged
     epoch's frame with no request to the server. A frame holds the feature-map mosaic (palette
     PNG and colour range), the chosen channel's map (its 2D map and 3D surface), the saliency map, the
     class probabilities (heights, colours, labels, title), the dense layer's outputs, the
-    summary badges and the "only the final epoch" note; arrays are float32 typed-array specs.
+    summary badges and the "only the final epoch" note; arrays are float32 typed-array specs. With
+    ``images`` (the surface's image view is open) the surface rendered as an image too.
 
     Returns:
         ``{"epochs": [...], "frames": {"<epoch>": frame}}``; an epoch that cannot be drawn has no frame.
@@ -259,7 +275,7 @@ def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, avera
         predicted = parts["predicted"]
         frames[str(epoch)] = {
             "mosaic": {**mosaic_frame(maps), "title": f"Feature maps: {caption}"},
-            "surface": surface_frame(maps, channel, caption),
+            "surface": surface_frame(maps, channel, caption, images),
             "saliency": typed_array(snapshot[SNAPSHOT_SALIENCY][row]),
             "probabilities": {"y": typed_array(probabilities), "colors": parts["colors"], "text": parts["text"],
                               "title": parts["title"]},
@@ -410,8 +426,8 @@ def views(layers: list[str] | None = None, names=None) -> html.Div:
                 dbc.Tabs([
                     dbc.Tab(dcc.Graph(id=CHANNEL_MAP, style={"height": "400px"}, **graph), label="Channel map",
                             tab_id=MAP_TAB),
-                    dbc.Tab(dcc.Graph(id=SURFACE, figure=NOT_DRAWN, style={"height": "400px"}, **graph),
-                            label="3D surface", tab_id=SURFACE_TAB),
+                    dbc.Tab([dcc.Graph(id=SURFACE, figure=NOT_DRAWN, style={"height": "400px"}, **graph),
+                             webgl_switch(SURFACE_WEBGL)], label="3D surface", tab_id=SURFACE_TAB),
                 ], id=CHANNEL_TABS, active_tab=MAP_TAB),
                 explanation("Reading the 3D surface", explanations.SURFACE + explanations.SURFACE_EPOCHS)], lg=5),
         ], className="g-2"),
@@ -420,13 +436,19 @@ def views(layers: list[str] | None = None, names=None) -> html.Div:
                 # The stacked view is the page's heaviest drawing (half a second in a browser without a
                 # GPU): it is built only once asked for.
                 dbc.Switch(id=STACK_SHOW, label="Show every layer stacked in 3D", value=False, className="mt-2"),
-                dbc.Collapse(dcc.Graph(id=STACK, figure=NOT_DRAWN, style={"height": "520px"}, **graph), id=STACK_BOX,
-                             is_open=False),
+                dbc.Collapse([dcc.Graph(id=STACK, figure=NOT_DRAWN, style={"height": "520px"}, **graph),
+                              webgl_switch(STACK_WEBGL)], id=STACK_BOX, is_open=False),
                 explanation("The stacked view", explanations.STACKED)], lg=6),
             dbc.Col([dcc.Graph(id=DENSE, style={"height": "360px"}, **graph),
                      explanation("Dense layers", explanations.DENSE)], lg=6),
         ], className="g-2"),
     ])
+
+
+def webgl_switch(component_id: str) -> dbc.Switch:
+    """Return the switch that swaps a 3D view's image for the interactive WebGL scene (off: the image)."""
+    return dbc.Switch(id=component_id, value=False, className="small mt-1",
+                      label="Interactive: rotate, zoom and hover for values (slower to draw)")
 
 
 def select_probe(click, digit, _nearest, probe, run_id):
@@ -545,9 +567,12 @@ def select_channel(click, layer, channel, run_id):
     return (value if value != channel else dash.no_update), channels - 1
 
 
-def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn):
-    """Return the chosen channel as a 3D surface and its key; a Patch of z when only its values change (keeps the
-    camera)."""
+def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn, webgl=False):
+    """Return the chosen channel as a 3D surface and its key; a Patch when only its values change.
+
+    The surface is an image of the 3D scene (:func:`dashboard.figures.scene_image.surface_image`), or with
+    ``webgl`` the interactive WebGL figure, whose Patch of z keeps the user's camera.
+    """
     try:
         run, _ = _run(run_id)
         maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
@@ -555,13 +580,29 @@ def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, dr
         return {}, None
     channel = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
     title = f"Channel {channel} in 3D: {caption}"
-    key = f"{run_id}/{layer}/{theme}"
+    key = surface_key(run_id, layer, theme, webgl)
+    channel_map = maps[:, :, channel].astype(np.float32)
     if drawn == key:
         patch = Patch()
-        patch["data"][0]["z"] = maps[:, :, channel].astype(np.float32)
+        if webgl:
+            patch["data"][0]["z"] = channel_map
+        else:
+            frame = surface_render(channel_map)
+            patch["data"][0]["source"] = frame["source"]
+            patch["data"][1]["marker"]["cmin"] = frame["low"]
+            patch["data"][1]["marker"]["cmax"] = frame["high"]
+            for index, text in enumerate(frame["ticks"]):
+                patch["layout"]["annotations"][index]["text"] = text
         patch["layout"]["title"]["text"] = title
         return patch, dash.no_update
-    return figs.activation_surface(maps[:, :, channel], title, theme), key
+    if webgl:
+        return figs.activation_surface(channel_map, title, theme), key
+    return surface_image(channel_map, title, theme), key
+
+
+def surface_key(run_id, layer, theme, webgl) -> str:
+    """Return what a drawn surface figure is of beyond its values: a Patch updates one of the same key."""
+    return f"{run_id}/{layer}/{theme}/{'webgl' if webgl else 'image'}"
 
 
 def draw_dense(run, manifest, probe: int, epoch, theme):
@@ -579,8 +620,9 @@ def draw_dense(run, manifest, probe: int, epoch, theme):
                            theme)
 
 
-def draw_stack(probe, epoch, theme, run_id):
-    """Return every layer of the digit stacked in 3D, and the first dense layer's outputs."""
+def draw_stack(probe, epoch, theme, run_id, webgl=False):
+    """Return every layer of the digit stacked in 3D (an image, or with ``webgl`` the WebGL figure), and the first
+    dense layer's outputs."""
     try:
         run, manifest = _run(run_id)
         snapshot, row, shown = load_row(run, int(probe), epoch)
@@ -589,7 +631,7 @@ def draw_stack(probe, epoch, theme, run_id):
                  if ACTIVATION_PREFIX + name in snapshot]
         order = [spec.name for spec in manifest.layers()]
         stack += [(name, snapshot[ACTIVATION_PREFIX + name][row]) for name in sorted(names, key=order.index)]
-        stack_figure = figs.stacked_layers(stack, theme)
+        stack_figure = figs.stacked_layers(stack, theme) if webgl else stacked_image(stack, theme)
         dense_figure = draw_dense(run, manifest, int(probe), epoch, theme)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
         return {}, {}
@@ -599,25 +641,37 @@ def draw_stack(probe, epoch, theme, run_id):
 DIGIT_VIEWS = (PROBE, THEME, None)  # what redraws the digit, saliency, probabilities and dense bars
 
 
-def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id, drawn, sent=None):
+def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id, drawn, sent=None, webgl=False):
     """Draw every view the interaction changed in ONE request, and send every epoch's frame of them.
 
     The epoch is not an Input: dashboard/assets/frames.js swaps the frames while the slider moves.
-    A channel change patches the mosaic's frame and the surface's z; a digit class change outside
+    A channel change patches the mosaic's frame and the surface; a digit class change outside
     the class average leaves the views to the probe it chooses; the 3D surface is drawn only while
-    its tab is open (opening it draws it and nothing else).
+    its tab is open (opening it, or its ``webgl`` switch, draws it and nothing else). While its
+    image view is open the frames carry its image too (a switch to it adds them).
     """
     # Dash calls this once for changes that arrive together (a class chosen, then its probe), so look
     # at every input that fired, not the first.
     fired = {prop.rsplit(".", 1)[0] for prop in ctx.triggered_prop_ids} or {None}
     keep = dash.no_update
     shown = tab == SURFACE_TAB
-    if fired == {CHANNEL_TABS}:
-        if not shown or drawn:
+    images = shown and not webgl
+    if fired <= {CHANNEL_TABS, SURFACE_WEBGL} and fired != {None}:
+        if not shown or (drawn and fired == {CHANNEL_TABS}):
             return (keep,) * 13
-        surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None)
-        return (*(keep,) * 8, surface, key, keep, keep, keep)
-    if fired <= {DIGIT, CHANNEL_TABS} and not average:
+        surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None, webgl)
+        frames, frames_key = keep, keep
+        if images and isinstance(sent, dict) and sent and not sent.get("images"):
+            try:
+                frames, frames_key = Patch(), {**sent, "images": True}
+                run, _ = _run(run_id)
+                for name, part in layer_frames(run, int(probe), layer, channel, bool(average), digit, mosaic=False,
+                                               images=True).items():
+                    frames["frames"][name]["surface"] = part["surface"]
+            except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
+                frames, frames_key = keep, keep
+        return (*(keep,) * 8, surface, key, keep, frames, frames_key)
+    if fired <= {DIGIT, CHANNEL_TABS, SURFACE_WEBGL} and not average:
         return (keep,) * 13
     redraw_digit = bool(fired & set(DIGIT_VIEWS))
     digit_views = (keep,) * 6
@@ -625,7 +679,7 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
     if redraw_digit:
         digit_views = draw_digit(probe, epoch, theme, run_id)
     mosaic = draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id)
-    surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn) \
+    surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn, webgl) \
         if shown else (keep, None)
     try:
         run, manifest = _run(run_id)
@@ -636,22 +690,23 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
             dense = draw_dense(run, manifest, int(probe), epoch, theme)
         # What the browser's frames were made for: resend only what differs (they hold no theme colour).
         frames_key = {"run": run_id, "probe": int(probe), "layer": layer, "channel": channel,
-                      "average": bool(average), "digit": digit if average else None}
+                      "average": bool(average), "digit": digit if average else None, "images": images}
         sent = sent if isinstance(sent, dict) else {}
         if sent == frames_key:
             frames = keep
         elif all(sent.get(name) == frames_key[name] for name in ("run", "probe")):
-            # The digit stays (a layer, channel, mode or averaged class): resend only the layer's part of
-            # each frame, and for a channel alone not even the mosaics.
+            # The digit stays (a layer, channel, mode, averaged class or the surface's view): resend only the
+            # layer's part of each frame, and for a channel or view alone not even the mosaics.
             frames = Patch()
             mosaic_too = any(sent.get(name) != frames_key[name] for name in ("layer", "average", "digit"))
-            parts = layer_frames(run, int(probe), layer, channel, bool(average), digit, mosaic=mosaic_too)
+            parts = layer_frames(run, int(probe), layer, channel, bool(average), digit, mosaic=mosaic_too,
+                                 images=images)
             for name, part in parts.items():
                 for view, value in part.items():
                     frames["frames"][name][view] = value
             frames["drawn"] = nearest_epoch(run.snapshot_epochs(), epoch)
         else:
-            frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit)
+            frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit, images)
             frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
         channel_map, frames, frames_key = {}, None, None
@@ -659,11 +714,12 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
     return (*digit_views, mosaic, channel_map, surface, key, dense, frames, frames_key)
 
 
-def draw_stack_view(show, probe, epoch, theme, run_id):
-    """Draw the stacked 3D view once the switch asks for it (never before), then follow probe and epoch."""
+def draw_stack_view(show, probe, epoch, theme, run_id, webgl=False):
+    """Draw the stacked 3D view once the switch asks for it (never before), then follow probe and epoch: an image,
+    or with ``webgl`` the interactive WebGL figure."""
     if not show:
         return dash.no_update, False
-    stack, _ = draw_stack(probe, epoch, theme, run_id)
+    stack, _ = draw_stack(probe, epoch, theme, run_id, webgl)
     return stack, True
 
 
