@@ -92,34 +92,14 @@
     return plot && plot.data && plot.data.length && window.Plotly ? plot : null;
   }
 
-  function update(plot, data, title, traces, layout) {
-    return window.Plotly.update(plot, data, Object.assign(title === undefined ? {} : {"title.text": title},
-                                                          layout || {}), traces);
+  function update(plot, data, title, traces) {
+    return window.Plotly.update(plot, data, title === undefined ? {} : {"title.text": title}, traces);
   }
 
-  // The 3D surface is a server-rendered image (trace 0 an image, trace 1 its colour bar, annotations 0-2 its
-  // height ticks) unless its "interactive" switch swapped in the WebGL scene (trace 0 a surface, z swapped).
+  // The 3D surface is a server-rendered image (trace 0 an image) unless its "interactive" switch swapped in the
+  // WebGL scene (trace 0 a surface): only the WebGL scene's z is swapped here; the image follows the slider once
+  // it is let go (the server draws that epoch's image).
   function isImage(figure) { return Boolean(figure && figure.data && figure.data[0] && figure.data[0].type === "image"); }
-
-  function surfaceUpdate(plot, surface, isImageView) {
-    if (!isImageView) { return update(plot, {z: [surface.z]}, surface.title, [0]); }
-    var image = surface.image, layout = {};
-    image.ticks.forEach(function (text, index) { layout["annotations[" + index + "].text"] = text; });
-    return update(plot, {source: [image.source, undefined], "marker.cmin": [undefined, image.low],
-                         "marker.cmax": [undefined, image.high]}, surface.title, [0, 1], layout);
-  }
-
-  // A copy of the surface ``figure`` drawing ``surface``'s frame (its image, or its z in the WebGL scene).
-  function surfaceSwap(figure, surface) {
-    if (!isImage(figure)) { return swap(figure, 0, {z: surface.z}, surface.title); }
-    var image = surface.image;
-    var drawnImage = swap(figure, 0, {source: image.source}, surface.title);
-    var out = swap(drawnImage, 1, {marker: Object.assign({}, figure.data[1].marker, {cmin: image.low, cmax: image.high})});
-    out.layout.annotations = (figure.layout.annotations || []).map(function (note, index) {
-      return index < image.ticks.length ? Object.assign({}, note, {text: image.ticks[index]}) : note;
-    });
-    return out;
-  }
 
   window.cnnviz = Object.assign(window.cnnviz || {}, {
     // Activations: summary, note, note shown, saliency, probabilities, mosaic, surface, dense, channel map.
@@ -139,9 +119,8 @@
       if (dragging) {
         if (state.target === epoch) { return skip; }
         var tilesPlot = drawn(mosaic) && mosaic.data.length > 1 ? plotOf(5) : null;
-        // An image view whose frames hold no image yet (they are on their way) stays until they do.
-        var surfaceReady = drawn(surface) && (!isImage(surface) || Boolean(frame.surface.image));
-        var viewPlot = surfaceOpen ? (surfaceReady ? plotOf(6) : null) : (drawn(channel) ? plotOf(8) : null);
+        var surfacePlot = drawn(surface) && !isImage(surface) ? plotOf(6) : null;
+        var viewPlot = surfaceOpen ? surfacePlot : (drawn(channel) ? plotOf(8) : null);
         if (tilesPlot || viewPlot) {
           state.target = epoch;
           schedule(function () {
@@ -151,10 +130,9 @@
               drawing.push(update(tilesPlot, {source: [tiles.source, undefined], "marker.cmin": [undefined, tiles.low],
                                               "marker.cmax": [undefined, tiles.high]}, tiles.title, [0, 1]));
             }
-            if (viewPlot && surfaceOpen) {
-              drawing.push(surfaceUpdate(viewPlot, frame.surface, isImage(surface)));
-            } else if (viewPlot) {
-              drawing.push(update(viewPlot, {z: [frame.surface.z]}, frame.surface.map_title, [0]));
+            if (viewPlot) {
+              drawing.push(update(viewPlot, {z: [frame.surface.z]},
+                                  surfaceOpen ? frame.surface.title : frame.surface.map_title, [0]));
             }
             return Promise.all(drawing);
           });
@@ -186,7 +164,7 @@
       }
       if (drawn(saliency)) { out[3] = swap(saliency, 1, {z: frame.saliency}); }
       if (drawn(dense) && frame.dense) { out[7] = swap(dense, 0, {y: frame.dense.y}, frame.dense.title); }
-      if (drawn(surface) && (!isImage(surface) || frame.surface.image)) { out[6] = surfaceSwap(surface, frame.surface); }
+      if (drawn(surface) && !isImage(surface)) { out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title); }
       if (drawn(channel)) { out[8] = swap(channel, 0, {z: frame.surface.z}, frame.surface.map_title); }
       return afterDrawing(out);
     },

@@ -12,7 +12,7 @@ from dash import dcc, html
 
 from dashboard.ui import explanations
 from dashboard.ui.attribution_card import attribution_card, card_ids
-from dashboard.ui.components import explanation
+from dashboard.ui.components import explanation, webgl_switch
 
 CANVAS = "draw-canvas"
 CANVAS_PNG = "draw-canvas-png"
@@ -219,12 +219,6 @@ def channel_views() -> dbc.Tabs:
         dbc.Tab([dcc.Graph(id=SURFACE, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "400px"}),
                  webgl_switch(SURFACE_WEBGL)], label="3D surface", tab_id=SURFACE_TAB),
     ], id=CHANNEL_TABS, active_tab=MAP_TAB)
-
-
-def webgl_switch(component_id: str) -> dbc.Switch:
-    """Return the switch that swaps a 3D view's image for the interactive WebGL scene (off: the image)."""
-    return dbc.Switch(id=component_id, value=False, className="small mt-1",
-                      label="Interactive: rotate, zoom and hover for values (slower to draw)")
 
 
 def stacked_view() -> html.Div:

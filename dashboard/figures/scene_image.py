@@ -165,7 +165,7 @@ def surface_frame(channel_map: np.ndarray, scale: str = ACTIVATION_SCALE) -> dic
     level = (corners[..., 2].mean(axis=2) + SURFACE_HEIGHT / 2) / SURFACE_HEIGHT
     color = np.clip(np.rint(level * (SURFACE_LEVELS - 1)), 0, SURFACE_LEVELS - 1).astype(int)
     normal = np.cross(corners[:, :, 2] - corners[:, :, 0], corners[:, :, 3] - corners[:, :, 1])
-    normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+    normal /= np.linalg.norm(normal, axis=-1, keepdims=True) * -1  # rows run towards -y: the cross points down
     light = np.asarray(SURFACE_EYE) + (0.0, 0.0, 2.0)
     facing = np.clip(normal @ (light / np.linalg.norm(light)), 0, 1)
     shade = np.clip(np.rint(facing * (SHADES - 1)), 0, SHADES - 1).astype(int)

@@ -71,6 +71,16 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 
+# The 3D surface's image (rendered on the server) follows the slider once it is let go.
+dash.callback(
+    Output(logic.SURFACE, "figure", allow_duplicate=True),
+    Input(logic.EPOCH, "value"),
+    State(logic.CHANNEL_TABS, "active_tab"), State(logic.SURFACE_WEBGL, "value"), State(logic.PROBE, "data"),
+    State(logic.LAYER, "value"), State(logic.CHANNEL, "value"), State(logic.MODE, "value"),
+    State(logic.DIGIT, "value"), State(logic.THEME, "data"), State(logic.RUN, "data"), State(logic.SURFACE_KEY, "data"),
+    prevent_initial_call=True,
+)(logic.draw_surface_epoch)
+
 dash.callback(
     Output(logic.STACK, "figure"), Output(logic.STACK_BOX, "is_open"),
     Input(logic.STACK_SHOW, "value"), Input(logic.PROBE, "data"), Input(logic.EPOCH, "value"),

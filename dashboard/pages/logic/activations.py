@@ -32,7 +32,7 @@ from dashboard.figures.scene_image import surface_frame as surface_render
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
 from dashboard.ui.attribution_card import attribution_card, card_ids
-from dashboard.ui.components import error_card, explanation, notice
+from dashboard.ui.components import error_card, explanation, notice, webgl_switch
 from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
 from dashboard.ui.export import export_only_config
 from dashboard.ui.page import manifest_of, query_store, run_page, shown_run, theme_store
@@ -201,24 +201,16 @@ def dense_layer(manifest: Manifest, snapshot: dict) -> str | None:
     return names[0] if names else None
 
 
-def surface_frame(maps: np.ndarray, channel, caption: str, image: bool = False) -> dict:
-    """Return one epoch's frame of the chosen channel's views: its map (typed array) and both titles.
-
-    With ``image`` also the surface rendered as an image (``"image"``:
-    :func:`dashboard.figures.scene_image.surface_frame`), for the image view the slider scrubs.
-    """
+def surface_frame(maps: np.ndarray, channel, caption: str) -> dict:
+    """Return one epoch's frame of the chosen channel's views: its map (typed array) and both titles."""
     chosen = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
-    frame = {"z": typed_array(maps[:, :, chosen]), "title": f"Channel {chosen} in 3D: {caption}",
-             "map_title": f"Channel {chosen}: {caption}"}
-    if image:
-        frame["image"] = surface_render(maps[:, :, chosen])
-    return frame
+    return {"z": typed_array(maps[:, :, chosen]), "title": f"Channel {chosen} in 3D: {caption}",
+            "map_title": f"Channel {chosen}: {caption}"}
 
 
 def layer_frames(run, probe: int, layer: str, channel, average: bool, digit,
-                 mosaic: bool = True, images: bool = False) -> dict[str, dict]:
-    """Return every drawable epoch's ``{"surface": surface_frame, "mosaic": ...}`` (the mosaic only with ``mosaic``,
-    the surface's image only with ``images``).
+                 mosaic: bool = True) -> dict[str, dict]:
+    """Return every drawable epoch's ``{"surface": surface_frame, "mosaic": ...}`` (the mosaic only with ``mosaic``).
 
     What a layer or mode change resends of :func:`epoch_frames` (a channel change: the surface part).
 
@@ -231,22 +223,21 @@ def layer_frames(run, probe: int, layer: str, channel, average: bool, digit,
             maps, caption = layer_maps(run, layer, probe, epoch, average, digit)
         except (ViewError, KeyError, IndexError, ValueError):
             continue
-        frames[str(epoch)] = {"surface": surface_frame(maps, channel, caption, images)}
+        frames[str(epoch)] = {"surface": surface_frame(maps, channel, caption)}
         if mosaic:
             frames[str(epoch)]["mosaic"] = {**mosaic_frame(maps), "title": f"Feature maps: {caption}"}
     return frames
 
 
-def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, average: bool, digit,
-                 images: bool = False) -> dict:
+def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, average: bool, digit) -> dict:
     """Return every stored epoch's frame of the views that follow the epoch slider, for the browser to swap.
 
     Sent once per probe, layer, channel or mode; dashboard/assets/frames.js draws the dragged
     epoch's frame with no request to the server. A frame holds the feature-map mosaic (palette
     PNG and colour range), the chosen channel's map (its 2D map and 3D surface), the saliency map, the
     class probabilities (heights, colours, labels, title), the dense layer's outputs, the
-    summary badges and the "only the final epoch" note; arrays are float32 typed-array specs. With
-    ``images`` (the surface's image view is open) the surface rendered as an image too.
+    summary badges and the "only the final epoch" note; arrays are float32 typed-array specs. (The 3D
+    surface's image view follows the slider once it is let go: :func:`draw_surface_epoch`.)
 
     Returns:
         ``{"epochs": [...], "frames": {"<epoch>": frame}}``; an epoch that cannot be drawn has no frame.
@@ -275,7 +266,7 @@ def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, avera
         predicted = parts["predicted"]
         frames[str(epoch)] = {
             "mosaic": {**mosaic_frame(maps), "title": f"Feature maps: {caption}"},
-            "surface": surface_frame(maps, channel, caption, images),
+            "surface": surface_frame(maps, channel, caption),
             "saliency": typed_array(snapshot[SNAPSHOT_SALIENCY][row]),
             "probabilities": {"y": typed_array(probabilities), "colors": parts["colors"], "text": parts["text"],
                               "title": parts["title"]},
@@ -443,12 +434,6 @@ def views(layers: list[str] | None = None, names=None) -> html.Div:
                      explanation("Dense layers", explanations.DENSE)], lg=6),
         ], className="g-2"),
     ])
-
-
-def webgl_switch(component_id: str) -> dbc.Switch:
-    """Return the switch that swaps a 3D view's image for the interactive WebGL scene (off: the image)."""
-    return dbc.Switch(id=component_id, value=False, className="small mt-1",
-                      label="Interactive: rotate, zoom and hover for values (slower to draw)")
 
 
 def select_probe(click, digit, _nearest, probe, run_id):
@@ -647,30 +632,18 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
     The epoch is not an Input: dashboard/assets/frames.js swaps the frames while the slider moves.
     A channel change patches the mosaic's frame and the surface; a digit class change outside
     the class average leaves the views to the probe it chooses; the 3D surface is drawn only while
-    its tab is open (opening it, or its ``webgl`` switch, draws it and nothing else). While its
-    image view is open the frames carry its image too (a switch to it adds them).
+    its tab is open (opening it, or its ``webgl`` switch, draws it and nothing else).
     """
     # Dash calls this once for changes that arrive together (a class chosen, then its probe), so look
     # at every input that fired, not the first.
     fired = {prop.rsplit(".", 1)[0] for prop in ctx.triggered_prop_ids} or {None}
     keep = dash.no_update
     shown = tab == SURFACE_TAB
-    images = shown and not webgl
-    if fired <= {CHANNEL_TABS, SURFACE_WEBGL} and fired != {None}:
+    if fired <= {CHANNEL_TABS, SURFACE_WEBGL}:
         if not shown or (drawn and fired == {CHANNEL_TABS}):
             return (keep,) * 13
         surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None, webgl)
-        frames, frames_key = keep, keep
-        if images and isinstance(sent, dict) and sent and not sent.get("images"):
-            try:
-                frames, frames_key = Patch(), {**sent, "images": True}
-                run, _ = _run(run_id)
-                for name, part in layer_frames(run, int(probe), layer, channel, bool(average), digit, mosaic=False,
-                                               images=True).items():
-                    frames["frames"][name]["surface"] = part["surface"]
-            except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
-                frames, frames_key = keep, keep
-        return (*(keep,) * 8, surface, key, keep, frames, frames_key)
+        return (*(keep,) * 8, surface, key, keep, keep, keep)
     if fired <= {DIGIT, CHANNEL_TABS, SURFACE_WEBGL} and not average:
         return (keep,) * 13
     redraw_digit = bool(fired & set(DIGIT_VIEWS))
@@ -690,28 +663,40 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
             dense = draw_dense(run, manifest, int(probe), epoch, theme)
         # What the browser's frames were made for: resend only what differs (they hold no theme colour).
         frames_key = {"run": run_id, "probe": int(probe), "layer": layer, "channel": channel,
-                      "average": bool(average), "digit": digit if average else None, "images": images}
+                      "average": bool(average), "digit": digit if average else None}
         sent = sent if isinstance(sent, dict) else {}
         if sent == frames_key:
             frames = keep
         elif all(sent.get(name) == frames_key[name] for name in ("run", "probe")):
-            # The digit stays (a layer, channel, mode, averaged class or the surface's view): resend only the
-            # layer's part of each frame, and for a channel or view alone not even the mosaics.
+            # The digit stays (a layer, channel, mode or averaged class): resend only the layer's part of
+            # each frame, and for a channel alone not even the mosaics.
             frames = Patch()
             mosaic_too = any(sent.get(name) != frames_key[name] for name in ("layer", "average", "digit"))
-            parts = layer_frames(run, int(probe), layer, channel, bool(average), digit, mosaic=mosaic_too,
-                                 images=images)
+            parts = layer_frames(run, int(probe), layer, channel, bool(average), digit, mosaic=mosaic_too)
             for name, part in parts.items():
                 for view, value in part.items():
                     frames["frames"][name][view] = value
             frames["drawn"] = nearest_epoch(run.snapshot_epochs(), epoch)
         else:
-            frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit, images)
+            frames = epoch_frames(run, manifest, int(probe), layer, channel, bool(average), digit)
             frames["drawn"] = nearest_epoch(frames["epochs"], epoch)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
         channel_map, frames, frames_key = {}, None, None
         dense = {} if redraw_digit else keep
     return (*digit_views, mosaic, channel_map, surface, key, dense, frames, frames_key)
+
+
+def draw_surface_epoch(epoch, tab, webgl, probe, layer, channel, average, digit, theme, run_id, drawn):
+    """Redraw the 3D surface's image at the epoch the slider was let go at (a Patch of the image, ~20 ms).
+
+    The slider's frames (dashboard/assets/frames.js) swap the WebGL surface's z while it is dragged; the image
+    view is rendered on the server, so it follows once the slider is let go, as the stacked view does
+    (sending every epoch's image with the frames would cost each probe change 16 renders and ~250 KB).
+    Nothing while the tab is closed, the WebGL view is shown, or the image is not drawn yet.
+    """
+    if tab != SURFACE_TAB or webgl or drawn != surface_key(run_id, layer, theme, False):
+        return dash.no_update
+    return draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn)[0]
 
 
 def draw_stack_view(show, probe, epoch, theme, run_id, webgl=False):
