@@ -274,7 +274,8 @@ def surface_image(channel_map: np.ndarray, title: str, theme: str | None = None,
                          meta=dict(view="surface-image", rows=rows, cols=cols),
                          **image_axes_layout(*SURFACE_SIZE))
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=0, r=0, t=TITLE_TOP, b=0))
+    # See-through plot area: the image's background is the page's card in either theme.
+    figure.update_layout(margin=dict(l=0, r=0, t=TITLE_TOP, b=0), plot_bgcolor="rgba(0,0,0,0)")
     return figure
 
 
@@ -381,5 +382,6 @@ def stacked_image(layers: list[tuple[str, np.ndarray]], theme: str | None = None
                          annotations=annotations, meta=dict(view="stack-image", layers=[n for n, _ in names]),
                          showlegend=False, **image_axes_layout(*STACK_SIZE))
     apply_theme(figure, theme)
-    figure.update_layout(margin=dict(l=0, r=0, t=TITLE_TOP, b=0))
+    # See-through plot area: the image's background is the page's card in either theme.
+    figure.update_layout(margin=dict(l=0, r=0, t=TITLE_TOP, b=0), plot_bgcolor="rgba(0,0,0,0)")
     return figure

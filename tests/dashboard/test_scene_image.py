@@ -145,6 +145,13 @@ def test_the_surface_image_follows_the_epoch_the_slider_is_let_go_at(tiny):  # n
     webgl = fire(activations.draw_views, [activations.SURFACE_WEBGL], 4, "conv_1", 5, False, "all", "light",
                  activations.SURFACE_TAB, 2, "tiny", key, closed[12], True)
     assert webgl[8].data[0].type == "surface" and all(value is dash.no_update for value in webgl[11:])
+    # Made interactive while the tab was closed: opening it draws the WebGL scene, not the image drawn before.
+    reopened = fire(activations.draw_views, [activations.CHANNEL_TABS], 4, "conv_1", 5, False, "all", "light",
+                    activations.SURFACE_TAB, 2, "tiny", key, closed[12], True)
+    assert reopened[8].data[0].type == "surface"
+    assert all(value is dash.no_update for value in fire(
+        activations.draw_views, [activations.CHANNEL_TABS], 4, "conv_1", 5, False, "all", "light",
+        activations.SURFACE_TAB, 2, "tiny", key, closed[12], False))  # the image drawn is still the one to show
 
 
 def test_draw_sends_the_3d_views_as_images_and_webgl_on_demand(draw, digit):  # noqa: F811

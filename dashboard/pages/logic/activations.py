@@ -640,7 +640,8 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
     keep = dash.no_update
     shown = tab == SURFACE_TAB
     if fired <= {CHANNEL_TABS, SURFACE_WEBGL}:
-        if not shown or (drawn and fired == {CHANNEL_TABS}):
+        # The tab reopened on the figure it shows: nothing to draw (``drawn`` is reset by any change while closed).
+        if not shown or (drawn == surface_key(run_id, layer, theme, webgl) and fired == {CHANNEL_TABS}):
             return (keep,) * 13
         surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None, webgl)
         return (*(keep,) * 8, surface, key, keep, keep, keep)
