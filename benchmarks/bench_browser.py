@@ -10,9 +10,11 @@ page has a run to switch to. Each repetition starts the Procfile's web line (gun
 2. opens /draw and draws a stroke as soon as the canvas is there: "first prediction" is from the
    navigation's start to the settled answer; then three later strokes, each from the pointer's
    release to the settled answer; the what-if, the epoch, opening the two 3D views and a stroke
-   with them open; reads the workers' RSS again;
+   with them open, and each made interactive (WebGL, on demand); reads the workers' RSS again;
 3. loads every navbar page (navigation start to settled);
-4. times the interactions (from the input event, or the URL change, to settled);
+4. times the interactions (from the input event, or the URL change, to settled), and on /activations
+   opening its two 3D views, an epoch step with both open and each made interactive (also alone,
+   with ``--only /activations``);
 5. drags the epoch slider of /activations and /model through every epoch (last to first, to last,
    to first) and counts the frames drawn in the feature-map / filter graph per second.
 
@@ -362,12 +364,23 @@ def page_ids() -> dict[str, str]:
         "draw_epoch": ("dashboard.draw.epoch_view", "EPOCH"),
         "draw_channel_tabs": ("dashboard.draw.layout", "CHANNEL_TABS"),
         "draw_stack_show": ("dashboard.draw.layout", "STACK_SHOW"),
+        "channel_tabs": ("dashboard.pages.logic.activations", "CHANNEL_TABS"),
+        "stack_show": ("dashboard.pages.logic.activations", "STACK_SHOW"),
+    }
+    # The interactive (WebGL) switches of the 3D views: measured where the checkout has them.
+    optional = {
+        "draw_surface_webgl": ("dashboard.draw.layout", "SURFACE_WEBGL"),
+        "draw_stack_webgl": ("dashboard.draw.layout", "STACK_WEBGL"),
+        "surface_webgl": ("dashboard.pages.logic.activations", "SURFACE_WEBGL"),
+        "stack_webgl": ("dashboard.pages.logic.activations", "STACK_WEBGL"),
     }
     found = {}
-    for key, (module, name) in wanted.items():
+    for key, (module, name) in {**wanted, **optional}.items():
         try:
             found[key] = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError) as error:
+            if key in optional:
+                continue
             raise BenchError(f"{module}.{name} is gone ({error}): update benchmarks/bench_browser.py") from error
     return found
 
@@ -439,6 +452,29 @@ class Session:
         self.page.settle(self.page.now(), "Draw canvas shown")
         self.row("Draw: a later stroke with both 3D views open", GOAL_DRAW_LATER_MS).add(
             self.page.act("Draw stroke with 3D", lambda: self.stroke(-0.1), after="pointerup"))
+        # On demand: the interactive (WebGL) views, where the checkout offers them as a switch.
+        for key, what in (("draw_surface_webgl", "3D surface"), ("draw_stack_webgl", "stacked 3D view")):
+            if key in self.ids:
+                self.row(f"Draw: the {what} made interactive (WebGL, on demand)", GOAL_INTERACTION_MS).add(
+                    self.page.act(f"Draw {what} WebGL", lambda k=key: self.page.set_props(self.ids[k], value=True)))
+
+    def activations_3d(self) -> None:
+        """Open /activations and its two 3D views (each drawn only once asked for), then step the epoch."""
+        ids, page = self.ids, self.page
+        goal = GOAL_INTERACTION_MS
+        page.load(self.url("/activations"), "load /activations")
+        self.row("`/activations` 3D surface tab opened", goal).add(page.act(
+            "activations 3D surface", lambda: page.set_props(ids["channel_tabs"], active_tab="surface")))
+        self.row("`/activations` every layer stacked in 3D switched on", goal).add(page.act(
+            "activations stacked 3D", lambda: page.set_props(ids["stack_show"], value=True)))
+        slider = page.props(ids["epoch"])
+        target = int(slider["min"]) if slider.get("value") != slider["min"] else int(slider["max"])
+        self.row("`/activations` epoch (one slider step) with both 3D views open", goal).add(page.act(
+            "activations epoch with 3D", lambda: page.set_props(ids["epoch"], value=target)))
+        for key, what in (("surface_webgl", "3D surface"), ("stack_webgl", "stacked 3D view")):
+            if key in ids:
+                self.row(f"`/activations` {what} made interactive (WebGL, on demand)", goal).add(page.act(
+                    f"activations {what} WebGL", lambda k=key: page.set_props(ids[k], value=True)))
 
     def interactions(self, repetition: int) -> None:
         ids, page = self.ids, self.page
@@ -579,6 +615,8 @@ def measure(store: Path, run_id: str, repeat: int, timeout: float, log_dir: Path
                     session.page_loads(paths)
                 if "interactions" in only:
                     session.interactions(repetition)
+                if "interactions" in only or "/activations" in only:
+                    session.activations_3d()
                 if "scrub" in only:
                     session.scrub("/activations", ids["epoch"], ids["mosaic"])
                     session.scrub("/model", ids["model_epoch"], ids["filters"])
@@ -660,7 +698,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every sample as it is measured")
     parser.add_argument("--only", help="comma-separated parts to measure (draw, loads, interactions, scrub) and "
-                        "page paths to load (e.g. draw,loads,/activations); implies --no-write")
+                        "page paths to load (e.g. draw,loads,/activations; /activations alone: its 3D views); "
+                        "implies --no-write")
     args = parser.parse_args(argv)
     only = PARTS
     if args.only:

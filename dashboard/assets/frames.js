@@ -96,6 +96,11 @@
     return window.Plotly.update(plot, data, title === undefined ? {} : {"title.text": title}, traces);
   }
 
+  // The 3D surface is a server-rendered image (trace 0 an image) unless its "interactive" switch swapped in the
+  // WebGL scene (trace 0 a surface): only the WebGL scene's z is swapped here; the image follows the slider once
+  // it is let go (the server draws that epoch's image).
+  function isImage(figure) { return Boolean(figure && figure.data && figure.data[0] && figure.data[0].type === "image"); }
+
   window.cnnviz = Object.assign(window.cnnviz || {}, {
     // Activations: summary, note, note shown, saliency, probabilities, mosaic, surface, dense, channel map.
     // While the handle is dragged only the feature maps and the open tab's channel view follow, drawn
@@ -114,7 +119,8 @@
       if (dragging) {
         if (state.target === epoch) { return skip; }
         var tilesPlot = drawn(mosaic) && mosaic.data.length > 1 ? plotOf(5) : null;
-        var viewPlot = surfaceOpen ? (drawn(surface) ? plotOf(6) : null) : (drawn(channel) ? plotOf(8) : null);
+        var surfacePlot = drawn(surface) && !isImage(surface) ? plotOf(6) : null;
+        var viewPlot = surfaceOpen ? surfacePlot : (drawn(channel) ? plotOf(8) : null);
         if (tilesPlot || viewPlot) {
           state.target = epoch;
           schedule(function () {
@@ -158,7 +164,7 @@
       }
       if (drawn(saliency)) { out[3] = swap(saliency, 1, {z: frame.saliency}); }
       if (drawn(dense) && frame.dense) { out[7] = swap(dense, 0, {y: frame.dense.y}, frame.dense.title); }
-      if (drawn(surface)) { out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title); }
+      if (drawn(surface) && !isImage(surface)) { out[6] = swap(surface, 0, {z: frame.surface.z}, frame.surface.title); }
       if (drawn(channel)) { out[8] = swap(channel, 0, {z: frame.surface.z}, frame.surface.map_title); }
       return afterDrawing(out);
     },

@@ -12,7 +12,7 @@ from dash import dcc, html
 
 from dashboard.ui import explanations
 from dashboard.ui.attribution_card import attribution_card, card_ids
-from dashboard.ui.components import explanation
+from dashboard.ui.components import explanation, webgl_switch
 
 CANVAS = "draw-canvas"
 CANVAS_PNG = "draw-canvas-png"
@@ -37,6 +37,7 @@ SALIENCY = "draw-saliency"
 STACKED = "draw-stacked"
 STACK_SHOW = "draw-stacked-show"  # dbc.Switch: build and draw the stacked 3D view (off until asked)
 STACK_BOX = "draw-stacked-box"  # the Div around it (shown at once: no opening animation to resize the 3D scene)
+STACK_WEBGL = "draw-stacked-webgl"  # dbc.Switch: the stacked view as an interactive WebGL scene (off: an image)
 LAYER = "draw-layer"
 PREV = "draw-prev"
 NEXT = "draw-next"
@@ -47,6 +48,7 @@ LAYER_CAPTION = "draw-layer-caption"
 MAPS = "draw-maps"
 SURFACE = "draw-surface"
 SURFACE_COLUMN = "draw-surface-column"
+SURFACE_WEBGL = "draw-surface-webgl"  # dbc.Switch: the 3D surface as an interactive WebGL scene (off: an image)
 CHANNEL_MAP = "draw-channel-map"  # the chosen channel flat, its values on hover
 CHANNEL_TABS = "draw-channel-tabs"  # dbc.Tabs: the channel map, or the 3D surface (drawn only while open)
 MAP_TAB = "map"
@@ -208,14 +210,14 @@ def walk_card(steps: list[tuple[str, str, str]], layer: int) -> dbc.Card:
 def channel_views() -> dbc.Tabs:
     """Return the chosen channel's two views: flat (values on hover) or in 3D.
 
-    The surface is a WebGL scene, the slowest thing a browser without a GPU draws: it stays
-    :data:`NOT_DRAWN` until its tab is opened.
+    The surface stays :data:`NOT_DRAWN` until its tab is opened; then it is an image of the 3D scene,
+    or with its switch on the interactive WebGL scene (the slowest thing a browser without a GPU draws).
     """
     return dbc.Tabs([
         dbc.Tab(dcc.Graph(id=CHANNEL_MAP, config=GRAPH_CONFIG, style={"height": "400px"}), label="Channel map",
                 tab_id=MAP_TAB),
-        dbc.Tab(dcc.Graph(id=SURFACE, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "400px"}),
-                label="3D surface", tab_id=SURFACE_TAB),
+        dbc.Tab([dcc.Graph(id=SURFACE, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "400px"}),
+                 webgl_switch(SURFACE_WEBGL)], label="3D surface", tab_id=SURFACE_TAB),
     ], id=CHANNEL_TABS, active_tab=MAP_TAB)
 
 
@@ -223,8 +225,8 @@ def stacked_view() -> html.Div:
     """Return the switch and the stacked 3D view of every layer, built only once the switch is on."""
     return html.Div([
         dbc.Switch(id=STACK_SHOW, label="Show every layer stacked in 3D", value=False, className="mt-2"),
-        html.Div(dcc.Graph(id=STACKED, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "600px"}),
-                 id=STACK_BOX, style=HIDDEN),
+        html.Div([dcc.Graph(id=STACKED, figure=NOT_DRAWN, config=GRAPH_CONFIG, style={"height": "600px"}),
+                  webgl_switch(STACK_WEBGL)], id=STACK_BOX, style=HIDDEN),
     ])
 
 

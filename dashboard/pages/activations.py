@@ -54,7 +54,7 @@ dash.callback(
     Input(logic.MODE, "value"), Input(logic.DIGIT, "value"), Input(logic.THEME, "data"),
     Input(logic.CHANNEL_TABS, "active_tab"),
     State(logic.EPOCH, "value"), State(logic.RUN, "data"), State(logic.SURFACE_KEY, "data"),
-    State(logic.FRAMES_KEY, "data"),
+    State(logic.FRAMES_KEY, "data"), Input(logic.SURFACE_WEBGL, "value"),
 )(logic.draw_views)
 
 dash.clientside_callback(
@@ -71,10 +71,20 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 
+# The 3D surface's image (rendered on the server) follows the slider once it is let go.
+dash.callback(
+    Output(logic.SURFACE, "figure", allow_duplicate=True),
+    Input(logic.EPOCH, "value"),
+    State(logic.CHANNEL_TABS, "active_tab"), State(logic.SURFACE_WEBGL, "value"), State(logic.PROBE, "data"),
+    State(logic.LAYER, "value"), State(logic.CHANNEL, "value"), State(logic.MODE, "value"),
+    State(logic.DIGIT, "value"), State(logic.THEME, "data"), State(logic.RUN, "data"), State(logic.SURFACE_KEY, "data"),
+    prevent_initial_call=True,
+)(logic.draw_surface_epoch)
+
 dash.callback(
     Output(logic.STACK, "figure"), Output(logic.STACK_BOX, "is_open"),
     Input(logic.STACK_SHOW, "value"), Input(logic.PROBE, "data"), Input(logic.EPOCH, "value"),
-    Input(logic.THEME, "data"), State(logic.RUN, "data"),
+    Input(logic.THEME, "data"), State(logic.RUN, "data"), Input(logic.STACK_WEBGL, "value"),
 )(logic.draw_stack_view)
 
 dash.callback(

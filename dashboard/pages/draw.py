@@ -90,6 +90,7 @@ dash.callback(
     Input(parts.CHANNEL_TABS, "active_tab"),
     State(parts.RUN, "data"),
     State(parts.QUERY, "data"),
+    Input(parts.SURFACE_WEBGL, "value"),
 )(logic.show_digit)
 
 # The stacked 3D view: built and drawn only while its switch is on.
@@ -101,6 +102,7 @@ dash.callback(
     Input(ids.THEME, "data"),
     Input(epoch_view.EPOCH, "value"),
     State(parts.RUN, "data"),
+    Input(parts.STACK_WEBGL, "value"),
     prevent_initial_call=True,  # the switch starts off
 )(logic.show_stacked)
 

@@ -78,11 +78,13 @@ look at that channel in 3D. Switch on *class average* to see the mean over all p
 
 SURFACE = """
 The **3D surface** draws one feature map as a landscape: height and colour are the activation at each
-position. Peaks are where the filter fires strongly. Drag to rotate and scroll to zoom.
+position. Peaks are where the filter fires strongly. Switch on **Interactive** under it to rotate it,
+zoom and hover for the values (a 3D scene that takes a browser without a graphics card a few seconds).
 """
 
 SURFACE_EPOCHS = """
-Move the **epoch slider** to see the landscape change as the network learns.
+Move the **epoch slider** to see the landscape change as the network learns (the picture follows once
+you let go; the interactive view follows while you drag).
 """
 
 STACKED = """

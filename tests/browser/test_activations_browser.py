@@ -123,6 +123,9 @@ def test_activation_explorer_digit_filter_epoch_slider_and_shared_url(dash_duo, 
     wait_for(lambda: figure_data(dash_duo, "activations-mosaic", "gd.data[0].type"), message="mosaic")
     open_3d(dash_duo)
     show_switch(dash_duo, "activations-stack-show")
+    # The surface is an image of the 3D scene until made interactive (WebGL, whose z this test follows).
+    wait_for(lambda: figure_data(dash_duo, "activations-surface", "gd.data[0].type") == "image", message="image")
+    show_switch(dash_duo, "activations-surface-webgl")
     wait_for(lambda: figure_data(dash_duo, "activations-surface", "gd.data[0].type") == "surface", message="surface")
     wait_for(lambda: figure_data(dash_duo, "activations-stack", "gd.data.length"), message="stacked view")
     all_width = wait_for(lambda: figure_data(dash_duo, "activations-picker", PICKER_WIDTH),
@@ -163,6 +166,8 @@ def test_activation_explorer_digit_filter_epoch_slider_and_shared_url(dash_duo, 
     dash_duo.wait_for_page(url)
     wait_for(lambda: figure_data(dash_duo, "activations-mosaic", "gd.data[0].type"), message="mosaic")
     open_3d(dash_duo)
+    show_switch(dash_duo, "activations-surface-webgl")
+    wait_for(lambda: figure_data(dash_duo, "activations-surface", "gd.data[0].type") == "surface", message="surface")
     wait_for(lambda: figure_data(dash_duo, "activations-surface", "gd.layout.title.text") == title,
              message="the same surface after reopening")
     assert figure_data(dash_duo, "activations-surface", SURFACE_Z) == surface

@@ -120,10 +120,18 @@ def test_a_stroke_sends_no_3d_until_asked_and_then_3d_follows_the_strokes(served
     assert served.driver.execute_script(WEBGL) == 0
     assert not set(served.driver.execute_script(TRACE_TYPES)) & set(THREE_D)
 
-    # Opening the 3D tab draws the chosen channel's surface, and only that.
+    # Opening the 3D tab draws the chosen channel's surface, and only that: an image of the 3D scene.
     served.driver.execute_script("arguments[0].click()",
                                  served.find_element(f"#{parts.CHANNEL_TABS} .nav-link:not(.active)"))
     served.driver.execute_script(RECORD)
+    wait_for(lambda: figure_value(served, parts.SURFACE, "gd._fullData[0].type") == "image",
+             message="the 3D surface's image")
+    opened = settled_calls(served, output(parts.SURFACE))
+    assert {name for call in opened for name in call["outputs"]} == {output(parts.SURFACE)}
+    assert served.driver.execute_script(WEBGL) == 0
+    # Made interactive, the WebGL scene (hover values, free rotation), again only that.
+    served.driver.execute_script(RECORD)
+    served.driver.execute_script("arguments[0].click()", served.find_element(f"#{parts.SURFACE_WEBGL}"))
     wait_for(lambda: figure_value(served, parts.SURFACE, "gd._fullData[0].type") == "surface",
              message="the 3D surface")
     opened = settled_calls(served, output(parts.SURFACE))
@@ -152,7 +160,17 @@ def test_a_stroke_sends_no_3d_until_asked_and_then_3d_follows_the_strokes(served
     served.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", switch)
     wait_for(lambda: (figure_value(served, parts.STACKED, "gd._fullData.length") or 0) > 1,
              message="the stacked view")
-    assert figure_value(served, parts.STACKED, "gd._fullData[0].type") in THREE_D
+    # An image of the 3D scene, every layer named; made interactive, the WebGL scene.
+    assert figure_value(served, parts.STACKED, "gd._fullData[0].type") == "image"
+    assert figure_value(served, parts.STACKED, "gd.layout.annotations.length") > 3
+    image = figure_value(served, parts.STACKED, "gd.data[0].source")
+    stroke(served, 0.1)
+    wait_for(lambda: figure_value(served, parts.STACKED, "gd.data[0].source") not in (None, image),
+             message="the stacked image to follow the stroke")
+    served.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()",
+                                 served.find_element(f"#{parts.STACK_WEBGL}"))
+    wait_for(lambda: figure_value(served, parts.STACKED, "gd._fullData[0].type") in THREE_D,
+             message="the interactive stacked view")
     layers = figure_value(served, parts.STACKED, "JSON.stringify(gd.data.map(function (t) { return t.surfacecolor; }))")
     stroke(served, -0.15)
     wait_for(lambda: figure_value(served, parts.STACKED, "JSON.stringify(gd.data.map(function (t) "

@@ -107,6 +107,35 @@ def test_dragging_the_epoch_swaps_feature_maps_without_a_request(dash_duo, explo
     assert errors == [], [entry["message"][:700] for entry in errors]
 
 
+def test_the_3d_surface_image_follows_the_epoch_slider_once_let_go(dash_duo, explorer):  # noqa: F811
+    dash_duo.wait_for_page(f"{explorer}/activations?run=tiny&layer=conv_1&epoch=2")
+    settle(dash_duo, "activations-mosaic")
+    click_centred(dash_duo, dash_duo.driver.find_element(
+        By.XPATH, "//*[@id='activations-channel-tabs']//a[normalize-space()='3D surface']"))
+    wait_for(lambda: figure_data(dash_duo, "activations-surface", "gd.data[0].type") == "image",
+             message="the 3D surface as an image")
+    settle(dash_duo, "activations-surface")
+    source = figure_data(dash_duo, "activations-surface", "gd.data[0].source")
+    top = figure_data(dash_duo, "activations-surface", "gd.layout.annotations[2].text")
+    assert not dash_duo.driver.find_elements("css selector", "#activations-surface .gl-container canvas")
+    before = dash_duo.driver.execute_script(UPDATES)
+
+    def while_held():
+        wait_for(lambda: "epoch 0" in figure_data(dash_duo, "activations-mosaic", "gd.layout.title.text"),
+                 message="the feature maps of epoch 0 while dragging")
+        return dash_duo.driver.execute_script(UPDATES)
+
+    assert drag_slider(dash_duo, "activations-epoch", while_held) == before, "the drag asked the server"
+    # Let go: the server draws epoch 0's image (its source, height ticks and title), still an image.
+    wait_for(lambda: "epoch 0" in figure_data(dash_duo, "activations-surface", "gd.layout.title.text"),
+             message="the surface of epoch 0 once let go")
+    assert figure_data(dash_duo, "activations-surface", "gd.data[0].type") == "image"
+    assert figure_data(dash_duo, "activations-surface", "gd.data[0].source") not in (None, source)
+    assert figure_data(dash_duo, "activations-surface", "gd.layout.annotations[2].text") != top
+    errors = severe(dash_duo)
+    assert errors == [], [entry["message"][:700] for entry in errors]
+
+
 def test_dragging_the_epoch_swaps_filters_without_a_request(dash_duo, explorer):  # noqa: F811
     dash_duo.wait_for_page(f"{explorer}/model?run=tiny&layer=conv_2&epoch=2")
     settle(dash_duo, "model-filters")
@@ -140,10 +169,15 @@ def test_3d_views_are_built_only_when_asked_for(dash_duo, explorer):  # noqa: F8
     assert not dash_duo.driver.find_elements("css selector", "#activations-stack canvas")
     assert not dash_duo.driver.find_elements("css selector", "#activations-surface canvas")
     show_switch(dash_duo, "activations-stack-show")
+    # First an image of the 3D scene (no WebGL), its seven floors named; made interactive, the WebGL scene.
+    wait_for(lambda: figure_data(dash_duo, "activations-stack", "gd.data[0].type") == "image", message="stack image")
+    assert figure_data(dash_duo, "activations-stack", "gd.layout.annotations.length") == 7
+    assert dash_duo.find_element("#activations-stack").is_displayed()
+    assert not dash_duo.driver.find_elements("css selector", "#activations-stack .gl-container canvas")
+    show_switch(dash_duo, "activations-stack-webgl")
     wait_for(lambda: figure_data(dash_duo, "activations-stack", "gd.data.filter(function (t) {"
                                                                 " return t.type === 'surface'; }).length") == 7,
              message="the stacked view's seven floors")
-    assert dash_duo.find_element("#activations-stack").is_displayed()
     assert dash_duo.driver.find_elements("css selector", "#activations-stack canvas"), traces
     dash_duo.wait_for_page(f"{explorer}/model?run=tiny")
     settle(dash_duo, "model-filters")

@@ -240,7 +240,7 @@ def test_the_walk_calls_the_input_an_image_of_pixels(draw):
     pixels[8:20, 12:16] = 255
     digit = {"pixels": pixels.tolist(), "source": "drawing", "label": None}
     picture, flat, surface, column, caption, _ = triggered_by(parts.LAYER, draw.show_layer)(
-        digit, 0, None, "light", "tiny", None)
+        digit, 0, None, "light", "tiny", None, None, None, True, True)  # the interactive (WebGL) surface
     assert picture.layout.title.text == "pixels: the input image, 28x28 pixels, 0-255"
     assert picture.data[0].colorbar.title.text == "pixel" and (picture.data[0].zmin, picture.data[0].zmax) == (0, 255)
     np.testing.assert_array_equal(np.asarray(picture.data[0].z), pixels)
@@ -250,6 +250,11 @@ def test_the_walk_calls_the_input_an_image_of_pixels(draw):
     shown = json.dumps([picture.to_plotly_json(), flat.to_plotly_json(), surface.to_plotly_json()], default=str)
     assert "feature map" not in shown and "channels" not in shown and "activation" not in shown
     assert column == parts.SHOWN and "0 = black, 255 = white" in str(caption)
+    # The default surface, an image of the same scene, says "pixel" on its height axis and colour bar too.
+    image = triggered_by(parts.LAYER, draw.show_layer)(digit, 0, None, "light", "tiny", None)[2]
+    assert image.data[0].type == "image" and image.data[1].marker.colorbar.title.text == "pixel"
+    assert "pixel" in [note.text for note in image.layout.annotations]
+    assert "activation" not in json.dumps(image.to_plotly_json(), default=str)
 
 
 def test_draw_page_help_mentions_only_controls_it_has(draw):

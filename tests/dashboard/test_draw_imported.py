@@ -120,7 +120,10 @@ def test_the_attributions_card_explains_the_imported_model(draw, foreign_store, 
 def test_the_stacked_view_draws_every_walked_layer(draw, foreign_store, name):
     steps = draw.layer_steps(ArtifactStore(foreign_store).run(name).info())
     digit, _, _, _ = epoch_view.digit_from_url("7", name)
-    figure, style = triggered_by(parts.STACK_SHOW, draw.show_stacked)(True, digit, "light", None, name)
+    # By default an image of the 3D scene (issue 12); the interactive switch gives one WebGL trace per layer at least.
+    image, style = triggered_by(parts.STACK_SHOW, draw.show_stacked)(True, digit, "light", None, name)
+    assert style == parts.SHOWN and image.data[0].type == "image" and image.data[0].source.startswith("data:image/png")
+    figure, style = triggered_by(parts.STACK_SHOW, draw.show_stacked)(True, digit, "light", None, name, True)
     assert style == parts.SHOWN and figure is not parts.NOT_DRAWN and len(figure.data) >= len(steps)
 
 

@@ -55,15 +55,15 @@ def test_a_stroke_sends_the_answer_and_the_walk_without_3d(draw, digit):  # noqa
     assert size(outputs) < STROKE_BYTES, size(outputs)
     # With the 3D tab open the same stroke sends the surface too.
     opened = triggered_by(parts.DIGIT, draw.show_digit)(digit, 1, None, "light", None, parts.SURFACE_TAB,
-                                                        TINY_RUN_ID, "?run=tiny")
+                                                        TINY_RUN_ID, "?run=tiny", True)  # interactive (WebGL)
     assert opened[10].data[0].type == "surface"
     np.testing.assert_array_equal(np.asarray(opened[10].data[0].z), np.asarray(flat.data[0].z))
 
 
 def test_opening_the_3d_tab_sends_the_surface_alone(draw, digit):  # noqa: F811
     show = triggered_by(parts.CHANNEL_TABS, draw.show_digit)
-    outputs = show(digit, 1, None, "light", None, parts.SURFACE_TAB, TINY_RUN_ID, "?run=tiny")
-    assert outputs[10].data[0].type == "surface"
+    outputs = show(digit, 1, None, "light", None, parts.SURFACE_TAB, TINY_RUN_ID, "?run=tiny", True)
+    assert outputs[10].data[0].type == "surface"  # the interactive (WebGL) surface
     assert all(value is dash.no_update for index, value in enumerate(outputs) if index != 10)
     assert all(value is dash.no_update for value in show(digit, 1, None, "light", None, parts.MAP_TAB,
                                                          TINY_RUN_ID, "?run=tiny"))
@@ -83,7 +83,8 @@ def test_the_stacked_view_is_built_only_while_its_switch_is_on(draw, digit):  # 
         triggered_by(parts.DIGIT, draw.show_stacked)(False, digit, "light", None, TINY_RUN_ID)
     assert triggered_by(parts.STACK_SHOW, draw.show_stacked)(False, digit, "light", None, TINY_RUN_ID) == (
         dash.no_update, parts.HIDDEN)
-    figure, style = triggered_by(parts.STACK_SHOW, draw.show_stacked)(True, digit, "light", None, TINY_RUN_ID)
+    figure, style = triggered_by(parts.STACK_SHOW, draw.show_stacked)(True, digit, "light", None, TINY_RUN_ID,
+                                                                      True)  # the interactive (WebGL) view
     assert style == parts.SHOWN and len(figure.data) > 3 and figure.data[0].type == "surface"
 
 

@@ -197,7 +197,9 @@ def test_the_stacked_view_has_one_plane_per_spatial_layer(shown, name):
     probe = props_by_id(activations.layout(run=name))[activations.PROBE]["data"]
     planes, epoch = activations.stack_layers(run, run.info(), probe, 0)
     assert epoch == 0 and [plane for plane, _ in planes] == ["pixels", *spatial]
-    stack, is_open = call(activations.draw_stack_view, None, True, probe, 0, "light", name)
+    image, is_open = call(activations.draw_stack_view, None, True, probe, 0, "light", name)
+    assert is_open and image.data[0].type == "image"  # by default an image of the 3D scene (issue 12)
+    stack, is_open = call(activations.draw_stack_view, None, True, probe, 0, "light", name, True)
     assert is_open and [trace.name for trace in stack.data if trace.name] == ["pixels", *spatial]
 
 

@@ -131,10 +131,11 @@ def test_digit_views_and_layer_views(tiny):
     args = (4, "conv_1", 5, 2, False, "all", "light", "tiny")
     mosaic = call(activations.draw_mosaic, None, *args)
     assert "conv_1, probe 4, epoch 2" in mosaic.layout.title.text
-    surface, key = call(activations.draw_surface, None, *args, None)
+    # The interactive (WebGL) views; their default images: tests/dashboard/test_scene_image.py.
+    surface, key = call(activations.draw_surface, None, *args, None, True)
     np.testing.assert_allclose(np.asarray(surface.data[0].z),
                                snapshot["act__conv_1"][row][:, :, 5].astype(np.float32))
-    stack, dense = call(activations.draw_stack, None, 4, 2, "light", "tiny")
+    stack, dense = call(activations.draw_stack, None, 4, 2, "light", "tiny", True)
     assert [t.name for t in stack.data if t.type == "surface"] == ["pixels", "conv_1", "pool_1", "conv_2",
                                                                    "pool_2", "dense", "output"]
     assert len(dense.data[0].y) == 128
@@ -142,14 +143,14 @@ def test_digit_views_and_layer_views(tiny):
 
 def test_epoch_and_channel_changes_are_patches(tiny):
     args = (4, "conv_1", 5, 1, False, "all", "light", "tiny")
-    _, key = call(activations.draw_surface, None, *args, None)
-    patch, unchanged = call(activations.draw_surface, activations.EPOCH, *args, key)
+    _, key = call(activations.draw_surface, None, *args, None, True)  # the interactive (WebGL) surface
+    patch, unchanged = call(activations.draw_surface, activations.EPOCH, *args, key, True)
     assert isinstance(patch, Patch)
     operations = patch.to_plotly_json()["operations"]
     z = next(op for op in operations if op["location"] == ["data", 0, "z"])["params"]["value"]
     row = int(np.flatnonzero(tiny.snapshot(1)[SNAPSHOT_PROBE_INDEX] == 4)[0])
     np.testing.assert_allclose(np.asarray(z), tiny.snapshot(1)["act__conv_1"][row][:, :, 5].astype(np.float32))
-    theme_change = call(activations.draw_surface, "theme", *args[:-2], "dark", "tiny", key)[0]
+    theme_change = call(activations.draw_surface, "theme", *args[:-2], "dark", "tiny", key, True)[0]
     assert isinstance(theme_change, go.Figure)
     highlight = call(activations.draw_mosaic, activations.CHANNEL, *args)
     assert isinstance(highlight, Patch)
@@ -314,7 +315,7 @@ def test_a_theme_keeps_the_frames_and_a_channel_resends_only_its_part(tiny):
                if op["location"][0] == "frames"}
     assert changed == {("surface",), ("mosaic",)} and "pool_1" in layer[6].layout.title.text
     opened = fire(activations.draw_views, [activations.CHANNEL_TABS], 4, "conv_1", 5, False, "all", "dark",
-                  activations.SURFACE_TAB, 2, "tiny", None)
+                  activations.SURFACE_TAB, 2, "tiny", None, None, True)  # the interactive (WebGL) surface
     assert opened[8].data[0].type == "surface" and opened[6] is dash.no_update  # opening the tab draws only it
 
 

@@ -8,7 +8,9 @@ layer's mean over the probe digits of the chosen class.
 Speed (issue 12): one server call per interaction (:func:`draw_views`) draws what changed and
 sends every epoch's frame of the views once; dragging the epoch slider swaps frames in the
 browser (dashboard/assets/frames.js), no request. The 3D views (the channel's surface, the
-stacked layers) are drawn only once their tab or switch asks for them.
+stacked layers) are drawn only once their tab or switch asks for them, as server-rendered images
+(:mod:`dashboard.figures.scene_image`, a few milliseconds for the browser); their "interactive"
+switches swap in the WebGL figures (hover values, free rotation), which cost it 1.5-2 s.
 
 A model imported with ``python -m pipeline import`` is explored through the layers its one snapshot
 recorded (every layer of (h, w, c) output, in the recorded order, whatever its Keras class); it has
@@ -36,10 +38,12 @@ from dashboard.figures import activations as figs
 from dashboard.figures.activations import mosaic_frame, probability_parts, typed_array
 from dashboard.figures.digits import PITCH_X as PICKER_PITCH
 from dashboard.figures.digits import clicked_tile, digit_mosaic, empty_grid, selected_shape
+from dashboard.figures.scene_image import stacked_image, surface_image
+from dashboard.figures.scene_image import surface_frame as surface_render
 from dashboard.store_access import Resolved
 from dashboard.ui import explanations
 from dashboard.ui.attribution_card import attribution_card, card_ids
-from dashboard.ui.components import error_card, explanation, notice
+from dashboard.ui.components import error_card, explanation, notice, webgl_switch
 from dashboard.ui.epochs import choose_epoch, epoch_slider, nearest_epoch
 from dashboard.ui.export import export_only_config
 from dashboard.ui.page import manifest_of, query_store, run_page, shown_run, theme_store
@@ -68,7 +72,9 @@ CHANNEL_MAP = "activations-channel-map"
 CHANNEL_TABS = "activations-channel-tabs"
 MAP_TAB, SURFACE_TAB = "map", "surface"
 SURFACE_KEY = "activations-surface-key"
+SURFACE_WEBGL = "activations-surface-webgl"  # dbc.Switch: the surface as an interactive WebGL scene
 STACK = "activations-stack"
+STACK_WEBGL = "activations-stack-webgl"  # dbc.Switch: the stacked view as an interactive WebGL scene
 STACK_SHOW = "activations-stack-show"
 STACK_BOX = "activations-stack-box"
 DENSE = "activations-dense"
@@ -297,7 +303,8 @@ def epoch_frames(run, manifest: Manifest, probe: int, layer: str, channel, avera
     epoch's frame with no request to the server. A frame holds the feature-map mosaic (palette
     PNG and colour range), the chosen channel's map (its 2D map and 3D surface), the saliency map, the
     class probabilities (heights, colours, labels, title), the dense layer's outputs, the
-    summary badges and the "only the final epoch" note; arrays are float32 typed-array specs.
+    summary badges and the "only the final epoch" note; arrays are float32 typed-array specs. (The 3D
+    surface's image view follows the slider once it is let go: :func:`draw_surface_epoch`.)
 
     Returns:
         ``{"epochs": [...], "frames": {"<epoch>": frame}}``; an epoch that cannot be drawn has no frame.
@@ -504,8 +511,8 @@ def views(layers: list[str] | None = None, names=None, attributions: bool = True
                 dbc.Tabs([
                     dbc.Tab(dcc.Graph(id=CHANNEL_MAP, style={"height": "400px"}, **graph), label="Channel map",
                             tab_id=MAP_TAB),
-                    dbc.Tab(dcc.Graph(id=SURFACE, figure=NOT_DRAWN, style={"height": "400px"}, **graph),
-                            label="3D surface", tab_id=SURFACE_TAB),
+                    dbc.Tab([dcc.Graph(id=SURFACE, figure=NOT_DRAWN, style={"height": "400px"}, **graph),
+                             webgl_switch(SURFACE_WEBGL)], label="3D surface", tab_id=SURFACE_TAB),
                 ], id=CHANNEL_TABS, active_tab=MAP_TAB),
                 explanation("Reading the 3D surface", explanations.SURFACE + explanations.SURFACE_EPOCHS)], lg=5),
         ], className="g-2", style=None if maps else HIDDEN),
@@ -514,8 +521,8 @@ def views(layers: list[str] | None = None, names=None, attributions: bool = True
                 # The stacked view is the page's heaviest drawing (half a second in a browser without a
                 # GPU): it is built only once asked for.
                 dbc.Switch(id=STACK_SHOW, label="Show every layer stacked in 3D", value=False, className="mt-2"),
-                dbc.Collapse(dcc.Graph(id=STACK, figure=NOT_DRAWN, style={"height": "520px"}, **graph), id=STACK_BOX,
-                             is_open=False),
+                dbc.Collapse([dcc.Graph(id=STACK, figure=NOT_DRAWN, style={"height": "520px"}, **graph),
+                              webgl_switch(STACK_WEBGL)], id=STACK_BOX, is_open=False),
                 explanation("The stacked view", explanations.STACKED)], lg=6, style=None if maps else HIDDEN),
             dbc.Col([dcc.Graph(id=DENSE, style={"height": "360px"}, **graph),
                      explanation("Dense layers", explanations.DENSE)], lg=6, style=None if dense else HIDDEN),
@@ -639,9 +646,12 @@ def select_channel(click, layer, channel, run_id):
     return (value if value != channel else dash.no_update), channels - 1
 
 
-def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn):
-    """Return the chosen channel as a 3D surface and its key; a Patch of z when only its values change (keeps the
-    camera)."""
+def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn, webgl=False):
+    """Return the chosen channel as a 3D surface and its key; a Patch when only its values change.
+
+    The surface is an image of the 3D scene (:func:`dashboard.figures.scene_image.surface_image`), or with
+    ``webgl`` the interactive WebGL figure, whose Patch of z keeps the user's camera.
+    """
     try:
         run, _ = _run(run_id)
         maps, caption = layer_maps(run, layer, int(probe), epoch, bool(average), digit)
@@ -649,13 +659,29 @@ def draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, dr
         return {}, None
     channel = channel if isinstance(channel, int) and 0 <= channel < maps.shape[2] else 0
     title = f"Channel {channel} in 3D: {caption}"
-    key = f"{run_id}/{layer}/{theme}"
+    key = surface_key(run_id, layer, theme, webgl)
+    channel_map = maps[:, :, channel].astype(np.float32)
     if drawn == key:
         patch = Patch()
-        patch["data"][0]["z"] = maps[:, :, channel].astype(np.float32)
+        if webgl:
+            patch["data"][0]["z"] = channel_map
+        else:
+            frame = surface_render(channel_map)
+            patch["data"][0]["source"] = frame["source"]
+            patch["data"][1]["marker"]["cmin"] = frame["low"]
+            patch["data"][1]["marker"]["cmax"] = frame["high"]
+            for index, text in enumerate(frame["ticks"]):
+                patch["layout"]["annotations"][index]["text"] = text
         patch["layout"]["title"]["text"] = title
         return patch, dash.no_update
-    return figs.activation_surface(maps[:, :, channel], title, theme), key
+    if webgl:
+        return figs.activation_surface(channel_map, title, theme), key
+    return surface_image(channel_map, title, theme), key
+
+
+def surface_key(run_id, layer, theme, webgl) -> str:
+    """Return what a drawn surface figure is of beyond its values: a Patch updates one of the same key."""
+    return f"{run_id}/{layer}/{theme}/{'webgl' if webgl else 'image'}"
 
 
 def draw_dense(run, manifest, probe: int, epoch, theme):
@@ -673,12 +699,13 @@ def draw_dense(run, manifest, probe: int, epoch, theme):
                            theme)
 
 
-def draw_stack(probe, epoch, theme, run_id):
-    """Return every layer of the digit stacked in 3D, and the first dense layer's outputs."""
+def draw_stack(probe, epoch, theme, run_id, webgl=False):
+    """Return every layer of the digit stacked in 3D (an image, or with ``webgl`` the WebGL figure), and the first
+    dense layer's outputs."""
     try:
         run, manifest = _run(run_id)
         stack, _ = stack_layers(run, manifest, int(probe), epoch)
-        stack_figure = figs.stacked_layers(stack, theme)
+        stack_figure = figs.stacked_layers(stack, theme) if webgl else stacked_image(stack, theme)
         dense_figure = draw_dense(run, manifest, int(probe), epoch, theme)
     except (ViewError, ArtifactError, KeyError, TypeError, ValueError):
         return {}, {}
@@ -688,25 +715,26 @@ def draw_stack(probe, epoch, theme, run_id):
 DIGIT_VIEWS = (PROBE, THEME, None)  # what redraws the digit, saliency, probabilities and dense bars
 
 
-def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id, drawn, sent=None):
+def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id, drawn, sent=None, webgl=False):
     """Draw every view the interaction changed in ONE request, and send every epoch's frame of them.
 
     The epoch is not an Input: dashboard/assets/frames.js swaps the frames while the slider moves.
-    A channel change patches the mosaic's frame and the surface's z; a digit class change outside
+    A channel change patches the mosaic's frame and the surface; a digit class change outside
     the class average leaves the views to the probe it chooses; the 3D surface is drawn only while
-    its tab is open (opening it draws it and nothing else).
+    its tab is open (opening it, or its ``webgl`` switch, draws it and nothing else).
     """
     # Dash calls this once for changes that arrive together (a class chosen, then its probe), so look
     # at every input that fired, not the first.
     fired = {prop.rsplit(".", 1)[0] for prop in ctx.triggered_prop_ids} or {None}
     keep = dash.no_update
     shown = tab == SURFACE_TAB
-    if fired == {CHANNEL_TABS}:
-        if not shown or drawn:
+    if fired <= {CHANNEL_TABS, SURFACE_WEBGL}:
+        # The tab reopened on the figure it shows: nothing to draw (``drawn`` is reset by any change while closed).
+        if not shown or (drawn == surface_key(run_id, layer, theme, webgl) and fired == {CHANNEL_TABS}):
             return (keep,) * 13
-        surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None)
+        surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, None, webgl)
         return (*(keep,) * 8, surface, key, keep, keep, keep)
-    if fired <= {DIGIT, CHANNEL_TABS} and not average:
+    if fired <= {DIGIT, CHANNEL_TABS, SURFACE_WEBGL} and not average:
         return (keep,) * 13
     redraw_digit = bool(fired & set(DIGIT_VIEWS))
     digit_views = (keep,) * 6
@@ -714,7 +742,7 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
     if redraw_digit:
         digit_views = draw_digit(probe, epoch, theme, run_id)
     mosaic = draw_mosaic(probe, layer, channel, epoch, average, digit, theme, run_id)
-    surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn) \
+    surface, key = draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn, webgl) \
         if shown else (keep, None)
     try:
         run, manifest = _run(run_id)
@@ -748,11 +776,25 @@ def draw_views(probe, layer, channel, average, digit, theme, tab, epoch, run_id,
     return (*digit_views, mosaic, channel_map, surface, key, dense, frames, frames_key)
 
 
-def draw_stack_view(show, probe, epoch, theme, run_id):
-    """Draw the stacked 3D view once the switch asks for it (never before), then follow probe and epoch."""
+def draw_surface_epoch(epoch, tab, webgl, probe, layer, channel, average, digit, theme, run_id, drawn):
+    """Redraw the 3D surface's image at the epoch the slider was let go at (a Patch of the image, ~20 ms).
+
+    The slider's frames (dashboard/assets/frames.js) swap the WebGL surface's z while it is dragged; the image
+    view is rendered on the server, so it follows once the slider is let go, as the stacked view does
+    (sending every epoch's image with the frames would cost each probe change 16 renders and ~250 KB).
+    Nothing while the tab is closed, the WebGL view is shown, or the image is not drawn yet.
+    """
+    if tab != SURFACE_TAB or webgl or drawn != surface_key(run_id, layer, theme, False):
+        return dash.no_update
+    return draw_surface(probe, layer, channel, epoch, average, digit, theme, run_id, drawn)[0]
+
+
+def draw_stack_view(show, probe, epoch, theme, run_id, webgl=False):
+    """Draw the stacked 3D view once the switch asks for it (never before), then follow probe and epoch: an image,
+    or with ``webgl`` the interactive WebGL figure."""
     if not show:
         return dash.no_update, False
-    stack, _ = draw_stack(probe, epoch, theme, run_id)
+    stack, _ = draw_stack(probe, epoch, theme, run_id, webgl)
     return stack, True
 
 

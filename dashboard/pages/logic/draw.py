@@ -55,6 +55,7 @@ from dashboard.draw.layout import (
     SHOWN,
     STACK_SHOW,
     SURFACE_TAB,
+    SURFACE_WEBGL,
     input_card,
     placeholder,
     result_row,
@@ -77,6 +78,7 @@ from dashboard.figures.activations import (
     saliency_overlay,
     stacked_layers,
 )
+from dashboard.figures.scene_image import stacked_image, surface_image
 from dashboard.inference.graph import walked_layers
 from dashboard.settings import current_settings
 from dashboard.store_access import Resolved, resolve_run
@@ -365,11 +367,11 @@ def show_answer(digit, theme, run_id, analysed: DigitAnalysis | None = None) -> 
     )
 
 
-def show_stacked(show, digit, theme, epoch, run_id) -> tuple:
+def show_stacked(show, digit, theme, epoch, run_id, webgl=False) -> tuple:
     """Return the stacked 3D view of every layer and its box's style: built only while the switch is on.
 
     Off, nothing is sent (the browser keeps what it has, or :data:`NOT_DRAWN`); on, it follows the digit,
-    theme and epoch.
+    theme and epoch: an image of the 3D scene, or with ``webgl`` the interactive WebGL figure.
     """
     if not show:
         if STACK_SHOW not in fired():
@@ -381,7 +383,8 @@ def show_stacked(show, digit, theme, epoch, run_id) -> tuple:
         pixels, analysis = DigitAnalysis(run_id, digit, epoch).get()
     except (ModelUnavailable, ValueError):
         return NOT_DRAWN, SHOWN  # show_answer shows the message
-    return stacked_layers([(INPUT_LAYER, pixels.astype(np.float32)), *analysis.activations], theme), SHOWN
+    layers = [(INPUT_LAYER, pixels.astype(np.float32)), *analysis.activations]
+    return (stacked_layers(layers, theme) if webgl else stacked_image(layers, theme)), SHOWN
 
 
 def warm_up(run_id):
@@ -455,24 +458,25 @@ def step(_prev, _next, _play, _tick, layer, last, stopped):
     return (following, True, play) if following >= last else (following, False, pause)
 
 
-def input_step(name: str, pixels: np.ndarray, theme: str | None, three_d: bool = True) -> tuple:
+def input_step(name: str, pixels: np.ndarray, theme: str | None, three_d: bool = True, webgl: bool = False) -> tuple:
     """Return the walk's figures for the input: the image in pixel values, its pixels flat and in 3D.
 
     Args:
         three_d: build the 3D surface (else it is not updated).
+        webgl: the surface as the interactive WebGL figure (else an image of it).
     """
     height, width = pixels.shape
     picture = input_digit(pixels, f"{name}: the input image, {height}x{width} pixels, 0-255", theme)
     flat = input_digit(pixels, f"{name}: every pixel's value (hover)", theme)
     surface = dash.no_update
     if three_d:
-        surface = activation_surface(pixels, f"{name} in 3D: height is the pixel value (0-255)", theme,
-                                     value="pixel")
+        surface = (activation_surface if webgl else surface_image)(
+            pixels, f"{name} in 3D: height is the pixel value (0-255)", theme, value="pixel")
     return picture, flat, surface
 
 
 def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: DigitAnalysis | None = None,
-               epoch: object = None, three_d: bool = True) -> tuple:
+               epoch: object = None, three_d: bool = True, webgl: bool = False) -> tuple:
     """Return the walk's outputs for the chosen layer, and the query.
 
     A spatial layer: its feature maps as one image (the chosen channel framed), the chosen channel flat
@@ -482,6 +486,7 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
     Args:
         analysed: the digit's shared analysis (a new one when None).
         three_d: build the 3D surface (its tab is open); else it is not updated.
+        webgl: the surface as the interactive WebGL figure (else an image of the same scene).
 
     Returns:
         (maps, channel map, surface, the channel column's style, caption, query); ``dash.no_update``
@@ -510,7 +515,7 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
             pixels = digit_pixels(digit)
         except ValueError:
             return (*unchanged, query)  # show_answer shows the message
-        return (*input_step(name, pixels, theme, three_d), SHOWN, caption, query)
+        return (*input_step(name, pixels, theme, three_d, webgl), SHOWN, caption, query)
     try:
         _, analysis = (analysed or DigitAnalysis(run_id, digit, epoch)).get()
     except (ModelUnavailable, ValueError):
@@ -537,31 +542,32 @@ def show_layer(digit, layer, channel, theme, run_id, shown_query, analysed: Digi
         maps = feature_map_image(values, f"{name}: {channels} feature map{'s' if channels > 1 else ''}", theme,
                                  highlight=highlight)
     flat = channel_heatmap(values[:, :, channel], f"{name}, channel {channel} (hover for its values)", theme)
-    surface = activation_surface(values[:, :, channel], f"{name}, channel {channel} in 3D", theme) \
-        if three_d else nothing
+    surface = (activation_surface if webgl else surface_image)(
+        values[:, :, channel], f"{name}, channel {channel} in 3D", theme) if three_d else nothing
     return maps, flat, surface, SHOWN, caption, query
 
 
-def show_digit(digit, layer, channel, theme, epoch, tab, run_id, shown_query):
+def show_digit(digit, layer, channel, theme, epoch, tab, run_id, shown_query, webgl=False):
     """Show the answer and the walk's layer for a digit, from one run of the model after ``epoch``: ONE request.
 
     A new digit, theme or epoch redraws both; a new layer or channel only the walk (the answer stays);
-    opening the 3D tab only draws the surface. The surface is built only while its tab is open.
+    opening the 3D tab, or its ``webgl`` switch, only draws the surface. The surface is built only while
+    its tab is open: an image of the 3D scene, or with ``webgl`` the interactive WebGL figure.
     """
     keep = dash.no_update
     analysed = DigitAnalysis(run_id, digit, epoch) if isinstance(digit, dict) else None
     triggers = fired()
     three_d = tab == SURFACE_TAB
-    if triggers == {CHANNEL_TABS}:
+    if triggers and triggers <= {CHANNEL_TABS, SURFACE_WEBGL}:
         if not three_d:
             return (keep,) * 14
-        walk = show_layer(digit, layer, channel, theme, run_id, shown_query, analysed, epoch)
+        walk = show_layer(digit, layer, channel, theme, run_id, shown_query, analysed, epoch, webgl=webgl)
         return (*(keep,) * 10, walk[2], keep, keep, keep)
-    if triggers and triggers <= {LAYER, CHANNEL, CHANNEL_TABS}:
+    if triggers and triggers <= {LAYER, CHANNEL, CHANNEL_TABS, SURFACE_WEBGL}:
         answer = (keep,) * 8
     else:
         answer = show_answer(digit, theme, run_id, analysed)
-    return (*answer, *show_layer(digit, layer, channel, theme, run_id, shown_query, analysed, epoch, three_d))
+    return (*answer, *show_layer(digit, layer, channel, theme, run_id, shown_query, analysed, epoch, three_d, webgl))
 
 
 def show_epochs(digit, epoch, theme, run_id):
