@@ -266,3 +266,36 @@ def test_runs_lists_an_imported_model(tmp_path, models, capsys):
     assert main(["runs", "--store", str(tmp_path)]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("listed"))
     assert row.split()[1:4] == ["complete", "mnist-sample", "import"]
+
+
+@pytest.fixture(scope="module")
+def foreign(tmp_path_factory) -> dict[str, Path]:
+    """The four models of issue 16 (tests/support/foreign_models.py), trained briefly and saved."""
+    from tests.support.foreign_models import save_models
+
+    return save_models(tmp_path_factory.mktemp("foreign"))
+
+
+@pytest.mark.parametrize("name", ["convnet", "lenet5", "residual", "mlp"])
+def test_each_foreign_model_imports_and_its_accuracy_is_model_evaluate(name, foreign, data, tmp_path, capsys):
+    """Issue 16: keras-io's convnet, LeNet-5, a residual CNN with BatchNormalization and DepthwiseConv2D, an MLP."""
+    from tests.support.foreign_models import INPUT_SCALES
+
+    scale = INPUT_SCALES[name]
+    status, out, err = import_run(capsys, tmp_path, str(foreign[name]), "--run-id", name, "--input-scale", str(scale))
+    assert status == 0, err
+    model = keras.saving.load_model(foreign[name], safe_mode=True, compile=False)
+    pixels = data.x_test.astype(np.float32) / (255.0 if scale == 1 else 1.0)
+    inputs = pixels.reshape((len(pixels), *model.inputs[0].shape[1:]))
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=name == "mlp"), metrics=["accuracy"])
+    _loss, accuracy = model.evaluate(inputs, data.y_test, verbose=0)
+    info = ArtifactStore(tmp_path).run(name).info()
+    assert info.is_complete and info.is_imported
+    assert info.metrics.test_accuracy == pytest.approx(accuracy, abs=1e-6)
+    assert info.metrics.test_accuracy > 0.2, info.metrics  # trained: at least twice chance (0.1)
+    # Every layer recorded with the layers feeding it, in an order where each comes after its inputs.
+    names = [item["name"] for item in info.imported_layers]
+    assert len(names) == len(model.layers) + (0 if any(type(layer).__name__ == "InputLayer" for layer in model.layers)
+                                              else 1)
+    for position, item in enumerate(info.imported_layers):
+        assert set(item.get(fmt.LAYER_INBOUND, [])) <= set(names[:position]), item
