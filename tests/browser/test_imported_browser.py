@@ -78,9 +78,14 @@ def test_the_activation_explorer_draws_an_imported_lenet(dash_duo, served):
     assert wait_for(lambda: figure_data(dash_duo, "activations-probabilities", "gd._fullData[0].y.length"),
                     message="probabilities") == 10
     show_switch(dash_duo, "activations-stack-show")
+    # An image of the 3D scene first (issue 12), then the interactive WebGL view: a plane per recorded layer.
+    assert wait_for(lambda: figure_data(dash_duo, "activations-stack", "gd._fullData[0].type"),
+                    message="the stacked view's image") == "image"
+    show_switch(dash_duo, "activations-stack-webgl")
     names = wait_for(lambda: figure_data(dash_duo, "activations-stack",
-                                         "gd.data.map(function (t) { return t.name; }).filter(Boolean)"),
-                     message="stacked view")
+                                         "gd.data[0].type === 'image' ? null :"
+                                         " gd.data.map(function (t) { return t.name; }).filter(Boolean)"),
+                     message="stacked view in WebGL")
     assert names == ["pixels", *spatial]
     label = dash_duo.driver.find_element(By.XPATH, "//*[@id='activations-digit']//label[normalize-space()='7']")
     label.click()

@@ -18,8 +18,8 @@ from PIL import Image
 
 from artifacts import ArtifactStore
 from artifacts import format as fmt
+from dashboard.draw import epoch_view, live_model, whatif_view
 from dashboard.draw import layout as parts
-from dashboard.draw import live_model, whatif_view
 from dashboard.draw.epoch_view import EPOCH as DRAW_EPOCH
 from dashboard.draw.live_model import LiveModel, ModelUnavailable, get_live_model
 from dashboard.ui import ids
@@ -169,13 +169,19 @@ def test_a_stroke_runs_the_model_once(default_run, default_run_store, use_store,
               f"{whatif_view.KERNEL}.value": 3, f"{whatif_view.FILTERS}.value": 32,
               # Every view open: the what-if card on screen, the 3D surface's tab, the stacked view's switch.
               f"{whatif_view.IN_VIEW}.data": True, f"{whatif_view.DRAWN}.data": None,
-              f"{parts.CHANNEL_TABS}.active_tab": parts.SURFACE_TAB, f"{parts.STACK_SHOW}.value": True}
+              f"{parts.CHANNEL_TABS}.active_tab": parts.SURFACE_TAB, f"{parts.STACK_SHOW}.value": True,
+              # ... the 3D views as their default images, the card across training on screen.
+              f"{parts.SURFACE_WEBGL}.value": False, f"{parts.STACK_WEBGL}.value": False,
+              f"{epoch_view.IN_VIEW}.data": True, f"{epoch_view.DRAWN}.data": None}
     outputs = []
     for entry in dashboard.app.app.callback_map.values():
         inputs = [f"{item['id']}.{item['property']}" for item in entry["inputs"]]
         if f"{parts.DIGIT}.data" not in inputs or "callback" not in entry:
             continue
-        arguments = [values[name] for name in inputs + [f"{item['id']}.{item['property']}" for item in entry["state"]]]
+        flat = [values[name] for name in inputs + [f"{item['id']}.{item['property']}" for item in entry["state"]]]
+        # Dash passes them in the order the callback declared them (an Input may follow a State).
+        order = entry["inputs_state_indices"]
+        arguments = [flat[index] for index in (order if isinstance(order, list) else [order])]
         outputs.extend(triggered_by(parts.DIGIT, entry["callback"].__wrapped__)(*arguments))
     assert len(analysed) == 1
     figures = [output for output in outputs if isinstance(output, go.Figure)]
@@ -228,7 +234,10 @@ def test_the_page_shows_the_answer_for_an_upload(default_run_store, use_store, d
     show_layer = triggered_by(draw_page.LAYER, draw_page.show_layer)
     maps, flat, surface, surface_style, caption, query = show_layer(digit, 1, None, "light", "default", "")
     # The feature maps are one image (issue 12); the chosen channel is flat (values on hover) and in 3D.
-    assert maps.data[0].type == "image" and flat.data[0].type == "heatmap" and surface.data[0].type == "surface"
+    # The 3D surface is an image of the scene by default (issue 12), the WebGL surface on its switch.
+    assert maps.data[0].type == "image" and flat.data[0].type == "heatmap" and surface.data[0].type == "image"
+    webgl = show_layer(digit, 1, None, "light", "default", "", None, None, True, True)[2]  # ..., three_d, webgl
+    assert webgl.data[0].type == "surface"
     assert surface_style == draw_page.SHOWN and "conv_1" in str(caption)
     assert query == "?layer=conv_1&run=default"
     bars, _, _, surface_style, _, _ = show_layer(digit, 5, None, "light", "default", "")
