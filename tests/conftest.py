@@ -71,6 +71,29 @@ def tiny_store(tmp_path_factory) -> Path:
     return store
 
 
+@pytest.fixture(scope="session")
+def foreign_runs(tmp_path_factory) -> tuple[Path, dict[str, int]]:
+    """A store holding the four foreign models of issue 16 (tests/support/foreign_models.py), each imported by
+    ``python -m pipeline import``, and each model's parameter count as Keras reported it (the importer's
+    "N parameters" line). Read-only: copy to change. Built in subprocesses: no TensorFlow in this process."""
+    import re
+
+    from tests.support.foreign_models import DATASET, INPUT_SCALES
+
+    folder = tmp_path_factory.mktemp("foreign")
+    built = subprocess.run([sys.executable, "-m", "tests.support.foreign_models", str(folder / "models")],
+                           env=subprocess_env(), cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stderr[-3000:]
+    store = folder / "store"
+    totals = {}
+    for name, scale in INPUT_SCALES.items():
+        result = run_pipeline("import", str(folder / "models" / f"{name}.keras"), "--dataset", DATASET,
+                              "--store", str(store), "--run-id", name, "--input-scale", str(scale))
+        assert result.returncode == 0, result.stderr[-3000:]
+        totals[name] = int(re.search(r"([\d,]+) parameters", result.stderr).group(1).replace(",", ""))
+    return store, totals
+
+
 @pytest.fixture
 def store_copy(tiny_store, tmp_path) -> Path:
     """A writable copy of the tiny store."""

@@ -6,15 +6,12 @@ The model is built and imported in subprocesses; the app runs under gunicorn (th
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from artifacts import ArtifactStore
-from tests.conftest import CHROMEDRIVER, CHROMIUM, ROOT, require, run_pipeline, subprocess_env
-from tests.support.foreign_models import DATASET, INPUT_SCALES
+from tests.conftest import CHROMEDRIVER, CHROMIUM, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NAME = "residual"
@@ -22,15 +19,9 @@ TEST_DIGIT = 7
 
 
 @pytest.fixture(scope="module")
-def residual_store(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("residual")
-    subprocess.run([sys.executable, "-m", "tests.support.foreign_models", str(folder), NAME], check=True,
-                   env=subprocess_env(), cwd=ROOT, capture_output=True, timeout=900)
-    store = folder / "store"
-    result = run_pipeline("import", str(folder / f"{NAME}.keras"), "--dataset", DATASET, "--store", str(store),
-                          "--run-id", NAME, "--input-scale", str(INPUT_SCALES[NAME]))
-    assert result.returncode == 0, result.stderr
-    return store
+def residual_store(foreign_runs) -> Path:
+    """The session's store of the four foreign models (tests/conftest.py), the residual CNN among them."""
+    return foreign_runs[0]
 
 
 def test_an_imported_model_answers_a_test_digit_and_walks_its_layers(web_server, residual_store, dash_duo):

@@ -5,8 +5,6 @@ layers and the snapshot the import recorded, with no console error."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -14,25 +12,17 @@ from selenium.webdriver.common.by import By
 from artifacts import ArtifactStore
 from artifacts import format as fmt
 from tests.browser.test_activations_browser import figure_data, free_port, severe, show_switch, wait_for
-from tests.conftest import CHROMEDRIVER, CHROMIUM, ROOT, require, run_pipeline, subprocess_env
-from tests.support.foreign_models import INPUT_SCALES
+from tests.conftest import CHROMEDRIVER, CHROMIUM, require
 
 pytestmark = pytest.mark.browser
 RUN = "lenet5"
 
 
 @pytest.fixture(scope="module")
-def lenet_store(tmp_path_factory):
-    """A store holding LeNet-5 (tests.support.foreign_models), trained and imported by the real commands."""
-    folder = tmp_path_factory.mktemp("lenet")
-    built = subprocess.run([sys.executable, "-m", "tests.support.foreign_models", str(folder), RUN],
-                           env=subprocess_env(), cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert built.returncode == 0, built.stderr[-3000:]
-    store = folder / "store"
-    result = run_pipeline("import", str(folder / f"{RUN}.keras"), "--dataset", "mnist-sample", "--store", str(store),
-                          "--run-id", RUN, "--input-scale", str(INPUT_SCALES[RUN]))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return store
+def lenet_store(foreign_runs):
+    """A store holding LeNet-5 (tests.support.foreign_models), trained and imported by the real commands (with the
+    other foreign models: the session's store, tests/conftest.py)."""
+    return foreign_runs[0]
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import dash
@@ -21,10 +19,9 @@ from dashboard.draw import epoch_view
 from dashboard.draw import layout as parts
 from dashboard.inference import attribution as attr
 from dashboard.ui import attribution_card
-from tests.conftest import ROOT, run_pipeline, subprocess_env
 from tests.dashboard.test_draw import draw_module, triggered_by
 from tests.dashboard.test_pages_runs_metrics import has_class, text_of
-from tests.support.foreign_models import DATASET, INPUT_SCALES
+from tests.support.foreign_models import INPUT_SCALES
 
 MODELS = list(INPUT_SCALES)
 TEST_DIGITS = (0, 7, 123, 321, 499)
@@ -32,17 +29,9 @@ NOT_WALKED = {"InputLayer", "Dropout", "Flatten"}  # an output that repeats its 
 
 
 @pytest.fixture(scope="module")
-def foreign_store(tmp_path_factory) -> Path:
-    """A store holding the four foreign models, each imported by ``python -m pipeline import``."""
-    folder = tmp_path_factory.mktemp("foreign")
-    subprocess.run([sys.executable, "-m", "tests.support.foreign_models", str(folder / "models")], check=True,
-                   env=subprocess_env(), cwd=ROOT, capture_output=True, timeout=900)
-    store = folder / "store"
-    for name, scale in INPUT_SCALES.items():
-        result = run_pipeline("import", str(folder / "models" / f"{name}.keras"), "--dataset", DATASET, "--store",
-                              str(store), "--run-id", name, "--input-scale", str(scale))
-        assert result.returncode == 0, result.stderr
-    return store
+def foreign_store(foreign_runs) -> Path:
+    """A store holding the four foreign models, each imported by ``python -m pipeline import`` (session-wide)."""
+    return foreign_runs[0]
 
 
 @pytest.fixture

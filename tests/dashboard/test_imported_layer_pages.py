@@ -10,8 +10,6 @@ expected is read from the run's files and from what the importer printed (Keras'
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -22,7 +20,6 @@ from artifacts import format as fmt
 from dashboard.pages.logic import activations, model
 from dashboard.report import build_report
 from dashboard.ui import attribution_card
-from tests.conftest import ROOT, run_pipeline, subprocess_env
 from tests.dashboard.test_pages_model_activations import call, find
 from tests.dashboard.test_pages_runs_metrics import flatten, has_class, props_by_id, text_of
 from tests.support.foreign_models import INPUT_SCALES
@@ -33,21 +30,10 @@ PARAMETERS = re.compile(r"([\d,]+) parameters")
 
 
 @pytest.fixture(scope="module")
-def foreign(tmp_path_factory) -> tuple[Path, dict[str, int]]:
+def foreign(foreign_runs) -> tuple[Path, dict[str, int]]:
     """A store holding the four models imported with the real command, and each model's parameter count as
-    Keras reported it (the importer's "N parameters" line)."""
-    folder = tmp_path_factory.mktemp("foreign")
-    built = subprocess.run([sys.executable, "-m", "tests.support.foreign_models", str(folder / "models"), *MODELS],
-                           env=subprocess_env(), cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert built.returncode == 0, built.stderr[-3000:]
-    store = folder / "store"
-    totals = {}
-    for name in MODELS:
-        result = run_pipeline("import", str(folder / "models" / f"{name}.keras"), "--dataset", "mnist-sample",
-                              "--store", str(store), "--run-id", name, "--input-scale", str(INPUT_SCALES[name]))
-        assert result.returncode == 0, result.stderr[-3000:]
-        totals[name] = int(PARAMETERS.search(result.stderr).group(1).replace(",", ""))
-    return store, totals
+    Keras reported it (the importer's "N parameters" line): the session's (tests/conftest.py)."""
+    return foreign_runs
 
 
 @pytest.fixture
