@@ -49,6 +49,9 @@ SETTLE_JS = Path(__file__).resolve().parent / "settle.js"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 PAGES = ["/", "/training", "/metrics", "/model", "/activations", "/learning", "/draw", "/train"]
+# Scrolls at once: Bootstrap makes scrolling smooth, and a smooth scroll still running would be measured as
+# part of the next interaction (and cards drawn only while on screen would wait for it).
+SCROLL_TO = "document.getElementById(arguments[0]).scrollIntoView({block: 'center', behavior: 'instant'})"
 PARTS = frozenset({"draw", "loads", "interactions", "scrub"})  # what --only can choose
 SECOND_RUN = "second"  # the Runs page's run to switch to: a small run trained next to the default one
 SECOND_RUN_ARGS = ["--dataset", "mnist-sample", "--limit", "600", "--epochs", "2", "--seed", "3"]
@@ -432,8 +435,7 @@ class Session:
             self.row("Draw: a later stroke (from the pointer's release)", GOAL_DRAW_LATER_MS).add(
                 self.page.act("Draw later stroke", lambda o=offset: self.stroke(o), after="pointerup"))
         # The what-if card is drawn while on screen: scroll to it as a user would (not measured).
-        self.page.script("document.getElementById(arguments[0]).scrollIntoView({block: 'center'})",
-                         self.ids["whatif_card"])
+        self.page.script(SCROLL_TO, self.ids["whatif_card"])
         self.page.settle(self.page.now(), "Draw what-if card shown")
         for stride in (2, 1):
             self.row("Draw: conv_1 what-if, stride changed", GOAL_INTERACTION_MS).add(self.page.act(
@@ -447,8 +449,7 @@ class Session:
             "Draw 3D surface", lambda: self.page.set_props(self.ids["draw_channel_tabs"], active_tab="surface")))
         self.row("Draw: every layer stacked in 3D switched on", GOAL_INTERACTION_MS).add(self.page.act(
             "Draw stacked 3D", lambda: self.page.set_props(self.ids["draw_stack_show"], value=True)))
-        self.page.script("document.getElementById(arguments[0]).scrollIntoView({block: 'center'})",
-                         self.ids["canvas"])
+        self.page.script(SCROLL_TO, self.ids["canvas"])
         self.page.settle(self.page.now(), "Draw canvas shown")
         self.row("Draw: a later stroke with both 3D views open", GOAL_DRAW_LATER_MS).add(
             self.page.act("Draw stroke with 3D", lambda: self.stroke(-0.1), after="pointerup"))

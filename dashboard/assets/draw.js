@@ -319,16 +319,31 @@
 // data-in-view="<store id>" tells that store whether any of it is on screen, and the card's callback
 // draws only when it is. No margin: a card just below the fold at the first answer (across training)
 // would otherwise be drawn before the user sees it, and the first answer would wait for it.
+// A card must stay on screen for SETTLE_MS before it counts: one that only passes through the viewport
+// while the page's layout shifts (the answer's cards opening above it) is not drawn for that moment.
 (function () {
+  var SETTLE_MS = 100;  // under settle.js's quiet window (150 ms): a benchmark sees the draw it starts
   var watched = new WeakSet();
+  var pending = {};
+  var told = {};
   function tell(store, shown) {
+    if (told[store] === shown) { return; }
     if (window.dash_clientside && window.dash_clientside.set_props) {
+      told[store] = shown;
       window.dash_clientside.set_props(store, { data: shown });
     }
   }
   var observer = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
     entries.forEach(function (entry) {
-      tell(entry.target.getAttribute("data-in-view"), entry.isIntersecting);
+      var store = entry.target.getAttribute("data-in-view");
+      clearTimeout(pending[store]);
+      if (!entry.isIntersecting) { tell(store, false); return; }
+      var element = entry.target;
+      pending[store] = setTimeout(function () {
+        var box = element.getBoundingClientRect();
+        var visible = box.bottom > 0 && box.top < window.innerHeight && box.width > 0 && box.height > 0;
+        if (visible) { tell(store, true); }
+      }, SETTLE_MS);
     });
   }, { rootMargin: "0px" }) : null;
   function watch() {
