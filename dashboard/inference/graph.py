@@ -23,13 +23,14 @@ from artifacts.records import Manifest
 from dashboard.inference import layers as ops
 from dashboard.inference.network import (
     _ONE_THREAD,
-    LOGIT,
     PROBABILITY,
     Gradients,
     Result,
     _blas,
     _classes,
     _scaled_magnitude,
+    as_pixels,
+    check_gradient_request,
     probability_gradient,
 )
 
@@ -358,12 +359,6 @@ class GraphNetwork:
                 gradients[item] = part if item not in gradients else gradients[item] + part
         return gradients.get(self.input_name, np.zeros((len(start), *self.input_shape), np.float32)), at
 
-    def _pixels(self, images: np.ndarray) -> np.ndarray:
-        pixels = np.asarray(images, dtype=np.float32)
-        if pixels.ndim != 3 or pixels.shape[1:] != (SIDE, SIDE) or len(pixels) == 0:
-            raise ValueError(f"expected (n, 28, 28) images, not {pixels.shape}")
-        return pixels
-
     def _pixel_gradient(self, gradient: np.ndarray) -> np.ndarray:
         return gradient.reshape(len(gradient), SIDE, SIDE) * self.pixel_scale
 
@@ -374,7 +369,7 @@ class GraphNetwork:
         Raises:
             ValueError: ``images`` is not (n, 28, 28).
         """
-        pixels = self._pixels(images)
+        pixels = as_pixels(images)
         with _ONE_THREAD, _blas().limit(limits=1, user_api="blas"):
             final, caches, outputs = self._forward(pixels)
             probabilities = self._probabilities(final)
@@ -401,12 +396,8 @@ class GraphNetwork:
             ValueError: ``images`` is not (n, 28, 28), a class is out of range, a layer is not in the
                 network or ``score`` is unknown.
         """
-        pixels = self._pixels(images)
-        missing = [name for name in layers if name not in self.ops]
-        if missing:
-            raise ValueError(f"the network has no layer {missing[0]!r}")
-        if score not in (PROBABILITY, LOGIT):
-            raise ValueError(f"unknown score {score!r}")
+        pixels = as_pixels(images)
+        check_gradient_request(layers, self.ops, score)
         with _ONE_THREAD, _blas().limit(limits=1, user_api="blas"):
             final, caches, outputs = self._forward(pixels)
             probabilities = self._probabilities(final)
