@@ -122,15 +122,23 @@ def get_live_model(run: Run, backend: str | None = None) -> LiveModel:
         backend = NUMPY if weights.is_file() else TENSORFLOW
     weights_mtime = _mtime(weights) if backend == NUMPY else None
     key = (run.run_id, backend, model_mtime, weights_mtime)
+    if backend == NUMPY:
+        return _kept(key, lambda: _engine(run, config, layer_names))
+    return _kept(key, lambda: _load(run, layer_names))
+
+
+def _kept(key: tuple, load: Callable[[], LiveModel]) -> LiveModel:
+    """Return the model kept under ``key``, else ``load()`` it and keep it (at most :data:`CACHE_SIZE`).
+
+    Raises:
+        ModelUnavailable: what ``load`` raises (nothing is kept then).
+    """
     # One lock for loading too: two first requests must not load the same model twice.
     with _LOCK:
         if key in _MODELS:
             _MODELS.move_to_end(key)
             return _MODELS[key]
-        if backend == NUMPY:
-            live = _engine(run, config, layer_names)
-        else:
-            live = _load(run, layer_names)
+        live = load()
         _MODELS[key] = live
         while len(_MODELS) > CACHE_SIZE:
             _MODELS.popitem(last=False)
@@ -173,23 +181,20 @@ def _imported(run: Run, info: Manifest) -> LiveModel:
         raise ModelUnavailable(f"Run '{run.run_id}' was imported before its weights were stored for the Draw page; "
                                "import the model again to draw with it.")
     key = (run.run_id, NUMPY, mtime)  # a model imported again under the same id rewrites its weights
-    with _LOCK:
-        if key in _MODELS:
-            _MODELS.move_to_end(key)
-            return _MODELS[key]
-        from dashboard.inference.graph import UnsupportedModel, imported_network, walked_layers
+    return _kept(key, lambda: _load_imported(run, info))
 
-        try:
-            network = imported_network(info, run.weights(fmt.IMPORTED_WEIGHTS_EPOCH))
-        except ArtifactError as error:
-            raise ModelUnavailable(f"The weights of run '{run.run_id}' cannot be read: {error.reason}.") from None
-        except UnsupportedModel as error:
-            raise ModelUnavailable(f"Run '{run.run_id}' cannot answer here: {error}.") from None
-        live = LiveModel(_Walk(network, walked_layers(info.layers())), walked_layers(info.layers()), NUMPY)
-        _MODELS[key] = live
-        while len(_MODELS) > CACHE_SIZE:
-            _MODELS.popitem(last=False)
-        return live
+
+def _load_imported(run: Run, info: Manifest) -> LiveModel:
+    from dashboard.inference.graph import UnsupportedModel, imported_network, walked_layers
+
+    try:
+        network = imported_network(info, run.weights(fmt.IMPORTED_WEIGHTS_EPOCH))
+    except ArtifactError as error:
+        raise ModelUnavailable(f"The weights of run '{run.run_id}' cannot be read: {error.reason}.") from None
+    except UnsupportedModel as error:
+        raise ModelUnavailable(f"Run '{run.run_id}' cannot answer here: {error}.") from None
+    walked = walked_layers(info.layers())
+    return LiveModel(_Walk(network, walked), walked, NUMPY)
 
 
 @dataclass(frozen=True)

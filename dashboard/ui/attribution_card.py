@@ -168,6 +168,16 @@ def network_at(run: Run, epoch: int) -> Network:
         ValueError: they do not fit the run's network.
         OSError: the file is gone.
     """
+    return _kept_network(run, epoch, lambda: Network(run.info().config, run.weights(epoch)))
+
+
+def _kept_network(run: Run, epoch: int, build):
+    """Return the network ``build()`` makes from the weights after ``epoch``, kept per process under the weights
+    file's identity (a file written again is a new key), at most :data:`CACHE_SIZE` of them.
+
+    Raises:
+        OSError: the weights file is gone; and whatever ``build`` raises.
+    """
     path = run.weights_path(epoch)
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
@@ -175,7 +185,7 @@ def network_at(run: Run, epoch: int) -> Network:
         if key in _NETWORKS:
             _NETWORKS.move_to_end(key)
             return _NETWORKS[key]
-    network = Network(run.info().config, run.weights(epoch))
+    network = build()
     with _LOCK:
         _NETWORKS[key] = network
         while len(_NETWORKS) > CACHE_SIZE:
@@ -228,19 +238,8 @@ def imported_network_of(run: Run):
     from artifacts import format as fmt
     from dashboard.inference.graph import imported_network
 
-    path = run.weights_path(fmt.IMPORTED_WEIGHTS_EPOCH)
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    with _LOCK:
-        if key in _NETWORKS:
-            _NETWORKS.move_to_end(key)
-            return _NETWORKS[key]
-    network = imported_network(run.info(), run.weights(fmt.IMPORTED_WEIGHTS_EPOCH))
-    with _LOCK:
-        _NETWORKS[key] = network
-        while len(_NETWORKS) > CACHE_SIZE:
-            _NETWORKS.popitem(last=False)
-    return network
+    epoch = fmt.IMPORTED_WEIGHTS_EPOCH
+    return _kept_network(run, epoch, lambda: imported_network(run.info(), run.weights(epoch)))
 
 
 def imported_outputs(run: Run, image: np.ndarray, method: str, layer: object, target: object, theme: str | None,
