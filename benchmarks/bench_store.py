@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -89,14 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             clients = {"local": DashClient(local_base, 120), "s3": DashClient(s3_base, 120)}
             for path in PAGES:
                 callbacks = {name: page_samples(client, path, run_id) for name, client in clients.items()}
-                samples: dict[str, list[float]] = {"local": [], "s3": [], "s3 listed": []}
-                for _ in range(args.repeat):
-                    for name, client in clients.items():  # alternating: both see the same machine load
-                        samples[name].append(time_page(client, path, run_id, callbacks[name]))
-                for _ in range(args.repeat):  # each after the kept listings expired: every folder listed again
-                    time.sleep(LISTING_SECONDS + 0.3)
-                    samples["s3 listed"].append(time_page(clients["s3"], path, run_id, callbacks["s3"]))
-                p50 = {name: percentile(values, 50) for name, values in samples.items()}
+                p50 = side_by_side({name: lambda c=client, n=name, p=path, cb=callbacks: time_page(c, p, run_id, cb[n])
+                                    for name, client in clients.items()}, args.repeat)
                 for name in totals:
                     totals[name] += p50[name]
                 local = max(p50["local"], 0.01)
@@ -143,6 +138,20 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def side_by_side(measures: dict[str, Callable[[], float]], repeat: int) -> dict[str, float]:
+    """Return the p50 of ``repeat`` runs of each of the "local" and "s3" ``measures``, alternating so both see the
+    same machine load, and of ``repeat`` more runs of "s3" each after the kept listings expired ("s3 listed":
+    every folder listed again)."""
+    samples: dict[str, list[float]] = {"local": [], "s3": [], "s3 listed": []}
+    for _ in range(repeat):
+        for name, measure in measures.items():
+            samples[name].append(measure())
+    for _ in range(repeat):
+        time.sleep(LISTING_SECONDS + 0.3)
+        samples["s3 listed"].append(measures["s3"]())
+    return {name: percentile(values, 50) for name, values in samples.items()}
+
+
 def browser_rows(local_base: str, s3_base: str, run_id: str, repeat: int) -> list[str]:
     """Return the table rows of page loads settled in headless Chromium: local, S3, S3 after listings expired.
 
@@ -158,14 +167,8 @@ def browser_rows(local_base: str, s3_base: str, run_id: str, repeat: int) -> lis
             urls = {"local": f"{local_base}{path}?run={run_id}", "s3": f"{s3_base}{path}?run={run_id}"}
             for name, url in urls.items():
                 page.load(url, f"first {name} {path}")  # downloads and caches: not what a later visit pays
-            samples: dict[str, list[float]] = {"local": [], "s3": [], "s3 listed": []}
-            for _ in range(repeat):
-                for name, url in urls.items():
-                    samples[name].append(page.load(url, f"{name} {path}").ms)
-            for _ in range(repeat):
-                time.sleep(LISTING_SECONDS + 0.3)
-                samples["s3 listed"].append(page.load(urls["s3"], f"s3 listed {path}").ms)
-            p50 = {name: percentile(values, 50) for name, values in samples.items()}
+            p50 = side_by_side({name: lambda u=url, n=name, p=path: page.load(u, f"{n} {p}").ms
+                                for name, url in urls.items()}, repeat)
             for name in totals:
                 totals[name] += p50[name]
             local = max(p50["local"], 0.01)
