@@ -107,7 +107,7 @@ def _card() -> dbc.Card:
 
 
 def card_outputs(pixels: np.ndarray | None, digit: dict | None, epoch: object, theme: str | None,
-                  run_id: str | None, epoch_only: bool = False) -> tuple:
+                  run_id: str | None, epoch_only: bool = False, draw: bool = True) -> tuple:
     """Return the card's outputs: its style, epoch 0's and the last epoch's figures, the lines, the caption, the note.
 
     Args:
@@ -116,6 +116,7 @@ def card_outputs(pixels: np.ndarray | None, digit: dict | None, epoch: object, t
         epoch: the slider's value (None: the last epoch).
         epoch_only: only the epoch changed: epoch 0, the last epoch and the lines stay as the browser
             has them; the lines' marker moves (a ``Patch``) and the note changes.
+        draw: False: only the style and the note (the card off screen: no epoch's network runs).
     """
     nothing = dash.no_update
     resolved = resolve_run(run_id)
@@ -133,6 +134,8 @@ def card_outputs(pixels: np.ndarray | None, digit: dict | None, epoch: object, t
     note = note_text(shown if shown in epochs else None, last)
     if pixels is None:
         return HIDDEN, nothing, nothing, nothing, nothing, note
+    if not draw:
+        return SHOWN, nothing, nothing, nothing, nothing, note
     if epoch_only:
         shape, annotation = epoch_marker(shown if shown in epochs else last)
         marker = Patch()
@@ -209,28 +212,11 @@ def card_in_view(pixels: np.ndarray | None, digit: dict | None, epoch: object, t
         PreventUpdate: the card is on screen and already shows this digit, theme, run and epoch.
     """
     nothing = dash.no_update
-    style, note = card_frame(pixels, epoch, run_id)
-    if not in_view or style == HIDDEN:
-        return style, nothing, nothing, nothing, nothing, note, nothing
+    if not in_view:
+        return (*card_outputs(pixels, digit, epoch, theme, run_id, draw=False), nothing)
     key = drawn_key(digit, theme, run_id)
     shown = drawn if isinstance(drawn, dict) else {}
     if shown.get("key") == key and shown.get("epoch") == epoch:
         raise PreventUpdate
     outputs = card_outputs(pixels, digit, epoch, theme, run_id, epoch_only=shown.get("key") == key)
-    return (*outputs, {"key": key, "epoch": epoch})
-
-
-def card_frame(pixels: np.ndarray | None, epoch: object, run_id: str | None) -> tuple:
-    """Return the card's style (shown when there is a digit and the run stored its epochs) and the note."""
-    resolved = resolve_run(run_id)
-    if not resolved.ok:
-        return HIDDEN, dash.no_update
-    try:
-        epochs = stored_epochs(resolved.run)
-        last = final_epoch(resolved.run)
-    except ModelUnavailable:
-        return HIDDEN, dash.no_update
-    if not epochs:
-        return HIDDEN, dash.no_update
-    shown = whole_number(epoch)
-    return (HIDDEN if pixels is None else SHOWN), note_text(shown if shown in epochs else None, last)
+    return (*outputs, nothing if outputs[0] == HIDDEN else {"key": key, "epoch": epoch})
